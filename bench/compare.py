@@ -1,0 +1,464 @@
+#!/usr/bin/env python3
+"""Helper for bench/tracking.sh (stdlib only; run with the bench venv's python).
+
+Subcommands
+  free-port                         print a free TCP port on 127.0.0.1
+  wait-health URL T0_NS PID TIMEOUT poll URL until HTTP 200; print ms since T0_NS (CLOCK_REALTIME ns,
+                                    taken just before the server was spawned); exit 1 if PID dies or
+                                    TIMEOUT seconds pass
+  proc-stats PID                    print JSON: summed VmRSS / PSS (kB) and process count of PID's tree
+  stop PID TIMEOUT                  SIGTERM PID's process group (or tree), wait up to TIMEOUT s for every
+                                    process in it to exit, then SIGKILL what is left; print ms taken
+  huey-path PID                     print mlflow's _MLFLOW_HUEY_STORAGE_PATH from PID's tree (or nothing)
+  pg-url URL DBNAME                 print URL with its database name replaced by DBNAME
+  server-record OUT --cold-start-ms N --rss-start JSON --rss-end JSON --stop-ms N -- CMD...
+                                    write the per-server-per-round record
+  meta OUT KEY=VALUE...             write meta.json (values that parse as JSON are stored as JSON)
+  render DIR                        print the Markdown results for a results directory
+  update-docs DIR DOC               replace DOC's text between the tracking-results markers
+"""
+import json
+import os
+import socket
+import statistics
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+SIDES = [("mlflow", "MLflow"), ("cairn", "Cairn")]
+START_MARK = "<!-- tracking-results:start -->"
+END_MARK = "<!-- tracking-results:end -->"
+
+# --- process helpers -------------------------------------------------------------------------
+
+
+def _children_map():
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                s = f.read()
+            # field 4 (ppid) follows the ')' that closes the command name
+            ppid = int(s[s.rindex(")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        kids.setdefault(ppid, []).append(int(d))
+    return kids
+
+
+def proc_tree(pid):
+    kids = _children_map()
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        if os.path.exists(f"/proc/{p}"):
+            out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def _status_kb(pid, field):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _pss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def proc_stats(pid):
+    pids = proc_tree(pid)
+    rss = {p: _status_kb(p, "VmRSS") for p in pids}
+    pss = [_pss_kb(p) for p in pids]
+    names = []
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                names.append(f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:160])
+        except OSError:
+            names.append("?")
+    return {
+        "at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "nprocs": len(pids),
+        "rss_kb": sum(rss.values()),
+        "pss_kb": sum(x for x in pss if x is not None) if all(x is not None for x in pss) else None,
+        "max_single_rss_kb": max(rss.values()) if rss else 0,
+        "procs": [{"pid": p, "rss_kb": rss[p], "cmd": n} for p, n in zip(pids, names)],
+    }
+
+
+def _pgid_members(pgid):
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                s = f.read()
+            rest = s[s.rindex(")") + 2:].split()
+            if int(rest[2]) == pgid and rest[0] != "Z":
+                out.append(int(d))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _alive(pids):
+    return [p for p in pids if os.path.exists(f"/proc/{p}") and not _is_zombie(p)]
+
+
+def stop(pid, timeout):
+    """SIGTERM the server's process group (it was started under setsid, so pgid == pid), wait, SIGKILL."""
+    import signal
+    t0 = time.time()
+    tree = proc_tree(pid)
+    own_group = False
+    try:
+        own_group = os.getpgid(pid) == pid
+    except OSError:
+        pass
+
+    def targets():
+        return sorted(set(_alive(tree)) | set(_pgid_members(pid) if own_group else []))
+
+    def send(sig):
+        if own_group:
+            try:
+                os.killpg(pid, sig)
+            except OSError:
+                pass
+        for p in _alive(tree):
+            try:
+                os.kill(p, sig)
+            except OSError:
+                pass
+
+    send(signal.SIGTERM)
+    killed = False
+    while targets():
+        if time.time() - t0 > timeout:
+            print(f"processes {targets()} still alive {timeout}s after SIGTERM; sending SIGKILL", file=sys.stderr)
+            send(signal.SIGKILL)
+            killed = True
+            time.sleep(0.5)
+            break
+        time.sleep(0.05)
+    print(round((time.time() - t0) * 1000, 1), "sigkill" if killed else "")
+    return 0
+
+
+def huey_path(pid):
+    for p in proc_tree(pid):
+        try:
+            with open(f"/proc/{p}/environ", "rb") as f:
+                for kv in f.read().split(b"\0"):
+                    if kv.startswith(b"_MLFLOW_HUEY_STORAGE_PATH="):
+                        return kv.split(b"=", 1)[1].decode()
+        except OSError:
+            continue
+    return ""
+
+
+def wait_health(url, t0_ns, pid, timeout):
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, never a proxy
+    deadline = t0_ns / 1e9 + timeout
+    while True:
+        try:
+            with opener.open(url, timeout=2) as r:
+                if r.status == 200:
+                    print(round((time.time_ns() - t0_ns) / 1e6, 1))
+                    return 0
+        except (urllib.error.URLError, OSError, ValueError):
+            pass
+        try:
+            wpid, _ = os.waitpid(pid, os.WNOHANG)  # not our child normally -> ChildProcessError
+        except ChildProcessError:
+            wpid = 0
+        if wpid == pid or not os.path.exists(f"/proc/{pid}") or _is_zombie(pid):
+            print(f"server process {pid} exited before {url} answered 200", file=sys.stderr)
+            return 1
+        if time.time() > deadline:
+            print(f"timeout after {timeout}s waiting for 200 from {url}", file=sys.stderr)
+            return 1
+        time.sleep(0.02)
+
+
+def _is_zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            s = f.read()
+        return s[s.rindex(")") + 2] == "Z"
+    except (OSError, ValueError, IndexError):
+        return True
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+def _phase(client, prefix):
+    for p in client.get("phases", []):
+        if p["phase"] == prefix or p["phase"].startswith(prefix + " "):
+            return p
+    return None
+
+
+def _get(field):
+    def f(client, server):
+        if client is None:
+            return None
+        ph = _phase(client, field[0])
+        return None if ph is None else ph.get(field[1])
+    return f
+
+
+def _srv(fn):
+    return lambda client, server: None if server is None else fn(server)
+
+
+def _kb_to_mib(kb):
+    return None if kb is None else kb / 1024.0
+
+
+def _loadavg_max(client, server):
+    xs = [p.get("loadavg_1m_at_end") for p in (client or {}).get("phases", [])]
+    xs = [x for x in xs if x is not None]
+    return max(xs) if xs else None
+
+
+# (label, getter, higher_is_better, target_ratio, unit)
+METRICS = [
+    ("a_log_metric_single: calls/s", _get(("a_log_metric_single", "calls_per_s")), True, 10, "calls/s"),
+    ("a_log_metric_single: p50 latency", _get(("a_log_metric_single", "lat_ms_p50")), False, None, "ms"),
+    ("r_raw_http_log_metric: calls/s", _get(("r_raw_http_log_metric", "calls_per_s")), True, None, "calls/s"),
+    ("r_raw_http_log_metric: p50 latency", _get(("r_raw_http_log_metric", "lat_ms_p50")), False, None, "ms"),
+    ("b_log_batch: metrics/s", _get(("b_log_batch", "metrics_per_s")), True, 20, "metrics/s"),
+    ("c_search_runs_max100: calls/s", _get(("c_search_runs_max100", "calls_per_s")), True, 20, "calls/s"),
+    ("c_search_runs_max100: p50 latency", _get(("c_search_runs_max100", "lat_ms_p50")), False, None, "ms"),
+    ("c_search_runs_max1000: calls/s", _get(("c_search_runs_max1000", "calls_per_s")), True, 20, "calls/s"),
+    ("c_search_runs_max1000: p50 latency", _get(("c_search_runs_max1000", "lat_ms_p50")), False, None, "ms"),
+    ("setup_runs: runs/s", _get(("setup_runs", "calls_per_s")), True, None, "runs/s"),
+    ("cold start (spawn → first 200 on /health)", _srv(lambda s: s.get("cold_start_ms")), False, None, "ms"),
+    ("idle RSS at start (sum VmRSS, process tree)",
+     _srv(lambda s: _kb_to_mib(s["rss_start"]["rss_kb"])), False, None, "MiB"),
+    ("idle RSS after run (sum VmRSS, process tree)",
+     _srv(lambda s: _kb_to_mib(s["rss_end"]["rss_kb"])), False, None, "MiB"),
+    ("idle PSS after run (process tree; info)",
+     _srv(lambda s: _kb_to_mib(s["rss_end"].get("pss_kb"))), False, None, "MiB"),
+    ("processes in server tree after run (info)",
+     _srv(lambda s: s["rss_end"]["nprocs"]), False, None, "procs"),
+    ("machine loadavg 1m, max over client phases (info)", _loadavg_max, False, None, "load"),
+]
+
+
+def _load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _fmt(x, unit=""):
+    if x is None:
+        return "—"
+    if unit == "procs":
+        return f"{x:g}"
+    if isinstance(x, int):
+        return f"{x:,}"
+    ax = abs(x)
+    if ax >= 100:
+        return f"{x:,.0f}"
+    if ax >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}"
+
+
+def _median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def render(d):
+    meta = _load(os.path.join(d, "meta.json")) or {}
+    rounds = int(meta.get("rounds", 0)) or _guess_rounds(d)
+    data = {}
+    for side, _ in SIDES:
+        data[side] = [(_load(os.path.join(d, f"{side}-r{r}.json")), _load(os.path.join(d, f"{side}-r{r}.server.json")))
+                      for r in range(1, rounds + 1)]
+    n_ok = {side: sum(1 for c, s in data[side] if c is not None and s is not None) for side, _ in SIDES}
+    corpus = None
+    for side, _ in SIDES:
+        for c, _s in data[side]:
+            ph = c and _phase(c, "c_search_runs_max100")
+            if ph:
+                corpus = ph.get("runs_in_experiment")
+
+    L = []
+    L.append(f"### Tracking API: Cairn vs MLflow — {meta.get('date', '?')}")
+    L.append("")
+    L.append(f"- Machine: {meta.get('nproc', '?')} CPUs ({meta.get('cpu_model', '?')}), "
+             f"{meta.get('mem_total', '?')} RAM, kernel {meta.get('kernel', '?')}; "
+             f"loadavg at start `{meta.get('loadavg_start', '?')}`, at end `{meta.get('loadavg_end', '?')}`")
+    backend = meta.get("backend", "sqlite")
+    if backend == "postgres":
+        bdesc = ("PostgreSQL for both (" + str(meta.get("pg_version", "?")) +
+                 "; a fresh database per server per round, same server instance)")
+    else:
+        bdesc = "SQLite for both (fresh temp directory per server per round)"
+    L.append(f"- Backend: {bdesc}")
+    L.append(f"- MLflow {meta.get('mlflow_version', '?')}: `mlflow server --workers 1` (uvicorn), "
+             f"default settings otherwise; Cairn: {meta.get('cairn_version', '—')} "
+             f"(commit {meta.get('git_commit', '?')})")
+    L.append(f"- Client: `mlflow_client_bench.py` (shared), mlflow client {meta.get('mlflow_version', '?')}, "
+             f"args: `{meta.get('client_args') or '(defaults)'}`"
+             + (f"; search corpus {corpus} runs" if corpus else ""))
+    names = dict(SIDES)
+    order = " → ".join(names.get(x, x) for x in meta.get("order", []))
+    L.append(f"- Rounds: {rounds} ({order} in each round, one server at a time); "
+             f"complete rounds: MLflow {n_ok['mlflow']}, Cairn {n_ok['cairn']}; values are medians over rounds")
+    L.append(f"- Command: `{meta.get('command', '?')}`")
+    busy = [v for side, _ in SIDES for c, s in data[side] for v in [_loadavg_max(c, s)] if v is not None]
+    ncpu = meta.get("nproc")
+    if busy and isinstance(ncpu, int) and max(busy) > ncpu:
+        L.append(f"- **Note:** 1-minute loadavg reached {max(busy):g} on {ncpu} CPUs during client phases "
+                 "(other processes were competing); treat the absolute numbers as noisy")
+    L.append("")
+    L.append("| Metric | Unit | MLflow (median) | Cairn (median) | Cairn advantage (>1 = Cairn better) "
+             "| Advantage = | Target |")
+    L.append("|---|---|--:|--:|--:|---|---|")
+    for label, get, hib, target, unit in METRICS:
+        med = {}
+        for side, _ in SIDES:
+            med[side] = _median([get(c, s) for c, s in data[side]])
+        m, c = med["mlflow"], med["cairn"]
+        ratio = None
+        if m is not None and c is not None and unit not in ("procs", "load"):
+            if hib and m:
+                ratio = c / m
+            elif not hib and c:
+                ratio = m / c
+        rdef = "" if unit in ("procs", "load") else ("Cairn / MLflow" if hib else "MLflow / Cairn")
+        rtxt = "—" if ratio is None else f"{ratio:.2f}×"
+        if target is None:
+            ttxt = ""
+        elif ratio is None:
+            ttxt = f"≥ {target}× (—)"
+        else:
+            ttxt = f"≥ {target}× " + ("**met**" if ratio >= target else "**missed**")
+        if target is not None and corpus and corpus != 2000 and label.startswith("c_search"):
+            ttxt += f" (target is for 2000 runs; corpus was {corpus})"
+        L.append(f"| {label} | {unit} | {_fmt(m, unit)} | {_fmt(c, unit)} | {rtxt} | {rdef} | {ttxt} |")
+    L.append("")
+    L.append("<details><summary>Per-round values</summary>")
+    L.append("")
+    hdr = ["Metric"] + [f"MLflow r{r}" for r in range(1, rounds + 1)] + [f"Cairn r{r}" for r in range(1, rounds + 1)]
+    L.append("| " + " | ".join(hdr) + " |")
+    L.append("|---|" + "--:|" * (2 * rounds))
+    for label, get, _hib, _t, unit in METRICS:
+        vals = [get(c, s) for side, _ in SIDES for c, s in data[side]]
+        L.append(f"| {label} ({unit}) | " + " | ".join(_fmt(v, unit) for v in vals) + " |")
+    L.append("")
+    L.append("</details>")
+    return "\n".join(L) + "\n"
+
+
+def _guess_rounds(d):
+    n = 0
+    for f in os.listdir(d):
+        if f.endswith(".server.json"):
+            try:
+                n = max(n, int(f.rsplit("-r", 1)[1].split(".")[0]))
+            except (IndexError, ValueError):
+                pass
+    return n
+
+
+def update_docs(d, doc):
+    with open(doc) as f:
+        text = f.read()
+    i, j = text.find(START_MARK), text.find(END_MARK)
+    if i < 0 or j < 0 or j < i:
+        print(f"{doc}: markers {START_MARK} / {END_MARK} not found", file=sys.stderr)
+        return 1
+    new = text[: i + len(START_MARK)] + "\n" + render(d) + text[j:]
+    with open(doc, "w") as f:
+        f.write(new)
+    return 0
+
+
+def main(argv):
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    cmd, a = argv[0], argv[1:]
+    if cmd == "free-port":
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        print(s.getsockname()[1])
+        s.close()
+    elif cmd == "wait-health":
+        return wait_health(a[0], int(a[1]), int(a[2]), float(a[3]))
+    elif cmd == "proc-stats":
+        print(json.dumps(proc_stats(int(a[0]))))
+    elif cmd == "stop":
+        return stop(int(a[0]), float(a[1]))
+    elif cmd == "huey-path":
+        print(huey_path(int(a[0])))
+    elif cmd == "pg-url":
+        u = urllib.parse.urlsplit(a[0])
+        print(urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + a[1], u.query, u.fragment)))
+    elif cmd == "server-record":
+        out, rest = a[0], a[1:]
+        sep = rest.index("--")
+        opts, srv_cmd = rest[:sep], rest[sep + 1:]
+        o = dict(zip(opts[0::2], opts[1::2]))
+        rec = {
+            "cold_start_ms": float(o["--cold-start-ms"]),
+            "stop_ms": float(o["--stop-ms"]),
+            "rss_start": json.loads(o["--rss-start"]),
+            "rss_end": json.loads(o["--rss-end"]),
+            "command": srv_cmd,
+        }
+        with open(out, "w") as f:
+            json.dump(rec, f, indent=1)
+    elif cmd == "meta":
+        out, meta = a[0], {}
+        if os.path.exists(out):
+            meta = _load(out) or {}
+        for kv in a[1:]:
+            k, v = kv.split("=", 1)
+            try:
+                meta[k] = json.loads(v)
+            except ValueError:
+                meta[k] = v
+        with open(out, "w") as f:
+            json.dump(meta, f, indent=1)
+    elif cmd == "render":
+        sys.stdout.write(render(a[0]))
+    elif cmd == "update-docs":
+        return update_docs(a[0], a[1])
+    else:
+        print(f"unknown subcommand {cmd}\n{__doc__}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,17 @@
+//! Cairn's domain model: the entities of experiment tracking (experiments, runs, metrics, params, tags,
+//! datasets, logged models), their ids, the limits and validation rules they obey, and the search grammar
+//! (filters, ordering, page tokens) that selects them.
+//!
+//! This crate performs no I/O and knows nothing of HTTP, SQL or any wire format: stores, services and
+//! protocol adapters all depend on it, never the other way round.
+
+pub mod entities;
+pub mod error;
+pub mod ids;
+pub mod search;
+pub mod time;
+pub mod validation;
+
+pub use entities::*;
+pub use error::DomainError;
+pub use ids::{ExperimentId, LoggedModelId, RunId};

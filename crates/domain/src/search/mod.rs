@@ -1,0 +1,28 @@
+//! The search grammar of the domain: parsing and evaluating MLflow's filter strings and `order_by`
+//! clauses for runs, experiments and logged models, and the opaque page tokens that continue a search.
+//! Pure functions over the entities, no I/O: a store fetches candidates, and these types decide which
+//! match and in what order, with the semantics (and error messages) of MLflow's SQL store.
+//!
+//! Layout: [`lexer`] tokenises, [`parser`] reads entity-independent clauses and order items, [`predicate`]
+//! and [`like`] compile and evaluate comparisons, and one module per searchable entity decides what its
+//! identifiers mean. A new searchable entity (registered models, model versions) adds a module on the
+//! same core.
+
+mod experiments;
+mod lexer;
+mod like;
+mod logged_models;
+mod order;
+mod page_token;
+mod parser;
+mod predicate;
+mod run_order;
+mod runs;
+#[cfg(test)]
+mod test_support;
+
+pub use experiments::{ExperimentFilter, ExperimentOrder};
+pub use logged_models::{LoggedModelFilter, LoggedModelOrder, LoggedModelOrderBy};
+pub use page_token::PageToken;
+pub use run_order::RunOrder;
+pub use runs::RunFilter;

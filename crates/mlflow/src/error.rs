@@ -1,0 +1,82 @@
+//! MLflow's error contract: `{"error_code": …, "message": …}` with the HTTP status derived from the code
+//! in one place. User errors are always 4xx: the MLflow client retries 5xx for minutes.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use cairn_service::ServiceError;
+use serde::Serialize;
+
+/// The MLflow error codes Cairn answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    InvalidParameterValue,
+    ResourceAlreadyExists,
+    ResourceDoesNotExist,
+    EndpointNotFound,
+    BadRequest,
+    TemporarilyUnavailable,
+    InternalError,
+}
+
+impl ErrorCode {
+    /// The one place an HTTP status is chosen.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidParameterValue | Self::ResourceAlreadyExists | Self::BadRequest => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::ResourceDoesNotExist | Self::EndpointNotFound => StatusCode::NOT_FOUND,
+            Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An error in MLflow's wire format.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiError {
+    pub error_code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(error_code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            error_code,
+            message: message.into(),
+        }
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidParameterValue, message)
+    }
+    pub fn missing(field: &str) -> Self {
+        Self::invalid(format!("Missing value for required parameter '{field}'."))
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        let code = match &e {
+            ServiceError::InvalidArgument(_) => ErrorCode::InvalidParameterValue,
+            ServiceError::NotFound(_) => ErrorCode::ResourceDoesNotExist,
+            ServiceError::AlreadyExists(_) => ErrorCode::ResourceAlreadyExists,
+            ServiceError::Unavailable(_) => ErrorCode::TemporarilyUnavailable,
+            _ => ErrorCode::InternalError,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.error_code.status();
+        if status.is_server_error() {
+            tracing::error!(code = ?self.error_code, message = %self.message, "request failed");
+        }
+        (status, Json(self)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

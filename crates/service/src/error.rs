@@ -1,0 +1,58 @@
+//! The one error type of the use cases; protocol adapters map it to their own error format.
+
+use cairn_artifacts::ArtifactError;
+use cairn_domain::DomainError;
+use cairn_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The request is invalid (bad value, broken limit, forbidden state change).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// A named entity does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A unique name is taken.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// A backing engine is unreachable; the request may succeed later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A fault on our side.
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+impl From<DomainError> for ServiceError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::InvalidParameter(m) => Self::InvalidArgument(m),
+            other => Self::InvalidArgument(other.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => Self::NotFound(m),
+            StoreError::AlreadyExists(m) => Self::AlreadyExists(m),
+            StoreError::Conflict(m) => Self::InvalidArgument(m),
+            StoreError::Unavailable(m) => Self::Unavailable(m),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ArtifactError> for ServiceError {
+    fn from(e: ArtifactError) -> Self {
+        match e {
+            ArtifactError::InvalidPath(m) => Self::InvalidArgument(m),
+            ArtifactError::NotFound(m) => Self::NotFound(m),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}

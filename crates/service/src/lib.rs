@@ -1,0 +1,50 @@
+//! Cairn's use cases, shared by every protocol adapter (MLflow REST today, the native API and CLI later):
+//! validate input against the domain rules, then drive the stores. One function per use case, so that
+//! each adapter is a thin translation.
+//!
+//! Key types: [`Tracking`] (experiments, runs, logging, search, logged models), [`Artifacts`], and the one
+//! error type [`ServiceError`]. Depends on the domain, the store traits and the artifact repository; never
+//! on HTTP or SQL.
+
+mod artifacts;
+mod error;
+mod experiments;
+mod logged_models;
+mod logging;
+mod names;
+mod runs;
+mod search;
+
+use std::sync::Arc;
+
+use cairn_store::TrackingStore;
+
+pub use artifacts::Artifacts;
+pub use error::{ServiceError, ServiceResult};
+pub use experiments::ExperimentSearch;
+pub use logged_models::{LoggedModelSearch, NewModel};
+pub use logging::{HistoryPage, MetricHistoryRequest};
+pub use runs::NewRunRequest;
+pub use search::{Page, RunSearch};
+
+/// Experiment tracking use cases over a metadata store.
+#[derive(Clone)]
+pub struct Tracking {
+    store: Arc<dyn TrackingStore>,
+    /// Root under which experiments get their artifact location (`mlflow-artifacts:` when proxied).
+    default_artifact_root: String,
+}
+
+impl Tracking {
+    pub fn new(store: Arc<dyn TrackingStore>, default_artifact_root: impl Into<String>) -> Self {
+        Self {
+            store,
+            default_artifact_root: default_artifact_root.into(),
+        }
+    }
+
+    /// Checks the metadata store answers.
+    pub async fn ping(&self) -> ServiceResult<()> {
+        Ok(self.store.ping().await?)
+    }
+}

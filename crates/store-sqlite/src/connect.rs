@@ -1,0 +1,111 @@
+//! Opening the database: URI parsing, pragmas, the writer/reader pools and migrations.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use cairn_store::{StoreError, StoreResult};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The SQLite tracking store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    /// The only connection that writes.
+    pub(crate) write: SqlitePool,
+    /// Read-only connections for queries.
+    pub(crate) read: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database named by `uri` — `sqlite:///abs/path.db`,
+    /// `sqlite://rel/path.db` or a bare path — and brings its schema up to date.
+    pub async fn open(uri: &str) -> StoreResult<Self> {
+        let path = path_from_uri(uri)?;
+        if let Some(parent) = Path::new(&path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let base = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|e| StoreError::Internal(e.to_string()))?
+            .filename(&path)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("cache_size", "-32000")
+            .pragma("temp_store", "memory");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(base.clone().create_if_missing(true))
+            .await
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot open SQLite database {path}: {e}"))
+            })?;
+        MIGRATOR
+            .run(&write)
+            .await
+            .map_err(|e| StoreError::Internal(format!("migrating {path}: {e}")))?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(base.read_only(true))
+            .await
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot open SQLite database {path}: {e}"))
+            })?;
+        Ok(Self { write, read })
+    }
+
+    /// Flushes the WAL into the main file and closes every connection.
+    pub async fn close(&self) {
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.write)
+            .await;
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+/// `sqlite:///abs/x.db` → `/abs/x.db`; `sqlite://rel/x.db` → `rel/x.db`; anything without a scheme is a path.
+fn path_from_uri(uri: &str) -> StoreResult<String> {
+    let path = match uri.strip_prefix("sqlite:") {
+        Some(rest) => rest.strip_prefix("//").unwrap_or(rest),
+        None if uri.contains("://") => {
+            return Err(StoreError::Internal(format!(
+                "not a SQLite URI: {uri} (expected sqlite:///path/to/file.db)"
+            )));
+        }
+        None => uri,
+    };
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path == ":memory:" {
+        return Err(StoreError::Internal(format!(
+            "SQLite URI {uri} names no file; an in-memory database would lose every write"
+        )));
+    }
+    Ok(path.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_from_uri;
+
+    #[test]
+    fn uris_map_to_paths() {
+        assert_eq!(path_from_uri("sqlite:///tmp/a.db").unwrap(), "/tmp/a.db");
+        assert_eq!(path_from_uri("sqlite://data/a.db").unwrap(), "data/a.db");
+        assert_eq!(path_from_uri("./x.db").unwrap(), "./x.db");
+        assert!(path_from_uri("postgresql://h/db").is_err());
+        assert!(path_from_uri("sqlite://").is_err());
+    }
+}

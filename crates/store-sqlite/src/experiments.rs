@@ -1,0 +1,254 @@
+//! Experiments and their tags.
+
+use std::collections::HashMap;
+
+use cairn_domain::{Experiment, ExperimentId, LifecycleStage, Tag, ViewType};
+use cairn_store::{NewExperiment, StoreError, StoreResult};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::SqliteStore;
+use crate::errors::{db, is_unique_violation};
+use crate::load::parse_col;
+
+const COLUMNS: &str =
+    "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time";
+
+impl SqliteStore {
+    pub(crate) async fn create_experiment_impl(
+        &self,
+        new: NewExperiment,
+    ) -> StoreResult<ExperimentId> {
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let inserted = sqlx::query(
+            "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, \
+             last_update_time) VALUES (?1, ?2, 'active', ?3, ?3)",
+        )
+        .bind(&new.name)
+        .bind(new.artifact_location.clone().unwrap_or_default())
+        .bind(new.creation_time)
+        .execute(&mut *tx)
+        .await;
+        let id = match inserted {
+            Ok(r) => r.last_insert_rowid(),
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::AlreadyExists(format!(
+                    "Experiment(name={}) already exists. Error: (sqlite3.IntegrityError) UNIQUE \
+                     constraint failed: experiments.name",
+                    new.name
+                )));
+            }
+            Err(e) => return Err(db(e)),
+        };
+        if new.artifact_location.is_none() {
+            sqlx::query("UPDATE experiments SET artifact_location = ?1 WHERE experiment_id = ?2")
+                .bind(format!(
+                    "{}/{id}",
+                    new.default_artifact_root.trim_end_matches('/')
+                ))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        for tag in &new.tags {
+            sqlx::query("INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?1, ?2, ?3)")
+                .bind(id)
+                .bind(&tag.key)
+                .bind(&tag.value)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(ExperimentId(id))
+    }
+
+    pub(crate) async fn find_experiments(
+        &self,
+        condition: &str,
+        bind: Option<String>,
+    ) -> StoreResult<Vec<Experiment>> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        let sql =
+            format!("SELECT {COLUMNS} FROM experiments WHERE {condition} ORDER BY experiment_id");
+        let q = sqlx::query(AssertSqlSafe(sql));
+        let q = match &bind {
+            Some(b) => q.bind(b.clone()),
+            None => q,
+        };
+        let rows = q.fetch_all(&mut *conn).await.map_err(db)?;
+        let mut exps = rows
+            .iter()
+            .map(experiment)
+            .collect::<StoreResult<Vec<_>>>()?;
+        if exps.is_empty() {
+            return Ok(exps);
+        }
+        let index: HashMap<i64, usize> =
+            exps.iter().enumerate().map(|(i, e)| (e.id.0, i)).collect();
+        let sql = format!(
+            "SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN \
+             (SELECT experiment_id FROM experiments WHERE {condition}) ORDER BY key"
+        );
+        let q = sqlx::query(AssertSqlSafe(sql));
+        let q = match bind {
+            Some(b) => q.bind(b),
+            None => q,
+        };
+        for row in q.fetch_all(&mut *conn).await.map_err(db)? {
+            if let Some(&i) = index.get(&row.get::<i64, _>(0)) {
+                exps[i].tags.push(Tag {
+                    key: row.get(1),
+                    value: row.get(2),
+                });
+            }
+        }
+        Ok(exps)
+    }
+
+    pub(crate) async fn get_experiment_impl(&self, id: ExperimentId) -> StoreResult<Experiment> {
+        self.find_experiments(&format!("experiment_id = {}", id.0), None)
+            .await?
+            .pop()
+            .ok_or_else(|| not_found(id))
+    }
+
+    pub(crate) async fn get_experiment_by_name_impl(&self, name: &str) -> StoreResult<Experiment> {
+        self.find_experiments("name = ?1", Some(name.to_string()))
+            .await?
+            .pop()
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("Could not find experiment with name '{name}'"))
+            })
+    }
+
+    pub(crate) async fn list_experiments_impl(
+        &self,
+        view: ViewType,
+    ) -> StoreResult<Vec<Experiment>> {
+        let cond = match view {
+            ViewType::ActiveOnly => "lifecycle_stage = 'active'",
+            ViewType::DeletedOnly => "lifecycle_stage = 'deleted'",
+            ViewType::All => "1 = 1",
+        };
+        self.find_experiments(cond, None).await
+    }
+
+    pub(crate) async fn rename_experiment_impl(
+        &self,
+        id: ExperimentId,
+        name: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let r = sqlx::query(
+            "UPDATE experiments SET name = ?1, last_update_time = ?2 WHERE experiment_id = ?3",
+        )
+        .bind(name)
+        .bind(now)
+        .bind(id.0)
+        .execute(&self.write)
+        .await;
+        match r {
+            Ok(r) if r.rows_affected() == 0 => Err(not_found(id)),
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists(format!(
+                "Experiment(name={name}) already exists."
+            ))),
+            Err(e) => Err(db(e)),
+        }
+    }
+
+    pub(crate) async fn set_experiment_lifecycle_impl(
+        &self,
+        id: ExperimentId,
+        stage: LifecycleStage,
+        now: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let r = sqlx::query(
+            "UPDATE experiments SET lifecycle_stage = ?1, last_update_time = ?2 WHERE experiment_id = ?3",
+        )
+        .bind(stage.as_str())
+        .bind(now)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if r.rows_affected() == 0 {
+            return Err(not_found(id));
+        }
+        let deleted_time = (stage == LifecycleStage::Deleted).then_some(now);
+        sqlx::query(
+            "UPDATE runs SET lifecycle_stage = ?1, deleted_time = ?2 WHERE experiment_id = ?3",
+        )
+        .bind(stage.as_str())
+        .bind(deleted_time)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    pub(crate) async fn set_experiment_tag_impl(
+        &self,
+        id: ExperimentId,
+        tag: Tag,
+    ) -> StoreResult<()> {
+        self.require_experiment(id).await?;
+        sqlx::query("INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?1, ?2, ?3)")
+            .bind(id.0)
+            .bind(tag.key)
+            .bind(tag.value)
+            .execute(&self.write)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_experiment_tag_impl(
+        &self,
+        id: ExperimentId,
+        key: &str,
+    ) -> StoreResult<()> {
+        self.require_experiment(id).await?;
+        let r = sqlx::query("DELETE FROM experiment_tags WHERE experiment_id = ?1 AND key = ?2")
+            .bind(id.0)
+            .bind(key)
+            .execute(&self.write)
+            .await
+            .map_err(db)?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "No tag with name: {key} in experiment with id {id}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn require_experiment(&self, id: ExperimentId) -> StoreResult<()> {
+        let found = sqlx::query("SELECT 1 FROM experiments WHERE experiment_id = ?1")
+            .bind(id.0)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db)?;
+        found.map(|_| ()).ok_or_else(|| not_found(id))
+    }
+}
+
+fn not_found(id: ExperimentId) -> StoreError {
+    StoreError::NotFound(format!("No Experiment with id={id} exists"))
+}
+
+fn experiment(row: &SqliteRow) -> StoreResult<Experiment> {
+    Ok(Experiment {
+        id: ExperimentId(row.get(0)),
+        name: row.get(1),
+        artifact_location: row.get(2),
+        lifecycle_stage: parse_col(row, 3)?,
+        creation_time: row.get(4),
+        last_update_time: row.get(5),
+        tags: Vec::new(),
+    })
+}

@@ -1,0 +1,265 @@
+//! Reading whole runs: one query per child table for any number of runs, assembled in memory, so that a
+//! search over thousands of runs costs a handful of statements, not thousands.
+
+use std::collections::HashMap;
+
+use cairn_domain::{
+    Dataset, DatasetInput, ExperimentId, LifecycleStage, Metric, ModelInput, ModelOutput, Param,
+    Run, RunId, RunInfo, Tag, ViewType,
+};
+use cairn_store::{StoreError, StoreResult};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Row, SqliteConnection};
+
+use crate::errors::db;
+
+/// Which runs to load.
+pub(crate) enum RunScope<'a> {
+    One(&'a RunId),
+    Experiments(&'a [ExperimentId], ViewType),
+}
+
+impl RunScope<'_> {
+    /// A WHERE condition over `runs` aliased `r`. Experiment ids are integers and stages constants, so they
+    /// are written inline; a run id is bound as `?1`.
+    fn condition(&self) -> String {
+        match self {
+            RunScope::One(_) => "r.run_id = ?1".to_string(),
+            RunScope::Experiments(ids, view) => {
+                let ids = ids
+                    .iter()
+                    .map(|i| i.0.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let stage = match view {
+                    ViewType::ActiveOnly => " AND r.lifecycle_stage = 'active'",
+                    ViewType::DeletedOnly => " AND r.lifecycle_stage = 'deleted'",
+                    ViewType::All => "",
+                };
+                format!("r.experiment_id IN ({ids}){stage}")
+            }
+        }
+    }
+
+    async fn fetch(&self, conn: &mut SqliteConnection, sql: String) -> StoreResult<Vec<SqliteRow>> {
+        let q = sqlx::query(AssertSqlSafe(sql));
+        let q = match self {
+            RunScope::One(id) => q.bind(id.as_str().to_string()),
+            RunScope::Experiments(..) => q,
+        };
+        q.fetch_all(conn).await.map_err(db)
+    }
+}
+
+pub(crate) async fn load_runs(
+    conn: &mut SqliteConnection,
+    scope: RunScope<'_>,
+) -> StoreResult<Vec<Run>> {
+    if let RunScope::Experiments(ids, _) = &scope
+        && ids.is_empty()
+    {
+        return Ok(Vec::new());
+    }
+    let cond = scope.condition();
+    let rows = scope
+        .fetch(
+            conn,
+            format!(
+                "SELECT r.run_id, r.experiment_id, r.name, r.user_id, r.status, r.start_time, \
+                 r.end_time, r.artifact_uri, r.lifecycle_stage FROM runs r WHERE {cond}"
+            ),
+        )
+        .await?;
+    let mut runs = Vec::with_capacity(rows.len());
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let info = run_info(row)?;
+        index.insert(info.run_id.as_str().to_string(), runs.len());
+        runs.push(Run {
+            info,
+            ..Run::default()
+        });
+    }
+    if runs.is_empty() {
+        return Ok(runs);
+    }
+    let sub = format!("SELECT r.run_id FROM runs r WHERE {cond}");
+
+    for row in scope
+        .fetch(
+            conn,
+            format!("SELECT run_id, key, value FROM params WHERE run_id IN ({sub}) ORDER BY key"),
+        )
+        .await?
+    {
+        if let Some(i) = index.get(row.get::<&str, _>(0)).copied() {
+            runs[i].data.params.push(Param {
+                key: row.get(1),
+                value: row.get(2),
+            });
+        }
+    }
+    for row in scope
+        .fetch(
+            conn,
+            format!("SELECT run_id, key, value FROM tags WHERE run_id IN ({sub}) ORDER BY key"),
+        )
+        .await?
+    {
+        if let Some(i) = index.get(row.get::<&str, _>(0)).copied() {
+            runs[i].data.tags.push(Tag {
+                key: row.get(1),
+                value: row.get(2),
+            });
+        }
+    }
+    for row in scope
+        .fetch(
+            conn,
+            format!(
+                "SELECT run_id, key, value, is_nan, step, timestamp FROM latest_metrics \
+                 WHERE run_id IN ({sub}) ORDER BY key"
+            ),
+        )
+        .await?
+    {
+        if let Some(i) = index.get(row.get::<&str, _>(0)).copied() {
+            runs[i].data.metrics.push(Metric {
+                key: row.get(1),
+                value: metric_value(&row, 2, 3),
+                step: row.get(4),
+                timestamp: row.get(5),
+                run_id: None,
+                model_id: None,
+                dataset_name: None,
+                dataset_digest: None,
+            });
+        }
+    }
+    load_inputs(conn, &scope, &sub, &mut runs, &index).await?;
+    Ok(runs)
+}
+
+async fn load_inputs(
+    conn: &mut SqliteConnection,
+    scope: &RunScope<'_>,
+    sub: &str,
+    runs: &mut [Run],
+    index: &HashMap<String, usize>,
+) -> StoreResult<()> {
+    // (run, dataset) -> position in that run's dataset_inputs
+    let mut inputs: HashMap<(String, i64), usize> = HashMap::new();
+    for row in scope
+        .fetch(
+            conn,
+            format!(
+                "SELECT i.run_id, d.dataset_id, d.name, d.digest, d.source_type, d.source, d.schema, \
+                 d.profile FROM run_dataset_inputs i JOIN datasets d ON d.dataset_id = i.dataset_id \
+                 WHERE i.run_id IN ({sub}) ORDER BY d.dataset_id"
+            ),
+        )
+        .await?
+    {
+        let run_id: String = row.get(0);
+        if let Some(&i) = index.get(&run_id) {
+            let list = &mut runs[i].inputs.dataset_inputs;
+            inputs.insert((run_id, row.get(1)), list.len());
+            list.push(DatasetInput {
+                tags: Vec::new(),
+                dataset: Dataset {
+                    name: row.get(2),
+                    digest: row.get(3),
+                    source_type: row.get(4),
+                    source: row.get(5),
+                    schema: row.get(6),
+                    profile: row.get(7),
+                },
+            });
+        }
+    }
+    if !inputs.is_empty() {
+        for row in scope
+            .fetch(
+                conn,
+                format!(
+                    "SELECT run_id, dataset_id, key, value FROM run_dataset_input_tags \
+                     WHERE run_id IN ({sub}) ORDER BY key"
+                ),
+            )
+            .await?
+        {
+            let run_id: String = row.get(0);
+            if let (Some(&i), Some(&j)) = (
+                index.get(&run_id),
+                inputs.get(&(run_id.clone(), row.get(1))),
+            ) {
+                runs[i].inputs.dataset_inputs[j].tags.push(Tag {
+                    key: row.get(2),
+                    value: row.get(3),
+                });
+            }
+        }
+    }
+    for row in scope
+        .fetch(
+            conn,
+            format!("SELECT run_id, model_id FROM run_model_inputs WHERE run_id IN ({sub})"),
+        )
+        .await?
+    {
+        if let Some(&i) = index.get(row.get::<&str, _>(0)) {
+            runs[i].inputs.model_inputs.push(ModelInput {
+                model_id: row.get(1),
+            });
+        }
+    }
+    for row in scope
+        .fetch(
+            conn,
+            format!("SELECT run_id, model_id, step FROM run_model_outputs WHERE run_id IN ({sub})"),
+        )
+        .await?
+    {
+        if let Some(&i) = index.get(row.get::<&str, _>(0)) {
+            runs[i].outputs.model_outputs.push(ModelOutput {
+                model_id: row.get(1),
+                step: row.get(2),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn run_info(row: &SqliteRow) -> StoreResult<RunInfo> {
+    let run_id: String = row.get(0);
+    Ok(RunInfo {
+        run_id: RunId::parse(&run_id).map_err(|e| StoreError::Internal(e.to_string()))?,
+        experiment_id: ExperimentId(row.get(1)),
+        run_name: row.get(2),
+        user_id: row.get(3),
+        status: parse_col(row, 4)?,
+        start_time: row.get(5),
+        end_time: row.get(6),
+        artifact_uri: row.get(7),
+        lifecycle_stage: parse_col::<LifecycleStage>(row, 8)?,
+    })
+}
+
+/// Decodes a metric value stored as (value, is_nan).
+pub(crate) fn metric_value(row: &SqliteRow, value: usize, is_nan: usize) -> f64 {
+    if row.get::<bool, _>(is_nan) {
+        f64::NAN
+    } else {
+        row.get(value)
+    }
+}
+
+/// Parses a text column into a domain enum; a bad value means a corrupt database.
+pub(crate) fn parse_col<T: std::str::FromStr>(row: &SqliteRow, idx: usize) -> StoreResult<T>
+where
+    T::Err: std::fmt::Display,
+{
+    let s: &str = row.get(idx);
+    s.parse()
+        .map_err(|e| StoreError::Internal(format!("corrupt column value {s:?}: {e}")))
+}

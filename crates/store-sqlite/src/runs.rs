@@ -1,0 +1,291 @@
+//! Runs: creation, info updates, lifecycle, tags and inputs/outputs.
+
+use cairn_domain::{
+    DatasetInput, ExperimentId, LifecycleStage, ModelInput, ModelOutput, Run, RunId, RunInfo, Tag,
+    ViewType,
+};
+use cairn_store::{NewRun, RunUpdate, StoreError, StoreResult};
+use sqlx::{Row, SqliteConnection};
+
+use crate::SqliteStore;
+use crate::errors::db;
+use crate::load::{RunScope, load_runs};
+
+/// The tag MLflow keeps in step with a run's name.
+pub(crate) const RUN_NAME_TAG: &str = "mlflow.runName";
+
+impl SqliteStore {
+    pub(crate) async fn create_run_impl(&self, new: NewRun) -> StoreResult<Run> {
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let exp = sqlx::query(
+            "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?1",
+        )
+        .bind(new.experiment_id.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "No Experiment with id={} exists",
+                new.experiment_id
+            ))
+        })?;
+        let stage: String = exp.get(1);
+        if stage != LifecycleStage::Active.as_str() {
+            return Err(StoreError::Conflict(format!(
+                "The experiment {} must be in the 'active' state. Current state is {stage}.",
+                new.experiment_id
+            )));
+        }
+        let location: String = exp.get(0);
+        let artifact_uri = format!(
+            "{}/{}/artifacts",
+            location.trim_end_matches('/'),
+            new.run_id
+        );
+        sqlx::query(
+            "INSERT INTO runs (run_id, experiment_id, name, user_id, status, start_time, artifact_uri, \
+             lifecycle_stage) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6, 'active')",
+        )
+        .bind(new.run_id.as_str())
+        .bind(new.experiment_id.0)
+        .bind(&new.run_name)
+        .bind(&new.user_id)
+        .bind(new.start_time)
+        .bind(&artifact_uri)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        for tag in &new.tags {
+            upsert_tag(&mut tx, &new.run_id, tag).await?;
+        }
+        let run = load_one(&mut tx, &new.run_id).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(run)
+    }
+
+    pub(crate) async fn get_run_impl(&self, id: &RunId) -> StoreResult<Run> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        load_one(&mut conn, id).await
+    }
+
+    pub(crate) async fn list_runs_impl(
+        &self,
+        experiments: &[ExperimentId],
+        view: ViewType,
+    ) -> StoreResult<Vec<Run>> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        load_runs(&mut conn, RunScope::Experiments(experiments, view)).await
+    }
+
+    pub(crate) async fn update_run_impl(
+        &self,
+        id: &RunId,
+        update: RunUpdate,
+    ) -> StoreResult<RunInfo> {
+        let mut tx = self.write.begin().await.map_err(db)?;
+        require_active(&mut tx, id).await?;
+        sqlx::query(
+            "UPDATE runs SET status = COALESCE(?1, status), end_time = COALESCE(?2, end_time), \
+             name = COALESCE(?3, name) WHERE run_id = ?4",
+        )
+        .bind(update.status.map(|s| s.as_str()))
+        .bind(update.end_time)
+        .bind(update.run_name.as_deref())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if let Some(name) = update.run_name {
+            let tag = Tag {
+                key: RUN_NAME_TAG.to_string(),
+                value: name,
+            };
+            upsert_tag(&mut tx, id, &tag).await?;
+        }
+        let run = load_one(&mut tx, id).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(run.info)
+    }
+
+    pub(crate) async fn set_run_lifecycle_impl(
+        &self,
+        id: &RunId,
+        stage: LifecycleStage,
+        now: i64,
+    ) -> StoreResult<()> {
+        let deleted_time = (stage == LifecycleStage::Deleted).then_some(now);
+        let r = sqlx::query(
+            "UPDATE runs SET lifecycle_stage = ?1, deleted_time = ?2 WHERE run_id = ?3",
+        )
+        .bind(stage.as_str())
+        .bind(deleted_time)
+        .bind(id.as_str())
+        .execute(&self.write)
+        .await
+        .map_err(db)?;
+        if r.rows_affected() == 0 {
+            return Err(run_not_found(id));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn delete_run_tag_impl(&self, id: &RunId, key: &str) -> StoreResult<()> {
+        let mut tx = self.write.begin().await.map_err(db)?;
+        require_active(&mut tx, id).await?;
+        let r = sqlx::query("DELETE FROM tags WHERE run_id = ?1 AND key = ?2")
+            .bind(id.as_str())
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "No tag with name: {key} in run with id {id}"
+            )));
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    pub(crate) async fn log_inputs_impl(
+        &self,
+        id: &RunId,
+        datasets: Vec<DatasetInput>,
+        models: Vec<ModelInput>,
+    ) -> StoreResult<()> {
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let experiment_id = require_active(&mut tx, id).await?;
+        for input in datasets {
+            let d = &input.dataset;
+            // Same (name, digest) in an experiment is the same dataset: keep the first description.
+            sqlx::query(
+                "INSERT INTO datasets (experiment_id, name, digest, source_type, source, schema, profile) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (experiment_id, name, digest) DO NOTHING",
+            )
+            .bind(experiment_id)
+            .bind(&d.name)
+            .bind(&d.digest)
+            .bind(&d.source_type)
+            .bind(&d.source)
+            .bind(&d.schema)
+            .bind(&d.profile)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            let dataset_id: i64 = sqlx::query(
+                "SELECT dataset_id FROM datasets WHERE experiment_id = ?1 AND name = ?2 AND digest = ?3",
+            )
+            .bind(experiment_id)
+            .bind(&d.name)
+            .bind(&d.digest)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?
+            .get(0);
+            sqlx::query(
+                "INSERT OR IGNORE INTO run_dataset_inputs (run_id, dataset_id) VALUES (?1, ?2)",
+            )
+            .bind(id.as_str())
+            .bind(dataset_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            for tag in &input.tags {
+                sqlx::query(
+                    "INSERT OR REPLACE INTO run_dataset_input_tags (run_id, dataset_id, key, value) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .bind(id.as_str())
+                .bind(dataset_id)
+                .bind(&tag.key)
+                .bind(&tag.value)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+        }
+        for m in models {
+            sqlx::query(
+                "INSERT OR IGNORE INTO run_model_inputs (run_id, model_id) VALUES (?1, ?2)",
+            )
+            .bind(id.as_str())
+            .bind(&m.model_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    pub(crate) async fn log_outputs_impl(
+        &self,
+        id: &RunId,
+        models: Vec<ModelOutput>,
+    ) -> StoreResult<()> {
+        let mut tx = self.write.begin().await.map_err(db)?;
+        require_active(&mut tx, id).await?;
+        for m in models {
+            sqlx::query(
+                "INSERT OR REPLACE INTO run_model_outputs (run_id, model_id, step) VALUES (?1, ?2, ?3)",
+            )
+            .bind(id.as_str())
+            .bind(&m.model_id)
+            .bind(m.step)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+}
+
+pub(crate) async fn load_one(conn: &mut SqliteConnection, id: &RunId) -> StoreResult<Run> {
+    load_runs(conn, RunScope::One(id))
+        .await?
+        .pop()
+        .ok_or_else(|| run_not_found(id))
+}
+
+/// Fails unless the run exists and is active; returns its experiment id.
+pub(crate) async fn require_active(conn: &mut SqliteConnection, id: &RunId) -> StoreResult<i64> {
+    let row = sqlx::query("SELECT experiment_id, lifecycle_stage FROM runs WHERE run_id = ?1")
+        .bind(id.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| run_not_found(id))?;
+    let stage: &str = row.get(1);
+    if stage != LifecycleStage::Active.as_str() {
+        return Err(StoreError::Conflict(format!(
+            "The run {id} must be in the 'active' state. Current state is {stage}."
+        )));
+    }
+    Ok(row.get(0))
+}
+
+pub(crate) async fn upsert_tag(
+    conn: &mut SqliteConnection,
+    id: &RunId,
+    tag: &Tag,
+) -> StoreResult<()> {
+    sqlx::query("INSERT OR REPLACE INTO tags (run_id, key, value) VALUES (?1, ?2, ?3)")
+        .bind(id.as_str())
+        .bind(&tag.key)
+        .bind(&tag.value)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    if tag.key == RUN_NAME_TAG {
+        sqlx::query("UPDATE runs SET name = ?1 WHERE run_id = ?2")
+            .bind(&tag.value)
+            .bind(id.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn run_not_found(id: &RunId) -> StoreError {
+    StoreError::NotFound(format!("Run with id={id} not found"))
+}
