@@ -74,12 +74,15 @@ def _recording_make_request(self, conn, method, url, *args, **kwargs):
 
 urllib3.connectionpool.HTTPConnectionPool._make_request = _recording_make_request
 
-# A 5xx status or a Rust panic in the server's log. Matches access-log styles such as
-# `status=500`, `"status":500`, `status: 503` and `" 500 ` (common log format).
+# A 5xx status, an internal error or a Rust panic in the server's log (ANSI colours stripped first).
+# Matches `status=500`, `"status":500`, tower-http's `classification=Status code: 500 ...`,
+# Cairn's `request failed code=InternalError`, and uvicorn's `"POST ... HTTP/1.1" 500`.
 _LOG_5XX = re.compile(
-    r"panicked at|(?:status|status_code|code)[\"']?\s*[=:]\s*[\"']?5\d\d\b|HTTP/1\.[01]\"?\s+5\d\d\b",
+    r"panicked at|InternalError|INTERNAL_ERROR|response failed|request failed"
+    r"|(?:status|status_code|code)[\"']?\s*[=:]\s*[\"']?5\d\d\b|HTTP/1\.[01]\"?\s+5\d\d\b",
     re.IGNORECASE,
 )
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def _free_port() -> int:
@@ -234,7 +237,7 @@ class CairnServer:
             return ""
 
     def log_tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
+        return "\n".join(_ANSI.sub("", x) for x in self.log_text().splitlines()[-lines:])
 
 
 @atexit.register
@@ -385,7 +388,10 @@ def pytest_runtest_call(item):
         log_hits = []
         for s in CairnServer.instances:
             text = s.log_since(offsets.get(id(s), 0))
-            log_hits += [line for line in text.splitlines() if _LOG_5XX.search(line)]
+            for line in text.splitlines():
+                line = _ANSI.sub("", line)
+                if _LOG_5XX.search(line):
+                    log_hits.append(line)
         item._cairn_5xx = (seen, log_hits)
     if (seen or log_hits) and not item.get_closest_marker("allow_5xx"):
         pytest.fail(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import random
+import struct
 
 import mlflow
 import pandas as pd
@@ -59,6 +61,36 @@ def test_nan_and_infinities(client, experiment_id):
     assert math.isnan(h.value)
     [h] = client.get_metric_history(run.info.run_id, "pinf")
     assert h.value == DOUBLE_MAX
+
+
+def _tricky_doubles() -> list[float]:
+    rng = random.Random(1234)
+    fixed = [1 / 3, 0.1, 1 / 11, 0.30000000000000004, 2.2250738585072014e-308, 5e-324,
+             1.7976931348623157e308, -1.7976931348623157e308, 123456789.12345678, 9007199254740993.0,
+             1e-7, 6.02214076e23, -2.5, 0.0]
+    randoms = []
+    while len(randoms) < 60:
+        (v,) = struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))
+        if math.isfinite(v):
+            randoms.append(v)
+    randoms += [rng.random() for _ in range(40)]
+    return fixed + randoms
+
+
+def test_metric_values_round_trip_bit_exact(client, experiment_id):
+    """Every finite double must come back as the very same double (shortest round-trip repr)."""
+    run_id = client.create_run(experiment_id).info.run_id
+    values = _tricky_doubles()
+    ts = now_ms()
+    client.log_batch(run_id, metrics=[Metric("exact", v, ts, i) for i, v in enumerate(values)])
+    for i, v in enumerate(values[:10]):  # and through the single-metric endpoint
+        client.log_metric(run_id, f"single{i}", v, timestamp=ts, step=0)
+    history = {m.step: m.value for m in client.get_metric_history(run_id, "exact")}
+    wrong = [(i, v, history.get(i)) for i, v in enumerate(values) if history.get(i) != v]
+    assert not wrong, f"{len(wrong)} values changed, e.g. (step, sent, got): {wrong[:5]}"
+    metrics = client.get_run(run_id).data.metrics
+    wrong = [(i, v, metrics[f"single{i}"]) for i, v in enumerate(values[:10]) if metrics[f"single{i}"] != v]
+    assert not wrong, wrong
 
 
 def test_latest_value_is_at_largest_step(client, experiment_id):

@@ -1,0 +1,11 @@
+//! Black-box tests of the `cairn` binary over real HTTP on loopback: wire format, errors, durability
+//! across `kill -9`, concurrency. One test binary; one module per subject.
+
+mod support;
+
+mod artifacts;
+mod concurrency;
+mod durability;
+mod errors;
+mod lifecycle;
+mod wire;
