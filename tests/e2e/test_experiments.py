@@ -188,3 +188,25 @@ def test_experiment_tag_with_unicode_and_long_value(client, unique_name):
     value = "Ωmega – ünïcode ✓ " + "x" * 4000
     client.set_experiment_tag(exp_id, "note", value)
     assert client.get_experiment(exp_id).tags["note"] == value
+
+
+def test_delete_experiment_cascades_to_runs(client, unique_name):
+    exp_id = client.create_experiment(unique_name())
+    runs = [client.create_run(exp_id).info.run_id for _ in range(3)]
+    client.delete_experiment(exp_id)
+    assert {client.get_run(r).info.lifecycle_stage for r in runs} == {"deleted"}
+    assert client.search_runs([exp_id]) == []
+    assert sorted(r.info.run_id for r in client.search_runs([exp_id], run_view_type=ViewType.DELETED_ONLY)) == sorted(runs)
+    client.restore_experiment(exp_id)
+    assert {client.get_run(r).info.lifecycle_stage for r in runs} == {"active"}
+    assert sorted(r.info.run_id for r in client.search_runs([exp_id])) == sorted(runs)
+
+
+def test_delete_twice_and_restore_active_fail(client, unique_name):
+    exp_id = client.create_experiment(unique_name())
+    with expect_mlflow_error("RESOURCE_DOES_NOT_EXIST"):
+        client.restore_experiment(exp_id)  # not deleted
+    client.delete_experiment(exp_id)
+    with expect_mlflow_error("RESOURCE_DOES_NOT_EXIST"):
+        client.delete_experiment(exp_id)  # already deleted
+    assert client.get_experiment(exp_id).lifecycle_stage == "deleted"

@@ -22,7 +22,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Msg<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         if req.method() == Method::GET {
             let value = query_to_json(req.uri().query().unwrap_or(""))?;
-            return decode(value).map(Msg);
+            return decode(snake_case_keys(value)?).map(Msg);
         }
         let is_json = req
             .headers()
@@ -57,12 +57,55 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Msg<T> {
         if !value.is_object() {
             return Err(ApiError::invalid("The request body must be a JSON object."));
         }
-        decode(value).map(Msg)
+        decode(snake_case_keys(value)?).map(Msg)
     }
 }
 
 fn decode<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     serde_json::from_value(value).map_err(|e| ApiError::invalid(format!("Invalid request: {e}")))
+}
+
+/// Protobuf's JSON parser accepts each field's camelCase name too (`maxResults`), and refuses a message
+/// that spells one field both ways. MLflow messages have no map fields, so every object key is a field
+/// name and can be renamed.
+fn snake_case_keys(value: Value) -> Result<Value, ApiError> {
+    match value {
+        Value::Object(map) => {
+            let mut out = Map::with_capacity(map.len());
+            for (key, v) in map {
+                let snake = to_snake_case(&key);
+                if out.contains_key(&snake) {
+                    return Err(ApiError::invalid(format!(
+                        "Request specifies both '{snake}' and its camelCase spelling."
+                    )));
+                }
+                out.insert(snake, snake_case_keys(v)?);
+            }
+            Ok(Value::Object(out))
+        }
+        Value::Array(items) => items
+            .into_iter()
+            .map(snake_case_keys)
+            .collect::<Result<_, _>>()
+            .map(Value::Array),
+        other => Ok(other),
+    }
+}
+
+fn to_snake_case(key: &str) -> String {
+    if !key.bytes().any(|b| b.is_ascii_uppercase()) {
+        return key.to_string();
+    }
+    let mut out = String::with_capacity(key.len() + 4);
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `a=1&b=2&b=3` → `{"a": "1", "b": ["2", "3"]}`. Values stay strings; the wire types accept strings
@@ -84,4 +127,30 @@ pub(crate) fn query_to_json(query: &str) -> Result<Value, ApiError> {
         }
     }
     Ok(Value::Object(map))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{query_to_json, snake_case_keys};
+
+    #[test]
+    fn camel_case_names_are_accepted_once() {
+        let v = snake_case_keys(
+            json!({"maxResults": 1, "orderBy": ["a"], "tags": [{"key": "K", "value": "V"}]}),
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            json!({"max_results": 1, "order_by": ["a"], "tags": [{"key": "K", "value": "V"}]})
+        );
+        assert!(snake_case_keys(json!({"max_results": 1, "maxResults": 1})).is_err());
+    }
+
+    #[test]
+    fn repeated_query_keys_become_lists() {
+        let v = query_to_json("a=1&b=2&b=3&c=x%20y").unwrap();
+        assert_eq!(v, json!({"a": "1", "b": ["2", "3"], "c": "x y"}));
+    }
 }

@@ -61,7 +61,7 @@ fn tracking_routes() -> Router<MlflowState> {
         .route("/runs/update", post(runs::update))
         .route("/runs/delete", post(runs::delete))
         .route("/runs/restore", post(runs::restore))
-        .route("/runs/search", get_or_post(runs::search))
+        .route("/runs/search", post(runs::search))
         .route("/runs/log-metric", post(runs::log_metric))
         .route("/runs/log-parameter", post(runs::log_param))
         .route("/runs/log-batch", post(runs::log_batch))

@@ -47,13 +47,10 @@ impl Tracking {
             validate_key(KeyKind::Param, &p.key)?;
             validate_value_length(KeyKind::Param, &p.key, &p.value)?;
         }
-        validate_unique_param_keys(params.iter().map(|p| (p.key.as_str(), p.value.as_str())))?;
+        validate_unique_param_keys(params.iter().map(|p| p.key.as_str()))?;
         validate_tags(&tags)?;
         let metrics = metrics.into_iter().map(clamp_infinity).collect();
-        Ok(self
-            .store
-            .log_batch(&id, metrics, dedup_params(params), tags)
-            .await?)
+        Ok(self.store.log_batch(&id, metrics, params, tags).await?)
     }
 
     pub async fn log_metric(&self, run_id: &str, metric: Metric) -> ServiceResult<()> {
@@ -108,7 +105,7 @@ impl Tracking {
                 "Invalid value {max} for parameter 'max_results'"
             )));
         }
-        self.store.get_run(&id).await?;
+        // An unknown run has no history: MLflow answers an empty list, not an error.
         let points = self
             .store
             .metric_history(MetricHistoryQuery {
@@ -199,13 +196,6 @@ fn clamp_infinity(mut m: Metric) -> Metric {
         m.value = if m.value > 0.0 { f64::MAX } else { f64::MIN };
     }
     m
-}
-
-/// The same param twice with the same value in one batch is one param.
-fn dedup_params(mut params: Vec<Param>) -> Vec<Param> {
-    let mut seen = std::collections::HashSet::new();
-    params.retain(|p| seen.insert(p.key.clone()));
-    params
 }
 
 fn validate_dataset(d: &DatasetInput) -> ServiceResult<()> {

@@ -166,17 +166,28 @@ impl SqliteStore {
         now: i64,
     ) -> StoreResult<()> {
         let mut tx = self.write.begin().await.map_err(db)?;
+        // Only an active experiment can be deleted and only a deleted one restored; MLflow answers
+        // anything else as a missing experiment.
+        let from = match stage {
+            LifecycleStage::Active => LifecycleStage::Deleted,
+            LifecycleStage::Deleted => LifecycleStage::Active,
+        };
         let r = sqlx::query(
-            "UPDATE experiments SET lifecycle_stage = ?1, last_update_time = ?2 WHERE experiment_id = ?3",
+            "UPDATE experiments SET lifecycle_stage = ?1, last_update_time = ?2 \
+             WHERE experiment_id = ?3 AND lifecycle_stage = ?4",
         )
         .bind(stage.as_str())
         .bind(now)
         .bind(id.0)
+        .bind(from.as_str())
         .execute(&mut *tx)
         .await
         .map_err(db)?;
         if r.rows_affected() == 0 {
-            return Err(not_found(id));
+            return Err(StoreError::NotFound(format!(
+                "No Experiment with id={id} in the '{}' state exists",
+                from.as_str()
+            )));
         }
         let deleted_time = (stage == LifecycleStage::Deleted).then_some(now);
         sqlx::query(

@@ -12,18 +12,51 @@ fn art(s: &Server, path: &str) -> String {
 async fn binary_upload_download_list_delete() {
     let s = Server::start().await;
     let bytes: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
-    let put = s.http.put(art(&s, "1/abc/artifacts/dir/data.bin")).body(bytes.clone()).send().await.unwrap();
+    let put = s
+        .http
+        .put(art(&s, "1/abc/artifacts/dir/data.bin"))
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(put.status(), 200);
-    assert_eq!(put.text().await.unwrap(), "", "upload answers an empty body");
-    s.http.put(art(&s, "1/abc/artifacts/readme.txt")).body("hi").send().await.unwrap();
+    assert_eq!(
+        put.text().await.unwrap(),
+        "",
+        "upload answers an empty body"
+    );
+    s.http
+        .put(art(&s, "1/abc/artifacts/readme.txt"))
+        .body("hi")
+        .send()
+        .await
+        .unwrap();
 
-    let got = s.http.get(art(&s, "1/abc/artifacts/dir/data.bin")).send().await.unwrap();
+    let got = s
+        .http
+        .get(art(&s, "1/abc/artifacts/dir/data.bin"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.status(), 200);
-    assert!(got.headers()["content-disposition"].to_str().unwrap().contains("data.bin"));
-    assert_eq!(got.bytes().await.unwrap().to_vec(), bytes, "content preserved byte for byte");
+    assert!(
+        got.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("data.bin")
+    );
+    assert_eq!(
+        got.bytes().await.unwrap().to_vec(),
+        bytes,
+        "content preserved byte for byte"
+    );
 
     let (st, listing) = s
-        .send(s.http.get(s.url("/api/2.0/mlflow-artifacts/artifacts")).query(&[("path", "1/abc/artifacts")]))
+        .send(
+            s.http
+                .get(s.url("/api/2.0/mlflow-artifacts/artifacts"))
+                .query(&[("path", "1/abc/artifacts")]),
+        )
         .await;
     assert_eq!(st, 200);
     assert_eq!(
@@ -34,13 +67,24 @@ async fn binary_upload_download_list_delete() {
         ]})
     );
     let (_, file_listing) = s
-        .send(s.http.get(s.url("/api/2.0/mlflow-artifacts/artifacts")).query(&[("path", "1/abc/artifacts/readme.txt")]))
+        .send(
+            s.http
+                .get(s.url("/api/2.0/mlflow-artifacts/artifacts"))
+                .query(&[("path", "1/abc/artifacts/readme.txt")]),
+        )
         .await;
     assert_eq!(file_listing, json!({}), "listing a file answers {{}}");
 
-    let del = s.http.delete(art(&s, "1/abc/artifacts/dir")).send().await.unwrap();
+    let del = s
+        .http
+        .delete(art(&s, "1/abc/artifacts/dir"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(del.status(), 200);
-    let gone = s.send(s.http.get(art(&s, "1/abc/artifacts/dir/data.bin"))).await;
+    let gone = s
+        .send(s.http.get(art(&s, "1/abc/artifacts/dir/data.bin")))
+        .await;
     assert_error(&gone, 404, "RESOURCE_DOES_NOT_EXIST");
 }
 
@@ -56,12 +100,28 @@ async fn paths_that_escape_the_root_are_400() {
         "a%5C..%5Cb",
     ] {
         let full = format!("/api/2.0/mlflow-artifacts/artifacts/{path}");
-        assert_error(&s.raw("PUT", &full, "x").await, 400, "INVALID_PARAMETER_VALUE");
-        assert_error(&s.raw("GET", &full, "").await, 400, "INVALID_PARAMETER_VALUE");
-        assert_error(&s.raw("DELETE", &full, "").await, 400, "INVALID_PARAMETER_VALUE");
+        assert_error(
+            &s.raw("PUT", &full, "x").await,
+            400,
+            "INVALID_PARAMETER_VALUE",
+        );
+        assert_error(
+            &s.raw("GET", &full, "").await,
+            400,
+            "INVALID_PARAMETER_VALUE",
+        );
+        assert_error(
+            &s.raw("DELETE", &full, "").await,
+            400,
+            "INVALID_PARAMETER_VALUE",
+        );
     }
     let list = s
-        .send(s.http.get(s.url("/api/2.0/mlflow-artifacts/artifacts")).query(&[("path", "../..")]))
+        .send(
+            s.http
+                .get(s.url("/api/2.0/mlflow-artifacts/artifacts"))
+                .query(&[("path", "../..")]),
+        )
         .await;
     assert_error(&list, 400, "INVALID_PARAMETER_VALUE");
     assert!(!s.data_dir.join("x").exists() && !s.data_dir.parent().unwrap().join("x").exists());

@@ -51,11 +51,23 @@ async fn thirty_two_clients_logging_into_one_run_lose_nothing() {
     for h in writers.into_iter().chain(readers) {
         h.await.unwrap();
     }
-    let (st, hist) = s.get("metrics/get-history", &[("run_id", &run), ("metric_key", "loss")]).await;
+    let (st, hist) = s
+        .get(
+            "metrics/get-history",
+            &[("run_id", &run), ("metric_key", "loss")],
+        )
+        .await;
     assert_eq!(st, 200);
     let points = hist["metrics"].as_array().unwrap();
     assert_eq!(points.len() as i64, CLIENTS * EACH, "every point kept");
     let (_, body) = s.get("runs/get", &[("run_id", &run)]).await;
-    assert_eq!(body["run"]["data"]["params"].as_array().unwrap().len() as i64, CLIENTS * EACH / 10);
-    assert_eq!(body["run"]["data"]["metrics"][0]["step"], json!(CLIENTS * EACH - 1), "latest = largest step");
+    assert_eq!(
+        body["run"]["data"]["params"].as_array().unwrap().len() as i64,
+        CLIENTS * EACH / 10
+    );
+    assert_eq!(
+        body["run"]["data"]["metrics"][0]["step"],
+        json!(CLIENTS * EACH - 1),
+        "latest = largest step"
+    );
 }

@@ -15,10 +15,20 @@ async fn acknowledged_writes_survive_kill_9() {
             .await;
         assert_eq!(st, 200);
     }
-    assert_eq!(s.post("runs/log-parameter", json!({"run_id": run, "key": "lr", "value": "0.01"})).await.0, 200);
+    assert_eq!(
+        s.post(
+            "runs/log-parameter",
+            json!({"run_id": run, "key": "lr", "value": "0.01"})
+        )
+        .await
+        .0,
+        200
+    );
     let put = s
         .http
-        .put(s.url(&format!("/api/2.0/mlflow-artifacts/artifacts/{exp}/{run}/artifacts/w.bin")))
+        .put(s.url(&format!(
+            "/api/2.0/mlflow-artifacts/artifacts/{exp}/{run}/artifacts/w.bin"
+        )))
         .body(vec![7u8; 4096])
         .send()
         .await
@@ -28,15 +38,25 @@ async fn acknowledged_writes_survive_kill_9() {
     s.kill9();
     let dir = s.data_dir.clone();
     let s2 = Server::start_on(&dir).await;
-    let (st, hist) = s2.get("metrics/get-history", &[("run_id", &run), ("metric_key", "loss")]).await;
+    let (st, hist) = s2
+        .get(
+            "metrics/get-history",
+            &[("run_id", &run), ("metric_key", "loss")],
+        )
+        .await;
     assert_eq!(st, 200);
     assert_eq!(hist["metrics"].as_array().unwrap().len(), 50);
     let (_, body) = s2.get("runs/get", &[("run_id", &run)]).await;
-    assert_eq!(body["run"]["data"]["params"], json!([{"key": "lr", "value": "0.01"}]));
+    assert_eq!(
+        body["run"]["data"]["params"],
+        json!([{"key": "lr", "value": "0.01"}])
+    );
     assert_eq!(body["run"]["data"]["metrics"][0]["value"], json!(49.0));
     let got = s2
         .http
-        .get(s2.url(&format!("/api/2.0/mlflow-artifacts/artifacts/{exp}/{run}/artifacts/w.bin")))
+        .get(s2.url(&format!(
+            "/api/2.0/mlflow-artifacts/artifacts/{exp}/{run}/artifacts/w.bin"
+        )))
         .send()
         .await
         .unwrap();

@@ -12,7 +12,11 @@ async fn sigterm_stops_cleanly_and_keeps_data() {
     let mut s = Server::start().await;
     let exp = s.create_experiment("graceful").await;
     let status = s.terminate();
-    assert!(status.success(), "clean exit on SIGTERM: {status:?}\n{}", s.log());
+    assert!(
+        status.success(),
+        "clean exit on SIGTERM: {status:?}\n{}",
+        s.log()
+    );
     assert!(s.log().contains("cairn server stopped"));
     let s2 = Server::start_on(&s.data_dir.clone()).await;
     let (st, body) = s2.get("experiments/get", &[("experiment_id", &exp)]).await;
@@ -23,9 +27,21 @@ async fn sigterm_stops_cleanly_and_keeps_data() {
 #[test]
 fn bad_configuration_fails_fast_with_a_clear_message() {
     for (flag, value, expect) in [
-        ("--backend-store-uri", "mysql://nowhere/db", "unsupported --backend-store-uri"),
-        ("--artifacts-destination", "ftp://x/y", "unsupported --artifacts-destination"),
-        ("--backend-store-uri", "sqlite:///proc/forbidden/cairn.db", "metadata store"),
+        (
+            "--backend-store-uri",
+            "mysql://nowhere/db",
+            "unsupported --backend-store-uri",
+        ),
+        (
+            "--artifacts-destination",
+            "ftp://x/y",
+            "unsupported --artifacts-destination",
+        ),
+        (
+            "--backend-store-uri",
+            "sqlite:///proc/forbidden/cairn.db",
+            "metadata store",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let started = Instant::now();

@@ -16,7 +16,11 @@ pub struct Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Extra server flags from the environment, so the same tests run against other engines
@@ -51,7 +55,14 @@ impl Server {
             .open(dir.join("server.log"))
             .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .args(["server", "--host", "127.0.0.1", "--port", &port.to_string(), "--data-dir"])
+            .args([
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--data-dir",
+            ])
             .arg(dir)
             .args(engine_args())
             .stdout(Stdio::null())
@@ -92,12 +103,22 @@ impl Server {
 
     /// POSTs JSON to an MLflow API path; returns (status, body).
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(self.http.post(self.url(&format!("/api/2.0/mlflow/{path}"))).json(&body)).await
+        self.send(
+            self.http
+                .post(self.url(&format!("/api/2.0/mlflow/{path}")))
+                .json(&body),
+        )
+        .await
     }
 
     /// GETs an MLflow API path with query pairs.
     pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
-        self.send(self.http.get(self.url(&format!("/api/2.0/mlflow/{path}"))).query(query)).await
+        self.send(
+            self.http
+                .get(self.url(&format!("/api/2.0/mlflow/{path}")))
+                .query(query),
+        )
+        .await
     }
 
     pub async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
@@ -120,7 +141,10 @@ impl Server {
 
     pub async fn create_run(&self, experiment_id: &str) -> String {
         let (st, body) = self
-            .post("runs/create", json!({"experiment_id": experiment_id, "start_time": 1000}))
+            .post(
+                "runs/create",
+                json!({"experiment_id": experiment_id, "start_time": 1000}),
+            )
             .await;
         assert_eq!(st, 200, "{body}");
         body["run"]["info"]["run_id"].as_str().unwrap().to_string()
@@ -153,7 +177,11 @@ impl Drop for Server {
 pub fn assert_error(resp: &(u16, Value), status: u16, code: &str) {
     assert_eq!(resp.0, status, "status of {}", resp.1);
     assert_eq!(resp.1["error_code"], code, "code of {}", resp.1);
-    assert!(resp.1["message"].as_str().is_some_and(|m| !m.is_empty()), "message of {}", resp.1);
+    assert!(
+        resp.1["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message of {}",
+        resp.1
+    );
 }
 
 impl Server {
@@ -173,6 +201,9 @@ impl Server {
         let text = String::from_utf8_lossy(&out);
         let status = text.split(' ').nth(1).unwrap().parse().unwrap();
         let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-        (status, serde_json::from_str(body).unwrap_or(Value::String(body.to_string())))
+        (
+            status,
+            serde_json::from_str(body).unwrap_or(Value::String(body.to_string())),
+        )
     }
 }

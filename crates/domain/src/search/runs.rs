@@ -3,10 +3,9 @@
 //! Semantics follow MLflow's SQL store, which the reference server runs:
 //! - A clause about a metric, param, tag or dataset a run lacks does not match (an inner join finds no
 //!   row), whatever the comparator; only `IS NULL` matches a missing param or tag.
-//! - Metrics compare the run's latest value. The SQL store saves a NaN as value `0` with an `is_nan`
-//!   flag and filters on the value column, so in a filter a NaN metric behaves as `0.0`
-//!   (`metrics.m = 0` matches it, `metrics.m != 0` does not). Infinities are already clamped to ±f64::MAX
-//!   when logged.
+//! - Metrics compare the run's latest value. A NaN satisfies only `!=`, as IEEE 754 says and as
+//!   MLflow 3.17's server answers (checked against it: `metrics.m < 1` does not match a NaN).
+//!   Infinities are already clamped to ±f64::MAX when logged.
 //! - `run_name` compares `RunInfo::run_name` (MLflow reads the `mlflow.runName` tag, which it keeps equal).
 //! - `IN` lists for `run_id` drop values that are not lowercase, as MLflow does (run ids are lowercase
 //!   hex, and MySQL's `IN` would otherwise ignore case).
@@ -243,18 +242,12 @@ fn is_python_lower(s: &str) -> bool {
     s.chars().any(char::is_lowercase) && !s.chars().any(char::is_uppercase)
 }
 
-/// A metric value as the SQL store filters it: NaN is stored as `0` (with an `is_nan` flag).
-fn filter_value(v: f64) -> f64 {
-    if v.is_nan() { 0.0 } else { v }
-}
-
 impl RunClause {
     fn matches(&self, run: &Run) -> bool {
         match self {
-            RunClause::Metric(key, test) => run
-                .data
-                .metric(key)
-                .is_some_and(|m| test.test_f64(filter_value(m.value))),
+            RunClause::Metric(key, test) => {
+                run.data.metric(key).is_some_and(|m| test.test_f64(m.value))
+            }
             RunClause::Param(key, test) => test.test(run.data.param(key)),
             RunClause::Tag(key, test) => test.test(run.data.tag(key)),
             RunClause::Str(attr, test) => attr.string_of(run).is_some_and(|v| test.test(v)),
@@ -335,13 +328,13 @@ mod tests {
     }
 
     #[test]
-    fn nan_metric_filters_as_zero_like_the_sql_store() {
+    fn nan_metric_satisfies_only_not_equal() {
         let r = with_metric(run('b', Some(1)), "m", f64::NAN);
-        assert!(matches("metrics.m = 0", &r));
-        assert!(matches("metrics.m < 1", &r));
-        assert!(matches("metrics.m >= 0", &r));
-        assert!(!matches("metrics.m != 0", &r));
-        assert!(!matches("metrics.m > 0", &r));
+        assert!(!matches("metrics.m = 0", &r));
+        assert!(!matches("metrics.m < 1", &r));
+        assert!(!matches("metrics.m >= 0", &r));
+        assert!(!matches("metrics.m > -1", &r));
+        assert!(matches("metrics.m != 0", &r));
     }
 
     #[test]
