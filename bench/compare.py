@@ -266,6 +266,29 @@ METRICS = [
     ("machine loadavg 1m, max over client phases (info)", _loadavg_max, False, None, "load"),
 ]
 
+# Server-side rows from bench/raw_http_bench.py (<side>-r<n>.raw.json); getters take that file's JSON.
+# Same format as METRICS; no targets (those belong to the client-measured rows above).
+RAW_PREFIX = "raw HTTP (server-side): "
+RAW_METRICS = [
+    (RAW_PREFIX + "log_batch metrics/s", _get(("raw_log_batch", "metrics_per_s")), True, None, "metrics/s"),
+    (RAW_PREFIX + "log_batch p50 latency", _get(("raw_log_batch", "lat_ms_p50")), False, None, "ms"),
+    (RAW_PREFIX + "search_runs max100 calls/s", _get(("raw_search_runs_max100", "calls_per_s")), True, None,
+     "calls/s"),
+    (RAW_PREFIX + "search_runs max100 p50 latency", _get(("raw_search_runs_max100", "lat_ms_p50")), False, None,
+     "ms"),
+    (RAW_PREFIX + "search_runs max1000 calls/s", _get(("raw_search_runs_max1000", "calls_per_s")), True, None,
+     "calls/s"),
+    (RAW_PREFIX + "search_runs max1000 p50 latency", _get(("raw_search_runs_max1000", "lat_ms_p50")), False,
+     None, "ms"),
+    (RAW_PREFIX + "get_run calls/s", _get(("raw_get_run", "calls_per_s")), True, None, "calls/s"),
+    (RAW_PREFIX + "get_run p50 latency", _get(("raw_get_run", "lat_ms_p50")), False, None, "ms"),
+]
+RAW_NOTE = ("Rows marked *raw HTTP (server-side)* come from `bench/raw_http_bench.py`, run against the same "
+            "server and corpus right after the shared client (after the idle-RSS sample): one keep-alive "
+            "`requests.Session`, bodies serialised before timing, responses downloaded but not parsed — "
+            "server cost plus a small fixed HTTP-client cost, without the mlflow client's serialisation and "
+            "parsing that the rows above include.")
+
 
 def _load(path):
     try:
@@ -298,10 +321,20 @@ def _median(xs):
 def render(d):
     meta = _load(os.path.join(d, "meta.json")) or {}
     rounds = int(meta.get("rounds", 0)) or _guess_rounds(d)
-    data = {}
+    data, raw = {}, {}
     for side, _ in SIDES:
         data[side] = [(_load(os.path.join(d, f"{side}-r{r}.json")), _load(os.path.join(d, f"{side}-r{r}.server.json")))
                       for r in range(1, rounds + 1)]
+        raw[side] = [_load(os.path.join(d, f"{side}-r{r}.raw.json")) for r in range(1, rounds + 1)]
+    have_raw = any(x is not None for side, _ in SIDES for x in raw[side])
+    # (label, per-side list of per-round values, higher_is_better, target, unit); None label = section row
+    rows = []
+    for label, get, hib, target, unit in METRICS:
+        rows.append((label, {side: [get(c, s) for c, s in data[side]] for side, _ in SIDES}, hib, target, unit))
+    if have_raw:
+        rows.append((None, None, None, None, None))
+        for label, get, hib, target, unit in RAW_METRICS:
+            rows.append((label, {side: [get(x, None) for x in raw[side]] for side, _ in SIDES}, hib, target, unit))
     n_ok = {side: sum(1 for c, s in data[side] if c is not None and s is not None) for side, _ in SIDES}
     corpus = None
     for side, _ in SIDES:
@@ -329,24 +362,30 @@ def render(d):
     L.append(f"- Client: `mlflow_client_bench.py` (shared), mlflow client {meta.get('mlflow_version', '?')}, "
              f"args: `{meta.get('client_args') or '(defaults)'}`"
              + (f"; search corpus {corpus} runs" if corpus else ""))
+    if have_raw:
+        L.append(f"- Server-side rows: `bench/raw_http_bench.py` (requests "
+                 f"{next((x.get('requests_version') for side, _ in SIDES for x in raw[side] if x), '?')}), "
+                 f"args: `{meta.get('raw_http_args') or '(defaults)'}`")
     names = dict(SIDES)
     order = " → ".join(names.get(x, x) for x in meta.get("order", []))
     L.append(f"- Rounds: {rounds} ({order} in each round, one server at a time); "
              f"complete rounds: MLflow {n_ok['mlflow']}, Cairn {n_ok['cairn']}; values are medians over rounds")
     L.append(f"- Command: `{meta.get('command', '?')}`")
     busy = [v for side, _ in SIDES for c, s in data[side] for v in [_loadavg_max(c, s)] if v is not None]
+    busy += [v for side, _ in SIDES for x in raw[side] for v in [_loadavg_max(x, None)] if v is not None]
     ncpu = meta.get("nproc")
     if busy and isinstance(ncpu, int) and max(busy) > ncpu:
-        L.append(f"- **Note:** 1-minute loadavg reached {max(busy):g} on {ncpu} CPUs during client phases "
+        L.append(f"- **Note:** 1-minute loadavg reached {max(busy):g} on {ncpu} CPUs during the measured phases "
                  "(other processes were competing); treat the absolute numbers as noisy")
     L.append("")
     L.append("| Metric | Unit | MLflow (median) | Cairn (median) | Cairn advantage (>1 = Cairn better) "
              "| Advantage = | Target |")
     L.append("|---|---|--:|--:|--:|---|---|")
-    for label, get, hib, target, unit in METRICS:
-        med = {}
-        for side, _ in SIDES:
-            med[side] = _median([get(c, s) for c, s in data[side]])
+    for label, vals, hib, target, unit in rows:
+        if label is None:
+            L.append("| ***Server-side: raw HTTP, bare `requests.Session` (no mlflow client)*** |  |  |  |  |  |  |")
+            continue
+        med = {side: _median(vals[side]) for side, _ in SIDES}
         m, c = med["mlflow"], med["cairn"]
         ratio = None
         if m is not None and c is not None and unit not in ("procs", "load"):
@@ -365,15 +404,31 @@ def render(d):
         if target is not None and corpus and corpus != 2000 and label.startswith("c_search"):
             ttxt += f" (target is for 2000 runs; corpus was {corpus})"
         L.append(f"| {label} | {unit} | {_fmt(m, unit)} | {_fmt(c, unit)} | {rtxt} | {rdef} | {ttxt} |")
+    if have_raw:
+        L.append("")
+        L.append(RAW_NOTE)
     L.append("")
     L.append("<details><summary>Per-round values</summary>")
     L.append("")
     hdr = ["Metric"] + [f"MLflow r{r}" for r in range(1, rounds + 1)] + [f"Cairn r{r}" for r in range(1, rounds + 1)]
     L.append("| " + " | ".join(hdr) + " |")
     L.append("|---|" + "--:|" * (2 * rounds))
-    for label, get, _hib, _t, unit in METRICS:
-        vals = [get(c, s) for side, _ in SIDES for c, s in data[side]]
-        L.append(f"| {label} ({unit}) | " + " | ".join(_fmt(v, unit) for v in vals) + " |")
+    for label, vals, _hib, _t, unit in rows:
+        if label is None:
+            continue
+        flat = [v for side, _ in SIDES for v in vals[side]]
+        L.append(f"| {label} ({unit}) | " + " | ".join(_fmt(v, unit) for v in flat) + " |")
+    if have_raw:
+        rr = {}
+        for side, _ in SIDES:
+            for x in raw[side]:
+                for ph in (x or {}).get("phases", []):
+                    if "rows_returned" in ph:
+                        rr.setdefault(ph["phase"], set()).add(ph["rows_returned"])
+        if rr:
+            L.append("")
+            L.append("Rows returned per raw search call: " + "; ".join(
+                f"`{k}` {', '.join(str(v) for v in sorted(vs))}" for k, vs in sorted(rr.items())))
     L.append("")
     L.append("</details>")
     return "\n".join(L) + "\n"

@@ -6,7 +6,8 @@
 # Per round (ROUNDS, default 3), for each server in SERVERS order (A B A B ...; one server at a time):
 #   fresh temp dir (and, for BACKEND=postgres, a fresh database) -> spawn the server on 127.0.0.1 ->
 #   cold start = spawn -> first 200 from GET /health -> idle RSS at start (process tree) ->
-#   shared client (mlflow_client_bench.py) -> idle RSS after run -> SIGTERM (SIGKILL fallback) -> clean up.
+#   shared client (mlflow_client_bench.py) -> idle RSS after run -> raw HTTP phases (bench/raw_http_bench.py,
+#   bare requests.Session: server-side cost without the mlflow client) -> SIGTERM (SIGKILL fallback) -> clean up.
 # Then prints a Markdown table of medians and ratios to stdout and writes everything to
 # bench/results/<timestamp>/ (gitignored). --update-docs also rewrites the results section of
 # docs/benchmarks.md between <!-- tracking-results:start --> and <!-- tracking-results:end -->.
@@ -20,6 +21,8 @@
 #                             cairn_bench_<...> is created and dropped (WITH FORCE) per server per round
 #   BENCH_CLIENT_ARGS=""      extra args for the client, e.g.
 #                             "--n-log-metric 100 --n-batch-calls 5 --n-runs 100 --n-search-calls 3"
+#   RAW_HTTP=1                0 skips bench/raw_http_bench.py (the "raw HTTP (server-side)" rows show "—")
+#   RAW_HTTP_ARGS=""          extra args for it, e.g. "--n-batch-calls 10 --n-search-calls 5 --n-get-run 100"
 #   CAIRN_BIN                 use this binary instead of `cargo build --release -p cairn-cli`
 #   CAIRN_SHARED_DIR          default <repo>/../shared (client: $CAIRN_SHARED_DIR/bench/mlflow_client_bench.py)
 #   CAIRN_VENV                venv made by scripts/python-env.sh (default <repo>/.venv)
@@ -32,6 +35,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 shared=${CAIRN_SHARED_DIR:-$repo/../shared}
 client=$shared/bench/mlflow_client_bench.py
 helper=$repo/bench/compare.py
+raw_bench=$repo/bench/raw_http_bench.py
 doc=$repo/docs/benchmarks.md
 
 ROUNDS=${ROUNDS:-3}
@@ -39,6 +43,8 @@ SERVERS=${SERVERS:-mlflow,cairn}
 BACKEND=${BACKEND:-sqlite}
 PG_URL=${PG_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
 BENCH_CLIENT_ARGS=${BENCH_CLIENT_ARGS:-}
+RAW_HTTP=${RAW_HTTP:-1}
+RAW_HTTP_ARGS=${RAW_HTTP_ARGS:-}
 START_TIMEOUT=${START_TIMEOUT:-120}
 STOP_TIMEOUT=${STOP_TIMEOUT:-60}
 CLIENT_TIMEOUT=${CLIENT_TIMEOUT:-3600}
@@ -65,6 +71,8 @@ for s in "${servers[@]}"; do
 done
 case $BACKEND in sqlite|postgres) ;; *) die "BACKEND must be sqlite or postgres (got '$BACKEND')" ;; esac
 read -r -a client_args <<< "$BENCH_CLIENT_ARGS"
+case $RAW_HTTP in 0|1) ;; *) die "RAW_HTTP must be 0 or 1 (got '$RAW_HTTP')" ;; esac
+read -r -a raw_args <<< "$RAW_HTTP_ARGS"
 [ -f "$client" ] || die "shared client not found: $client (set CAIRN_SHARED_DIR)"
 [ ! "$update_docs" = 1 ] || [ -f "$doc" ] || die "--update-docs: $doc not found"
 
@@ -123,6 +131,8 @@ cmdline="ROUNDS=$ROUNDS"
 [ "$SERVERS" = mlflow,cairn ] || cmdline+=" SERVERS=$SERVERS"
 [ "$BACKEND" = sqlite ] || cmdline+=" BACKEND=$BACKEND PG_URL=$PG_URL"
 [ -z "$BENCH_CLIENT_ARGS" ] || cmdline+=" BENCH_CLIENT_ARGS='$BENCH_CLIENT_ARGS'"
+[ "$RAW_HTTP" = 1 ] || cmdline+=" RAW_HTTP=0"
+[ -z "$RAW_HTTP_ARGS" ] || cmdline+=" RAW_HTTP_ARGS='$RAW_HTTP_ARGS'"
 [ -z "${CAIRN_BIN+x}" ] || ! want cairn || [ "$CAIRN_BIN" = "$repo/target/release/cairn" ] ||
   cmdline+=" CAIRN_BIN=$CAIRN_BIN"
 cmdline+=" bench/tracking.sh"
@@ -144,6 +154,8 @@ order_json=$(printf '"%s",' "${servers[@]}"); order_json="[${order_json%,}]"
   "rounds=$ROUNDS" \
   "order=$order_json" \
   "client_args=$BENCH_CLIENT_ARGS" \
+  "raw_http=$RAW_HTTP" \
+  "raw_http_args=$RAW_HTTP_ARGS" \
   "client=$client" \
   "command=$cmdline"
 log "results -> $out"
@@ -237,6 +249,19 @@ run_one() {
 
   bg_wait sleep "$IDLE_SETTLE_S"
   rss1=$("$py" "$helper" proc-stats "$cur_pid")
+
+  # Server-side figures over bare HTTP, against the corpus the shared client just built. Run after the
+  # idle-RSS sample, so that figure still reflects the shared client's workload alone.
+  if [ "$RAW_HTTP" = 1 ]; then
+    log "round $r/$ROUNDS: raw HTTP phases -> $side"
+    setsid timeout "$CLIENT_TIMEOUT" "$py" "$raw_bench" --tracking-uri "http://127.0.0.1:$port" \
+      --out "$out/$tag.raw.json" "${raw_args[@]}" > >(tee "$out/$tag.raw.log" >&2) 2>&1 &
+    cur_client=$!
+    rc=0
+    wait "$cur_client" || rc=$?
+    cur_client=""
+    [ "$rc" = 0 ] || die "raw HTTP bench against $side failed (exit $rc); see $out/$tag.raw.log"
+  fi
 
   stop_ms=$("$py" "$helper" stop "$cur_pid" "$STOP_TIMEOUT")  # not interruptible: it is the cleanup
   wait "$cur_pid" 2>/dev/null || true

@@ -4,9 +4,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::stream::{BoxStream, Stream, StreamExt};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use object_store::prefix::PrefixStore;
+use object_store::{
+    ClientConfigKey, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart,
+};
 
 use crate::{ArtifactError, ArtifactPath};
 
@@ -50,6 +54,55 @@ impl ArtifactRepository {
             Arc::new(fs),
             format!("file://{}", root.display()),
         ))
+    }
+
+    /// A repository in an S3-compatible bucket, `s3://bucket[/prefix]`, configured by the standard AWS
+    /// variables (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
+    /// `AWS_ALLOW_HTTP=true` for a plain-HTTP endpoint, `AWS_VIRTUAL_HOSTED_STYLE_REQUEST`).
+    pub fn s3(url: &str) -> Result<Self, ArtifactError> {
+        let rest = url
+            .strip_prefix("s3://")
+            .ok_or_else(|| ArtifactError::Storage(format!("not an s3:// URL: {url}")))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(ArtifactError::Storage(format!("{url} names no bucket")));
+        }
+        // Fail within seconds, not the minutes of object_store's default back-off, so that a dead endpoint
+        // becomes a clear error rather than a hung client.
+        let retry = RetryConfig {
+            max_retries: 3,
+            retry_timeout: std::time::Duration::from_secs(15),
+            ..RetryConfig::default()
+        };
+        // Timeouts go through config keys: replacing the client options would drop what from_env() read
+        // (AWS_ALLOW_HTTP among them).
+        let s3 = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_retry(retry)
+            .with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                "5s",
+            )
+            .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::Timeout), "300s")
+            .build()
+            .map_err(|e| ArtifactError::Storage(format!("configuring {url}: {e}")))?;
+        let prefix = prefix.trim_matches('/');
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            Arc::new(s3)
+        } else {
+            Arc::new(PrefixStore::new(s3, prefix))
+        };
+        Ok(Self::new(store, url.to_string()))
+    }
+
+    /// Checks the store answers (one listing of the root), so that a wrong endpoint, bucket or credential
+    /// is reported at start-up.
+    pub async fn probe(&self) -> Result<(), ArtifactError> {
+        self.store
+            .list_with_delimiter(None)
+            .await
+            .map(|_| ())
+            .map_err(|e| ArtifactError::Storage(format!("{} is not usable: {e}", self.description)))
     }
 
     /// A repository over any object store (S3, GCS, memory, …).

@@ -28,14 +28,23 @@ enum Command {
     Server(cairn_server::ServerConfig),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
-    match cli.command {
-        Command::Server(config) => runtime.block_on(cairn_server::run(config)),
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| match cli.command {
+            Command::Server(config) => runtime.block_on(cairn_server::run(config)),
+        });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line naming what is wrong and why; no backtrace for a configuration mistake.
+            eprintln!("cairn: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 

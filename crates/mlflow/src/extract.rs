@@ -48,6 +48,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Msg<T> {
                 "Bad Request. Content-Type must be 'application/json'.",
             ));
         }
+        // Fast path: with no uppercase letter anywhere there is no camelCase name to rename.
+        if !body.iter().any(u8::is_ascii_uppercase) {
+            return match serde_json::from_slice::<T>(&body) {
+                Ok(msg) => Ok(Msg(msg)),
+                Err(e) if e.is_syntax() || e.is_eof() => Err(ApiError::new(
+                    crate::error::ErrorCode::BadRequest,
+                    format!("Malformed JSON body: {e}"),
+                )),
+                Err(e) => Err(ApiError::invalid(format!("Invalid request: {e}"))),
+            };
+        }
         let value: Value = serde_json::from_slice(&body).map_err(|e| {
             ApiError::new(
                 crate::error::ErrorCode::BadRequest,

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use cairn_artifacts::ArtifactRepository;
 use cairn_store::TrackingStore;
+use cairn_store_postgres::PostgresStore;
 use cairn_store_sqlite::SqliteStore;
 
 /// An opened metadata store, kept concretely so it can be closed cleanly at shutdown.
 pub(crate) enum MetadataStore {
     Sqlite(SqliteStore),
+    Postgres(PostgresStore),
 }
 
 impl MetadataStore {
@@ -22,8 +24,14 @@ impl MetadataStore {
                     || format!("opening the metadata store {uri}"),
                 )?))
             }
+            "postgresql" | "postgres" => Ok(Self::Postgres(
+                PostgresStore::open(uri)
+                    .await
+                    .context("opening the metadata store")?,
+            )),
             other => bail!(
-                "unsupported --backend-store-uri scheme '{other}' in {uri}: use sqlite:///path/to/cairn.db"
+                "unsupported --backend-store-uri scheme '{other}': use sqlite:///path/to/cairn.db or \
+                 postgresql://user@host:port/db"
             ),
         }
     }
@@ -31,24 +39,34 @@ impl MetadataStore {
     pub(crate) fn tracking(&self) -> Arc<dyn TrackingStore> {
         match self {
             Self::Sqlite(s) => Arc::new(s.clone()),
+            Self::Postgres(s) => Arc::new(s.clone()),
         }
     }
 
     pub(crate) async fn close(&self) {
         match self {
             Self::Sqlite(s) => s.close().await,
+            Self::Postgres(s) => s.close().await,
         }
     }
 }
 
-/// Opens the artifact repository named by a destination: a folder path or `file:///path`.
-pub(crate) fn open_artifacts(uri: &str) -> anyhow::Result<ArtifactRepository> {
-    let path = match uri.split_once("://") {
-        None => PathBuf::from(uri),
-        Some(("file", rest)) => PathBuf::from(rest),
+/// Opens the artifact repository named by a destination — a folder, `file:///path` or
+/// `s3://bucket/prefix` — and checks it answers, within seconds.
+pub(crate) async fn open_artifacts(uri: &str) -> anyhow::Result<ArtifactRepository> {
+    let repo = match uri.split_once("://") {
+        None => ArtifactRepository::local(&PathBuf::from(uri)),
+        Some(("file", rest)) => ArtifactRepository::local(&PathBuf::from(rest)),
+        Some(("s3", _)) => ArtifactRepository::s3(uri),
         Some((other, _)) => bail!(
-            "unsupported --artifacts-destination scheme '{other}' in {uri}: use a folder or file:///path"
+            "unsupported --artifacts-destination scheme '{other}' in {uri}: use a folder, file:///path or \
+             s3://bucket/prefix"
         ),
-    };
-    ArtifactRepository::local(&path).with_context(|| format!("opening the artifact root {uri}"))
+    }
+    .with_context(|| format!("opening the artifact destination {uri}"))?;
+    tokio::time::timeout(std::time::Duration::from_secs(20), repo.probe())
+        .await
+        .map_err(|_| anyhow::anyhow!("the artifact destination {uri} did not answer within 20 s"))?
+        .with_context(|| format!("checking the artifact destination {uri}"))?;
+    Ok(repo)
 }

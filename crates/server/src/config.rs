@@ -17,7 +17,8 @@ pub struct ServerConfig {
     /// Metadata store, e.g. `sqlite:///path/cairn.db`. Default: SQLite in the data folder.
     #[arg(long, env = "CAIRN_BACKEND_STORE_URI")]
     pub backend_store_uri: Option<String>,
-    /// Where artifacts are stored: a folder or `file:///path`. Default: `artifacts/` in the data folder.
+    /// Where artifacts are stored: a folder, `file:///path` or `s3://bucket/prefix` (configured by the
+    /// standard AWS variables). Default: `artifacts/` in the data folder.
     #[arg(long, env = "CAIRN_ARTIFACTS_DESTINATION")]
     pub artifacts_destination: Option<String>,
 }

@@ -32,8 +32,8 @@ impl Server {
     pub async fn bind(config: &ServerConfig) -> anyhow::Result<Self> {
         let started = Instant::now();
         let store = MetadataStore::open(&config.store_uri()).await?;
-        let artifacts = open_artifacts(&config.artifacts_uri())?;
-        tracing::info!(store = %config.store_uri(), artifacts = %artifacts.description(), "engines open");
+        let artifacts = open_artifacts(&config.artifacts_uri()).await?;
+        tracing::info!(store = %redact(&config.store_uri()), artifacts = %artifacts.description(), "engines open");
         let state = MlflowState {
             tracking: Tracking::new(store.tracking(), ARTIFACT_SCHEME),
             artifacts: Artifacts::new(artifacts),
@@ -89,6 +89,20 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     Server::bind(&config).await?.serve(shutdown_signal()).await
 }
 
+/// A store URI fit for logs: any password replaced by `***`.
+fn redact(uri: &str) -> String {
+    match (uri.find("://"), uri.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &uri[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &uri[..scheme + 3], &uri[at..]),
+                None => uri.to_string(),
+            }
+        }
+        _ => uri.to_string(),
+    }
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -109,4 +123,17 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redact("postgresql://u:secret@h:5432/db"),
+            "postgresql://u:***@h:5432/db"
+        );
+        assert_eq!(super::redact("postgresql://u@h/db"), "postgresql://u@h/db");
+        assert_eq!(super::redact("sqlite:///a/b.db"), "sqlite:///a/b.db");
+    }
 }

@@ -1,6 +1,6 @@
 //! Run search, and the offset pagination every search shares.
 
-use cairn_domain::search::{PageToken, RunFilter, RunOrder};
+use cairn_domain::search::{PageToken, RunFields, RunFilter, RunOrder};
 use cairn_domain::validation::{
     DEFAULT_MAX_RESULTS_SEARCH_RUNS, MAX_RESULTS_SEARCH_RUNS, validate_max_results,
 };
@@ -30,6 +30,7 @@ pub struct RunSearch {
 impl Tracking {
     /// Runs of the given experiments that pass the filter, in the requested order, one page at a time.
     /// Filtering and ordering run here, on the domain's grammar, so every store engine answers alike.
+    /// Candidates are loaded with only what the filter and order read; only the page is loaded whole.
     pub async fn search_runs(&self, q: RunSearch) -> ServiceResult<Page<Run>> {
         let max = q.max_results.unwrap_or(DEFAULT_MAX_RESULTS_SEARCH_RUNS);
         validate_max_results(max, MAX_RESULTS_SEARCH_RUNS)?;
@@ -40,15 +41,21 @@ impl Tracking {
             .iter()
             .map(|id| parse_experiment_id(id))
             .collect::<ServiceResult<Vec<ExperimentId>>>()?;
+        let fields = RunFields::of(&filter, &order);
         let mut runs: Vec<Run> = self
             .store
-            .list_runs(&ids, q.view)
+            .list_runs_for_search(&ids, q.view, &fields)
             .await?
             .into_iter()
             .filter(|r| filter.matches(r))
             .collect();
         runs.sort_by(|a, b| order.compare(a, b));
-        paginate(runs, max, q.page_token.as_deref())
+        let page = paginate(runs, max, q.page_token.as_deref())?;
+        let ids: Vec<_> = page.items.iter().map(|r| r.info.run_id.clone()).collect();
+        Ok(Page {
+            items: self.store.get_runs(&ids).await?,
+            next_page_token: page.next_page_token,
+        })
     }
 }
 

@@ -22,9 +22,11 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database named by `uri` — `sqlite:///abs/path.db`,
-    /// `sqlite://rel/path.db` or a bare path — and brings its schema up to date.
+    /// `sqlite://rel/path.db` or a bare path, optionally with `?synchronous=full|normal` — and brings its
+    /// schema up to date.
     pub async fn open(uri: &str) -> StoreResult<Self> {
         let path = path_from_uri(uri)?;
+        let synchronous = synchronous_from_uri(uri)?;
         if let Some(parent) = Path::new(&path).parent()
             && !parent.as_os_str().is_empty()
         {
@@ -36,7 +38,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Internal(e.to_string()))?
             .filename(&path)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(synchronous)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
             .pragma("cache_size", "-32000")
@@ -64,6 +66,18 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("cannot open SQLite database {path}: {e}"))
             })?;
         Ok(Self { write, read })
+    }
+
+    /// Starts a write transaction holding SQLite's write lock from its first statement. A deferred
+    /// `BEGIN` would read first and then fail to upgrade with `SQLITE_BUSY_SNAPSHOT` — without waiting —
+    /// whenever another process (a second server on the same file) committed in between.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.write
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(crate::errors::db)
     }
 
     /// Flushes the WAL into the main file and closes every connection.
@@ -96,9 +110,32 @@ fn path_from_uri(uri: &str) -> StoreResult<String> {
     Ok(path.to_string())
 }
 
+/// The `synchronous` query parameter: `normal` (default) or `full`.
+fn synchronous_from_uri(uri: &str) -> StoreResult<SqliteSynchronous> {
+    let query = uri.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let mut mode = SqliteSynchronous::Normal;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("synchronous", v)) if v.eq_ignore_ascii_case("full") => {
+                mode = SqliteSynchronous::Full
+            }
+            Some(("synchronous", v)) if v.eq_ignore_ascii_case("normal") => {
+                mode = SqliteSynchronous::Normal
+            }
+            _ => {
+                return Err(StoreError::Internal(format!(
+                    "unsupported SQLite URI parameter '{pair}' in {uri} (supported: synchronous=full|normal)"
+                )));
+            }
+        }
+    }
+    Ok(mode)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::path_from_uri;
+    use super::{path_from_uri, synchronous_from_uri};
+    use sqlx::sqlite::SqliteSynchronous;
 
     #[test]
     fn uris_map_to_paths() {
@@ -107,5 +144,22 @@ mod tests {
         assert_eq!(path_from_uri("./x.db").unwrap(), "./x.db");
         assert!(path_from_uri("postgresql://h/db").is_err());
         assert!(path_from_uri("sqlite://").is_err());
+        assert_eq!(
+            path_from_uri("sqlite:///tmp/a.db?synchronous=full").unwrap(),
+            "/tmp/a.db"
+        );
+    }
+
+    #[test]
+    fn synchronous_mode_from_uri() {
+        assert!(matches!(
+            synchronous_from_uri("sqlite:///a.db").unwrap(),
+            SqliteSynchronous::Normal
+        ));
+        assert!(matches!(
+            synchronous_from_uri("sqlite:///a.db?synchronous=FULL").unwrap(),
+            SqliteSynchronous::Full
+        ));
+        assert!(synchronous_from_uri("sqlite:///a.db?cache=shared").is_err());
     }
 }

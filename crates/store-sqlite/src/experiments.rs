@@ -19,7 +19,7 @@ impl SqliteStore {
         &self,
         new: NewExperiment,
     ) -> StoreResult<ExperimentId> {
-        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, \
              last_update_time) VALUES (?1, ?2, 'active', ?3, ?3)",
@@ -165,7 +165,7 @@ impl SqliteStore {
         stage: LifecycleStage,
         now: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         // Only an active experiment can be deleted and only a deleted one restored; MLflow answers
         // anything else as a missing experiment.
         let from = match stage {

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use cairn_domain::search::RunFields;
 use cairn_domain::{
     Dataset, DatasetInput, ExperimentId, LifecycleStage, Metric, ModelInput, ModelOutput, Param,
     Run, RunId, RunInfo, Tag, ViewType,
@@ -16,6 +17,7 @@ use crate::errors::db;
 /// Which runs to load.
 pub(crate) enum RunScope<'a> {
     One(&'a RunId),
+    Ids(&'a [RunId]),
     Experiments(&'a [ExperimentId], ViewType),
 }
 
@@ -25,6 +27,10 @@ impl RunScope<'_> {
     fn condition(&self) -> String {
         match self {
             RunScope::One(_) => "r.run_id = ?1".to_string(),
+            // Run ids are validated hex, so they can be written inline.
+            RunScope::Ids(ids) => {
+                format!("r.run_id IN ({})", quoted(ids.iter().map(RunId::as_str)))
+            }
             RunScope::Experiments(ids, view) => {
                 let ids = ids
                     .iter()
@@ -45,19 +51,24 @@ impl RunScope<'_> {
         let q = sqlx::query(AssertSqlSafe(sql));
         let q = match self {
             RunScope::One(id) => q.bind(id.as_str().to_string()),
-            RunScope::Experiments(..) => q,
+            RunScope::Experiments(..) | RunScope::Ids(_) => q,
         };
         q.fetch_all(conn).await.map_err(db)
     }
 }
 
+/// Loads the runs in `scope`: whole, or (for a search) with only the children `fields` names.
 pub(crate) async fn load_runs(
     conn: &mut SqliteConnection,
     scope: RunScope<'_>,
+    fields: Option<&RunFields>,
 ) -> StoreResult<Vec<Run>> {
-    if let RunScope::Experiments(ids, _) = &scope
-        && ids.is_empty()
-    {
+    let empty = match &scope {
+        RunScope::Experiments(ids, _) => ids.is_empty(),
+        RunScope::Ids(ids) => ids.is_empty(),
+        RunScope::One(_) => false,
+    };
+    if empty {
         return Ok(Vec::new());
     }
     let cond = scope.condition();
@@ -84,14 +95,28 @@ pub(crate) async fn load_runs(
         return Ok(runs);
     }
     let sub = format!("SELECT r.run_id FROM runs r WHERE {cond}");
+    // With `fields`, each child query keeps only the named keys, and is skipped when it names none.
+    let keys = |pick: fn(&RunFields) -> &std::collections::BTreeSet<String>| match fields {
+        None => Some(String::new()),
+        Some(f) if pick(f).is_empty() => None,
+        Some(f) => Some(format!(
+            " AND key IN ({})",
+            quoted(pick(f).iter().map(String::as_str))
+        )),
+    };
 
-    for row in scope
-        .fetch(
-            conn,
-            format!("SELECT run_id, key, value FROM params WHERE run_id IN ({sub}) ORDER BY key"),
-        )
-        .await?
-    {
+    let params = match keys(|f| &f.params) {
+        Some(only) => {
+            scope
+                .fetch(
+                    conn,
+                    format!("SELECT run_id, key, value FROM params WHERE run_id IN ({sub}){only} ORDER BY key"),
+                )
+                .await?
+        }
+        None => Vec::new(),
+    };
+    for row in params {
         if let Some(i) = index.get(row.get::<&str, _>(0)).copied() {
             runs[i].data.params.push(Param {
                 key: row.get(1),
@@ -99,13 +124,18 @@ pub(crate) async fn load_runs(
             });
         }
     }
-    for row in scope
-        .fetch(
-            conn,
-            format!("SELECT run_id, key, value FROM tags WHERE run_id IN ({sub}) ORDER BY key"),
-        )
-        .await?
-    {
+    let tags = match keys(|f| &f.tags) {
+        Some(only) => scope
+            .fetch(
+                conn,
+                format!(
+                    "SELECT run_id, key, value FROM tags WHERE run_id IN ({sub}){only} ORDER BY key"
+                ),
+            )
+            .await?,
+        None => Vec::new(),
+    };
+    for row in tags {
         if let Some(i) = index.get(row.get::<&str, _>(0)).copied() {
             runs[i].data.tags.push(Tag {
                 key: row.get(1),
@@ -113,16 +143,20 @@ pub(crate) async fn load_runs(
             });
         }
     }
-    for row in scope
-        .fetch(
-            conn,
-            format!(
-                "SELECT run_id, key, value, is_nan, step, timestamp FROM latest_metrics \
-                 WHERE run_id IN ({sub}) ORDER BY key"
-            ),
-        )
-        .await?
-    {
+    let metrics =
+        match keys(|f| &f.metrics) {
+            Some(only) => scope
+                .fetch(
+                    conn,
+                    format!(
+                        "SELECT run_id, key, value, is_nan, step, timestamp FROM latest_metrics \
+                         WHERE run_id IN ({sub}){only} ORDER BY key"
+                    ),
+                )
+                .await?,
+            None => Vec::new(),
+        };
+    for row in metrics {
         if let Some(i) = index.get(row.get::<&str, _>(0)).copied() {
             runs[i].data.metrics.push(Metric {
                 key: row.get(1),
@@ -136,8 +170,18 @@ pub(crate) async fn load_runs(
             });
         }
     }
-    load_inputs(conn, &scope, &sub, &mut runs, &index).await?;
+    if fields.is_none_or(|f| f.datasets) {
+        load_inputs(conn, &scope, &sub, &mut runs, &index).await?;
+    }
     Ok(runs)
+}
+
+/// `'a', 'b'` — SQL string literals, quotes doubled.
+fn quoted<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    items
+        .map(|s| format!("'{}'", s.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn load_inputs(

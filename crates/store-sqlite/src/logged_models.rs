@@ -16,7 +16,7 @@ impl SqliteStore {
         &self,
         new: NewLoggedModel,
     ) -> StoreResult<LoggedModel> {
-        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         let location: String = sqlx::query(
             "SELECT artifact_location FROM experiments WHERE experiment_id = ?1 AND lifecycle_stage = 'active'",
         )
@@ -88,7 +88,7 @@ impl SqliteStore {
         id: &LoggedModelId,
         update: LoggedModelUpdate,
     ) -> StoreResult<LoggedModel> {
-        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         let r = sqlx::query(
             "UPDATE logged_models SET status = ?1, status_message = ?2, last_updated_timestamp_ms = ?3 \
              WHERE model_id = ?4 AND lifecycle_stage = 'active'",
@@ -116,7 +116,7 @@ impl SqliteStore {
         id: &LoggedModelId,
         tags: Vec<Tag>,
     ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         require_model(&mut tx, id).await?;
         for t in &tags {
             upsert_tag(&mut tx, id, t).await?;
@@ -129,7 +129,7 @@ impl SqliteStore {
         id: &LoggedModelId,
         key: &str,
     ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         require_model(&mut tx, id).await?;
         let r = sqlx::query("DELETE FROM logged_model_tags WHERE model_id = ?1 AND key = ?2")
             .bind(id.as_str())

@@ -22,7 +22,7 @@ impl SqliteStore {
         params: Vec<Param>,
         tags: Vec<Tag>,
     ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         require_active(&mut tx, id).await?;
         insert_params(&mut tx, id, &params).await?;
         for tag in &tags {

@@ -1,5 +1,6 @@
 //! Runs: creation, info updates, lifecycle, tags and inputs/outputs.
 
+use cairn_domain::search::RunFields;
 use cairn_domain::{
     DatasetInput, ExperimentId, LifecycleStage, ModelInput, ModelOutput, Run, RunId, RunInfo, Tag,
     ViewType,
@@ -16,7 +17,7 @@ pub(crate) const RUN_NAME_TAG: &str = "mlflow.runName";
 
 impl SqliteStore {
     pub(crate) async fn create_run_impl(&self, new: NewRun) -> StoreResult<Run> {
-        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         let exp = sqlx::query(
             "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?1",
         )
@@ -75,7 +76,39 @@ impl SqliteStore {
         view: ViewType,
     ) -> StoreResult<Vec<Run>> {
         let mut conn = self.read.acquire().await.map_err(db)?;
-        load_runs(&mut conn, RunScope::Experiments(experiments, view)).await
+        load_runs(&mut conn, RunScope::Experiments(experiments, view), None).await
+    }
+
+    pub(crate) async fn list_runs_for_search_impl(
+        &self,
+        experiments: &[ExperimentId],
+        view: ViewType,
+        fields: &RunFields,
+    ) -> StoreResult<Vec<Run>> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        load_runs(
+            &mut conn,
+            RunScope::Experiments(experiments, view),
+            Some(fields),
+        )
+        .await
+    }
+
+    pub(crate) async fn get_runs_impl(&self, ids: &[RunId]) -> StoreResult<Vec<Run>> {
+        let mut conn = self.read.acquire().await.map_err(db)?;
+        let mut loaded = load_runs(&mut conn, RunScope::Ids(ids), None).await?;
+        let position: std::collections::HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        loaded.sort_by_key(|r| {
+            position
+                .get(r.info.run_id.as_str())
+                .copied()
+                .unwrap_or(usize::MAX)
+        });
+        Ok(loaded)
     }
 
     pub(crate) async fn update_run_impl(
@@ -83,7 +116,7 @@ impl SqliteStore {
         id: &RunId,
         update: RunUpdate,
     ) -> StoreResult<RunInfo> {
-        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         require_active(&mut tx, id).await?;
         sqlx::query(
             "UPDATE runs SET status = COALESCE(?1, status), end_time = COALESCE(?2, end_time), \
@@ -131,7 +164,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn delete_run_tag_impl(&self, id: &RunId, key: &str) -> StoreResult<()> {
-        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         require_active(&mut tx, id).await?;
         let r = sqlx::query("DELETE FROM tags WHERE run_id = ?1 AND key = ?2")
             .bind(id.as_str())
@@ -153,7 +186,7 @@ impl SqliteStore {
         datasets: Vec<DatasetInput>,
         models: Vec<ModelInput>,
     ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         let experiment_id = require_active(&mut tx, id).await?;
         for input in datasets {
             let d = &input.dataset;
@@ -222,7 +255,7 @@ impl SqliteStore {
         id: &RunId,
         models: Vec<ModelOutput>,
     ) -> StoreResult<()> {
-        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         require_active(&mut tx, id).await?;
         for m in models {
             sqlx::query(
@@ -240,7 +273,7 @@ impl SqliteStore {
 }
 
 pub(crate) async fn load_one(conn: &mut SqliteConnection, id: &RunId) -> StoreResult<Run> {
-    load_runs(conn, RunScope::One(id))
+    load_runs(conn, RunScope::One(id), None)
         .await?
         .pop()
         .ok_or_else(|| run_not_found(id))

@@ -1,6 +1,7 @@
 //! The [`TrackingStore`] implementation: each method delegates to the module that owns its tables.
 
 use async_trait::async_trait;
+use cairn_domain::search::RunFields;
 use cairn_domain::{
     DatasetInput, Experiment, ExperimentId, LifecycleStage, LoggedModel, LoggedModelId, Metric,
     ModelInput, ModelOutput, Param, Run, RunId, RunInfo, Tag, ViewType,
@@ -94,6 +95,19 @@ impl TrackingStore for SqliteStore {
         view: ViewType,
     ) -> StoreResult<Vec<Run>> {
         self.list_runs_impl(experiments, view).await
+    }
+
+    async fn list_runs_for_search(
+        &self,
+        experiments: &[ExperimentId],
+        view: ViewType,
+        fields: &RunFields,
+    ) -> StoreResult<Vec<Run>> {
+        self.list_runs_for_search_impl(experiments, view, fields)
+            .await
+    }
+    async fn get_runs(&self, ids: &[RunId]) -> StoreResult<Vec<Run>> {
+        self.get_runs_impl(ids).await
     }
 
     async fn create_logged_model(&self, new: NewLoggedModel) -> StoreResult<LoggedModel> {

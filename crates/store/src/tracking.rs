@@ -5,6 +5,7 @@
 //! param immutability), inside the same transaction as the write.
 
 use async_trait::async_trait;
+use cairn_domain::search::RunFields;
 use cairn_domain::{
     DatasetInput, Experiment, ExperimentId, LifecycleStage, LoggedModel, LoggedModelId,
     LoggedModelStatus, Metric, ModelInput, ModelOutput, Param, Run, RunId, RunInfo, RunStatus, Tag,
@@ -129,6 +130,17 @@ pub trait TrackingStore: Send + Sync + 'static {
         experiments: &[ExperimentId],
         view: ViewType,
     ) -> StoreResult<Vec<Run>>;
+    /// The runs a search considers: like [`list_runs`](Self::list_runs), but with only the metrics,
+    /// params, tags and datasets that `fields` names loaded (run info always). Filtering and ordering need
+    /// no more; the page returned is then read whole with [`get_runs`](Self::get_runs).
+    async fn list_runs_for_search(
+        &self,
+        experiments: &[ExperimentId],
+        view: ViewType,
+        fields: &RunFields,
+    ) -> StoreResult<Vec<Run>>;
+    /// Whole runs by id, in the order given; ids that name no run are left out.
+    async fn get_runs(&self, ids: &[RunId]) -> StoreResult<Vec<Run>>;
 
     // --- logged models ---
     async fn create_logged_model(&self, new: NewLoggedModel) -> StoreResult<LoggedModel>;

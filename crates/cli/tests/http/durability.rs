@@ -36,8 +36,7 @@ async fn acknowledged_writes_survive_kill_9() {
     assert_eq!(put.status(), 200);
 
     s.kill9();
-    let dir = s.data_dir.clone();
-    let s2 = Server::start_on(&dir).await;
+    let s2 = s.sibling().await;
     let (st, hist) = s2
         .get(
             "metrics/get-history",

@@ -18,7 +18,7 @@ async fn sigterm_stops_cleanly_and_keeps_data() {
         s.log()
     );
     assert!(s.log().contains("cairn server stopped"));
-    let s2 = Server::start_on(&s.data_dir.clone()).await;
+    let s2 = s.sibling().await;
     let (st, body) = s2.get("experiments/get", &[("experiment_id", &exp)]).await;
     assert_eq!(st, 200);
     assert_eq!(body["experiment"]["name"], json!("graceful"));

@@ -8,4 +8,6 @@ mod concurrency;
 mod durability;
 mod errors;
 mod lifecycle;
+mod outage;
+mod scale_out;
 mod wire;

@@ -12,7 +12,9 @@ pub struct Server {
     pub base: String,
     pub data_dir: PathBuf,
     pub http: reqwest::Client,
-    _tmp: Option<tempfile::TempDir>,
+    /// The engines this server (and a restart of it) uses; shared so a restart reuses them.
+    pub engines: std::sync::Arc<Engines>,
+    _tmp: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 fn free_port() -> u16 {
@@ -23,31 +25,119 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Extra server flags from the environment, so the same tests run against other engines
-/// (`CAIRN_TEST_BACKEND_STORE_URI`, `CAIRN_TEST_ARTIFACTS_DESTINATION`).
-fn engine_args() -> Vec<String> {
-    let mut args = Vec::new();
-    if let Ok(uri) = std::env::var("CAIRN_TEST_BACKEND_STORE_URI") {
-        args.extend(["--backend-store-uri".to_string(), uri]);
+/// The engines a test server runs on, chosen by the environment so the same tests run on each:
+/// `CAIRN_TEST_ENGINE=postgres` gives every server a fresh PostgreSQL database (created through
+/// `CAIRN_TEST_PG_ADMIN_URL`, dropped afterwards); `CAIRN_TEST_S3_BUCKET` puts every server's artifacts
+/// under a fresh prefix of that bucket (the AWS variables name the endpoint).
+pub struct Engines {
+    pub database: Option<String>,
+    pub s3_prefix: Option<String>,
+}
+
+pub fn admin_url() -> String {
+    std::env::var("CAIRN_TEST_PG_ADMIN_URL")
+        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// The URI of a database on the admin URL's server.
+pub fn database_uri(name: &str) -> String {
+    let admin = admin_url();
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    format!("{base}/{name}")
+}
+
+pub fn psql(sql: &str) {
+    let out = Command::new("psql")
+        .args([&admin_url(), "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn random_name(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}_{}_{:x}", std::process::id(), nanos)
+}
+
+/// A fresh, empty PostgreSQL database; returns its name.
+pub fn create_database() -> String {
+    let name = random_name("cairn_test");
+    psql(&format!("CREATE DATABASE {name}"));
+    name
+}
+
+pub fn drop_database(name: &str) {
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}
+
+impl Engines {
+    /// `own_database`: false when the caller names its own metadata store.
+    fn from_env(own_database: bool) -> Self {
+        let postgres = std::env::var("CAIRN_TEST_ENGINE").as_deref() == Ok("postgres");
+        let database = (postgres && own_database).then(create_database);
+        let s3_prefix = std::env::var("CAIRN_TEST_S3_BUCKET")
+            .ok()
+            .map(|bucket| format!("s3://{bucket}/{}", random_name("t")));
+        Self {
+            database,
+            s3_prefix,
+        }
     }
-    if let Ok(dest) = std::env::var("CAIRN_TEST_ARTIFACTS_DESTINATION") {
-        args.extend(["--artifacts-destination".to_string(), dest]);
+
+    fn args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(db) = &self.database {
+            args.extend(["--backend-store-uri".to_string(), database_uri(db)]);
+        }
+        if let Some(dest) = &self.s3_prefix {
+            args.extend(["--artifacts-destination".to_string(), dest.clone()]);
+        }
+        args
     }
-    args
+}
+
+impl Drop for Engines {
+    fn drop(&mut self) {
+        if let Some(db) = &self.database {
+            drop_database(db);
+        }
+    }
 }
 
 impl Server {
     /// A server on a fresh data folder.
     pub async fn start() -> Server {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_path_buf();
-        let mut s = Self::start_on(&dir).await;
-        s._tmp = Some(tmp);
-        s
+        let tmp = std::sync::Arc::new(tempfile::tempdir().unwrap());
+        let engines = std::sync::Arc::new(Engines::from_env(true));
+        Self::launch(tmp.path(), engines, Some(tmp.clone()), &[]).await
     }
 
-    /// A server on an existing data folder (to restart after a crash).
-    pub async fn start_on(dir: &Path) -> Server {
+    /// Another server process on the same engines and data folder (a restart after a crash, or a
+    /// second replica).
+    pub async fn sibling(&self) -> Server {
+        Self::launch(&self.data_dir, self.engines.clone(), self._tmp.clone(), &[]).await
+    }
+
+    /// A server on the metadata store `extra` names (`--backend-store-uri …`), other engines as usual.
+    pub async fn start_with(extra: &[&str]) -> Server {
+        let tmp = std::sync::Arc::new(tempfile::tempdir().unwrap());
+        let engines = std::sync::Arc::new(Engines::from_env(false));
+        Self::launch(tmp.path(), engines, Some(tmp.clone()), extra).await
+    }
+
+    async fn launch(
+        dir: &Path,
+        engines: std::sync::Arc<Engines>,
+        tmp: Option<std::sync::Arc<tempfile::TempDir>>,
+        extra: &[&str],
+    ) -> Server {
         let port = free_port();
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -64,7 +154,8 @@ impl Server {
                 "--data-dir",
             ])
             .arg(dir)
-            .args(engine_args())
+            .args(engines.args())
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -74,7 +165,8 @@ impl Server {
             base: format!("http://127.0.0.1:{port}"),
             data_dir: dir.to_path_buf(),
             http: reqwest::Client::new(),
-            _tmp: None,
+            engines,
+            _tmp: tmp,
         };
         server.wait_healthy().await;
         server

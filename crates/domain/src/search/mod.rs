@@ -16,6 +16,7 @@ mod order;
 mod page_token;
 mod parser;
 mod predicate;
+mod run_fields;
 mod run_order;
 mod runs;
 #[cfg(test)]
@@ -24,5 +25,6 @@ mod test_support;
 pub use experiments::{ExperimentFilter, ExperimentOrder};
 pub use logged_models::{LoggedModelFilter, LoggedModelOrder, LoggedModelOrderBy};
 pub use page_token::PageToken;
+pub use run_fields::RunFields;
 pub use run_order::RunOrder;
 pub use runs::RunFilter;

@@ -58,6 +58,11 @@ impl RunOrder {
         RunOrder { keys }
     }
 
+    /// The fields the order reads.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = &RunField> {
+        self.keys.iter().map(|(f, _)| f)
+    }
+
     /// Compares two runs: `Less` means `a` comes first.
     pub fn compare(&self, a: &Run, b: &Run) -> Ordering {
         for (field, ascending) in &self.keys {

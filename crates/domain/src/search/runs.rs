@@ -171,6 +171,18 @@ impl RunFilter {
     pub fn matches(&self, run: &Run) -> bool {
         self.clauses.iter().all(|c| c.matches(run))
     }
+    /// Adds the fields the clauses read.
+    pub(crate) fn add_fields(&self, fields: &mut super::RunFields) {
+        for clause in &self.clauses {
+            match clause {
+                RunClause::Metric(k, _) => fields.add(&RunField::Metric(k.clone())),
+                RunClause::Param(k, _) => fields.add(&RunField::Param(k.clone())),
+                RunClause::Tag(k, _) => fields.add(&RunField::Tag(k.clone())),
+                RunClause::Dataset(f, _) => fields.add(&RunField::Dataset(*f)),
+                RunClause::Str(..) | RunClause::Time(..) => {}
+            }
+        }
+    }
 }
 
 fn compile(clause: &Clause) -> Result<RunClause, DomainError> {

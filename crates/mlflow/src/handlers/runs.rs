@@ -113,7 +113,10 @@ pub async fn delete_tag(
 }
 
 pub async fn log_batch(State(s): State<AppState>, Msg(m): Msg<LogBatch>) -> ApiResult<Json<Empty>> {
-    let id = run_id(&m.run)?;
+    let id = run_id(&RunRef {
+        run_id: m.run_id,
+        run_uuid: m.run_uuid,
+    })?;
     let metrics = m
         .metrics
         .into_iter()

@@ -103,10 +103,14 @@ pub struct LogKeyValue {
     pub value: Option<String>,
 }
 
+/// The hot path of bulk logging: fields spelled out rather than a flattened [`RunRef`], which would make
+/// serde buffer the whole (up to 1,000-metric) message before decoding it.
 #[derive(Debug, Deserialize)]
 pub struct LogBatch {
-    #[serde(flatten)]
-    pub run: RunRef,
+    #[serde(default)]
+    pub run_id: Option<String>,
+    #[serde(default)]
+    pub run_uuid: Option<String>,
     #[serde(default)]
     pub metrics: Vec<MetricIn>,
     #[serde(default)]

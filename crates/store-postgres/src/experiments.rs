@@ -1,0 +1,302 @@
+//! Experiments and their tags.
+
+use std::collections::{BTreeMap, HashMap};
+
+use cairn_domain::{Experiment, ExperimentId, LifecycleStage, Tag, ViewType};
+use cairn_store::{NewExperiment, StoreError, StoreResult};
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, PgConnection, Postgres, QueryBuilder, Row};
+
+use crate::PostgresStore;
+use crate::errors::{TxResult, is_unique_violation};
+use crate::load::parse_col;
+
+const COLUMNS: &str =
+    "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time";
+
+impl PostgresStore {
+    pub(crate) async fn create_experiment_impl(
+        &self,
+        new: NewExperiment,
+    ) -> StoreResult<ExperimentId> {
+        let new = &new;
+        self.write(|| async move {
+            let mut tx = self.begin().await?;
+            // The unique constraint decides between concurrent creators: the second waits for the first
+            // to commit, then fails here.
+            let inserted = sqlx::query(
+                "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, \
+                 last_update_time) VALUES ($1, $2, 'active', $3, $3) RETURNING experiment_id",
+            )
+            .bind(&new.name)
+            .bind(new.artifact_location.clone().unwrap_or_default())
+            .bind(new.creation_time)
+            .fetch_one(&mut *tx)
+            .await;
+            let id: i64 = match inserted {
+                Ok(row) => row.get(0),
+                Err(e) if is_unique_violation(&e) => return Err(already_exists(&new.name).into()),
+                Err(e) => return Err(e.into()),
+            };
+            if new.artifact_location.is_none() {
+                sqlx::query(
+                    "UPDATE experiments SET artifact_location = $1 WHERE experiment_id = $2",
+                )
+                .bind(format!(
+                    "{}/{id}",
+                    new.default_artifact_root.trim_end_matches('/')
+                ))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            upsert_tags(&mut tx, id, &new.tags).await?;
+            tx.commit().await?;
+            Ok(ExperimentId(id))
+        })
+        .await
+    }
+
+    async fn find_experiments(
+        &self,
+        condition: &str,
+        bind: Option<&str>,
+    ) -> StoreResult<Vec<Experiment>> {
+        self.read(async {
+            let mut conn = self.conn().await?;
+            let sql = format!(
+                "SELECT {COLUMNS} FROM experiments WHERE {condition} ORDER BY experiment_id"
+            );
+            let q = sqlx::query(AssertSqlSafe(sql));
+            let q = match bind {
+                Some(b) => q.bind(b.to_string()),
+                None => q,
+            };
+            let rows = q.fetch_all(&mut *conn).await?;
+            let mut exps = rows.iter().map(experiment).collect::<TxResult<Vec<_>>>()?;
+            if exps.is_empty() {
+                return Ok(exps);
+            }
+            let index: HashMap<i64, usize> =
+                exps.iter().enumerate().map(|(i, e)| (e.id.0, i)).collect();
+            let ids: Vec<i64> = exps.iter().map(|e| e.id.0).collect();
+            let rows = sqlx::query(
+                "SELECT experiment_id, key, value FROM experiment_tags \
+                 WHERE experiment_id = ANY($1) ORDER BY key",
+            )
+            .bind(ids)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in rows {
+                if let Some(&i) = index.get(&row.get::<i64, _>(0)) {
+                    exps[i].tags.push(Tag {
+                        key: row.get(1),
+                        value: row.get(2),
+                    });
+                }
+            }
+            Ok(exps)
+        })
+        .await
+    }
+
+    pub(crate) async fn get_experiment_impl(&self, id: ExperimentId) -> StoreResult<Experiment> {
+        self.find_experiments(&format!("experiment_id = {}", id.0), None)
+            .await?
+            .pop()
+            .ok_or_else(|| not_found(id))
+    }
+
+    pub(crate) async fn get_experiment_by_name_impl(&self, name: &str) -> StoreResult<Experiment> {
+        self.find_experiments("name = $1", Some(name))
+            .await?
+            .pop()
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("Could not find experiment with name '{name}'"))
+            })
+    }
+
+    pub(crate) async fn list_experiments_impl(
+        &self,
+        view: ViewType,
+    ) -> StoreResult<Vec<Experiment>> {
+        let cond = match view {
+            ViewType::ActiveOnly => "lifecycle_stage = 'active'",
+            ViewType::DeletedOnly => "lifecycle_stage = 'deleted'",
+            ViewType::All => "TRUE",
+        };
+        self.find_experiments(cond, None).await
+    }
+
+    pub(crate) async fn rename_experiment_impl(
+        &self,
+        id: ExperimentId,
+        name: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.write(|| async move {
+            let r = sqlx::query(
+                "UPDATE experiments SET name = $1, last_update_time = $2 WHERE experiment_id = $3",
+            )
+            .bind(name)
+            .bind(now)
+            .bind(id.0)
+            .execute(&mut *self.conn().await?)
+            .await;
+            match r {
+                Ok(r) if r.rows_affected() == 0 => Err(not_found(id).into()),
+                Ok(_) => Ok(()),
+                Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists(format!(
+                    "Experiment(name={name}) already exists."
+                ))
+                .into()),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+    }
+
+    pub(crate) async fn set_experiment_lifecycle_impl(
+        &self,
+        id: ExperimentId,
+        stage: LifecycleStage,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.write(|| async move {
+            let mut tx = self.begin().await?;
+            // Only an active experiment can be deleted and only a deleted one restored; MLflow answers
+            // anything else as a missing experiment. The experiment row is locked first, then its runs:
+            // the order every transaction here takes them in.
+            let from = match stage {
+                LifecycleStage::Active => LifecycleStage::Deleted,
+                LifecycleStage::Deleted => LifecycleStage::Active,
+            };
+            let r = sqlx::query(
+                "UPDATE experiments SET lifecycle_stage = $1, last_update_time = $2 \
+                 WHERE experiment_id = $3 AND lifecycle_stage = $4",
+            )
+            .bind(stage.as_str())
+            .bind(now)
+            .bind(id.0)
+            .bind(from.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "No Experiment with id={id} in the '{}' state exists",
+                    from.as_str()
+                ))
+                .into());
+            }
+            let deleted_time = (stage == LifecycleStage::Deleted).then_some(now);
+            sqlx::query(
+                "UPDATE runs SET lifecycle_stage = $1, deleted_time = $2 WHERE experiment_id = $3",
+            )
+            .bind(stage.as_str())
+            .bind(deleted_time)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn set_experiment_tag_impl(
+        &self,
+        id: ExperimentId,
+        tag: Tag,
+    ) -> StoreResult<()> {
+        let tag = &tag;
+        self.write(|| async move {
+            let mut tx = self.begin().await?;
+            require_experiment(&mut tx, id).await?;
+            upsert_tags(&mut tx, id.0, std::slice::from_ref(tag)).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn delete_experiment_tag_impl(
+        &self,
+        id: ExperimentId,
+        key: &str,
+    ) -> StoreResult<()> {
+        self.write(|| async move {
+            let mut tx = self.begin().await?;
+            require_experiment(&mut tx, id).await?;
+            let r =
+                sqlx::query("DELETE FROM experiment_tags WHERE experiment_id = $1 AND key = $2")
+                    .bind(id.0)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+            if r.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "No tag with name: {key} in experiment with id {id}"
+                ))
+                .into());
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Fails unless the experiment exists, holding it (FOR KEY SHARE) until the transaction ends.
+async fn require_experiment(conn: &mut PgConnection, id: ExperimentId) -> TxResult<()> {
+    sqlx::query("SELECT 1 FROM experiments WHERE experiment_id = $1 FOR KEY SHARE")
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| not_found(id).into())
+}
+
+/// Sets experiment tags; the last of repeated keys wins.
+async fn upsert_tags(conn: &mut PgConnection, id: i64, tags: &[Tag]) -> TxResult<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    // One row per key: a multi-row upsert may not touch a row twice.
+    let last: BTreeMap<&str, &str> = tags
+        .iter()
+        .map(|t| (t.key.as_str(), t.value.as_str()))
+        .collect();
+    let mut b: QueryBuilder<Postgres> =
+        QueryBuilder::new("INSERT INTO experiment_tags (experiment_id, key, value) ");
+    b.push_values(last.iter(), |mut row, (key, value)| {
+        row.push_bind(id)
+            .push_bind(key.to_string())
+            .push_bind(value.to_string());
+    });
+    b.push(" ON CONFLICT (experiment_id, key) DO UPDATE SET value = EXCLUDED.value");
+    b.build().execute(&mut *conn).await?;
+    Ok(())
+}
+
+fn already_exists(name: &str) -> StoreError {
+    StoreError::AlreadyExists(format!(
+        "Experiment(name={name}) already exists. Error: duplicate key value violates unique \
+         constraint \"experiments_name_key\""
+    ))
+}
+
+fn not_found(id: ExperimentId) -> StoreError {
+    StoreError::NotFound(format!("No Experiment with id={id} exists"))
+}
+
+fn experiment(row: &PgRow) -> TxResult<Experiment> {
+    Ok(Experiment {
+        id: ExperimentId(row.get(0)),
+        name: row.get(1),
+        artifact_location: row.get(2),
+        lifecycle_stage: parse_col(row, 3)?,
+        creation_time: row.get(4),
+        last_update_time: row.get(5),
+        tags: Vec::new(),
+    })
+}

@@ -1,0 +1,26 @@
+//! Cairn's shared metadata store: [`cairn_store::TrackingStore`] on PostgreSQL through sqlx.
+//!
+//! Several Cairn servers may share one database, so every invariant the SQLite store gets from its single
+//! writer is enforced here by PostgreSQL itself, under READ COMMITTED:
+//! - each write to a run starts by locking the run's row (`SELECT … FOR UPDATE`), so writes to one run
+//!   serialize across processes and param immutability is checked against settled state;
+//! - unique names are unique constraints, latest metrics an atomic conditional upsert, duplicate metric
+//!   points an `ON CONFLICT` no-op;
+//! - locks are taken in one order (experiment, then run, then its child rows; dataset writes of one
+//!   experiment take turns on an advisory lock), and a transaction that PostgreSQL still aborts as a
+//!   deadlock or serialization victim (SQLSTATE 40P01/40001) is retried a few times.
+//!
+//! Connection trouble (refused, timed out, dropped, database gone) surfaces as
+//! [`StoreError::Unavailable`](cairn_store::StoreError::Unavailable); the pool tests each connection
+//! before handing it out and reconnects when the database returns. Migrations are embedded in the binary.
+
+mod connect;
+mod errors;
+mod experiments;
+mod load;
+mod logged_models;
+mod metrics;
+mod runs;
+mod store;
+
+pub use connect::PostgresStore;

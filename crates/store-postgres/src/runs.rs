@@ -1,0 +1,394 @@
+//! Runs: creation, info updates, lifecycle, tags and inputs/outputs.
+//!
+//! Every write to an existing run begins with [`lock_active`], which locks the run's row: writes to one run
+//! then follow one another, whichever server process issues them.
+
+use std::collections::BTreeMap;
+
+use cairn_domain::search::RunFields;
+use cairn_domain::{
+    DatasetInput, ExperimentId, LifecycleStage, ModelInput, ModelOutput, Run, RunId, RunInfo, Tag,
+    ViewType,
+};
+use cairn_store::{NewRun, RunUpdate, StoreError, StoreResult};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+
+use crate::PostgresStore;
+use crate::errors::TxResult;
+use crate::load::{RunScope, load_runs};
+
+/// The tag MLflow keeps in step with a run's name.
+pub(crate) const RUN_NAME_TAG: &str = "mlflow.runName";
+
+impl PostgresStore {
+    pub(crate) async fn create_run_impl(&self, new: NewRun) -> StoreResult<Run> {
+        let new = &new;
+        self.write(|| async move {
+            let mut tx = self.begin().await?;
+            // FOR SHARE: an experiment being deleted right now waits for this run (and then deletes it
+            // too), or this run waits and sees the experiment deleted.
+            let exp = sqlx::query(
+                "SELECT artifact_location, lifecycle_stage FROM experiments \
+                 WHERE experiment_id = $1 FOR SHARE",
+            )
+            .bind(new.experiment_id.0)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!(
+                    "No Experiment with id={} exists",
+                    new.experiment_id
+                ))
+            })?;
+            let stage: String = exp.get(1);
+            if stage != LifecycleStage::Active.as_str() {
+                return Err(StoreError::Conflict(format!(
+                    "The experiment {} must be in the 'active' state. Current state is {stage}.",
+                    new.experiment_id
+                ))
+                .into());
+            }
+            let location: String = exp.get(0);
+            let artifact_uri = format!(
+                "{}/{}/artifacts",
+                location.trim_end_matches('/'),
+                new.run_id
+            );
+            sqlx::query(
+                "INSERT INTO runs (run_id, experiment_id, name, user_id, status, start_time, \
+                 artifact_uri, lifecycle_stage) VALUES ($1, $2, $3, $4, 'RUNNING', $5, $6, 'active')",
+            )
+            .bind(new.run_id.as_str())
+            .bind(new.experiment_id.0)
+            .bind(&new.run_name)
+            .bind(&new.user_id)
+            .bind(new.start_time)
+            .bind(&artifact_uri)
+            .execute(&mut *tx)
+            .await?;
+            upsert_tags(&mut tx, &new.run_id, &new.tags).await?;
+            let run = load_one(&mut tx, &new.run_id).await?;
+            tx.commit().await?;
+            Ok(run)
+        })
+        .await
+    }
+
+    pub(crate) async fn get_run_impl(&self, id: &RunId) -> StoreResult<Run> {
+        self.read(async {
+            let mut conn = self.conn().await?;
+            load_one(&mut conn, id).await
+        })
+        .await
+    }
+
+    pub(crate) async fn list_runs_impl(
+        &self,
+        experiments: &[ExperimentId],
+        view: ViewType,
+    ) -> StoreResult<Vec<Run>> {
+        if experiments.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(async {
+            let mut conn = self.conn().await?;
+            load_runs(&mut conn, RunScope::Experiments(experiments, view), None).await
+        })
+        .await
+    }
+
+    pub(crate) async fn list_runs_for_search_impl(
+        &self,
+        experiments: &[ExperimentId],
+        view: ViewType,
+        fields: &RunFields,
+    ) -> StoreResult<Vec<Run>> {
+        if experiments.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(async {
+            let mut conn = self.conn().await?;
+            load_runs(
+                &mut conn,
+                RunScope::Experiments(experiments, view),
+                Some(fields),
+            )
+            .await
+        })
+        .await
+    }
+
+    pub(crate) async fn get_runs_impl(&self, ids: &[RunId]) -> StoreResult<Vec<Run>> {
+        let mut loaded = self
+            .read(async {
+                let mut conn = self.conn().await?;
+                load_runs(&mut conn, RunScope::Ids(ids), None).await
+            })
+            .await?;
+        let position: std::collections::HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        loaded.sort_by_key(|r| {
+            position
+                .get(r.info.run_id.as_str())
+                .copied()
+                .unwrap_or(usize::MAX)
+        });
+        Ok(loaded)
+    }
+
+    pub(crate) async fn update_run_impl(
+        &self,
+        id: &RunId,
+        update: RunUpdate,
+    ) -> StoreResult<RunInfo> {
+        let update = &update;
+        self.write(|| async move {
+            let mut tx = self.begin().await?;
+            lock_active(&mut tx, id).await?;
+            sqlx::query(
+                "UPDATE runs SET status = COALESCE($1, status), end_time = COALESCE($2, end_time), \
+                 name = COALESCE($3, name) WHERE run_id = $4",
+            )
+            .bind(update.status.map(|s| s.as_str()))
+            .bind(update.end_time)
+            .bind(update.run_name.as_deref())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if let Some(name) = &update.run_name {
+                let tag = Tag {
+                    key: RUN_NAME_TAG.to_string(),
+                    value: name.clone(),
+                };
+                upsert_tags(&mut tx, id, std::slice::from_ref(&tag)).await?;
+            }
+            let run = load_one(&mut tx, id).await?;
+            tx.commit().await?;
+            Ok(run.info)
+        })
+        .await
+    }
+
+    pub(crate) async fn set_run_lifecycle_impl(
+        &self,
+        id: &RunId,
+        stage: LifecycleStage,
+        now: i64,
+    ) -> StoreResult<()> {
+        let deleted_time = (stage == LifecycleStage::Deleted).then_some(now);
+        self.write(|| async move {
+            let r = sqlx::query(
+                "UPDATE runs SET lifecycle_stage = $1, deleted_time = $2 WHERE run_id = $3",
+            )
+            .bind(stage.as_str())
+            .bind(deleted_time)
+            .bind(id.as_str())
+            .execute(&mut *self.conn().await?)
+            .await?;
+            if r.rows_affected() == 0 {
+                return Err(run_not_found(id).into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn delete_run_tag_impl(&self, id: &RunId, key: &str) -> StoreResult<()> {
+        self.write(|| async move {
+            let mut tx = self.begin().await?;
+            lock_active(&mut tx, id).await?;
+            let r = sqlx::query("DELETE FROM tags WHERE run_id = $1 AND key = $2")
+                .bind(id.as_str())
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            if r.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "No tag with name: {key} in run with id {id}"
+                ))
+                .into());
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn log_inputs_impl(
+        &self,
+        id: &RunId,
+        datasets: Vec<DatasetInput>,
+        models: Vec<ModelInput>,
+    ) -> StoreResult<()> {
+        let (datasets, models) = (&datasets, &models);
+        self.write(|| async move {
+            let mut tx = self.begin().await?;
+            let experiment_id = lock_active(&mut tx, id).await?;
+            if !datasets.is_empty() {
+                // Datasets are shared by the runs of an experiment and inserted in the order given (their
+                // ids keep that order for reads). Two runs inserting the same new datasets in opposite
+                // orders would wait on each other until PostgreSQL's deadlock check (a second) aborts
+                // one, so dataset writes of one experiment take turns instead.
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('cairn.datasets', $1))")
+                    .bind(experiment_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for input in datasets {
+                let d = &input.dataset;
+                // Same (name, digest) in an experiment is the same dataset: keep the first description.
+                // Under READ COMMITTED the SELECT after a conflicting no-op insert sees the winner's row.
+                sqlx::query(
+                    "INSERT INTO datasets (experiment_id, name, digest, source_type, source, schema, \
+                     profile) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (experiment_id, name, digest) DO NOTHING",
+                )
+                .bind(experiment_id)
+                .bind(&d.name)
+                .bind(&d.digest)
+                .bind(&d.source_type)
+                .bind(&d.source)
+                .bind(&d.schema)
+                .bind(&d.profile)
+                .execute(&mut *tx)
+                .await?;
+                let dataset_id: i64 = sqlx::query(
+                    "SELECT dataset_id FROM datasets \
+                     WHERE experiment_id = $1 AND name = $2 AND digest = $3",
+                )
+                .bind(experiment_id)
+                .bind(&d.name)
+                .bind(&d.digest)
+                .fetch_one(&mut *tx)
+                .await?
+                .get(0);
+                sqlx::query(
+                    "INSERT INTO run_dataset_inputs (run_id, dataset_id) VALUES ($1, $2) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(id.as_str())
+                .bind(dataset_id)
+                .execute(&mut *tx)
+                .await?;
+                for tag in &input.tags {
+                    sqlx::query(
+                        "INSERT INTO run_dataset_input_tags (run_id, dataset_id, key, value) \
+                         VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (run_id, dataset_id, key) DO UPDATE SET value = EXCLUDED.value",
+                    )
+                    .bind(id.as_str())
+                    .bind(dataset_id)
+                    .bind(&tag.key)
+                    .bind(&tag.value)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            if !models.is_empty() {
+                let mut b: QueryBuilder<Postgres> =
+                    QueryBuilder::new("INSERT INTO run_model_inputs (run_id, model_id) ");
+                b.push_values(models, |mut row, m| {
+                    row.push_bind(id.as_str().to_string())
+                        .push_bind(m.model_id.clone());
+                });
+                b.push(" ON CONFLICT DO NOTHING");
+                b.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn log_outputs_impl(
+        &self,
+        id: &RunId,
+        models: Vec<ModelOutput>,
+    ) -> StoreResult<()> {
+        // The last output of a model in the list wins, as when each replaces the one before.
+        let steps: BTreeMap<&str, i64> = models
+            .iter()
+            .map(|m| (m.model_id.as_str(), m.step))
+            .collect();
+        let steps = &steps;
+        self.write(|| async move {
+            let mut tx = self.begin().await?;
+            lock_active(&mut tx, id).await?;
+            if !steps.is_empty() {
+                let mut b: QueryBuilder<Postgres> =
+                    QueryBuilder::new("INSERT INTO run_model_outputs (run_id, model_id, step) ");
+                b.push_values(steps.iter(), |mut row, (model_id, step)| {
+                    row.push_bind(id.as_str().to_string())
+                        .push_bind(model_id.to_string())
+                        .push_bind(*step);
+                });
+                b.push(" ON CONFLICT (run_id, model_id) DO UPDATE SET step = EXCLUDED.step");
+                b.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+pub(crate) async fn load_one(conn: &mut PgConnection, id: &RunId) -> TxResult<Run> {
+    load_runs(conn, RunScope::One(id), None)
+        .await?
+        .pop()
+        .ok_or_else(|| run_not_found(id).into())
+}
+
+/// Locks the run's row for the rest of the transaction and fails unless the run exists and is active;
+/// returns its experiment id. Waiting for the lock means reading the run as the last writer left it.
+pub(crate) async fn lock_active(conn: &mut PgConnection, id: &RunId) -> TxResult<i64> {
+    let row =
+        sqlx::query("SELECT experiment_id, lifecycle_stage FROM runs WHERE run_id = $1 FOR UPDATE")
+            .bind(id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| run_not_found(id))?;
+    let stage: &str = row.get(1);
+    if stage != LifecycleStage::Active.as_str() {
+        return Err(StoreError::Conflict(format!(
+            "The run {id} must be in the 'active' state. Current state is {stage}."
+        ))
+        .into());
+    }
+    Ok(row.get(0))
+}
+
+/// Sets run tags (the last of repeated keys wins) and keeps the run's name in step with `mlflow.runName`.
+pub(crate) async fn upsert_tags(conn: &mut PgConnection, id: &RunId, tags: &[Tag]) -> TxResult<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    // One row per key: a multi-row upsert may not touch a row twice.
+    let last: BTreeMap<&str, &str> = tags
+        .iter()
+        .map(|t| (t.key.as_str(), t.value.as_str()))
+        .collect();
+    let mut b: QueryBuilder<Postgres> = QueryBuilder::new("INSERT INTO tags (run_id, key, value) ");
+    b.push_values(last.iter(), |mut row, (key, value)| {
+        row.push_bind(id.as_str().to_string())
+            .push_bind(key.to_string())
+            .push_bind(value.to_string());
+    });
+    b.push(" ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value");
+    b.build().execute(&mut *conn).await?;
+    if let Some(name) = last.get(RUN_NAME_TAG) {
+        sqlx::query("UPDATE runs SET name = $1 WHERE run_id = $2")
+            .bind(*name)
+            .bind(id.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub(crate) fn run_not_found(id: &RunId) -> StoreError {
+    StoreError::NotFound(format!("Run with id={id} not found"))
+}

@@ -1,0 +1,162 @@
+//! The conformance suite every Cairn metadata store must pass: the [`TrackingStore`] contract written down as
+//! executable checks, so that SQLite, PostgreSQL and any later engine answer every call alike.
+//!
+//! Each check is a `pub async fn(Arc<dyn TrackingStore>)` that panics (with the expected and actual values)
+//! on the first deviation. Checks assume only that the store holds the Default experiment `0`; they create
+//! experiments with fresh random names, so they run side by side and again and again on one database.
+//!
+//! Use it from an engine's integration tests in one of two ways:
+//! - [`conformance_tests!`] expands to one `#[tokio::test]` per check, each on a store of its own;
+//! - [`run_conformance`] runs every check in turn on one store.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use cairn_store::TrackingStore;
+
+mod concurrency;
+mod experiments;
+mod fixtures;
+mod inputs;
+mod logged_models;
+mod metrics;
+mod runs;
+
+pub use concurrency::{
+    concurrent_conflicting_params, concurrent_conflicting_params_across,
+    concurrent_experiment_creation, concurrent_experiment_creation_across, concurrent_log_batch,
+    concurrent_log_batch_across,
+};
+pub use experiments::{
+    default_experiment_and_ping, experiment_lifecycle_cascade, experiment_rename, experiment_tags,
+    experiments_crud,
+};
+pub use inputs::{dataset_inputs, model_inputs_outputs};
+pub use logged_models::{logged_model_metrics, logged_models_lifecycle};
+pub use metrics::{
+    latest_metric_semantics, log_batch_atomicity, metric_history_order_and_bounds,
+    metrics_nan_and_dedup,
+};
+pub use runs::{
+    deleted_run_refuses_writes, list_runs_views, run_name_sync, runs_create_get_update,
+    search_loading,
+};
+
+/// One check of the contract.
+pub type Check = fn(Arc<dyn TrackingStore>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Every check, by name. [`conformance_tests!`] lists them again (a macro cannot read a constant) and
+/// generates a test that the two lists agree.
+pub const CHECKS: &[(&str, Check)] = &[
+    ("default_experiment_and_ping", |s| {
+        Box::pin(default_experiment_and_ping(s))
+    }),
+    ("experiments_crud", |s| Box::pin(experiments_crud(s))),
+    ("experiment_rename", |s| Box::pin(experiment_rename(s))),
+    ("experiment_tags", |s| Box::pin(experiment_tags(s))),
+    ("experiment_lifecycle_cascade", |s| {
+        Box::pin(experiment_lifecycle_cascade(s))
+    }),
+    ("runs_create_get_update", |s| {
+        Box::pin(runs_create_get_update(s))
+    }),
+    ("run_name_sync", |s| Box::pin(run_name_sync(s))),
+    ("deleted_run_refuses_writes", |s| {
+        Box::pin(deleted_run_refuses_writes(s))
+    }),
+    ("list_runs_views", |s| Box::pin(list_runs_views(s))),
+    ("search_loading", |s| Box::pin(search_loading(s))),
+    ("log_batch_atomicity", |s| Box::pin(log_batch_atomicity(s))),
+    ("metrics_nan_and_dedup", |s| {
+        Box::pin(metrics_nan_and_dedup(s))
+    }),
+    ("latest_metric_semantics", |s| {
+        Box::pin(latest_metric_semantics(s))
+    }),
+    ("metric_history_order_and_bounds", |s| {
+        Box::pin(metric_history_order_and_bounds(s))
+    }),
+    ("dataset_inputs", |s| Box::pin(dataset_inputs(s))),
+    ("model_inputs_outputs", |s| {
+        Box::pin(model_inputs_outputs(s))
+    }),
+    ("logged_models_lifecycle", |s| {
+        Box::pin(logged_models_lifecycle(s))
+    }),
+    ("logged_model_metrics", |s| {
+        Box::pin(logged_model_metrics(s))
+    }),
+    ("concurrent_log_batch", |s| {
+        Box::pin(concurrent_log_batch(s))
+    }),
+    ("concurrent_conflicting_params", |s| {
+        Box::pin(concurrent_conflicting_params(s))
+    }),
+    ("concurrent_experiment_creation", |s| {
+        Box::pin(concurrent_experiment_creation(s))
+    }),
+];
+
+/// Runs every check in turn against `store`, which must hold at least the Default experiment. Panics at the
+/// first failure, naming the check.
+pub async fn run_conformance(store: Arc<dyn TrackingStore>) {
+    for (name, check) in CHECKS {
+        eprintln!("conformance: {name}");
+        check(store.clone()).await;
+    }
+}
+
+/// Expands to one `#[tokio::test]` per check. `$open` is an expression evaluated afresh for each test
+/// whose `.await` yields `(Arc<dyn TrackingStore>, guard)`; the guard (a temporary directory, a scratch
+/// database) lives until the check ends. The calling crate needs `tokio` with `macros` and
+/// `rt-multi-thread`.
+///
+/// ```text
+/// cairn_store_testkit::conformance_tests!(open_store());
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    ($open:expr) => {
+        $crate::conformance_tests!(@each $open;
+            default_experiment_and_ping,
+            experiments_crud,
+            experiment_rename,
+            experiment_tags,
+            experiment_lifecycle_cascade,
+            runs_create_get_update,
+            run_name_sync,
+            deleted_run_refuses_writes,
+            list_runs_views,
+            search_loading,
+            log_batch_atomicity,
+            metrics_nan_and_dedup,
+            latest_metric_semantics,
+            metric_history_order_and_bounds,
+            dataset_inputs,
+            model_inputs_outputs,
+            logged_models_lifecycle,
+            logged_model_metrics,
+            concurrent_log_batch,
+            concurrent_conflicting_params,
+            concurrent_experiment_creation
+        );
+    };
+    (@each $open:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                let (store, _guard) = $open.await;
+                $crate::$check(store).await;
+            }
+        )*
+
+        /// The tests above cover exactly the checks of [`CHECKS`](cairn_store_testkit::CHECKS).
+        #[test]
+        fn conformance_tests_cover_every_check() {
+            let listed = [$(stringify!($check)),*];
+            let known: Vec<&str> = $crate::CHECKS.iter().map(|(name, _)| *name).collect();
+            assert_eq!(listed.as_slice(), known.as_slice());
+        }
+    };
+}

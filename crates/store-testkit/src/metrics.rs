@@ -1,0 +1,292 @@
+//! log_batch atomicity and param immutability; metric points (NaN, duplicates), latest values, history.
+
+use cairn_domain::{Metric, RunId};
+use cairn_store::MetricHistoryQuery;
+
+use crate::fixtures::{
+    Store, T0, assert_metrics, conflict, experiment, of_run, param, point, run, tag,
+};
+
+async fn history(
+    store: &Store,
+    runs: &[&RunId],
+    key: &str,
+    min: Option<i64>,
+    max: Option<i64>,
+) -> Vec<Metric> {
+    store
+        .metric_history(MetricHistoryQuery {
+            run_ids: runs.iter().map(|r| (*r).clone()).collect(),
+            key: key.to_string(),
+            min_step: min,
+            max_step: max,
+        })
+        .await
+        .expect("metric_history")
+}
+
+/// A param may be logged again with its value but never changed; a batch with a changing param writes
+/// nothing at all — no metric, no other param, no tag.
+pub async fn log_batch_atomicity(store: Store) {
+    let (exp, _) = experiment(&store, "atomic").await;
+    let id = run(&store, exp, "r").await.info.run_id;
+    store
+        .log_batch(&id, vec![], vec![param("p", "1")], vec![])
+        .await
+        .expect("first param");
+
+    let msg = conflict(
+        store
+            .log_batch(
+                &id,
+                vec![point("m", 1.0, 0, T0)],
+                vec![param("q", "3"), param("p", "2")],
+                vec![tag("t", "x")],
+            )
+            .await,
+    );
+    assert_eq!(
+        msg,
+        format!(
+            "Changing param values is not allowed. Param with key='p' was already logged with \
+             value='1' for run ID='{id}'. Attempted logging new value '2'."
+        )
+    );
+    let got = store.get_run(&id).await.expect("get");
+    assert_eq!(got.data.params, vec![param("p", "1")]);
+    assert_eq!(got.data.tags, vec![]);
+    assert_eq!(got.data.metrics, vec![]);
+    assert_eq!(history(&store, &[&id], "m", None, None).await, vec![]);
+
+    store
+        .log_batch(&id, vec![], vec![param("p", "1")], vec![])
+        .await
+        .expect("same value again");
+    store
+        .log_batch(
+            &id,
+            vec![point("m", 1.0, 0, T0)],
+            vec![param("p", "1"), param("q", "3")],
+            vec![tag("t", "x")],
+        )
+        .await
+        .expect("full batch");
+    let got = store.get_run(&id).await.expect("get");
+    assert_eq!(got.data.params, vec![param("p", "1"), param("q", "3")]);
+    assert_eq!(got.data.tags, vec![tag("t", "x")]);
+    assert_eq!(got.data.metrics, vec![point("m", 1.0, 0, T0)]);
+}
+
+/// NaN round-trips; an identical point (within a batch or across batches) is stored once, and re-logging
+/// it with a model id attaches the model; a different value at the same step and time is a new point.
+pub async fn metrics_nan_and_dedup(store: Store) {
+    let (exp, _) = experiment(&store, "nan").await;
+    let id = run(&store, exp, "r").await.info.run_id;
+    let model_id = format!("m-{}", RunId::generate());
+    store
+        .log_batch(
+            &id,
+            vec![
+                point("loss", 0.5, 0, T0 + 100),
+                point("loss", 0.5, 0, T0 + 100),
+                point("loss", f64::NAN, 1, T0 + 200),
+            ],
+            vec![],
+            vec![],
+        )
+        .await
+        .expect("log");
+    store
+        .log_batch(
+            &id,
+            vec![
+                point("loss", 0.5, 0, T0 + 100),
+                point("loss", f64::NAN, 1, T0 + 200),
+            ],
+            vec![],
+            vec![],
+        )
+        .await
+        .expect("log again");
+    assert_metrics(
+        &history(&store, &[&id], "loss", None, None).await,
+        &[
+            of_run(point("loss", 0.5, 0, T0 + 100), &id),
+            of_run(point("loss", f64::NAN, 1, T0 + 200), &id),
+        ],
+    );
+    assert_metrics(
+        &store.get_run(&id).await.expect("get").data.metrics,
+        &[point("loss", f64::NAN, 1, T0 + 200)],
+    );
+
+    let with_model = Metric {
+        model_id: Some(model_id.clone()),
+        ..point("loss", 0.5, 0, T0 + 100)
+    };
+    store
+        .log_batch(&id, vec![with_model.clone()], vec![], vec![])
+        .await
+        .expect("attach model");
+    store
+        .log_batch(&id, vec![point("loss", 0.5, 0, T0 + 100)], vec![], vec![])
+        .await
+        .expect("again without model");
+    store
+        .log_batch(&id, vec![point("loss", 0.7, 0, T0 + 100)], vec![], vec![])
+        .await
+        .expect("other value");
+    assert_metrics(
+        &history(&store, &[&id], "loss", None, None).await,
+        &[
+            of_run(with_model, &id),
+            of_run(point("loss", 0.7, 0, T0 + 100), &id),
+            of_run(point("loss", f64::NAN, 1, T0 + 200), &id),
+        ],
+    );
+
+    // Duplicates inside one batch merge the same way: the model id named by a later copy is kept.
+    let later = Metric {
+        model_id: Some(model_id.clone()),
+        ..point("acc", 1.0, 3, T0)
+    };
+    store
+        .log_batch(
+            &id,
+            vec![point("acc", 1.0, 3, T0), later.clone()],
+            vec![],
+            vec![],
+        )
+        .await
+        .expect("dup in batch");
+    assert_metrics(
+        &history(&store, &[&id], "acc", None, None).await,
+        &[of_run(later, &id)],
+    );
+}
+
+/// The latest value of a metric: largest step, then latest timestamp, then NaN over numbers, then largest
+/// value — whatever order the points arrive in, within a batch or across batches.
+pub async fn latest_metric_semantics(store: Store) {
+    let (exp, _) = experiment(&store, "latest").await;
+    let id = run(&store, exp, "r").await.info.run_id;
+    let batches: Vec<Vec<Metric>> = vec![
+        // a: the larger step wins though logged first and with an older timestamp.
+        vec![point("a", 1.0, 5, 10)],
+        vec![point("a", 9.0, 3, 20)],
+        // b: the larger step wins though logged last.
+        vec![point("b", 9.0, 3, 20)],
+        vec![point("b", 1.0, 5, 10)],
+        // c: same step, the later timestamp wins.
+        vec![point("c", 1.0, 1, 10)],
+        vec![point("c", 2.0, 1, 5)],
+        // d: same step and timestamp, the larger value wins.
+        vec![point("d", 1.0, 1, 10)],
+        vec![point("d", 3.0, 1, 10)],
+        vec![point("d", 2.0, 1, 10)],
+        // e: same step and timestamp, NaN beats any number and stays.
+        vec![point("e", 5.0, 1, 10)],
+        vec![point("e", f64::NAN, 1, 10)],
+        vec![point("e", 7.0, 1, 10)],
+        // f: a NaN at a smaller step does not displace a number.
+        vec![point("f", 2.0, 2, 10)],
+        vec![point("f", f64::NAN, 1, 99)],
+        // g: within one batch too.
+        vec![point("g", 1.0, 10, 1), point("g", 5.0, 2, 2)],
+        // h: negative steps order below zero.
+        vec![point("h", 1.0, -1, 1)],
+        vec![point("h", 2.0, 0, 0)],
+    ];
+    for batch in batches {
+        store
+            .log_batch(&id, batch, vec![], vec![])
+            .await
+            .expect("log");
+    }
+    assert_metrics(
+        &store.get_run(&id).await.expect("get").data.metrics,
+        &[
+            point("a", 1.0, 5, 10),
+            point("b", 1.0, 5, 10),
+            point("c", 1.0, 1, 10),
+            point("d", 3.0, 1, 10),
+            point("e", f64::NAN, 1, 10),
+            point("f", 2.0, 2, 10),
+            point("g", 1.0, 10, 1),
+            point("h", 2.0, 0, 0),
+        ],
+    );
+}
+
+/// History is ordered by run, step, timestamp; step bounds are inclusive; model and dataset round-trip.
+pub async fn metric_history_order_and_bounds(store: Store) {
+    let (exp, _) = experiment(&store, "history").await;
+    let r1 = run(&store, exp, "r1").await.info.run_id;
+    let r2 = run(&store, exp, "r2").await.info.run_id;
+    store
+        .log_batch(
+            &r1,
+            vec![
+                point("x", 2.0, 2, 20),
+                point("x", 0.0, 0, 5),
+                point("x", 1.5, 1, 15),
+                point("x", 1.0, 1, 10),
+                point("y", 99.0, 0, 0),
+            ],
+            vec![],
+            vec![],
+        )
+        .await
+        .expect("log r1");
+    store
+        .log_batch(&r2, vec![point("x", 10.0, 1, 1)], vec![], vec![])
+        .await
+        .expect("log r2");
+    let s0 = of_run(point("x", 0.0, 0, 5), &r1);
+    let s1a = of_run(point("x", 1.0, 1, 10), &r1);
+    let s1b = of_run(point("x", 1.5, 1, 15), &r1);
+    let s2 = of_run(point("x", 2.0, 2, 20), &r1);
+    let other = of_run(point("x", 10.0, 1, 1), &r2);
+
+    let only_r1 = [&r1];
+    let h = |min, max| history(&store, &only_r1, "x", min, max);
+    assert_metrics(
+        &h(None, None).await,
+        &[s0.clone(), s1a.clone(), s1b.clone(), s2.clone()],
+    );
+    assert_metrics(
+        &h(Some(1), None).await,
+        &[s1a.clone(), s1b.clone(), s2.clone()],
+    );
+    assert_metrics(
+        &h(None, Some(1)).await,
+        &[s0.clone(), s1a.clone(), s1b.clone()],
+    );
+    assert_metrics(&h(Some(1), Some(1)).await, &[s1a.clone(), s1b.clone()]);
+    assert_metrics(&h(Some(3), None).await, &[]);
+
+    let mut both = vec![s0, s1a, s1b, s2];
+    if r2 < r1 {
+        both.insert(0, other);
+    } else {
+        both.push(other);
+    }
+    assert_metrics(&history(&store, &[&r1, &r2], "x", None, None).await, &both);
+    assert_metrics(&history(&store, &[], "x", None, None).await, &[]);
+    assert_metrics(&history(&store, &[&r1], "absent", None, None).await, &[]);
+
+    let tagged = Metric {
+        model_id: Some(format!("m-{}", RunId::generate())),
+        dataset_name: Some("ds".to_string()),
+        dataset_digest: Some("abc".to_string()),
+        ..point("z", 0.25, 4, 44)
+    };
+    store
+        .log_batch(&r2, vec![tagged.clone()], vec![], vec![])
+        .await
+        .expect("log z");
+    assert_metrics(
+        &history(&store, &[&r2], "z", None, None).await,
+        &[of_run(tagged, &r2)],
+    );
+}
