@@ -445,14 +445,23 @@ def _guess_rounds(d):
     return n
 
 
+def markers(d):
+    """Each backend has its own results section: SQLite the plain markers, others suffixed."""
+    backend = (_load(os.path.join(d, "meta.json")) or {}).get("backend", "sqlite")
+    if backend == "sqlite":
+        return START_MARK, END_MARK
+    return (f"<!-- tracking-results-{backend}:start -->", f"<!-- tracking-results-{backend}:end -->")
+
+
 def update_docs(d, doc):
     with open(doc) as f:
         text = f.read()
-    i, j = text.find(START_MARK), text.find(END_MARK)
+    start_mark, end_mark = markers(d)
+    i, j = text.find(start_mark), text.find(end_mark)
     if i < 0 or j < 0 or j < i:
-        print(f"{doc}: markers {START_MARK} / {END_MARK} not found", file=sys.stderr)
+        print(f"{doc}: markers {start_mark} / {end_mark} not found", file=sys.stderr)
         return 1
-    new = text[: i + len(START_MARK)] + "\n" + render(d) + text[j:]
+    new = text[: i + len(start_mark)] + "\n" + render(d) + text[j:]
     with open(doc, "w") as f:
         f.write(new)
     return 0

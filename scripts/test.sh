@@ -18,6 +18,15 @@ cargo fmt --all -- --check
 echo "== Python environment (pinned)"
 scripts/python-env.sh
 
+# Command-line clients the suite drives: psql (scratch databases) and curl (the local S3 bucket).
+missing=()
+command -v psql >/dev/null || missing+=(postgresql-client)
+command -v curl >/dev/null || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
 echo "== PostgreSQL at $CAIRN_TEST_PG_ADMIN_URL"
 psql "$CAIRN_TEST_PG_ADMIN_URL" -qtAc "select 1" >/dev/null \
   || { echo "PostgreSQL is not reachable at $CAIRN_TEST_PG_ADMIN_URL" >&2; exit 1; }

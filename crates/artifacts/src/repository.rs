@@ -122,6 +122,7 @@ impl ArtifactRepository {
         E: std::fmt::Display,
     {
         let location = location(path);
+        let at = |e| ArtifactError::at(path.as_str(), e);
         let mut head: Vec<Bytes> = Vec::new();
         let mut head_len = 0;
         while head_len <= SINGLE_PUT_LIMIT {
@@ -135,12 +136,13 @@ impl ArtifactRepository {
                 None => {
                     self.store
                         .put(&location, PutPayload::from_iter(head))
-                        .await?;
+                        .await
+                        .map_err(at)?;
                     return Ok(());
                 }
             }
         }
-        let upload = self.store.put_multipart(&location).await?;
+        let upload = self.store.put_multipart(&location).await.map_err(at)?;
         let mut writer = WriteMultipart::new(upload);
         for chunk in head {
             writer.put(chunk);
@@ -157,13 +159,17 @@ impl ArtifactRepository {
                 }
             }
         }
-        writer.finish().await?;
+        writer.finish().await.map_err(at)?;
         Ok(())
     }
 
     /// Opens a file for reading.
     pub async fn get(&self, path: &ArtifactPath) -> Result<ArtifactDownload, ArtifactError> {
-        let result = self.store.get(&location(path)).await?;
+        let result = self
+            .store
+            .get(&location(path))
+            .await
+            .map_err(|e| ArtifactError::at(path.as_str(), e))?;
         let size = result.meta.size;
         let stream = result
             .into_stream()

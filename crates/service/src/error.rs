@@ -52,6 +52,7 @@ impl From<ArtifactError> for ServiceError {
         match e {
             ArtifactError::InvalidPath(m) => Self::InvalidArgument(m),
             ArtifactError::NotFound(m) => Self::NotFound(m),
+            ArtifactError::Conflict(m) => Self::InvalidArgument(m),
             other => Self::Internal(other.to_string()),
         }
     }

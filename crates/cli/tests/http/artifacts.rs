@@ -126,3 +126,40 @@ async fn paths_that_escape_the_root_are_400() {
     assert_error(&list, 400, "INVALID_PARAMETER_VALUE");
     assert!(!s.data_dir.join("x").exists() && !s.data_dir.parent().unwrap().join("x").exists());
 }
+
+#[tokio::test]
+async fn a_file_cannot_also_be_a_folder() {
+    let s = Server::start().await;
+    let put = s
+        .http
+        .put(art(&s, "1/r/artifacts/d/f.txt"))
+        .body("hi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    // Object stores such as S3 have no folders, so there both writes succeed; a local folder refuses
+    // them with a 400, never a 5xx.
+    let local = s.engines.s3_prefix.is_none();
+    for path in ["1/r/artifacts/d/f.txt/x", "1/r/artifacts/d"] {
+        let (st, body) = s.send(s.http.put(art(&s, path)).body("x")).await;
+        if local {
+            assert_eq!(
+                (st, body["error_code"].as_str()),
+                (400, Some("INVALID_PARAMETER_VALUE")),
+                "{path}: {body}"
+            );
+        } else {
+            assert_eq!(st, 200, "{path}: {body}");
+        }
+    }
+    let (st, body) = s
+        .send(s.http.get(art(&s, "1/r/artifacts/missing.bin")))
+        .await;
+    assert_eq!(st, 404);
+    let msg = body["message"].as_str().unwrap();
+    assert!(
+        msg.contains("1/r/artifacts/missing.bin") && !msg.contains(s.data_dir.to_str().unwrap()),
+        "{msg}"
+    );
+}
