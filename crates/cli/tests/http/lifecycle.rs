@@ -58,3 +58,31 @@ fn bad_configuration_fails_fast_with_a_clear_message() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn unreachable_bucket_fails_start_up_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["server", "--port", "0", "--data-dir"])
+        .arg(dir.path())
+        .args(["--artifacts-destination", "s3://cairn-nowhere/prefix"])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "fails fast: {:?}",
+        started.elapsed()
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cairn: error:") && err.contains("s3://cairn-nowhere/prefix"),
+        "{err}"
+    );
+}
