@@ -1,18 +1,18 @@
 //! Experiments and their tags.
 
-use std::collections::{BTreeMap, HashMap};
-
 use cairn_domain::{Experiment, ExperimentId, LifecycleStage, Tag, ViewType};
 use cairn_store::{NewExperiment, StoreError, StoreResult};
-use sqlx::postgres::PgRow;
-use sqlx::{AssertSqlSafe, PgConnection, Postgres, QueryBuilder, Row};
+use cairn_store_sql::{
+    EXPERIMENT_COLUMNS, attach_experiment_tags, default_artifact_location,
+    experiment_name_not_found, experiment_name_taken, experiment_not_found,
+    experiment_not_in_stage, experiment_tag_not_found, experiments, experiments_in_view,
+    stage_before,
+};
+use sqlx::{AssertSqlSafe, PgConnection, Row};
 
 use crate::PostgresStore;
 use crate::errors::{TxResult, is_unique_violation};
-use crate::load::parse_col;
-
-const COLUMNS: &str =
-    "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time";
+use crate::key_values;
 
 impl PostgresStore {
     pub(crate) async fn create_experiment_impl(
@@ -42,10 +42,7 @@ impl PostgresStore {
                 sqlx::query(
                     "UPDATE experiments SET artifact_location = $1 WHERE experiment_id = $2",
                 )
-                .bind(format!(
-                    "{}/{id}",
-                    new.default_artifact_root.trim_end_matches('/')
-                ))
+                .bind(default_artifact_location(&new.default_artifact_root, id))
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -65,7 +62,8 @@ impl PostgresStore {
         self.read(async {
             let mut conn = self.conn().await?;
             let sql = format!(
-                "SELECT {COLUMNS} FROM experiments WHERE {condition} ORDER BY experiment_id"
+                "SELECT {EXPERIMENT_COLUMNS} FROM experiments WHERE {condition} \
+                 ORDER BY experiment_id"
             );
             let q = sqlx::query(AssertSqlSafe(sql));
             let q = match bind {
@@ -73,12 +71,10 @@ impl PostgresStore {
                 None => q,
             };
             let rows = q.fetch_all(&mut *conn).await?;
-            let mut exps = rows.iter().map(experiment).collect::<TxResult<Vec<_>>>()?;
+            let mut exps = experiments(&rows)?;
             if exps.is_empty() {
                 return Ok(exps);
             }
-            let index: HashMap<i64, usize> =
-                exps.iter().enumerate().map(|(i, e)| (e.id.0, i)).collect();
             let ids: Vec<i64> = exps.iter().map(|e| e.id.0).collect();
             let rows = sqlx::query(
                 "SELECT experiment_id, key, value FROM experiment_tags \
@@ -87,14 +83,7 @@ impl PostgresStore {
             .bind(ids)
             .fetch_all(&mut *conn)
             .await?;
-            for row in rows {
-                if let Some(&i) = index.get(&row.get::<i64, _>(0)) {
-                    exps[i].tags.push(Tag {
-                        key: row.get(1),
-                        value: row.get(2),
-                    });
-                }
-            }
+            attach_experiment_tags(&mut exps, &rows);
             Ok(exps)
         })
         .await
@@ -104,28 +93,21 @@ impl PostgresStore {
         self.find_experiments(&format!("experiment_id = {}", id.0), None)
             .await?
             .pop()
-            .ok_or_else(|| not_found(id))
+            .ok_or_else(|| experiment_not_found(id))
     }
 
     pub(crate) async fn get_experiment_by_name_impl(&self, name: &str) -> StoreResult<Experiment> {
         self.find_experiments("name = $1", Some(name))
             .await?
             .pop()
-            .ok_or_else(|| {
-                StoreError::NotFound(format!("Could not find experiment with name '{name}'"))
-            })
+            .ok_or_else(|| experiment_name_not_found(name))
     }
 
     pub(crate) async fn list_experiments_impl(
         &self,
         view: ViewType,
     ) -> StoreResult<Vec<Experiment>> {
-        let cond = match view {
-            ViewType::ActiveOnly => "lifecycle_stage = 'active'",
-            ViewType::DeletedOnly => "lifecycle_stage = 'deleted'",
-            ViewType::All => "TRUE",
-        };
-        self.find_experiments(cond, None).await
+        self.find_experiments(experiments_in_view(view), None).await
     }
 
     pub(crate) async fn rename_experiment_impl(
@@ -144,12 +126,9 @@ impl PostgresStore {
             .execute(&mut *self.conn().await?)
             .await;
             match r {
-                Ok(r) if r.rows_affected() == 0 => Err(not_found(id).into()),
+                Ok(r) if r.rows_affected() == 0 => Err(experiment_not_found(id).into()),
                 Ok(_) => Ok(()),
-                Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists(format!(
-                    "Experiment(name={name}) already exists."
-                ))
-                .into()),
+                Err(e) if is_unique_violation(&e) => Err(experiment_name_taken(name).into()),
                 Err(e) => Err(e.into()),
             }
         })
@@ -164,13 +143,9 @@ impl PostgresStore {
     ) -> StoreResult<()> {
         self.write(|| async move {
             let mut tx = self.begin().await?;
-            // Only an active experiment can be deleted and only a deleted one restored; MLflow answers
-            // anything else as a missing experiment. The experiment row is locked first, then its runs:
-            // the order every transaction here takes them in.
-            let from = match stage {
-                LifecycleStage::Active => LifecycleStage::Deleted,
-                LifecycleStage::Deleted => LifecycleStage::Active,
-            };
+            // The experiment row is locked first, then its runs: the order every transaction here takes
+            // them in.
+            let from = stage_before(stage);
             let r = sqlx::query(
                 "UPDATE experiments SET lifecycle_stage = $1, last_update_time = $2 \
                  WHERE experiment_id = $3 AND lifecycle_stage = $4",
@@ -182,11 +157,7 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await?;
             if r.rows_affected() == 0 {
-                return Err(StoreError::NotFound(format!(
-                    "No Experiment with id={id} in the '{}' state exists",
-                    from.as_str()
-                ))
-                .into());
+                return Err(experiment_not_in_stage(id, from.as_str()).into());
             }
             let deleted_time = (stage == LifecycleStage::Deleted).then_some(now);
             sqlx::query(
@@ -234,10 +205,7 @@ impl PostgresStore {
                     .execute(&mut *tx)
                     .await?;
             if r.rows_affected() == 0 {
-                return Err(StoreError::NotFound(format!(
-                    "No tag with name: {key} in experiment with id {id}"
-                ))
-                .into());
+                return Err(experiment_tag_not_found(id, key).into());
             }
             tx.commit().await?;
             Ok(())
@@ -253,29 +221,12 @@ async fn require_experiment(conn: &mut PgConnection, id: ExperimentId) -> TxResu
         .fetch_optional(&mut *conn)
         .await?
         .map(|_| ())
-        .ok_or_else(|| not_found(id).into())
+        .ok_or_else(|| experiment_not_found(id).into())
 }
 
 /// Sets experiment tags; the last of repeated keys wins.
 async fn upsert_tags(conn: &mut PgConnection, id: i64, tags: &[Tag]) -> TxResult<()> {
-    if tags.is_empty() {
-        return Ok(());
-    }
-    // One row per key: a multi-row upsert may not touch a row twice.
-    let last: BTreeMap<&str, &str> = tags
-        .iter()
-        .map(|t| (t.key.as_str(), t.value.as_str()))
-        .collect();
-    let mut b: QueryBuilder<Postgres> =
-        QueryBuilder::new("INSERT INTO experiment_tags (experiment_id, key, value) ");
-    b.push_values(last.iter(), |mut row, (key, value)| {
-        row.push_bind(id)
-            .push_bind(key.to_string())
-            .push_bind(value.to_string());
-    });
-    b.push(" ON CONFLICT (experiment_id, key) DO UPDATE SET value = EXCLUDED.value");
-    b.build().execute(&mut *conn).await?;
-    Ok(())
+    key_values::upsert_tags(conn, "experiment_tags", "experiment_id", id, tags).await
 }
 
 fn already_exists(name: &str) -> StoreError {
@@ -283,20 +234,4 @@ fn already_exists(name: &str) -> StoreError {
         "Experiment(name={name}) already exists. Error: duplicate key value violates unique \
          constraint \"experiments_name_key\""
     ))
-}
-
-fn not_found(id: ExperimentId) -> StoreError {
-    StoreError::NotFound(format!("No Experiment with id={id} exists"))
-}
-
-fn experiment(row: &PgRow) -> TxResult<Experiment> {
-    Ok(Experiment {
-        id: ExperimentId(row.get(0)),
-        name: row.get(1),
-        artifact_location: row.get(2),
-        lifecycle_stage: parse_col(row, 3)?,
-        creation_time: row.get(4),
-        last_update_time: row.get(5),
-        tags: Vec::new(),
-    })
 }

@@ -17,6 +17,7 @@
 mod connect;
 mod errors;
 mod experiments;
+mod key_values;
 mod load;
 mod logged_models;
 mod metrics;

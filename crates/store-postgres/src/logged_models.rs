@@ -1,15 +1,17 @@
 //! Logged models (MLflow 3.x): the model entity, its params, tags and the metrics linked to it.
 
-use std::collections::{BTreeMap, HashMap};
-
-use cairn_domain::{ExperimentId, LoggedModel, LoggedModelId, Metric, Param, Tag};
-use cairn_store::{LoggedModelUpdate, NewLoggedModel, StoreError, StoreResult};
-use sqlx::postgres::PgRow;
-use sqlx::{AssertSqlSafe, PgConnection, Postgres, QueryBuilder, Row};
+use cairn_domain::{ExperimentId, LoggedModel, LoggedModelId, Tag};
+use cairn_store::{LoggedModelUpdate, NewLoggedModel, StoreResult};
+use cairn_store_sql::{
+    load_active_model, load_active_models, load_model, model_artifact_uri, model_not_found,
+    model_tag_not_found, no_active_experiment,
+};
+use sqlx::{PgConnection, Row};
 
 use crate::PostgresStore;
 use crate::errors::TxResult;
-use crate::load::{metric_value, parse_col};
+use crate::key_values::{self, key_value_rows, last_per_key};
+use crate::load::Loader;
 
 impl PostgresStore {
     pub(crate) async fn create_logged_model_impl(
@@ -26,18 +28,8 @@ impl PostgresStore {
             .bind(new.experiment_id.0)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or_else(|| {
-                StoreError::NotFound(format!(
-                    "No active Experiment with id={} exists",
-                    new.experiment_id
-                ))
-            })?
+            .ok_or_else(|| no_active_experiment(new.experiment_id))?
             .get(0);
-            let artifact_uri = format!(
-                "{}/models/{}/artifacts",
-                location.trim_end_matches('/'),
-                new.model_id
-            );
             sqlx::query(
                 "INSERT INTO logged_models (model_id, experiment_id, name, artifact_uri, \
                  creation_timestamp_ms, last_updated_timestamp_ms, status, model_type, source_run_id) \
@@ -46,33 +38,21 @@ impl PostgresStore {
             .bind(new.model_id.as_str())
             .bind(new.experiment_id.0)
             .bind(&new.name)
-            .bind(&artifact_uri)
+            .bind(model_artifact_uri(&location, &new.model_id))
             .bind(new.creation_timestamp_ms)
             .bind(&new.model_type)
             .bind(&new.source_run_id)
             .execute(&mut *tx)
             .await?;
             if !new.params.is_empty() {
-                // The last of repeated keys wins, as when each replaces the one before.
-                let last: BTreeMap<&str, &str> = new
-                    .params
-                    .iter()
-                    .map(|p| (p.key.as_str(), p.value.as_str()))
-                    .collect();
-                let mut b: QueryBuilder<Postgres> =
-                    QueryBuilder::new("INSERT INTO logged_model_params (model_id, key, value) ");
-                b.push_values(last.iter(), |mut row, (key, value)| {
-                    row.push_bind(new.model_id.as_str().to_string())
-                        .push_bind(key.to_string())
-                        .push_bind(value.to_string());
-                });
+                let params = new.params.iter();
+                let last = last_per_key(params.map(|p| (p.key.as_str(), p.value.as_str())));
+                let id = new.model_id.as_str().to_string();
+                let mut b = key_value_rows("logged_model_params", "model_id", id, &last);
                 b.build().execute(&mut *tx).await?;
             }
             upsert_tags(&mut tx, &new.model_id, &new.tags).await?;
-            let model = load_models(&mut tx, "m.model_id = $1", Some(new.model_id.as_str()))
-                .await?
-                .pop()
-                .ok_or_else(|| not_found(&new.model_id))?;
+            let model = load_model(&mut Loader(&mut tx), &new.model_id).await?;
             tx.commit().await?;
             Ok(model)
         })
@@ -85,14 +65,7 @@ impl PostgresStore {
     ) -> StoreResult<LoggedModel> {
         self.read(async {
             let mut conn = self.conn().await?;
-            load_models(
-                &mut conn,
-                "m.model_id = $1 AND m.lifecycle_stage = 'active'",
-                Some(id.as_str()),
-            )
-            .await?
-            .pop()
-            .ok_or_else(|| not_found(id).into())
+            load_active_model(&mut Loader(&mut conn), id).await
         })
         .await
     }
@@ -116,12 +89,9 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await?;
             if r.rows_affected() == 0 {
-                return Err(not_found(id).into());
+                return Err(model_not_found(id).into());
             }
-            let model = load_models(&mut tx, "m.model_id = $1", Some(id.as_str()))
-                .await?
-                .pop()
-                .ok_or_else(|| not_found(id))?;
+            let model = load_model(&mut Loader(&mut tx), id).await?;
             tx.commit().await?;
             Ok(model)
         })
@@ -158,10 +128,7 @@ impl PostgresStore {
                 .execute(&mut *tx)
                 .await?;
             if r.rows_affected() == 0 {
-                return Err(StoreError::NotFound(format!(
-                    "No tag with key '{key}' found for logged model with ID '{id}'"
-                ))
-                .into());
+                return Err(model_tag_not_found(id, key).into());
             }
             tx.commit().await?;
             Ok(())
@@ -184,7 +151,7 @@ impl PostgresStore {
             .execute(&mut *self.conn().await?)
             .await?;
             if r.rows_affected() == 0 {
-                return Err(not_found(id).into());
+                return Err(model_not_found(id).into());
             }
             Ok(())
         })
@@ -198,19 +165,9 @@ impl PostgresStore {
         if experiments.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = experiments
-            .iter()
-            .map(|e| e.0.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
         self.read(async {
             let mut conn = self.conn().await?;
-            load_models(
-                &mut conn,
-                &format!("m.experiment_id IN ({ids}) AND m.lifecycle_stage = 'active'"),
-                None,
-            )
-            .await
+            load_active_models(&mut Loader(&mut conn), experiments).await
         })
         .await
     }
@@ -225,145 +182,11 @@ async fn lock_active(conn: &mut PgConnection, id: &LoggedModelId) -> TxResult<()
     .fetch_optional(&mut *conn)
     .await?
     .map(|_| ())
-    .ok_or_else(|| not_found(id).into())
+    .ok_or_else(|| model_not_found(id).into())
 }
 
 /// Sets model tags; the last of repeated keys wins.
 async fn upsert_tags(conn: &mut PgConnection, id: &LoggedModelId, tags: &[Tag]) -> TxResult<()> {
-    if tags.is_empty() {
-        return Ok(());
-    }
-    // One row per key: a multi-row upsert may not touch a row twice.
-    let last: BTreeMap<&str, &str> = tags
-        .iter()
-        .map(|t| (t.key.as_str(), t.value.as_str()))
-        .collect();
-    let mut b: QueryBuilder<Postgres> =
-        QueryBuilder::new("INSERT INTO logged_model_tags (model_id, key, value) ");
-    b.push_values(last.iter(), |mut row, (key, value)| {
-        row.push_bind(id.as_str().to_string())
-            .push_bind(key.to_string())
-            .push_bind(value.to_string());
-    });
-    b.push(" ON CONFLICT (model_id, key) DO UPDATE SET value = EXCLUDED.value");
-    b.build().execute(&mut *conn).await?;
-    Ok(())
-}
-
-/// Loads the models matching `condition` (over `logged_models m`, with an optional bound `$1`).
-async fn load_models(
-    conn: &mut PgConnection,
-    condition: &str,
-    bind: Option<&str>,
-) -> TxResult<Vec<LoggedModel>> {
-    let fetch = |sql: String| {
-        let q = sqlx::query(AssertSqlSafe(sql));
-        match bind {
-            Some(b) => q.bind(b.to_string()),
-            None => q,
-        }
-    };
-    let rows = fetch(format!(
-        "SELECT m.model_id, m.experiment_id, m.name, m.artifact_uri, m.creation_timestamp_ms, \
-         m.last_updated_timestamp_ms, m.status, m.status_message, m.model_type, m.source_run_id, \
-         m.lifecycle_stage FROM logged_models m WHERE {condition} \
-         ORDER BY m.creation_timestamp_ms, m.model_id"
-    ))
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut models = rows.iter().map(model).collect::<TxResult<Vec<_>>>()?;
-    if models.is_empty() {
-        return Ok(models);
-    }
-    let index: HashMap<String, usize> = models
-        .iter()
-        .enumerate()
-        .map(|(i, m)| (m.model_id.as_str().to_string(), i))
-        .collect();
-    let sub = format!("SELECT m.model_id FROM logged_models m WHERE {condition}");
-    for row in fetch(format!(
-        "SELECT model_id, key, value FROM logged_model_params WHERE model_id IN ({sub}) \
-         ORDER BY key"
-    ))
-    .fetch_all(&mut *conn)
-    .await?
-    {
-        if let Some(&i) = index.get(row.get::<&str, _>(0)) {
-            models[i].params.push(Param {
-                key: row.get(1),
-                value: row.get(2),
-            });
-        }
-    }
-    for row in fetch(format!(
-        "SELECT model_id, key, value FROM logged_model_tags WHERE model_id IN ({sub}) ORDER BY key"
-    ))
-    .fetch_all(&mut *conn)
-    .await?
-    {
-        if let Some(&i) = index.get(row.get::<&str, _>(0)) {
-            models[i].tags.push(Tag {
-                key: row.get(1),
-                value: row.get(2),
-            });
-        }
-    }
-    for row in fetch(format!(
-        "SELECT model_id, run_id, key, value, is_nan, step, timestamp, dataset_name, dataset_digest \
-         FROM metrics WHERE model_id IN ({sub}) ORDER BY key, step, timestamp"
-    ))
-    .fetch_all(&mut *conn)
-    .await?
-    {
-        if let Some(&i) = index.get(row.get::<&str, _>(0)) {
-            let m = Metric {
-                model_id: Some(row.get(0)),
-                run_id: Some(row.get(1)),
-                key: row.get(2),
-                value: metric_value(&row, 3, 4),
-                step: row.get(5),
-                timestamp: row.get(6),
-                dataset_name: row.get(7),
-                dataset_digest: row.get(8),
-            };
-            keep_latest(&mut models[i].metrics, m);
-        }
-    }
-    Ok(models)
-}
-
-/// Keeps one point per (key, dataset): the latest.
-fn keep_latest(list: &mut Vec<Metric>, m: Metric) {
-    let same = |x: &Metric| {
-        x.key == m.key && x.dataset_name == m.dataset_name && x.dataset_digest == m.dataset_digest
-    };
-    match list.iter_mut().find(|x| same(x)) {
-        Some(cur) if m.is_newer_than(cur) => *cur = m,
-        Some(_) => {}
-        None => list.push(m),
-    }
-}
-
-fn model(row: &PgRow) -> TxResult<LoggedModel> {
-    let id: String = row.get(0);
-    Ok(LoggedModel {
-        model_id: LoggedModelId::parse(&id).map_err(|e| StoreError::Internal(e.to_string()))?,
-        experiment_id: ExperimentId(row.get(1)),
-        name: row.get(2),
-        artifact_uri: row.get(3),
-        creation_timestamp_ms: row.get(4),
-        last_updated_timestamp_ms: row.get(5),
-        status: parse_col(row, 6)?,
-        status_message: row.get(7),
-        model_type: row.get(8),
-        source_run_id: row.get(9),
-        lifecycle_stage: parse_col(row, 10)?,
-        tags: Vec::new(),
-        params: Vec::new(),
-        metrics: Vec::new(),
-    })
-}
-
-fn not_found(id: &LoggedModelId) -> StoreError {
-    StoreError::NotFound(format!("Logged model with ID '{id}' not found."))
+    let id = id.as_str().to_string();
+    key_values::upsert_tags(conn, "logged_model_tags", "model_id", id, tags).await
 }

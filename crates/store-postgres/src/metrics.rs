@@ -1,14 +1,14 @@
 //! Batched logging of metrics, params and tags, and metric history.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use cairn_domain::{Metric, Param, RunId, Tag};
-use cairn_store::{MetricHistoryQuery, StoreError, StoreResult};
+use cairn_store::{MetricHistoryQuery, StoreResult};
+use cairn_store_sql::{Point, check_params, history_metric, history_query, metric_statements};
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use crate::PostgresStore;
 use crate::errors::TxResult;
-use crate::load::metric_value;
 use crate::runs::{lock_active, upsert_tags};
 
 /// Rows per multi-row INSERT: 9 columns × 1,000 stays far below PostgreSQL's 65,535 bound parameters.
@@ -30,7 +30,9 @@ impl PostgresStore {
             lock_active(&mut tx, id).await?;
             insert_params(&mut tx, id, params).await?;
             upsert_tags(&mut tx, id, tags).await?;
-            insert_metrics(&mut tx, id, points).await?;
+            for mut b in metric_statements::<Postgres>(id, points, METRIC_ROWS_PER_STATEMENT) {
+                b.build().execute(&mut *tx).await?;
+            }
             tx.commit().await?;
             Ok(())
         })
@@ -45,36 +47,12 @@ impl PostgresStore {
             return Ok(Vec::new());
         }
         let run_ids: Vec<String> = q.run_ids.iter().map(|r| r.as_str().to_string()).collect();
-        let mut b: QueryBuilder<Postgres> = QueryBuilder::new(
-            "SELECT run_id, key, value, is_nan, step, timestamp, model_id, dataset_name, \
-             dataset_digest FROM metrics WHERE key = ",
-        );
-        b.push_bind(q.key.clone())
-            .push(" AND run_id = ANY(")
-            .push_bind(run_ids)
-            .push(")");
-        if let Some(min) = q.min_step {
-            b.push(" AND step >= ").push_bind(min);
-        }
-        if let Some(max) = q.max_step {
-            b.push(" AND step <= ").push_bind(max);
-        }
-        b.push(" ORDER BY run_id, step, timestamp, value");
+        let mut b = history_query::<Postgres>(&q, |b| {
+            b.push(" AND run_id = ANY(").push_bind(run_ids).push(")");
+        });
         self.read(async {
             let rows = b.build().fetch_all(&mut *self.conn().await?).await?;
-            Ok(rows
-                .iter()
-                .map(|row| Metric {
-                    run_id: Some(row.get(0)),
-                    key: row.get(1),
-                    value: metric_value(row, 2, 3),
-                    step: row.get(4),
-                    timestamp: row.get(5),
-                    model_id: row.get(6),
-                    dataset_name: row.get(7),
-                    dataset_digest: row.get(8),
-                })
-                .collect())
+            Ok(rows.iter().map(history_metric).collect())
         })
         .await
     }
@@ -96,18 +74,7 @@ async fn insert_params(conn: &mut PgConnection, id: &RunId, params: &[Param]) ->
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
-    for p in params {
-        if let Some(old) = existing.get(&p.key)
-            && *old != p.value
-        {
-            return Err(StoreError::Conflict(format!(
-                "Changing param values is not allowed. Param with key='{}' was already logged with \
-                 value='{old}' for run ID='{id}'. Attempted logging new value '{}'.",
-                p.key, p.value
-            ))
-            .into());
-        }
-    }
+    check_params(id, &existing, params)?;
     let mut b: QueryBuilder<Postgres> =
         QueryBuilder::new("INSERT INTO params (run_id, key, value) ");
     b.push_values(params, |mut row, p| {
@@ -121,16 +88,6 @@ async fn insert_params(conn: &mut PgConnection, id: &RunId, params: &[Param]) ->
     Ok(())
 }
 
-/// One metric point as stored: NaN becomes (0, true), as in the SQLite store.
-struct Point<'a> {
-    metric: &'a Metric,
-    value: f64,
-    is_nan: bool,
-    model_id: Option<&'a str>,
-    dataset_name: Option<&'a str>,
-    dataset_digest: Option<&'a str>,
-}
-
 /// The batch with identical points merged, in first-seen order. PostgreSQL refuses a multi-row upsert that
 /// touches one row twice; merging first gives what applying the points one by one would: one row, whose
 /// model and dataset come from the last point that names them.
@@ -138,10 +95,14 @@ fn distinct_points(metrics: &[Metric]) -> Vec<Point<'_>> {
     let mut points: Vec<Point<'_>> = Vec::with_capacity(metrics.len());
     let mut seen: HashMap<(&str, i64, i64, u64, bool), usize> = HashMap::new();
     for m in metrics {
-        let (value, is_nan) = stored(m.value);
+        let point = Point::new(m);
         // -0.0 and 0.0 are one value to PostgreSQL's unique index.
-        let bits = if value == 0.0 { 0 } else { value.to_bits() };
-        let key = (m.key.as_str(), m.step, m.timestamp, bits, is_nan);
+        let bits = if point.value == 0.0 {
+            0
+        } else {
+            point.value.to_bits()
+        };
+        let key = (m.key.as_str(), m.step, m.timestamp, bits, point.is_nan);
         match seen.get(&key) {
             Some(&i) => {
                 let p = &mut points[i];
@@ -151,86 +112,9 @@ fn distinct_points(metrics: &[Metric]) -> Vec<Point<'_>> {
             }
             None => {
                 seen.insert(key, points.len());
-                points.push(Point {
-                    metric: m,
-                    value,
-                    is_nan,
-                    model_id: m.model_id.as_deref(),
-                    dataset_name: m.dataset_name.as_deref(),
-                    dataset_digest: m.dataset_digest.as_deref(),
-                });
+                points.push(point);
             }
         }
     }
     points
-}
-
-/// Appends metric points and moves each key's latest value forward when a newer point arrives.
-async fn insert_metrics(conn: &mut PgConnection, id: &RunId, points: &[Point<'_>]) -> TxResult<()> {
-    if points.is_empty() {
-        return Ok(());
-    }
-    for chunk in points.chunks(METRIC_ROWS_PER_STATEMENT) {
-        let mut b: QueryBuilder<Postgres> = QueryBuilder::new(
-            "INSERT INTO metrics (run_id, key, value, is_nan, step, timestamp, model_id, \
-             dataset_name, dataset_digest) ",
-        );
-        b.push_values(chunk, |mut row, p| {
-            row.push_bind(id.as_str().to_string())
-                .push_bind(p.metric.key.clone())
-                .push_bind(p.value)
-                .push_bind(p.is_nan)
-                .push_bind(p.metric.step)
-                .push_bind(p.metric.timestamp)
-                .push_bind(p.model_id.map(str::to_string))
-                .push_bind(p.dataset_name.map(str::to_string))
-                .push_bind(p.dataset_digest.map(str::to_string));
-        });
-        // Re-logging an identical point (MLflow's log_model does, to attach a model id) keeps one row.
-        b.push(
-            " ON CONFLICT (run_id, key, step, timestamp, value, is_nan) DO UPDATE SET \
-             model_id = COALESCE(EXCLUDED.model_id, metrics.model_id), \
-             dataset_name = COALESCE(EXCLUDED.dataset_name, metrics.dataset_name), \
-             dataset_digest = COALESCE(EXCLUDED.dataset_digest, metrics.dataset_digest)",
-        );
-        b.build().execute(&mut *conn).await?;
-    }
-    // The newest point of each key in this batch; keys in order, so that row locks are always taken alike.
-    let mut latest: BTreeMap<&str, &Metric> = BTreeMap::new();
-    for p in points {
-        let m = p.metric;
-        match latest.get(m.key.as_str()) {
-            Some(cur) if !m.is_newer_than(cur) => {}
-            _ => {
-                latest.insert(&m.key, m);
-            }
-        }
-    }
-    let mut b: QueryBuilder<Postgres> = QueryBuilder::new(
-        "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp) ",
-    );
-    b.push_values(latest.values(), |mut row, m| {
-        let (value, is_nan) = stored(m.value);
-        row.push_bind(id.as_str().to_string())
-            .push_bind(m.key.clone())
-            .push_bind(value)
-            .push_bind(is_nan)
-            .push_bind(m.step)
-            .push_bind(m.timestamp);
-    });
-    // Atomic per row: the stored point is replaced only by a newer one, whatever commits in between.
-    b.push(
-        " ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value, is_nan = EXCLUDED.is_nan, \
-         step = EXCLUDED.step, timestamp = EXCLUDED.timestamp \
-         WHERE (EXCLUDED.step, EXCLUDED.timestamp, EXCLUDED.is_nan, EXCLUDED.value) > \
-               (latest_metrics.step, latest_metrics.timestamp, latest_metrics.is_nan, \
-                latest_metrics.value)",
-    );
-    b.build().execute(&mut *conn).await?;
-    Ok(())
-}
-
-/// NaN is kept as (0, true), as in the SQLite store, so both engines order and deduplicate alike.
-fn stored(v: f64) -> (f64, bool) {
-    if v.is_nan() { (0.0, true) } else { (v, false) }
 }

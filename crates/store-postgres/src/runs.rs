@@ -10,15 +10,17 @@ use cairn_domain::{
     DatasetInput, ExperimentId, LifecycleStage, ModelInput, ModelOutput, Run, RunId, RunInfo, Tag,
     ViewType,
 };
-use cairn_store::{NewRun, RunUpdate, StoreError, StoreResult};
+use cairn_store::{NewRun, RunUpdate, StoreResult};
+use cairn_store_sql::{
+    RUN_NAME_TAG, RunScope, active_run, in_request_order, load_run, load_runs, run_artifact_uri,
+    run_not_found, run_tag_not_found,
+};
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use crate::PostgresStore;
 use crate::errors::TxResult;
-use crate::load::{RunScope, load_runs};
-
-/// The tag MLflow keeps in step with a run's name.
-pub(crate) const RUN_NAME_TAG: &str = "mlflow.runName";
+use crate::key_values;
+use crate::load::Loader;
 
 impl PostgresStore {
     pub(crate) async fn create_run_impl(&self, new: NewRun) -> StoreResult<Run> {
@@ -33,27 +35,8 @@ impl PostgresStore {
             )
             .bind(new.experiment_id.0)
             .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| {
-                StoreError::NotFound(format!(
-                    "No Experiment with id={} exists",
-                    new.experiment_id
-                ))
-            })?;
-            let stage: String = exp.get(1);
-            if stage != LifecycleStage::Active.as_str() {
-                return Err(StoreError::Conflict(format!(
-                    "The experiment {} must be in the 'active' state. Current state is {stage}.",
-                    new.experiment_id
-                ))
-                .into());
-            }
-            let location: String = exp.get(0);
-            let artifact_uri = format!(
-                "{}/{}/artifacts",
-                location.trim_end_matches('/'),
-                new.run_id
-            );
+            .await?;
+            let artifact_uri = run_artifact_uri(new, exp)?;
             sqlx::query(
                 "INSERT INTO runs (run_id, experiment_id, name, user_id, status, start_time, \
                  artifact_uri, lifecycle_stage) VALUES ($1, $2, $3, $4, 'RUNNING', $5, $6, 'active')",
@@ -67,7 +50,7 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await?;
             upsert_tags(&mut tx, &new.run_id, &new.tags).await?;
-            let run = load_one(&mut tx, &new.run_id).await?;
+            let run = load_run(&mut Loader(&mut tx), &new.run_id).await?;
             tx.commit().await?;
             Ok(run)
         })
@@ -77,7 +60,7 @@ impl PostgresStore {
     pub(crate) async fn get_run_impl(&self, id: &RunId) -> StoreResult<Run> {
         self.read(async {
             let mut conn = self.conn().await?;
-            load_one(&mut conn, id).await
+            load_run(&mut Loader(&mut conn), id).await
         })
         .await
     }
@@ -92,7 +75,12 @@ impl PostgresStore {
         }
         self.read(async {
             let mut conn = self.conn().await?;
-            load_runs(&mut conn, RunScope::Experiments(experiments, view), None).await
+            load_runs(
+                &mut Loader(&mut conn),
+                RunScope::Experiments(experiments, view),
+                None,
+            )
+            .await
         })
         .await
     }
@@ -109,7 +97,7 @@ impl PostgresStore {
         self.read(async {
             let mut conn = self.conn().await?;
             load_runs(
-                &mut conn,
+                &mut Loader(&mut conn),
                 RunScope::Experiments(experiments, view),
                 Some(fields),
             )
@@ -119,24 +107,13 @@ impl PostgresStore {
     }
 
     pub(crate) async fn get_runs_impl(&self, ids: &[RunId]) -> StoreResult<Vec<Run>> {
-        let mut loaded = self
+        let loaded = self
             .read(async {
                 let mut conn = self.conn().await?;
-                load_runs(&mut conn, RunScope::Ids(ids), None).await
+                load_runs(&mut Loader(&mut conn), RunScope::Ids(ids), None).await
             })
             .await?;
-        let position: std::collections::HashMap<&str, usize> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.as_str(), i))
-            .collect();
-        loaded.sort_by_key(|r| {
-            position
-                .get(r.info.run_id.as_str())
-                .copied()
-                .unwrap_or(usize::MAX)
-        });
-        Ok(loaded)
+        Ok(in_request_order(ids, loaded))
     }
 
     pub(crate) async fn update_run_impl(
@@ -165,7 +142,7 @@ impl PostgresStore {
                 };
                 upsert_tags(&mut tx, id, std::slice::from_ref(&tag)).await?;
             }
-            let run = load_one(&mut tx, id).await?;
+            let run = load_run(&mut Loader(&mut tx), id).await?;
             tx.commit().await?;
             Ok(run.info)
         })
@@ -206,10 +183,7 @@ impl PostgresStore {
                 .execute(&mut *tx)
                 .await?;
             if r.rows_affected() == 0 {
-                return Err(StoreError::NotFound(format!(
-                    "No tag with name: {key} in run with id {id}"
-                ))
-                .into());
+                return Err(run_tag_not_found(id, key).into());
             }
             tx.commit().await?;
             Ok(())
@@ -335,13 +309,6 @@ impl PostgresStore {
     }
 }
 
-pub(crate) async fn load_one(conn: &mut PgConnection, id: &RunId) -> TxResult<Run> {
-    load_runs(conn, RunScope::One(id), None)
-        .await?
-        .pop()
-        .ok_or_else(|| run_not_found(id).into())
-}
-
 /// Locks the run's row for the rest of the transaction and fails unless the run exists and is active;
 /// returns its experiment id. Waiting for the lock means reading the run as the last writer left it.
 pub(crate) async fn lock_active(conn: &mut PgConnection, id: &RunId) -> TxResult<i64> {
@@ -349,46 +316,19 @@ pub(crate) async fn lock_active(conn: &mut PgConnection, id: &RunId) -> TxResult
         sqlx::query("SELECT experiment_id, lifecycle_stage FROM runs WHERE run_id = $1 FOR UPDATE")
             .bind(id.as_str())
             .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(|| run_not_found(id))?;
-    let stage: &str = row.get(1);
-    if stage != LifecycleStage::Active.as_str() {
-        return Err(StoreError::Conflict(format!(
-            "The run {id} must be in the 'active' state. Current state is {stage}."
-        ))
-        .into());
-    }
-    Ok(row.get(0))
+            .await?;
+    Ok(active_run(id, row)?)
 }
 
 /// Sets run tags (the last of repeated keys wins) and keeps the run's name in step with `mlflow.runName`.
 pub(crate) async fn upsert_tags(conn: &mut PgConnection, id: &RunId, tags: &[Tag]) -> TxResult<()> {
-    if tags.is_empty() {
-        return Ok(());
-    }
-    // One row per key: a multi-row upsert may not touch a row twice.
-    let last: BTreeMap<&str, &str> = tags
-        .iter()
-        .map(|t| (t.key.as_str(), t.value.as_str()))
-        .collect();
-    let mut b: QueryBuilder<Postgres> = QueryBuilder::new("INSERT INTO tags (run_id, key, value) ");
-    b.push_values(last.iter(), |mut row, (key, value)| {
-        row.push_bind(id.as_str().to_string())
-            .push_bind(key.to_string())
-            .push_bind(value.to_string());
-    });
-    b.push(" ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value");
-    b.build().execute(&mut *conn).await?;
-    if let Some(name) = last.get(RUN_NAME_TAG) {
+    key_values::upsert_tags(conn, "tags", "run_id", id.as_str().to_string(), tags).await?;
+    if let Some(name) = tags.iter().rev().find(|t| t.key == RUN_NAME_TAG) {
         sqlx::query("UPDATE runs SET name = $1 WHERE run_id = $2")
-            .bind(*name)
+            .bind(&name.value)
             .bind(id.as_str())
             .execute(&mut *conn)
             .await?;
     }
     Ok(())
-}
-
-pub(crate) fn run_not_found(id: &RunId) -> StoreError {
-    StoreError::NotFound(format!("Run with id={id} not found"))
 }

@@ -1,18 +1,17 @@
 //! Experiments and their tags.
 
-use std::collections::HashMap;
-
 use cairn_domain::{Experiment, ExperimentId, LifecycleStage, Tag, ViewType};
 use cairn_store::{NewExperiment, StoreError, StoreResult};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row};
+use cairn_store_sql::{
+    EXPERIMENT_COLUMNS, attach_experiment_tags, default_artifact_location,
+    experiment_name_not_found, experiment_name_taken, experiment_not_found,
+    experiment_not_in_stage, experiment_tag_not_found, experiments, experiments_in_view,
+    stage_before,
+};
+use sqlx::AssertSqlSafe;
 
 use crate::SqliteStore;
 use crate::errors::{db, is_unique_violation};
-use crate::load::parse_col;
-
-const COLUMNS: &str =
-    "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time";
 
 impl SqliteStore {
     pub(crate) async fn create_experiment_impl(
@@ -42,10 +41,7 @@ impl SqliteStore {
         };
         if new.artifact_location.is_none() {
             sqlx::query("UPDATE experiments SET artifact_location = ?1 WHERE experiment_id = ?2")
-                .bind(format!(
-                    "{}/{id}",
-                    new.default_artifact_root.trim_end_matches('/')
-                ))
+                .bind(default_artifact_location(&new.default_artifact_root, id))
                 .bind(id)
                 .execute(&mut *tx)
                 .await
@@ -64,46 +60,38 @@ impl SqliteStore {
         Ok(ExperimentId(id))
     }
 
-    pub(crate) async fn find_experiments(
+    /// The experiments matching `condition` (which may refer to `bind` as `?1`), with their tags.
+    async fn find_experiments(
         &self,
         condition: &str,
-        bind: Option<String>,
+        bind: Option<&str>,
     ) -> StoreResult<Vec<Experiment>> {
         let mut conn = self.read.acquire().await.map_err(db)?;
-        let sql =
-            format!("SELECT {COLUMNS} FROM experiments WHERE {condition} ORDER BY experiment_id");
-        let q = sqlx::query(AssertSqlSafe(sql));
-        let q = match &bind {
-            Some(b) => q.bind(b.clone()),
-            None => q,
+        let fetch = |sql: String| {
+            let q = sqlx::query(AssertSqlSafe(sql));
+            match bind {
+                Some(b) => q.bind(b.to_string()),
+                None => q,
+            }
         };
-        let rows = q.fetch_all(&mut *conn).await.map_err(db)?;
-        let mut exps = rows
-            .iter()
-            .map(experiment)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let rows = fetch(format!(
+            "SELECT {EXPERIMENT_COLUMNS} FROM experiments WHERE {condition} ORDER BY experiment_id"
+        ))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        let mut exps = experiments(&rows)?;
         if exps.is_empty() {
             return Ok(exps);
         }
-        let index: HashMap<i64, usize> =
-            exps.iter().enumerate().map(|(i, e)| (e.id.0, i)).collect();
-        let sql = format!(
+        let tags = fetch(format!(
             "SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN \
              (SELECT experiment_id FROM experiments WHERE {condition}) ORDER BY key"
-        );
-        let q = sqlx::query(AssertSqlSafe(sql));
-        let q = match bind {
-            Some(b) => q.bind(b),
-            None => q,
-        };
-        for row in q.fetch_all(&mut *conn).await.map_err(db)? {
-            if let Some(&i) = index.get(&row.get::<i64, _>(0)) {
-                exps[i].tags.push(Tag {
-                    key: row.get(1),
-                    value: row.get(2),
-                });
-            }
-        }
+        ))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        attach_experiment_tags(&mut exps, &tags);
         Ok(exps)
     }
 
@@ -111,28 +99,21 @@ impl SqliteStore {
         self.find_experiments(&format!("experiment_id = {}", id.0), None)
             .await?
             .pop()
-            .ok_or_else(|| not_found(id))
+            .ok_or_else(|| experiment_not_found(id))
     }
 
     pub(crate) async fn get_experiment_by_name_impl(&self, name: &str) -> StoreResult<Experiment> {
-        self.find_experiments("name = ?1", Some(name.to_string()))
+        self.find_experiments("name = ?1", Some(name))
             .await?
             .pop()
-            .ok_or_else(|| {
-                StoreError::NotFound(format!("Could not find experiment with name '{name}'"))
-            })
+            .ok_or_else(|| experiment_name_not_found(name))
     }
 
     pub(crate) async fn list_experiments_impl(
         &self,
         view: ViewType,
     ) -> StoreResult<Vec<Experiment>> {
-        let cond = match view {
-            ViewType::ActiveOnly => "lifecycle_stage = 'active'",
-            ViewType::DeletedOnly => "lifecycle_stage = 'deleted'",
-            ViewType::All => "1 = 1",
-        };
-        self.find_experiments(cond, None).await
+        self.find_experiments(experiments_in_view(view), None).await
     }
 
     pub(crate) async fn rename_experiment_impl(
@@ -150,11 +131,9 @@ impl SqliteStore {
         .execute(&self.write)
         .await;
         match r {
-            Ok(r) if r.rows_affected() == 0 => Err(not_found(id)),
+            Ok(r) if r.rows_affected() == 0 => Err(experiment_not_found(id)),
             Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists(format!(
-                "Experiment(name={name}) already exists."
-            ))),
+            Err(e) if is_unique_violation(&e) => Err(experiment_name_taken(name)),
             Err(e) => Err(db(e)),
         }
     }
@@ -166,12 +145,7 @@ impl SqliteStore {
         now: i64,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        // Only an active experiment can be deleted and only a deleted one restored; MLflow answers
-        // anything else as a missing experiment.
-        let from = match stage {
-            LifecycleStage::Active => LifecycleStage::Deleted,
-            LifecycleStage::Deleted => LifecycleStage::Active,
-        };
+        let from = stage_before(stage);
         let r = sqlx::query(
             "UPDATE experiments SET lifecycle_stage = ?1, last_update_time = ?2 \
              WHERE experiment_id = ?3 AND lifecycle_stage = ?4",
@@ -184,10 +158,7 @@ impl SqliteStore {
         .await
         .map_err(db)?;
         if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!(
-                "No Experiment with id={id} in the '{}' state exists",
-                from.as_str()
-            )));
+            return Err(experiment_not_in_stage(id, from.as_str()));
         }
         let deleted_time = (stage == LifecycleStage::Deleted).then_some(now);
         sqlx::query(
@@ -231,9 +202,7 @@ impl SqliteStore {
             .await
             .map_err(db)?;
         if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!(
-                "No tag with name: {key} in experiment with id {id}"
-            )));
+            return Err(experiment_tag_not_found(id, key));
         }
         Ok(())
     }
@@ -244,22 +213,6 @@ impl SqliteStore {
             .fetch_optional(&self.read)
             .await
             .map_err(db)?;
-        found.map(|_| ()).ok_or_else(|| not_found(id))
+        found.map(|_| ()).ok_or_else(|| experiment_not_found(id))
     }
-}
-
-fn not_found(id: ExperimentId) -> StoreError {
-    StoreError::NotFound(format!("No Experiment with id={id} exists"))
-}
-
-fn experiment(row: &SqliteRow) -> StoreResult<Experiment> {
-    Ok(Experiment {
-        id: ExperimentId(row.get(0)),
-        name: row.get(1),
-        artifact_location: row.get(2),
-        lifecycle_stage: parse_col(row, 3)?,
-        creation_time: row.get(4),
-        last_update_time: row.get(5),
-        tags: Vec::new(),
-    })
 }

@@ -5,15 +5,16 @@ use cairn_domain::{
     DatasetInput, ExperimentId, LifecycleStage, ModelInput, ModelOutput, Run, RunId, RunInfo, Tag,
     ViewType,
 };
-use cairn_store::{NewRun, RunUpdate, StoreError, StoreResult};
+use cairn_store::{NewRun, RunUpdate, StoreResult};
+use cairn_store_sql::{
+    RUN_NAME_TAG, RunScope, active_run, in_request_order, load_run, load_runs, run_artifact_uri,
+    run_not_found, run_tag_not_found,
+};
 use sqlx::{Row, SqliteConnection};
 
 use crate::SqliteStore;
 use crate::errors::db;
-use crate::load::{RunScope, load_runs};
-
-/// The tag MLflow keeps in step with a run's name.
-pub(crate) const RUN_NAME_TAG: &str = "mlflow.runName";
+use crate::load::Loader;
 
 impl SqliteStore {
     pub(crate) async fn create_run_impl(&self, new: NewRun) -> StoreResult<Run> {
@@ -24,26 +25,8 @@ impl SqliteStore {
         .bind(new.experiment_id.0)
         .fetch_optional(&mut *tx)
         .await
-        .map_err(db)?
-        .ok_or_else(|| {
-            StoreError::NotFound(format!(
-                "No Experiment with id={} exists",
-                new.experiment_id
-            ))
-        })?;
-        let stage: String = exp.get(1);
-        if stage != LifecycleStage::Active.as_str() {
-            return Err(StoreError::Conflict(format!(
-                "The experiment {} must be in the 'active' state. Current state is {stage}.",
-                new.experiment_id
-            )));
-        }
-        let location: String = exp.get(0);
-        let artifact_uri = format!(
-            "{}/{}/artifacts",
-            location.trim_end_matches('/'),
-            new.run_id
-        );
+        .map_err(db)?;
+        let artifact_uri = run_artifact_uri(&new, exp)?;
         sqlx::query(
             "INSERT INTO runs (run_id, experiment_id, name, user_id, status, start_time, artifact_uri, \
              lifecycle_stage) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6, 'active')",
@@ -60,14 +43,14 @@ impl SqliteStore {
         for tag in &new.tags {
             upsert_tag(&mut tx, &new.run_id, tag).await?;
         }
-        let run = load_one(&mut tx, &new.run_id).await?;
+        let run = load_run(&mut Loader(&mut tx), &new.run_id).await?;
         tx.commit().await.map_err(db)?;
         Ok(run)
     }
 
     pub(crate) async fn get_run_impl(&self, id: &RunId) -> StoreResult<Run> {
         let mut conn = self.read.acquire().await.map_err(db)?;
-        load_one(&mut conn, id).await
+        load_run(&mut Loader(&mut conn), id).await
     }
 
     pub(crate) async fn list_runs_impl(
@@ -76,7 +59,12 @@ impl SqliteStore {
         view: ViewType,
     ) -> StoreResult<Vec<Run>> {
         let mut conn = self.read.acquire().await.map_err(db)?;
-        load_runs(&mut conn, RunScope::Experiments(experiments, view), None).await
+        load_runs(
+            &mut Loader(&mut conn),
+            RunScope::Experiments(experiments, view),
+            None,
+        )
+        .await
     }
 
     pub(crate) async fn list_runs_for_search_impl(
@@ -87,7 +75,7 @@ impl SqliteStore {
     ) -> StoreResult<Vec<Run>> {
         let mut conn = self.read.acquire().await.map_err(db)?;
         load_runs(
-            &mut conn,
+            &mut Loader(&mut conn),
             RunScope::Experiments(experiments, view),
             Some(fields),
         )
@@ -96,19 +84,8 @@ impl SqliteStore {
 
     pub(crate) async fn get_runs_impl(&self, ids: &[RunId]) -> StoreResult<Vec<Run>> {
         let mut conn = self.read.acquire().await.map_err(db)?;
-        let mut loaded = load_runs(&mut conn, RunScope::Ids(ids), None).await?;
-        let position: std::collections::HashMap<&str, usize> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.as_str(), i))
-            .collect();
-        loaded.sort_by_key(|r| {
-            position
-                .get(r.info.run_id.as_str())
-                .copied()
-                .unwrap_or(usize::MAX)
-        });
-        Ok(loaded)
+        let loaded = load_runs(&mut Loader(&mut conn), RunScope::Ids(ids), None).await?;
+        Ok(in_request_order(ids, loaded))
     }
 
     pub(crate) async fn update_run_impl(
@@ -136,7 +113,7 @@ impl SqliteStore {
             };
             upsert_tag(&mut tx, id, &tag).await?;
         }
-        let run = load_one(&mut tx, id).await?;
+        let run = load_run(&mut Loader(&mut tx), id).await?;
         tx.commit().await.map_err(db)?;
         Ok(run.info)
     }
@@ -173,9 +150,7 @@ impl SqliteStore {
             .await
             .map_err(db)?;
         if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!(
-                "No tag with name: {key} in run with id {id}"
-            )));
+            return Err(run_tag_not_found(id, key));
         }
         tx.commit().await.map_err(db)
     }
@@ -272,28 +247,14 @@ impl SqliteStore {
     }
 }
 
-pub(crate) async fn load_one(conn: &mut SqliteConnection, id: &RunId) -> StoreResult<Run> {
-    load_runs(conn, RunScope::One(id), None)
-        .await?
-        .pop()
-        .ok_or_else(|| run_not_found(id))
-}
-
 /// Fails unless the run exists and is active; returns its experiment id.
 pub(crate) async fn require_active(conn: &mut SqliteConnection, id: &RunId) -> StoreResult<i64> {
     let row = sqlx::query("SELECT experiment_id, lifecycle_stage FROM runs WHERE run_id = ?1")
         .bind(id.as_str())
         .fetch_optional(&mut *conn)
         .await
-        .map_err(db)?
-        .ok_or_else(|| run_not_found(id))?;
-    let stage: &str = row.get(1);
-    if stage != LifecycleStage::Active.as_str() {
-        return Err(StoreError::Conflict(format!(
-            "The run {id} must be in the 'active' state. Current state is {stage}."
-        )));
-    }
-    Ok(row.get(0))
+        .map_err(db)?;
+    active_run(id, row)
 }
 
 pub(crate) async fn upsert_tag(
@@ -317,8 +278,4 @@ pub(crate) async fn upsert_tag(
             .map_err(db)?;
     }
     Ok(())
-}
-
-pub(crate) fn run_not_found(id: &RunId) -> StoreError {
-    StoreError::NotFound(format!("Run with id={id} not found"))
 }

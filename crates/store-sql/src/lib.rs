@@ -1,0 +1,31 @@
+//! Engine-agnostic pieces shared by the sqlx-based stores: assembling domain entities (runs with their
+//! params, tags, latest metrics, inputs and outputs; experiments; logged models) from fetched rows, the
+//! key lists and literal quoting, latest-metric selection, the statements both dialects spell alike, and
+//! the errors both stores must word alike.
+//!
+//! Nothing here knows SQLite or PostgreSQL. An engine plugs in through [`Fetch`] (how it runs a SELECT on
+//! its connection, spells the bound parameter and maps errors) and keeps to itself what really differs:
+//! connections, transactions and locking, retries, dialect-specific SQL, migrations and error mapping.
+
+mod checks;
+mod columns;
+mod experiments;
+mod fetch;
+mod inputs;
+mod literals;
+mod logged_models;
+mod messages;
+mod metrics;
+mod runs;
+
+pub use checks::{active_run, check_params, run_artifact_uri};
+pub use columns::Columns;
+pub use experiments::{
+    EXPERIMENT_COLUMNS, attach_experiment_tags, default_artifact_location, experiments,
+    experiments_in_view, stage_before,
+};
+pub use fetch::Fetch;
+pub use logged_models::{load_active_model, load_active_models, load_model, model_artifact_uri};
+pub use messages::*;
+pub use metrics::{Point, history_metric, history_query, metric_statements, points};
+pub use runs::{RUN_NAME_TAG, RunScope, in_request_order, load_run, load_runs};

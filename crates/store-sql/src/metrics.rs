@@ -1,0 +1,213 @@
+//! Metric points as stored, the statements that append them and move each key's latest value forward,
+//! and metric history.
+
+use std::collections::BTreeMap;
+
+use cairn_domain::{Metric, RunId};
+use cairn_store::MetricHistoryQuery;
+use sqlx::{Database, Encode, QueryBuilder, Type};
+
+use crate::Columns;
+
+/// One metric point as stored: NaN as (0, true) — SQLite would turn a NaN REAL into NULL — so that both
+/// engines order and deduplicate alike.
+pub struct Point<'a> {
+    pub metric: &'a Metric,
+    pub value: f64,
+    pub is_nan: bool,
+    pub model_id: Option<&'a str>,
+    pub dataset_name: Option<&'a str>,
+    pub dataset_digest: Option<&'a str>,
+}
+
+impl<'a> Point<'a> {
+    pub fn new(metric: &'a Metric) -> Self {
+        let (value, is_nan) = stored(metric.value);
+        Point {
+            metric,
+            value,
+            is_nan,
+            model_id: metric.model_id.as_deref(),
+            dataset_name: metric.dataset_name.as_deref(),
+            dataset_digest: metric.dataset_digest.as_deref(),
+        }
+    }
+}
+
+/// One point per metric, as given.
+pub fn points(metrics: &[Metric]) -> Vec<Point<'_>> {
+    metrics.iter().map(Point::new).collect()
+}
+
+/// A metric value as (value, is_nan) columns.
+fn stored(v: f64) -> (f64, bool) {
+    if v.is_nan() { (0.0, true) } else { (v, false) }
+}
+
+/// The newest point of each key; keys in order, so that row locks are always taken alike.
+fn latest_per_key<'a>(
+    metrics: impl IntoIterator<Item = &'a Metric>,
+) -> BTreeMap<&'a str, &'a Metric> {
+    let mut latest: BTreeMap<&str, &Metric> = BTreeMap::new();
+    for m in metrics {
+        match latest.get(m.key.as_str()) {
+            Some(cur) if !m.is_newer_than(cur) => {}
+            _ => {
+                latest.insert(&m.key, m);
+            }
+        }
+    }
+    latest
+}
+
+/// The statements that log `points` for run `id`, to run in order: multi-row inserts of at most
+/// `rows_per_statement` points each (the engine knows its bound-parameter limit), then one upsert of each
+/// key's latest value. None for no points.
+pub fn metric_statements<DB>(
+    id: &RunId,
+    points: &[Point<'_>],
+    rows_per_statement: usize,
+) -> Vec<QueryBuilder<DB>>
+where
+    DB: Database,
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<String>: Encode<'t, DB> + Type<DB>,
+    for<'t> f64: Encode<'t, DB> + Type<DB>,
+    for<'t> bool: Encode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+{
+    if points.is_empty() {
+        return Vec::new();
+    }
+    let mut statements = Vec::new();
+    for chunk in points.chunks(rows_per_statement) {
+        let mut b = QueryBuilder::new(
+            "INSERT INTO metrics (run_id, key, value, is_nan, step, timestamp, model_id, \
+             dataset_name, dataset_digest) ",
+        );
+        b.push_values(chunk, |mut row, p| {
+            row.push_bind(id.as_str().to_string())
+                .push_bind(p.metric.key.clone())
+                .push_bind(p.value)
+                .push_bind(p.is_nan)
+                .push_bind(p.metric.step)
+                .push_bind(p.metric.timestamp)
+                .push_bind(p.model_id.map(str::to_string))
+                .push_bind(p.dataset_name.map(str::to_string))
+                .push_bind(p.dataset_digest.map(str::to_string));
+        });
+        // Re-logging an identical point (MLflow's log_model does, to attach a model id) keeps one row.
+        b.push(
+            " ON CONFLICT (run_id, key, step, timestamp, value, is_nan) DO UPDATE SET \
+             model_id = COALESCE(excluded.model_id, metrics.model_id), \
+             dataset_name = COALESCE(excluded.dataset_name, metrics.dataset_name), \
+             dataset_digest = COALESCE(excluded.dataset_digest, metrics.dataset_digest)",
+        );
+        statements.push(b);
+    }
+    let mut b = QueryBuilder::new(
+        "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp) ",
+    );
+    b.push_values(
+        latest_per_key(points.iter().map(|p| p.metric)).values(),
+        |mut row, m| {
+            let (value, is_nan) = stored(m.value);
+            row.push_bind(id.as_str().to_string())
+                .push_bind(m.key.clone())
+                .push_bind(value)
+                .push_bind(is_nan)
+                .push_bind(m.step)
+                .push_bind(m.timestamp);
+        },
+    );
+    // Atomic per row: the stored point is replaced only by a newer one, whatever commits in between.
+    b.push(
+        " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, \
+         step = excluded.step, timestamp = excluded.timestamp \
+         WHERE (excluded.step, excluded.timestamp, excluded.is_nan, excluded.value) > \
+               (latest_metrics.step, latest_metrics.timestamp, latest_metrics.is_nan, \
+                latest_metrics.value)",
+    );
+    statements.push(b);
+    statements
+}
+
+/// The history query for `q`; `runs_in` adds the condition on `run_id` in the engine's way of binding a
+/// list. Rows are read by [`history_metric`].
+pub fn history_query<DB>(
+    q: &MetricHistoryQuery,
+    runs_in: impl FnOnce(&mut QueryBuilder<DB>),
+) -> QueryBuilder<DB>
+where
+    DB: Database,
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+{
+    let mut b = QueryBuilder::new(
+        "SELECT run_id, key, value, is_nan, step, timestamp, model_id, dataset_name, \
+         dataset_digest FROM metrics WHERE key = ",
+    );
+    b.push_bind(q.key.clone());
+    runs_in(&mut b);
+    if let Some(min) = q.min_step {
+        b.push(" AND step >= ").push_bind(min);
+    }
+    if let Some(max) = q.max_step {
+        b.push(" AND step <= ").push_bind(max);
+    }
+    b.push(" ORDER BY run_id, step, timestamp, value");
+    b
+}
+
+/// One point of [`history_query`]'s result.
+pub fn history_metric(row: &impl Columns) -> Metric {
+    Metric {
+        run_id: Some(row.text(0)),
+        key: row.text(1),
+        value: row.metric_value(2, 3),
+        step: row.int(4),
+        timestamp: row.int(5),
+        model_id: row.opt_text(6),
+        dataset_name: row.opt_text(7),
+        dataset_digest: row.opt_text(8),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(key: &str, step: i64, timestamp: i64, value: f64) -> Metric {
+        Metric {
+            key: key.to_string(),
+            value,
+            timestamp,
+            step,
+            run_id: None,
+            model_id: None,
+            dataset_name: None,
+            dataset_digest: None,
+        }
+    }
+
+    #[test]
+    fn nan_is_stored_as_a_flag() {
+        assert_eq!(stored(1.5), (1.5, false));
+        assert_eq!(stored(f64::NAN), (0.0, true));
+    }
+
+    #[test]
+    fn latest_is_by_step_then_timestamp_then_value_first_wins_ties() {
+        let batch = [
+            point("b", 1, 5, 0.0),
+            point("a", 2, 1, 1.0),
+            point("a", 2, 1, 3.0),
+            point("a", 1, 9, 9.0),
+            point("b", 1, 5, 0.0),
+        ];
+        let latest = latest_per_key(&batch);
+        let got: Vec<_> = latest.iter().map(|(k, m)| (*k, m.value)).collect();
+        assert_eq!(got, [("a", 3.0), ("b", 0.0)]);
+        assert!(std::ptr::eq(latest["b"], &batch[0]));
+    }
+}
