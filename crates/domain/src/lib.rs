@@ -8,6 +8,7 @@
 pub mod entities;
 pub mod error;
 pub mod ids;
+pub mod names;
 pub mod search;
 pub mod time;
 pub mod validation;

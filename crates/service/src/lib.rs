@@ -11,7 +11,6 @@ mod error;
 mod experiments;
 mod logged_models;
 mod logging;
-mod names;
 mod runs;
 mod search;
 

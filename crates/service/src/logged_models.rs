@@ -44,7 +44,7 @@ impl Tracking {
         let name = req
             .name
             .filter(|n| !n.is_empty())
-            .unwrap_or_else(crate::names::generate_run_name);
+            .unwrap_or_else(cairn_domain::names::generate_run_name);
         Ok(self
             .store
             .create_logged_model(NewLoggedModel {

@@ -5,8 +5,8 @@ use cairn_domain::{LifecycleStage, Run, RunId, RunInfo, RunStatus, Tag};
 use cairn_store::{NewRun, RunUpdate};
 
 use crate::experiments::{parse_experiment_id, validate_tags};
-use crate::names::generate_run_name;
 use crate::{ServiceError, ServiceResult, Tracking};
+use cairn_domain::names::generate_run_name;
 
 /// The tag MLflow keeps equal to a run's name.
 pub(crate) const RUN_NAME_TAG: &str = "mlflow.runName";

@@ -15,15 +15,21 @@ const NOUNS: &[&str] = &[
     "yak",
 ];
 
-pub(crate) fn generate_run_name() -> String {
-    let r: u64 = rand_u64();
+/// A fresh `adjective-noun-NNN` name.
+pub fn generate_run_name() -> String {
+    let r: u64 = rand::random();
     let adj = ADJECTIVES[(r % ADJECTIVES.len() as u64) as usize];
     let noun = NOUNS[((r >> 16) % NOUNS.len() as u64) as usize];
     format!("{adj}-{noun}-{}", (r >> 32) % 1000)
 }
 
-fn rand_u64() -> u64 {
-    // A fresh run id is 128 random bits; reuse that source rather than adding a dependency.
-    let id = cairn_domain::RunId::generate();
-    u64::from_str_radix(&id.as_str()[..16], 16).unwrap_or(0)
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_have_three_parts() {
+        let name = super::generate_run_name();
+        let parts: Vec<&str> = name.split('-').collect();
+        assert_eq!(parts.len(), 3, "{name}");
+        assert!(parts[2].parse::<u32>().unwrap() < 1000);
+    }
 }
