@@ -225,3 +225,26 @@ async fn malformed_http_is_400_and_unknown_routes_404_in_mlflow_format() {
     );
     assert!(trace.1["error_code"].is_string());
 }
+
+#[tokio::test]
+async fn an_oversized_message_is_a_400_and_writes_nothing() {
+    let s = Server::start().await;
+    let exp = s.create_experiment("oversized").await;
+    let run = s.create_run(&exp).await;
+    let big = "x".repeat(3 * 1024 * 1024);
+    let resp = s
+        .post(
+            "runs/set-tag",
+            json!({"run_id": run, "key": "k", "value": big}),
+        )
+        .await;
+    assert_error(&resp, 400, "INVALID_PARAMETER_VALUE");
+    let (_, body) = s.get("runs/get", &[("run_id", &run)]).await;
+    assert!(
+        !body["run"]["data"]["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["key"] == "k")
+    );
+}
