@@ -33,8 +33,10 @@ psql "$CAIRN_TEST_PG_ADMIN_URL" -qtAc "select 1" >/dev/null \
 
 echo "== Rust tests (unit, store conformance on SQLite and PostgreSQL, HTTP on the embedded default)"
 cargo test --workspace --locked
-cargo build --locked -p cairn-cli --bin cairn
+# The HTTP tests above ran this very binary (cargo builds it for them); a separate `cargo build` would
+# resolve features without dev-dependencies and compile much of the tree a second time.
 export CAIRN_BIN="$root/target/debug/cairn"
+[ -x "$CAIRN_BIN" ] || { echo "expected $CAIRN_BIN from cargo test" >&2; exit 1; }
 
 echo "== End-to-end suite, embedded default (SQLite + local artifacts)"
 "$py" -m pytest tests/e2e -q -p no:cacheprovider
