@@ -65,10 +65,12 @@ impl PostgresStore {
         .await
     }
 
+    /// Runs of the experiments: whole, or with only the children `fields` names (for a search).
     pub(crate) async fn list_runs_impl(
         &self,
         experiments: &[ExperimentId],
         view: ViewType,
+        fields: Option<&RunFields>,
     ) -> StoreResult<Vec<Run>> {
         if experiments.is_empty() {
             return Ok(Vec::new());
@@ -78,28 +80,7 @@ impl PostgresStore {
             load_runs(
                 &mut Loader(&mut conn),
                 RunScope::Experiments(experiments, view),
-                None,
-            )
-            .await
-        })
-        .await
-    }
-
-    pub(crate) async fn list_runs_for_search_impl(
-        &self,
-        experiments: &[ExperimentId],
-        view: ViewType,
-        fields: &RunFields,
-    ) -> StoreResult<Vec<Run>> {
-        if experiments.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.read(async {
-            let mut conn = self.conn().await?;
-            load_runs(
-                &mut Loader(&mut conn),
-                RunScope::Experiments(experiments, view),
-                Some(fields),
+                fields,
             )
             .await
         })

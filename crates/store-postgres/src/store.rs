@@ -93,7 +93,7 @@ impl TrackingStore for PostgresStore {
         experiments: &[ExperimentId],
         view: ViewType,
     ) -> StoreResult<Vec<Run>> {
-        self.list_runs_impl(experiments, view).await
+        self.list_runs_impl(experiments, view, None).await
     }
 
     async fn list_runs_for_search(
@@ -102,8 +102,7 @@ impl TrackingStore for PostgresStore {
         view: ViewType,
         fields: &RunFields,
     ) -> StoreResult<Vec<Run>> {
-        self.list_runs_for_search_impl(experiments, view, fields)
-            .await
+        self.list_runs_impl(experiments, view, Some(fields)).await
     }
     async fn get_runs(&self, ids: &[RunId]) -> StoreResult<Vec<Run>> {
         self.get_runs_impl(ids).await

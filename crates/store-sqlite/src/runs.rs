@@ -53,31 +53,18 @@ impl SqliteStore {
         load_run(&mut Loader(&mut conn), id).await
     }
 
+    /// Runs of the experiments: whole, or with only the children `fields` names (for a search).
     pub(crate) async fn list_runs_impl(
         &self,
         experiments: &[ExperimentId],
         view: ViewType,
+        fields: Option<&RunFields>,
     ) -> StoreResult<Vec<Run>> {
         let mut conn = self.read.acquire().await.map_err(db)?;
         load_runs(
             &mut Loader(&mut conn),
             RunScope::Experiments(experiments, view),
-            None,
-        )
-        .await
-    }
-
-    pub(crate) async fn list_runs_for_search_impl(
-        &self,
-        experiments: &[ExperimentId],
-        view: ViewType,
-        fields: &RunFields,
-    ) -> StoreResult<Vec<Run>> {
-        let mut conn = self.read.acquire().await.map_err(db)?;
-        load_runs(
-            &mut Loader(&mut conn),
-            RunScope::Experiments(experiments, view),
-            Some(fields),
+            fields,
         )
         .await
     }

@@ -94,7 +94,7 @@ impl TrackingStore for SqliteStore {
         experiments: &[ExperimentId],
         view: ViewType,
     ) -> StoreResult<Vec<Run>> {
-        self.list_runs_impl(experiments, view).await
+        self.list_runs_impl(experiments, view, None).await
     }
 
     async fn list_runs_for_search(
@@ -103,8 +103,7 @@ impl TrackingStore for SqliteStore {
         view: ViewType,
         fields: &RunFields,
     ) -> StoreResult<Vec<Run>> {
-        self.list_runs_for_search_impl(experiments, view, fields)
-            .await
+        self.list_runs_impl(experiments, view, Some(fields)).await
     }
     async fn get_runs(&self, ids: &[RunId]) -> StoreResult<Vec<Run>> {
         self.get_runs_impl(ids).await
