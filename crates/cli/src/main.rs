@@ -1,5 +1,7 @@
 //! `cairn`: the single binary of the Cairn MLOps platform.
 
+mod registry;
+
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -24,8 +26,10 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the tracking server (MLflow-compatible REST API).
+    /// Run the server: tracking and model registry (MLflow-compatible REST API) and Cairn's own API.
     Server(cairn_server::ServerConfig),
+    /// Read the model registry of a running server.
+    Registry(registry::RegistryCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +41,7 @@ fn main() -> std::process::ExitCode {
         .map_err(anyhow::Error::from)
         .and_then(|runtime| match cli.command {
             Command::Server(config) => runtime.block_on(cairn_server::run(config)),
+            Command::Registry(cmd) => runtime.block_on(registry::run(cmd)),
         });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

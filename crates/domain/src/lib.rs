@@ -1,5 +1,6 @@
 //! Cairn's domain model: the entities of experiment tracking (experiments, runs, metrics, params, tags,
-//! datasets, logged models), their ids, the limits and validation rules they obey, and the search grammar
+//! datasets, logged models) and of the model registry (registered models, versions, aliases, change
+//! events), their ids, the limits and validation rules they obey, and the search grammar
 //! (filters, ordering, page tokens) that selects them.
 //!
 //! This crate performs no I/O and knows nothing of HTTP, SQL or any wire format: stores, services and
@@ -9,6 +10,8 @@ pub mod entities;
 pub mod error;
 pub mod ids;
 pub mod names;
+pub mod registry;
+pub mod registry_rules;
 pub mod search;
 pub mod time;
 pub mod validation;
@@ -16,3 +19,7 @@ pub mod validation;
 pub use entities::*;
 pub use error::DomainError;
 pub use ids::{ExperimentId, LoggedModelId, RunId};
+pub use registry::{
+    Change, EventKind, ModelAlias, ModelVersion, NewEvent, RegisteredModel, RegistryEvent, Stage,
+    VersionStatus,
+};

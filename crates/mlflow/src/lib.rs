@@ -1,4 +1,5 @@
-//! MLflow REST compatibility: the tracking API under `/api/2.0/mlflow/` and `/ajax-api/2.0/mlflow/`, the
+//! MLflow REST compatibility: the tracking and model-registry APIs under `/api/2.0/mlflow/` and
+//! `/ajax-api/2.0/mlflow/`, the
 //! proxied artifact API under `/api/2.0/mlflow-artifacts/`, and the server endpoints the client probes.
 //!
 //! Layout: [`routes`] is the route table; `handlers/*` are thin translations (extract a message, call a
@@ -11,7 +12,7 @@ mod handlers;
 mod routes;
 mod wire;
 
-use cairn_service::{Artifacts, Tracking};
+use cairn_service::{Artifacts, Registry, Tracking};
 
 pub use handlers::meta::MLFLOW_COMPAT_VERSION;
 pub use routes::router;
@@ -24,4 +25,5 @@ pub const ARTIFACT_SCHEME: &str = "mlflow-artifacts:";
 pub struct MlflowState {
     pub tracking: Tracking,
     pub artifacts: Artifacts,
+    pub registry: Registry,
 }

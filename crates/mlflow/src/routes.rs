@@ -4,7 +4,7 @@ use axum::Router;
 use axum::routing::{MethodRouter, any, delete, get, patch, post};
 
 use crate::MlflowState;
-use crate::handlers::{artifacts, experiments, logged_models, meta, metrics, runs};
+use crate::handlers::{artifacts, experiments, logged_models, meta, metrics, registry, runs};
 
 /// The MLflow-compatible router, with its state applied.
 pub fn router(state: MlflowState) -> Router {
@@ -91,6 +91,52 @@ fn tracking_routes() -> Router<MlflowState> {
         .route(
             "/logged-models/{model_id}/tags/{key}",
             delete(logged_models::delete_tag),
+        )
+        // model registry
+        .route("/registered-models/create", post(registry::create_model))
+        .route("/registered-models/get", get(registry::get_model))
+        .route("/registered-models/rename", post(registry::rename_model))
+        .route("/registered-models/update", patch(registry::update_model))
+        .route("/registered-models/delete", delete(registry::delete_model))
+        .route(
+            "/registered-models/search",
+            get_or_post(registry::search_models),
+        )
+        .route(
+            "/registered-models/get-latest-versions",
+            get_or_post(registry::latest_versions),
+        )
+        .route("/registered-models/set-tag", post(registry::set_model_tag))
+        .route(
+            "/registered-models/delete-tag",
+            delete(registry::delete_model_tag),
+        )
+        .route(
+            "/registered-models/alias",
+            post(registry::set_alias)
+                .delete(registry::delete_alias)
+                .get(registry::get_by_alias),
+        )
+        .route("/model-versions/create", post(registry::create_version))
+        .route("/model-versions/get", get(registry::get_version))
+        .route("/model-versions/update", patch(registry::update_version))
+        .route(
+            "/model-versions/transition-stage",
+            post(registry::transition_stage),
+        )
+        .route("/model-versions/delete", delete(registry::delete_version))
+        .route(
+            "/model-versions/search",
+            get_or_post(registry::search_versions),
+        )
+        .route(
+            "/model-versions/get-download-uri",
+            get(registry::download_uri),
+        )
+        .route("/model-versions/set-tag", post(registry::set_version_tag))
+        .route(
+            "/model-versions/delete-tag",
+            delete(registry::delete_version_tag),
         )
         // traces (not yet served)
         .route("/traces", any(meta::traces_unsupported))

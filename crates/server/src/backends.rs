@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use cairn_artifacts::ArtifactRepository;
-use cairn_store::TrackingStore;
+use cairn_store::{RegistryStore, TrackingStore};
 use cairn_store_postgres::PostgresStore;
+use cairn_store_sql::SqlRegistry;
 use cairn_store_sqlite::SqliteStore;
 
 /// An opened metadata store, kept concretely so it can be closed cleanly at shutdown.
@@ -41,6 +42,15 @@ impl MetadataStore {
             Self::Sqlite(s) => Arc::new(s.clone()),
             Self::Postgres(s) => Arc::new(s.clone()),
         }
+    }
+
+    /// The registry, on the same database as tracking (registration updates logged-model tags in the
+    /// same transaction).
+    pub(crate) fn registry(&self) -> Arc<dyn RegistryStore> {
+        Arc::new(SqlRegistry::new(match self {
+            Self::Sqlite(s) => Arc::new(s.clone()),
+            Self::Postgres(s) => Arc::new(s.clone()),
+        }))
     }
 
     pub(crate) async fn close(&self) {

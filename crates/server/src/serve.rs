@@ -8,7 +8,7 @@ use axum::Router;
 use axum::http::HeaderName;
 use axum::serve::ListenerExt;
 use cairn_mlflow::{ARTIFACT_SCHEME, MlflowState};
-use cairn_service::{Artifacts, Tracking};
+use cairn_service::{Actor, Artifacts, Registry, Tracking};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -34,17 +34,22 @@ impl Server {
         let store = MetadataStore::open(&config.store_uri()).await?;
         let artifacts = open_artifacts(&config.artifacts_uri()).await?;
         tracing::info!(store = %redact(&config.store_uri()), artifacts = %artifacts.description(), "engines open");
+        let registry = Registry::new(store.registry(), store.tracking());
         let state = MlflowState {
             tracking: Tracking::new(store.tracking(), ARTIFACT_SCHEME),
             artifacts: Artifacts::new(artifacts),
+            registry: registry.clone(),
         };
-        let router = cairn_mlflow::router(state).layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                .layer(TraceLayer::new_for_http())
-                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                .layer(CatchPanicLayer::new()),
-        );
+        let router = cairn_api::router(registry)
+            .merge(cairn_mlflow::router(state))
+            .layer(
+                ServiceBuilder::new()
+                    .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                    .layer(TraceLayer::new_for_http())
+                    .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                    .layer(CatchPanicLayer::new())
+                    .layer(axum::middleware::from_fn(identify)),
+            );
         let addr = format!("{}:{}", config.host, config.port);
         let listener = TcpListener::bind(&addr)
             .await
@@ -82,6 +87,38 @@ impl Server {
         tracing::info!("cairn server stopped");
         Ok(())
     }
+}
+
+/// Records who the request says it is, for the registry's change log: the user name of HTTP basic auth
+/// (what the MLflow client sends when `MLFLOW_TRACKING_USERNAME` is set), else anonymous. The password
+/// is not checked: until Cairn authenticates (maturity level 6) this is a claim, not a proof.
+async fn identify(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let actor = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(basic_auth_user)
+        .map_or_else(Actor::anonymous, Actor);
+    req.extensions_mut().insert(actor);
+    next.run(req).await
+}
+
+/// The user name of a `Basic` authorization header.
+fn basic_auth_user(header: &str) -> Option<String> {
+    use base64::Engine as _;
+    let (scheme, credentials) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(credentials.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let user = text.split_once(':').map_or(text.as_str(), |(u, _)| u);
+    (!user.is_empty()).then(|| user.to_owned())
 }
 
 /// Runs a server until SIGINT or SIGTERM.
@@ -127,6 +164,19 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn basic_auth_names_the_actor() {
+        // "alice:secret"
+        assert_eq!(
+            super::basic_auth_user("Basic YWxpY2U6c2VjcmV0").as_deref(),
+            Some("alice")
+        );
+        assert_eq!(super::basic_auth_user("Bearer abc"), None);
+        assert_eq!(super::basic_auth_user("Basic !!!"), None);
+        // ":x" has no user name.
+        assert_eq!(super::basic_auth_user("Basic Ong="), None);
+    }
+
     #[test]
     fn passwords_are_redacted() {
         assert_eq!(

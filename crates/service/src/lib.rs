@@ -2,7 +2,8 @@
 //! validate input against the domain rules, then drive the stores. One function per use case, so that
 //! each adapter is a thin translation.
 //!
-//! Key types: [`Tracking`] (experiments, runs, logging, search, logged models), [`Artifacts`], and the one
+//! Key types: [`Tracking`] (experiments, runs, logging, search, logged models), [`Registry`] (registered
+//! models, versions, aliases, change history), [`Artifacts`], and the one
 //! error type [`ServiceError`]. Depends on the domain, the store traits and the artifact repository; never
 //! on HTTP or SQL.
 
@@ -11,6 +12,8 @@ mod error;
 mod experiments;
 mod logged_models;
 mod logging;
+mod registry;
+mod registry_sources;
 mod runs;
 mod search;
 
@@ -23,6 +26,7 @@ pub use error::{ServiceError, ServiceResult};
 pub use experiments::ExperimentSearch;
 pub use logged_models::{LoggedModelSearch, NewModel};
 pub use logging::{HistoryPage, MetricHistoryRequest};
+pub use registry::{Actor, HistoryRequest, NewVersionRequest, Registry, RegistrySearch};
 pub use runs::NewRunRequest;
 pub use search::{Page, RunSearch};
 

@@ -21,6 +21,7 @@ mod key_values;
 mod load;
 mod logged_models;
 mod metrics;
+mod registry;
 mod runs;
 mod store;
 

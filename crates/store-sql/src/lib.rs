@@ -1,4 +1,5 @@
-//! Engine-agnostic pieces shared by the sqlx-based stores: assembling domain entities (runs with their
+//! Engine-agnostic pieces shared by the sqlx-based stores: the whole model registry ([`SqlRegistry`],
+//! over transactions an engine supplies); assembling domain entities (runs with their
 //! params, tags, latest metrics, inputs and outputs; experiments; logged models) from fetched rows, the
 //! key lists and literal quoting, latest-metric selection, the statements both dialects spell alike, and
 //! the errors both stores must word alike.
@@ -16,6 +17,7 @@ mod literals;
 mod logged_models;
 mod messages;
 mod metrics;
+mod registry;
 mod runs;
 
 pub use checks::{active_run, check_params, run_artifact_uri};
@@ -28,4 +30,5 @@ pub use fetch::Fetch;
 pub use logged_models::{load_active_model, load_active_models, load_model, model_artifact_uri};
 pub use messages::*;
 pub use metrics::{Point, history_metric, history_query, metric_statements, points};
+pub use registry::{RegistryDb, Row, SqlRegistry, Tx, Val};
 pub use runs::{RUN_NAME_TAG, RunScope, in_request_order, load_run, load_runs};

@@ -11,6 +11,7 @@ mod experiments;
 mod load;
 mod logged_models;
 mod metrics;
+mod registry;
 mod runs;
 mod store;
 

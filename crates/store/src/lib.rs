@@ -1,13 +1,16 @@
 //! Cairn's metadata storage contracts. Each storage engine (SQLite in `cairn-store-sqlite`, PostgreSQL in
 //! a sibling crate) implements these traits; services hold them as `Arc<dyn …>` and never see SQL.
 //!
-//! Key types: [`TrackingStore`] (experiments, runs, metrics, datasets, logged models) and [`StoreError`].
+//! Key types: [`TrackingStore`] (experiments, runs, metrics, datasets, logged models), [`RegistryStore`]
+//! (registered models, versions, aliases and their change log) and [`StoreError`].
 //! Depends only on `cairn-domain`.
 
 mod error;
+mod registry;
 mod tracking;
 
 pub use error::StoreError;
+pub use registry::{EventQuery, NewModelVersion, RegistryStore};
 pub use tracking::{
     LoggedModelUpdate, MetricHistoryQuery, NewExperiment, NewLoggedModel, NewRun, RunUpdate,
     TrackingStore,

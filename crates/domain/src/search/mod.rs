@@ -5,8 +5,7 @@
 //!
 //! Layout: [`lexer`] tokenises, [`parser`] reads entity-independent clauses and order items, [`predicate`]
 //! and [`like`] compile and evaluate comparisons, and one module per searchable entity decides what its
-//! identifiers mean. A new searchable entity (registered models, model versions) adds a module on the
-//! same core.
+//! identifiers mean (registered models and model versions share [`registry`]).
 
 mod experiments;
 mod lexer;
@@ -16,6 +15,7 @@ mod order;
 mod page_token;
 mod parser;
 mod predicate;
+mod registry;
 mod run_fields;
 mod run_order;
 mod runs;
@@ -25,6 +25,10 @@ mod test_support;
 pub use experiments::{ExperimentFilter, ExperimentOrder};
 pub use logged_models::{LoggedModelFilter, LoggedModelOrder, LoggedModelOrderBy};
 pub use page_token::PageToken;
+pub use registry::{
+    ModelVersionFilter, ModelVersionOrder, RegisteredModelFilter, RegisteredModelOrder,
+    version_is_prompt,
+};
 pub use run_fields::RunFields;
 pub use run_order::RunOrder;
 pub use runs::RunFilter;

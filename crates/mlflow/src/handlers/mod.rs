@@ -5,6 +5,7 @@ pub mod experiments;
 pub mod logged_models;
 pub mod meta;
 pub mod metrics;
+pub mod registry;
 pub mod runs;
 
 use serde::Serialize;

@@ -4,5 +4,6 @@
 pub mod experiments;
 pub mod lenient;
 pub mod logged_models;
+pub mod registry;
 pub mod runs;
 pub mod tags;

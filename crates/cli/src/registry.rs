@@ -1,0 +1,193 @@
+//! `cairn registry …`: the model registry from the command line, through a server's HTTP API (so it
+//! works the same against an embedded server and a scaled-out deployment).
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+#[derive(Debug, Args)]
+pub struct RegistryCommand {
+    #[command(subcommand)]
+    command: RegistrySub,
+}
+
+#[derive(Debug, Subcommand)]
+enum RegistrySub {
+    /// Print a registered model's change history, oldest first: every version created, updated or
+    /// deleted, every alias set, moved or removed, every rename — with who and when.
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+struct HistoryArgs {
+    /// The registered model's name (its current name, or the name of a deleted model).
+    name: String,
+    /// The Cairn server (defaults to MLFLOW_TRACKING_URI when that is set).
+    #[arg(long, env = "CAIRN_SERVER", default_value = "http://127.0.0.1:5000")]
+    server: String,
+    /// Print the events as the JSON the server returns (`{"events": [...]}`).
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(cmd: RegistryCommand) -> anyhow::Result<()> {
+    match cmd.command {
+        RegistrySub::History(args) => history(args).await,
+    }
+}
+
+/// The server to talk to: `--server` / `CAIRN_SERVER`, else `MLFLOW_TRACKING_URI` (what MLflow users
+/// already have set), else the default.
+fn server_url(args: &HistoryArgs) -> String {
+    let explicit = std::env::var_os("CAIRN_SERVER").is_some()
+        || std::env::args().any(|a| a == "--server" || a.starts_with("--server="));
+    let url = match std::env::var("MLFLOW_TRACKING_URI") {
+        Ok(u) if !explicit && u.starts_with("http") => u,
+        _ => args.server.clone(),
+    };
+    url.trim_end_matches('/').to_owned()
+}
+
+async fn history(args: HistoryArgs) -> anyhow::Result<()> {
+    let base = server_url(&args);
+    let client = reqwest::Client::new();
+    let url = format!(
+        "{base}/api/cairn/v1/registry/models/{}/history",
+        encode_segment(&args.name)
+    );
+    let mut events: Vec<Value> = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut req = client.get(&url).query(&[("max_results", "1000")]);
+        if let Some(t) = &token {
+            req = req.query(&[("page_token", t)]);
+        }
+        if let Ok(user) = std::env::var("MLFLOW_TRACKING_USERNAME") {
+            req = req.basic_auth(user, std::env::var("MLFLOW_TRACKING_PASSWORD").ok());
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Cairn server at {base}"))?;
+        let status = resp.status();
+        let body: Value = resp
+            .json()
+            .await
+            .with_context(|| format!("{base} answered {status} with no JSON"))?;
+        if !status.is_success() {
+            let msg = body["message"].as_str().unwrap_or("request failed");
+            bail!("{msg} ({status})");
+        }
+        if let Some(list) = body["events"].as_array() {
+            events.extend(list.iter().cloned());
+        }
+        match body["next_page_token"].as_str() {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::json!({ "events": events }));
+    } else {
+        for e in &events {
+            println!("{}", describe(e));
+        }
+    }
+    Ok(())
+}
+
+/// A path segment with the characters URLs reserve percent-encoded.
+fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `12  2026-11-27T10:01:02.345Z  alice  alias_moved  champion: 1 -> 2`
+fn describe(e: &Value) -> String {
+    let time = e["timestamp_ms"]
+        .as_i64()
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .map_or_else(|| "?".to_owned(), |t| format!("{t:.3}"));
+    format!(
+        "{:>5}  {time}  {}  {}  {}",
+        e["seq"].as_i64().unwrap_or(0),
+        e["actor"].as_str().unwrap_or("?"),
+        e["kind"].as_str().unwrap_or("?"),
+        details(e)
+    )
+}
+
+fn details(e: &Value) -> String {
+    let version = e["version"].as_str();
+    let field = |side: &str, key: &str| -> Option<String> {
+        match &e[side][key] {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    };
+    let kind = e["kind"].as_str().unwrap_or("");
+    match kind {
+        "alias_set" | "alias_moved" | "alias_deleted" => {
+            let alias = e["alias"].as_str().unwrap_or("?");
+            let from = field("before", "version").unwrap_or_else(|| "-".into());
+            let to = field("after", "version").unwrap_or_else(|| "-".into());
+            format!("{alias}: {from} -> {to}")
+        }
+        "model_renamed" => format!(
+            "{} -> {}",
+            field("before", "name").unwrap_or_default(),
+            field("after", "name").unwrap_or_default()
+        ),
+        "version_stage_changed" => format!(
+            "v{}: {} -> {}",
+            version.unwrap_or("?"),
+            field("before", "stage").unwrap_or_default(),
+            field("after", "stage").unwrap_or_default()
+        ),
+        "version_created" => format!(
+            "v{} from {}",
+            version.unwrap_or("?"),
+            field("after", "source").unwrap_or_default()
+        ),
+        "model_tag_set" | "model_tag_deleted" | "version_tag_set" | "version_tag_deleted" => {
+            let key = field("after", "key")
+                .or_else(|| field("before", "key"))
+                .unwrap_or_default();
+            let value = field("after", "value").unwrap_or_else(|| "(deleted)".into());
+            match version {
+                Some(v) => format!("v{v} {key} = {value}"),
+                None => format!("{key} = {value}"),
+            }
+        }
+        _ => match version {
+            Some(v) => format!("v{v}"),
+            None => String::new(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_per_event_kind() {
+        let e = serde_json::json!({
+            "seq": 7, "kind": "alias_moved", "model_name": "m", "version": "2", "alias": "champion",
+            "actor": "alice", "timestamp_ms": 0, "before": {"version": "1"}, "after": {"version": "2"}
+        });
+        assert_eq!(
+            describe(&e),
+            "    7  1970-01-01T00:00:00.000Z  alice  alias_moved  champion: 1 -> 2"
+        );
+        assert_eq!(encode_segment("a b/c"), "a%20b%2Fc");
+    }
+}
