@@ -5,6 +5,9 @@
 //! on the first deviation. Checks assume only that the store holds the Default experiment `0`; they create
 //! experiments with fresh random names, so they run side by side and again and again on one database.
 //!
+//! The registry's contract ([`RegistryStore`](cairn_store::RegistryStore)) is in [`registry`]: checks that
+//! take the registry and tracking stores of one database.
+//!
 //! Use it from an engine's integration tests in one of two ways:
 //! - [`conformance_tests!`] expands to one `#[tokio::test]` per check, each on a store of its own;
 //! - [`run_conformance`] runs every check in turn on one store.
@@ -21,6 +24,7 @@ mod fixtures;
 mod inputs;
 mod logged_models;
 mod metrics;
+pub mod registry;
 mod runs;
 
 pub use concurrency::{
