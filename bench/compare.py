@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Helper for bench/tracking.sh (stdlib only; run with the bench venv's python).
+"""Helper for bench/tracking.sh and bench/registry.sh (stdlib only; run with the bench venv's python).
 
 Subcommands
   free-port                         print a free TCP port on 127.0.0.1
@@ -14,8 +14,10 @@ Subcommands
   server-record OUT --cold-start-ms N --rss-start JSON --rss-end JSON --stop-ms N -- CMD...
                                     write the per-server-per-round record
   meta OUT KEY=VALUE...             write meta.json (values that parse as JSON are stored as JSON)
-  render DIR                        print the Markdown results for a results directory
-  update-docs DIR DOC               replace DOC's text between the tracking-results markers
+  render DIR                        print the Markdown results for a results directory (the suite --
+                                    tracking or registry -- comes from its meta.json)
+  update-docs DIR DOC               replace DOC's text between the suite's results markers
+                                    (<!-- <suite>-results[-<backend>]:start/end -->)
 """
 import json
 import os
@@ -28,8 +30,6 @@ import urllib.parse
 import urllib.request
 
 SIDES = [("mlflow", "MLflow"), ("cairn", "Cairn")]
-START_MARK = "<!-- tracking-results:start -->"
-END_MARK = "<!-- tracking-results:end -->"
 
 # --- process helpers -------------------------------------------------------------------------
 
@@ -318,33 +318,167 @@ def _median(xs):
     return statistics.median(xs) if xs else None
 
 
-def render(d):
-    meta = _load(os.path.join(d, "meta.json")) or {}
-    rounds = int(meta.get("rounds", 0)) or _guess_rounds(d)
-    data, raw = {}, {}
-    for side, _ in SIDES:
-        data[side] = [(_load(os.path.join(d, f"{side}-r{r}.json")), _load(os.path.join(d, f"{side}-r{r}.server.json")))
-                      for r in range(1, rounds + 1)]
-        raw[side] = [_load(os.path.join(d, f"{side}-r{r}.raw.json")) for r in range(1, rounds + 1)]
-    have_raw = any(x is not None for side, _ in SIDES for x in raw[side])
-    # (label, per-side list of per-round values, higher_is_better, target, unit); None label = section row
-    rows = []
-    for label, get, hib, target, unit in METRICS:
-        rows.append((label, {side: [get(c, s) for c, s in data[side]] for side, _ in SIDES}, hib, target, unit))
-    if have_raw:
-        rows.append((None, None, None, None, None))
-        for label, get, hib, target, unit in RAW_METRICS:
-            rows.append((label, {side: [get(x, None) for x in raw[side]] for side, _ in SIDES}, hib, target, unit))
-    n_ok = {side: sum(1 for c, s in data[side] if c is not None and s is not None) for side, _ in SIDES}
+# --- suites: what each benchmark reports -----------------------------------------------------
+# A suite is selected by meta.json's "suite" (default "tracking"). Per side and round it reads
+# <side>-r<n>.json (client), <side>-r<n>.server.json (server record) and <side>-r<n><raw_suffix> (server-side
+# phases; for the registry suite they are in the client file itself).
+
+
+def _tracking_context(meta, data, raw, have_raw):
     corpus = None
     for side, _ in SIDES:
         for c, _s in data[side]:
             ph = c and _phase(c, "c_search_runs_max100")
             if ph:
                 corpus = ph.get("runs_in_experiment")
+    lines = [f"- Client: `mlflow_client_bench.py` (shared), mlflow client {meta.get('mlflow_version', '?')}, "
+             f"args: `{meta.get('client_args') or '(defaults)'}`"
+             + (f"; search corpus {corpus} runs" if corpus else "")]
+    if have_raw:
+        lines.append(f"- Server-side rows: `bench/raw_http_bench.py` (requests "
+                     f"{next((x.get('requests_version') for side, _ in SIDES for x in raw[side] if x), '?')}), "
+                     f"args: `{meta.get('raw_http_args') or '(defaults)'}`")
+
+    def target_note(label):
+        if corpus and corpus != 2000 and label.startswith("c_search"):
+            return f" (target is for 2000 runs; corpus was {corpus})"
+        return ""
+    return lines, target_note
+
+
+def _rows_returned_footer(docs, prefixes, title):
+    """'Rows returned per call' footnote over phases (of the given prefixes) that record rows_returned."""
+    rr = {}
+    for x in docs:
+        for ph in (x or {}).get("phases", []):
+            if "rows_returned" in ph and ph["phase"].startswith(prefixes):
+                rr.setdefault(ph["phase"], set()).add(ph["rows_returned"])
+    if not rr:
+        return []
+    return ["", title + "; ".join(
+        f"`{k}` {', '.join(str(v) for v in sorted(vs))}" for k, vs in sorted(rr.items()))]
+
+
+def _tracking_footer(data, raw, have_raw):
+    if not have_raw:
+        return []
+    return _rows_returned_footer([x for side, _ in SIDES for x in raw[side]], ("",),
+                                 "Rows returned per raw search call: ")
+
+
+# Registry suite (bench/registry.sh): client and raw phases are both in <side>-r<n>.json.
+REG_TARGET = 20  # target for the client-measured registry throughputs (Cairn / MLflow)
+
+
+def _phase_rows(phase, label, target):
+    return [
+        (f"{label}: calls/s", _get((phase, "calls_per_s")), True, target, "calls/s"),
+        (f"{label}: p50 latency", _get((phase, "lat_ms_p50")), False, None, "ms"),
+        (f"{label}: p95 latency", _get((phase, "lat_ms_p95")), False, None, "ms"),
+    ]
+
+
+REG_METRICS = (
+    _phase_rows("create_model_version", "create_model_version", REG_TARGET)
+    + _phase_rows("register_model", "register_model (runs:/…)", REG_TARGET)
+    + _phase_rows("get_mv_by_alias", "get_model_version_by_alias", REG_TARGET)
+    + _phase_rows("search_mv_name", "search_model_versions name='m3'", REG_TARGET)
+    + _phase_rows("search_mv_all_max1000", "search_model_versions all, max_results=1000, paged", REG_TARGET)
+    + _phase_rows("search_mv_run_id", "search_model_versions run_id='…'", REG_TARGET)
+    + _phase_rows("get_registered_model", "get_registered_model", REG_TARGET)
+    + _phase_rows("search_registered_models_max100", "search_registered_models max_results=100", REG_TARGET)
+    + [
+        ("seeding the search corpus over raw HTTP (info): versions/s",
+         _get(("seed_model_versions", "versions_per_s")), True, None, "versions/s"),
+        ("idle RSS after run (sum VmRSS, process tree; info)",
+         _srv(lambda s: _kb_to_mib(s["rss_end"]["rss_kb"])), False, None, "MiB"),
+        ("machine loadavg 1m, max over client phases (info)", _loadavg_max, False, None, "load"),
+    ]
+)
+REG_RAW_METRICS = [
+    (RAW_PREFIX + label, get, hib, None, unit)
+    for label, get, hib, _t, unit in (
+        _phase_rows("raw_get_mv_by_alias", "get_model_version_by_alias", None)
+        + _phase_rows("raw_search_mv_name", "search_model_versions name='m3'", None)
+        + _phase_rows("raw_search_mv_all_max1000", "search_model_versions all, max_results=1000, paged", None)
+        + _phase_rows("raw_search_mv_run_id", "search_model_versions run_id='…'", None)
+    )
+]
+REG_RAW_NOTE = ("Rows marked *raw HTTP (server-side)* come from the same `bench/registry_bench.py` run, against the "
+                "same server and data, right after the matching client phase: one keep-alive `requests.Session`, "
+                "the request built before timing, responses downloaded but not parsed (a paged search only picks "
+                "`next_page_token` out of the bytes) — server cost plus a small fixed HTTP-client cost, without "
+                "the mlflow client's parsing and entity building that the rows above include.")
+
+
+def _registry_context(meta, data, raw, have_raw):
+    corpus = None
+    for side, _ in SIDES:
+        for c, _s in data[side]:
+            ph = c and _phase(c, "seed_model_versions")
+            if ph:
+                corpus = (ph.get("versions"), ph.get("models"))
+    reqs = next((c.get("requests_version") for side, _ in SIDES for c, _s in data[side] if c), "?")
+    line = (f"- Client: `bench/registry_bench.py`, mlflow client {meta.get('mlflow_version', '?')}"
+            + (f" and requests {reqs} (raw rows)" if have_raw else "")
+            + f", args: `{meta.get('client_args') or '(defaults)'}`")
+    if corpus:
+        line += f"; search corpus {corpus[0]} model versions in {corpus[1]} registered models"
+    return [line], lambda label: ""
+
+
+def _registry_footer(data, raw, have_raw):
+    docs = [c for side, _ in SIDES for c, _s in data[side]]
+    return _rows_returned_footer(docs, ("search", "raw_search"), "Rows returned per search call (all pages): ")
+
+
+SUITES = {
+    "tracking": {
+        "title": "Tracking API: Cairn vs MLflow",
+        "metrics": METRICS,
+        "raw_metrics": RAW_METRICS,
+        "raw_note": RAW_NOTE,
+        "raw_suffix": ".raw.json",
+        "has_raw": lambda x: x is not None,
+        "context": _tracking_context,
+        "footer": _tracking_footer,
+    },
+    "registry": {
+        "title": "Model registry: Cairn vs MLflow",
+        "metrics": REG_METRICS,
+        "raw_metrics": REG_RAW_METRICS,
+        "raw_note": REG_RAW_NOTE,
+        "raw_suffix": ".json",
+        "has_raw": lambda x: any(p["phase"].startswith("raw_") for p in (x or {}).get("phases", [])),
+        "context": _registry_context,
+        "footer": _registry_footer,
+    },
+}
+
+
+def render(d):
+    meta = _load(os.path.join(d, "meta.json")) or {}
+    suite = SUITES[meta.get("suite", "tracking")]
+    rounds = int(meta.get("rounds", 0)) or _guess_rounds(d)
+    data, raw = {}, {}
+    for side, _ in SIDES:
+        data[side] = [(_load(os.path.join(d, f"{side}-r{r}.json")), _load(os.path.join(d, f"{side}-r{r}.server.json")))
+                      for r in range(1, rounds + 1)]
+        raw[side] = [_load(os.path.join(d, f"{side}-r{r}{suite['raw_suffix']}")) for r in range(1, rounds + 1)]
+    have_raw = any(suite["has_raw"](x) for side, _ in SIDES for x in raw[side])
+    # (label, per-side list of per-round values, higher_is_better, target, unit); None label = section row
+    rows = []
+    for label, get, hib, target, unit in suite["metrics"]:
+        rows.append((label, {side: [get(c, s) for c, s in data[side]] for side, _ in SIDES}, hib, target, unit))
+    if have_raw:
+        rows.append((None, None, None, None, None))
+        for label, get, hib, target, unit in suite["raw_metrics"]:
+            rows.append((label, {side: [get(x, None) for x in raw[side]] for side, _ in SIDES}, hib, target, unit))
+    n_ok = {side: sum(1 for c, s in data[side] if c is not None and s is not None) for side, _ in SIDES}
+    context_lines, target_note = suite["context"](meta, data, raw, have_raw)
 
     L = []
-    L.append(f"### Tracking API: Cairn vs MLflow — {meta.get('date', '?')}")
+    L.append(f"### {suite['title']} — {meta.get('date', '?')}")
     L.append("")
     L.append(f"- Machine: {meta.get('nproc', '?')} CPUs ({meta.get('cpu_model', '?')}), "
              f"{meta.get('mem_total', '?')} RAM, kernel {meta.get('kernel', '?')}; "
@@ -359,13 +493,7 @@ def render(d):
     L.append(f"- MLflow {meta.get('mlflow_version', '?')}: `mlflow server --workers 1` (uvicorn), "
              f"default settings otherwise; Cairn: {meta.get('cairn_version', '—')} "
              f"(commit {meta.get('git_commit', '?')})")
-    L.append(f"- Client: `mlflow_client_bench.py` (shared), mlflow client {meta.get('mlflow_version', '?')}, "
-             f"args: `{meta.get('client_args') or '(defaults)'}`"
-             + (f"; search corpus {corpus} runs" if corpus else ""))
-    if have_raw:
-        L.append(f"- Server-side rows: `bench/raw_http_bench.py` (requests "
-                 f"{next((x.get('requests_version') for side, _ in SIDES for x in raw[side] if x), '?')}), "
-                 f"args: `{meta.get('raw_http_args') or '(defaults)'}`")
+    L.extend(context_lines)
     names = dict(SIDES)
     order = " → ".join(names.get(x, x) for x in meta.get("order", []))
     L.append(f"- Rounds: {rounds} ({order} in each round, one server at a time); "
@@ -401,12 +529,12 @@ def render(d):
             ttxt = f"≥ {target}× (—)"
         else:
             ttxt = f"≥ {target}× " + ("**met**" if ratio >= target else "**missed**")
-        if target is not None and corpus and corpus != 2000 and label.startswith("c_search"):
-            ttxt += f" (target is for 2000 runs; corpus was {corpus})"
+        if target is not None:
+            ttxt += target_note(label)
         L.append(f"| {label} | {unit} | {_fmt(m, unit)} | {_fmt(c, unit)} | {rtxt} | {rdef} | {ttxt} |")
     if have_raw:
         L.append("")
-        L.append(RAW_NOTE)
+        L.append(suite["raw_note"])
     L.append("")
     L.append("<details><summary>Per-round values</summary>")
     L.append("")
@@ -418,17 +546,7 @@ def render(d):
             continue
         flat = [v for side, _ in SIDES for v in vals[side]]
         L.append(f"| {label} ({unit}) | " + " | ".join(_fmt(v, unit) for v in flat) + " |")
-    if have_raw:
-        rr = {}
-        for side, _ in SIDES:
-            for x in raw[side]:
-                for ph in (x or {}).get("phases", []):
-                    if "rows_returned" in ph:
-                        rr.setdefault(ph["phase"], set()).add(ph["rows_returned"])
-        if rr:
-            L.append("")
-            L.append("Rows returned per raw search call: " + "; ".join(
-                f"`{k}` {', '.join(str(v) for v in sorted(vs))}" for k, vs in sorted(rr.items())))
+    L.extend(suite["footer"](data, raw, have_raw))
     L.append("")
     L.append("</details>")
     return "\n".join(L) + "\n"
@@ -446,11 +564,12 @@ def _guess_rounds(d):
 
 
 def markers(d):
-    """Each backend has its own results section: SQLite the plain markers, others suffixed."""
-    backend = (_load(os.path.join(d, "meta.json")) or {}).get("backend", "sqlite")
+    """Each suite and backend has its own results section: SQLite the plain markers, others suffixed."""
+    meta = _load(os.path.join(d, "meta.json")) or {}
+    suite, backend = meta.get("suite", "tracking"), meta.get("backend", "sqlite")
     if backend == "sqlite":
-        return START_MARK, END_MARK
-    return (f"<!-- tracking-results-{backend}:start -->", f"<!-- tracking-results-{backend}:end -->")
+        return (f"<!-- {suite}-results:start -->", f"<!-- {suite}-results:end -->")
+    return (f"<!-- {suite}-results-{backend}:start -->", f"<!-- {suite}-results-{backend}:end -->")
 
 
 def update_docs(d, doc):

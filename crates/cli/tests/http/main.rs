@@ -9,5 +9,6 @@ mod durability;
 mod errors;
 mod lifecycle;
 mod outage;
+mod registry;
 mod scale_out;
 mod wire;
