@@ -122,6 +122,8 @@ fn describe(e: &Value) -> String {
         e["kind"].as_str().unwrap_or("?"),
         details(e)
     )
+    .trim_end()
+    .to_owned()
 }
 
 fn details(e: &Value) -> String {

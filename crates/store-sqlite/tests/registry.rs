@@ -38,7 +38,7 @@ registry_tests!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn registry_concurrent_versions() {
     let (registry, _tracking, dir) = open().await;
-    checks::registry_concurrent_versions(&[registry.clone()]).await;
+    checks::registry_concurrent_versions(std::slice::from_ref(&registry)).await;
     let uri = format!("sqlite://{}", dir.path().join("cairn.db").display());
     let second: Arc<dyn RegistryStore> = Arc::new(SqlRegistry::new(Arc::new(
         SqliteStore::open(&uri).await.expect("second"),

@@ -519,7 +519,7 @@ mod tests {
 
     #[test]
     fn version_order() {
-        let mut vs = vec![
+        let mut vs = [
             version("b", 1, None, &[]),
             version("a", 1, None, &[]),
             version("a", 2, None, &[]),
