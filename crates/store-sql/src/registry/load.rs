@@ -72,14 +72,19 @@ pub(crate) async fn load_versions(
         ),
         Versions::OfModel(name) => ("v.name = $1".into(), vec![name.into()]),
         Versions::All => ("1 = 1".into(), vec![]),
-        Versions::LatestPerStage(name) => {
-            let latest = "v.version = (SELECT MAX(w.version) FROM model_versions w WHERE w.name = v.name \
-                 AND w.current_stage = v.current_stage AND w.deleted = 0)";
-            match name {
-                Some(n) => (format!("v.name = $1 AND {latest}"), vec![n.into()]),
-                None => (latest.to_owned(), vec![]),
-            }
-        }
+        // One uncorrelated aggregate, not a subquery per version: models have hundreds of versions.
+        Versions::LatestPerStage(Some(n)) => (
+            "v.name = $1 AND (v.name, v.version) IN (SELECT name, MAX(version) FROM model_versions \
+             WHERE deleted = 0 AND name = $1 GROUP BY name, current_stage)"
+                .into(),
+            vec![n.into()],
+        ),
+        Versions::LatestPerStage(None) => (
+            "(v.name, v.version) IN (SELECT name, MAX(version) FROM model_versions \
+             WHERE deleted = 0 GROUP BY name, current_stage)"
+                .into(),
+            vec![],
+        ),
     };
     let rows = tx
         .query(
