@@ -1,4 +1,6 @@
-//! Cairn's shared metadata store: [`cairn_store::TrackingStore`] on PostgreSQL through sqlx.
+//! Cairn's shared metadata store: [`cairn_store::TrackingStore`] on PostgreSQL through sqlx, and the
+//! transactions the shared model registry (`cairn_store_sql::SqlRegistry`) runs on (registry writes take
+//! one advisory lock, so they serialise across servers and the change log follows commit order).
 //!
 //! Several Cairn servers may share one database, so every invariant the SQLite store gets from its single
 //! writer is enforced here by PostgreSQL itself, under READ COMMITTED:

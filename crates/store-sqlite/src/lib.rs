@@ -1,7 +1,8 @@
-//! Cairn's embedded metadata store: [`cairn_store::TrackingStore`] on SQLite through sqlx.
+//! Cairn's embedded metadata store: [`cairn_store::TrackingStore`] on SQLite through sqlx, and the
+//! transactions the shared model registry (`cairn_store_sql::SqlRegistry`) runs on.
 //!
-//! One file, WAL journal, `synchronous = FULL` so an acknowledged write survives a crash of the process or
-//! the machine. Writes go through a single connection (SQLite has one writer at a time; queueing in the
+//! One file, WAL journal, `synchronous = NORMAL` by default (an acknowledged write survives `kill -9` of
+//! the process; `?synchronous=full` in the URI makes it survive a power cut too, at an fsync per commit). Writes go through a single connection (SQLite has one writer at a time; queueing in the
 //! pool beats retrying on `SQLITE_BUSY`), reads through a pool of read-only connections that WAL lets run
 //! beside the writer. Migrations are embedded in the binary.
 
