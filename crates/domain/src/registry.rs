@@ -127,12 +127,19 @@ pub struct ModelVersion {
     pub aliases: Vec<String>,
 }
 
+/// The value of the tag `key` in a list of tags.
+pub fn tag_value<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
+    tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
+}
+
+/// True when the tags mark an MLflow prompt, which shares the registry but is hidden from model searches.
+pub fn is_prompt(tags: &[Tag]) -> bool {
+    tag_value(tags, PROMPT_TAG).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
 impl ModelVersion {
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags
-            .iter()
-            .find(|t| t.key == key)
-            .map(|t| t.value.as_str())
+        tag_value(&self.tags, key)
     }
 }
 
@@ -151,16 +158,7 @@ pub struct RegisteredModel {
 
 impl RegisteredModel {
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags
-            .iter()
-            .find(|t| t.key == key)
-            .map(|t| t.value.as_str())
-    }
-
-    /// True for MLflow prompts, which share the registry but are hidden from model searches.
-    pub fn is_prompt(&self) -> bool {
-        self.tag(PROMPT_TAG)
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        tag_value(&self.tags, key)
     }
 }
 

@@ -53,16 +53,12 @@ pub fn validate_model_name_as(name: &str, field: &str) -> Result<(), DomainError
 /// Python's `int()` allows them.
 pub fn parse_version(s: &str) -> Result<i64, DomainError> {
     let t = s.trim();
-    t.strip_prefix('+')
-        .unwrap_or(t)
-        .parse::<i64>()
-        .ok()
-        .filter(|_| !t.is_empty())
-        .ok_or_else(|| {
-            DomainError::invalid(format!(
-                "Parameter 'version' must be an integer, got '{s}'."
-            ))
-        })
+    // Rust's `parse` takes one optional sign, as Python's `int()` does.
+    t.parse::<i64>().ok().ok_or_else(|| {
+        DomainError::invalid(format!(
+            "Parameter 'version' must be an integer, got '{s}'."
+        ))
+    })
 }
 
 /// An alias name: letters, digits, `_` and `-`, at most 255 characters.

@@ -11,8 +11,8 @@
 //!   must lie inside the artifacts of the run (or logged model) named with it, so that registration
 //!   cannot expose arbitrary server files; relative segments (`..`) are refused everywhere.
 
-use cairn_domain::LoggedModelId;
 use cairn_domain::registry_rules::parse_version;
+use cairn_domain::{LoggedModel, LoggedModelId};
 
 use crate::registry::Registry;
 use crate::{ServiceError, ServiceResult};
@@ -117,7 +117,7 @@ impl Registry {
         let guarded = is_local(source) || scheme(source) == Some("mlflow-artifacts");
         if guarded {
             let root = match (&model_id, &run_id) {
-                (Some(m), _) => Some(self.logged_model_root(source, m).await?),
+                (Some(m), _) => Some(self.logged_model(source, m).await?.artifact_uri),
                 (None, Some(r)) => Some(self.run_root(source, r).await?),
                 (None, None) => None,
             };
@@ -151,19 +151,18 @@ impl Registry {
         }
     }
 
-    async fn logged_model_root(&self, source: &str, model_id: &str) -> ServiceResult<String> {
-        let id = LoggedModelId::parse(model_id).map_err(|_| {
+    /// The logged model a source names; one that does not exist makes the source invalid.
+    async fn logged_model(&self, source: &str, model_id: &str) -> ServiceResult<LoggedModel> {
+        let missing = || {
             invalid(
                 source,
                 &format!("Logged model '{model_id}' does not exist."),
             )
-        })?;
+        };
+        let id = LoggedModelId::parse(model_id).map_err(|_| missing())?;
         match self.tracking.get_logged_model(&id).await {
-            Ok(m) => Ok(m.artifact_uri),
-            Err(cairn_store::StoreError::NotFound(_)) => Err(invalid(
-                source,
-                &format!("Logged model '{model_id}' does not exist."),
-            )),
+            Ok(m) => Ok(m),
+            Err(cairn_store::StoreError::NotFound(_)) => Err(missing()),
             Err(e) => Err(e.into()),
         }
     }
@@ -226,17 +225,7 @@ impl Registry {
                      source.",
                 ));
             }
-            let id = LoggedModelId::parse(path)?;
-            let model = match self.tracking.get_logged_model(&id).await {
-                Ok(m) => m,
-                Err(cairn_store::StoreError::NotFound(_)) => {
-                    return Err(invalid(
-                        source,
-                        &format!("Logged model '{path}' does not exist."),
-                    ));
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let model = self.logged_model(source, path).await?;
             return Ok(Resolved {
                 source: source.to_owned(),
                 storage_location: model.artifact_uri,

@@ -11,7 +11,7 @@
 use std::cmp::Ordering;
 
 use super::lexer::Ident;
-use super::order::directed;
+use super::order::by_keys;
 use super::parser::{Clause, parse_filter, parse_order_item, set_repr};
 use super::predicate::{
     KEY_VALUE_OPS, KeyTest, Lists, NumTest, STRING_OPS, StrTest, StringRules, numeric_test,
@@ -179,19 +179,12 @@ impl ExperimentOrder {
 
     /// Compares two experiments: `Less` means `a` comes first.
     pub fn compare(&self, a: &Experiment, b: &Experiment) -> Ordering {
-        for (attr, ascending) in &self.keys {
-            let ord = match attr {
-                ExperimentAttr::Name => a.name.cmp(&b.name),
-                ExperimentAttr::ExperimentId => a.id.cmp(&b.id),
-                ExperimentAttr::CreationTime => a.creation_time.cmp(&b.creation_time),
-                ExperimentAttr::LastUpdateTime => a.last_update_time.cmp(&b.last_update_time),
-            };
-            let ord = directed(ord, *ascending);
-            if ord != Ordering::Equal {
-                return ord;
-            }
-        }
-        Ordering::Equal
+        by_keys(&self.keys, |attr| match attr {
+            ExperimentAttr::Name => a.name.cmp(&b.name),
+            ExperimentAttr::ExperimentId => a.id.cmp(&b.id),
+            ExperimentAttr::CreationTime => a.creation_time.cmp(&b.creation_time),
+            ExperimentAttr::LastUpdateTime => a.last_update_time.cmp(&b.last_update_time),
+        })
     }
 }
 

@@ -7,6 +7,14 @@
 
 use std::cmp::Ordering;
 
+/// Compares by each key in turn, in its direction, until one differs.
+pub(crate) fn by_keys<K: Copy>(keys: &[(K, bool)], mut cmp: impl FnMut(K) -> Ordering) -> Ordering {
+    keys.iter()
+        .map(|&(key, ascending)| directed(cmp(key), ascending))
+        .find(|o| *o != Ordering::Equal)
+        .unwrap_or(Ordering::Equal)
+}
+
 /// Applies a sort direction.
 pub(crate) fn directed(ord: Ordering, ascending: bool) -> Ordering {
     if ascending { ord } else { ord.reverse() }

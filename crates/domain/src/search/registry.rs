@@ -16,13 +16,13 @@
 use std::cmp::Ordering;
 
 use super::lexer::{Ident, Number};
-use super::order::directed;
+use super::order::by_keys;
 use super::parser::{Clause, Op, Value, parse_filter, parse_order_item, set_repr};
 use super::predicate::{
     KeyTest, Lists, NumTest, STRING_LIST_OPS, STRING_OPS, StrTest, StringRules, numeric_test,
     required_string_test, string_test,
 };
-use crate::registry::PROMPT_TAG;
+use crate::registry::{PROMPT_TAG, is_prompt, tag_value};
 use crate::{DomainError, ModelVersion, RegisteredModel};
 
 const TAG_OPS: &[&str] = &["=", "!=", "LIKE", "ILIKE"];
@@ -99,14 +99,6 @@ fn split_prompt_clause(clauses: Vec<Clause>) -> (bool, Vec<Clause>) {
     (false, rest)
 }
 
-fn tag_value<'a>(tags: &'a [crate::Tag], key: &str) -> Option<&'a str> {
-    tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
-}
-
-fn is_prompt_tagged(tags: &[crate::Tag]) -> bool {
-    tag_value(tags, PROMPT_TAG).is_some_and(|v| v.eq_ignore_ascii_case("true"))
-}
-
 // ------------------------------------------------------------------------------------------------
 // Registered models
 // ------------------------------------------------------------------------------------------------
@@ -142,7 +134,7 @@ impl RegisteredModelFilter {
     }
 
     pub fn matches(&self, m: &RegisteredModel) -> bool {
-        if !self.prompts && is_prompt_tagged(&m.tags) {
+        if !self.prompts && is_prompt(&m.tags) {
             return false;
         }
         self.name.iter().all(|t| t.test(&m.name))
@@ -192,17 +184,10 @@ impl RegisteredModelOrder {
     }
 
     pub fn compare(&self, a: &RegisteredModel, b: &RegisteredModel) -> Ordering {
-        for (key, ascending) in &self.keys {
-            let ord = match key {
-                ModelKey::Name => a.name.cmp(&b.name),
-                ModelKey::LastUpdated => a.last_updated_timestamp.cmp(&b.last_updated_timestamp),
-            };
-            let ord = directed(ord, *ascending);
-            if ord != Ordering::Equal {
-                return ord;
-            }
-        }
-        Ordering::Equal
+        by_keys(&self.keys, |key| match key {
+            ModelKey::Name => a.name.cmp(&b.name),
+            ModelKey::LastUpdated => a.last_updated_timestamp.cmp(&b.last_updated_timestamp),
+        })
     }
 }
 
@@ -316,7 +301,7 @@ impl ModelVersionFilter {
 /// True when a version carries the prompt tag; MLflow hides every version of a model any of whose
 /// versions does.
 pub fn version_is_prompt(v: &ModelVersion) -> bool {
-    is_prompt_tagged(&v.tags)
+    is_prompt(&v.tags)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,19 +361,12 @@ impl ModelVersionOrder {
     }
 
     pub fn compare(&self, a: &ModelVersion, b: &ModelVersion) -> Ordering {
-        for (key, ascending) in &self.keys {
-            let ord = match key {
-                VersionKey::Name => a.name.cmp(&b.name),
-                VersionKey::Version => a.version.cmp(&b.version),
-                VersionKey::Created => a.creation_timestamp.cmp(&b.creation_timestamp),
-                VersionKey::LastUpdated => a.last_updated_timestamp.cmp(&b.last_updated_timestamp),
-            };
-            let ord = directed(ord, *ascending);
-            if ord != Ordering::Equal {
-                return ord;
-            }
-        }
-        Ordering::Equal
+        by_keys(&self.keys, |key| match key {
+            VersionKey::Name => a.name.cmp(&b.name),
+            VersionKey::Version => a.version.cmp(&b.version),
+            VersionKey::Created => a.creation_timestamp.cmp(&b.creation_timestamp),
+            VersionKey::LastUpdated => a.last_updated_timestamp.cmp(&b.last_updated_timestamp),
+        })
     }
 }
 

@@ -41,6 +41,18 @@ async fn model_key(tx: &mut dyn Tx, name: &str) -> StoreResult<String> {
     .ok_or_else(|| model_not_found(name))
 }
 
+/// The version an alias points at, if the model has that alias.
+async fn alias_version(tx: &mut dyn Tx, name: &str, alias: &str) -> StoreResult<Option<i64>> {
+    tx.query(
+        "SELECT version FROM registered_model_aliases WHERE name = $1 AND alias = $2",
+        vec![name.into(), alias.into()],
+    )
+    .await?
+    .first()
+    .map(|r| r.int(0))
+    .transpose()
+}
+
 async fn record(
     tx: &mut dyn Tx,
     key: &str,
@@ -605,15 +617,7 @@ impl RegistryStore for SqlRegistry {
         write!(self, |tx| {
             let key = model_key(tx, name).await?;
             load_version(tx, name, version).await?;
-            let before = tx
-                .query(
-                    "SELECT version FROM registered_model_aliases WHERE name = $1 AND alias = $2",
-                    vec![name.into(), alias.into()],
-                )
-                .await?
-                .first()
-                .map(|r| r.int(0))
-                .transpose()?;
+            let before = alias_version(tx, name, alias).await?;
             if before == Some(version) {
                 return Ok(());
             }
@@ -637,15 +641,7 @@ impl RegistryStore for SqlRegistry {
     async fn delete_alias(&self, name: &str, alias: &str, change: &Change) -> StoreResult<()> {
         write!(self, |tx| {
             let key = model_key(tx, name).await?;
-            let before = tx
-                .query(
-                    "SELECT version FROM registered_model_aliases WHERE name = $1 AND alias = $2",
-                    vec![name.into(), alias.into()],
-                )
-                .await?
-                .first()
-                .map(|r| r.int(0))
-                .transpose()?;
+            let before = alias_version(tx, name, alias).await?;
             let Some(before) = before else {
                 return Ok(());
             };
@@ -669,15 +665,7 @@ impl RegistryStore for SqlRegistry {
     ) -> StoreResult<Option<ModelVersion>> {
         read!(self, |tx| {
             model_key(tx, name).await?;
-            let version = tx
-                .query(
-                    "SELECT version FROM registered_model_aliases WHERE name = $1 AND alias = $2",
-                    vec![name.into(), alias.into()],
-                )
-                .await?
-                .first()
-                .map(|r| r.int(0))
-                .transpose()?;
+            let version = alias_version(tx, name, alias).await?;
             match version {
                 Some(v) => load_version(tx, name, v).await.map(Some),
                 None => Ok(None),
