@@ -44,5 +44,6 @@ async fn registry_concurrent_versions() {
     let db = TestDb::create().await;
     let (a, _) = open(&db).await;
     let (b, _) = open(&db).await;
-    checks::registry_concurrent_versions(&[a, b]).await;
+    checks::registry_concurrent_versions(&[a.clone(), b.clone()]).await;
+    checks::registry_lists_see_other_writers(a, b).await;
 }

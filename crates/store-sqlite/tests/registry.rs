@@ -43,5 +43,6 @@ async fn registry_concurrent_versions() {
     let second: Arc<dyn RegistryStore> = Arc::new(SqlRegistry::new(Arc::new(
         SqliteStore::open(&uri).await.expect("second"),
     )));
-    checks::registry_concurrent_versions(&[registry, second]).await;
+    checks::registry_concurrent_versions(&[registry.clone(), second.clone()]).await;
+    checks::registry_lists_see_other_writers(registry, second).await;
 }

@@ -430,3 +430,39 @@ pub async fn registry_concurrent_versions(registries: &[Registry]) {
         .collect();
     assert_eq!(mine, (1..=24).collect::<Vec<_>>(), "events in commit order");
 }
+
+/// Listings are never stale: a write through another store (another server on the same database) shows
+/// in the next listing of this one, however its listings are cached.
+pub async fn registry_lists_see_other_writers(a: Registry, b: Registry) {
+    let name = unique("seen");
+    let c = who("a", T0);
+    a.create_registered_model(&name, None, Vec::new(), &c)
+        .await
+        .expect("create");
+    let count = |reg: Registry, name: String| async move {
+        reg.list_model_versions(Some(&name))
+            .await
+            .expect("list")
+            .len()
+    };
+    for i in 1..=3 {
+        assert_eq!(count(a.clone(), name.clone()).await, i - 1);
+        b.create_model_version(version(&name, "s3://b/x"), &c)
+            .await
+            .expect("version");
+        assert_eq!(count(a.clone(), name.clone()).await, i);
+    }
+    b.delete_model_version(&name, 2, &c).await.expect("delete");
+    let live: Vec<i64> = a
+        .list_model_versions(Some(&name))
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(live, [1, 3]);
+    b.set_alias(&name, "x", 3, &c).await.expect("alias");
+    let models = a.list_registered_models().await.unwrap();
+    let m = models.iter().find(|m| m.name == name).expect("listed");
+    assert_eq!(m.aliases.len(), 1);
+}

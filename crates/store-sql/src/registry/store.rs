@@ -1,7 +1,7 @@
 //! [`RegistryStore`] over any [`RegistryDb`]: each write is one transaction that checks stored state,
 //! changes it and records its events; each read is one snapshot.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use cairn_domain::{
@@ -16,15 +16,89 @@ use super::load::{
 };
 use super::model_versions_tag::append_model_version;
 
+/// Runs `body` in a write transaction and commits it; on error the transaction is dropped (rolled
+/// back).
+macro_rules! write {
+    ($self:ident, |$tx:ident| $body:block) => {{
+        let mut boxed = $self.db.begin_write().await?;
+        let result = {
+            let $tx: &mut dyn Tx = &mut *boxed;
+            async { $body }.await
+        };
+        match result {
+            Ok(v) => {
+                boxed.commit().await?;
+                Ok(v)
+            }
+            Err(e) => Err(e),
+        }
+    }};
+}
+
+/// Runs `body` on a read snapshot.
+macro_rules! read {
+    ($self:ident, |$tx:ident| $body:block) => {{
+        let mut boxed = $self.db.begin_read().await?;
+        let $tx: &mut dyn Tx = &mut *boxed;
+        let result = async { $body }.await;
+        drop(boxed);
+        result
+    }};
+}
+
 /// The registry on a SQL engine.
 #[derive(Clone)]
 pub struct SqlRegistry {
     db: Arc<dyn RegistryDb>,
+    /// The whole registry as of one point of the change log, for listing and searching.
+    catalog: Arc<Mutex<Option<Arc<Catalog>>>>,
+}
+
+/// Every registered model and live version, as of change-log position `seq`. Every registry write
+/// appends to the change log in its own transaction, so an unchanged `MAX(seq)` proves the copy current —
+/// also when another server on the same database made the change.
+struct Catalog {
+    seq: i64,
+    models: Vec<RegisteredModel>,
+    versions: Vec<ModelVersion>,
 }
 
 impl SqlRegistry {
     pub fn new(db: Arc<dyn RegistryDb>) -> Self {
-        Self { db }
+        Self {
+            db,
+            catalog: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The current catalog: the cached one if the change log has not moved, else one read afresh in the
+    /// same snapshot as the check. Searches run over it instead of loading every row per request.
+    async fn catalog(&self) -> StoreResult<Arc<Catalog>> {
+        read!(self, |tx| {
+            let seq = tx
+                .query("SELECT COALESCE(MAX(seq), 0) FROM registry_events", vec![])
+                .await?[0]
+                .int(0)?;
+            let cached = self
+                .catalog
+                .lock()
+                .map_err(|_| StoreError::Internal("registry catalog lock poisoned".into()))?
+                .clone();
+            if let Some(c) = cached.filter(|c| c.seq == seq) {
+                return Ok(c);
+            }
+            let fresh = Arc::new(Catalog {
+                seq,
+                models: load_models(tx, None).await?,
+                versions: load_versions(tx, Versions::All).await?,
+            });
+            if let Ok(mut slot) = self.catalog.lock()
+                && slot.as_ref().is_none_or(|c| c.seq < seq)
+            {
+                *slot = Some(fresh.clone());
+            }
+            Ok(fresh)
+        })
     }
 }
 
@@ -143,36 +217,6 @@ async fn upsert_version_tag(
     )
     .await?;
     Ok(())
-}
-
-/// Runs `body` in a write transaction and commits it; on error the transaction is dropped (rolled
-/// back).
-macro_rules! write {
-    ($self:ident, |$tx:ident| $body:block) => {{
-        let mut boxed = $self.db.begin_write().await?;
-        let result = {
-            let $tx: &mut dyn Tx = &mut *boxed;
-            async { $body }.await
-        };
-        match result {
-            Ok(v) => {
-                boxed.commit().await?;
-                Ok(v)
-            }
-            Err(e) => Err(e),
-        }
-    }};
-}
-
-/// Runs `body` on a read snapshot.
-macro_rules! read {
-    ($self:ident, |$tx:ident| $body:block) => {{
-        let mut boxed = $self.db.begin_read().await?;
-        let $tx: &mut dyn Tx = &mut *boxed;
-        let result = async { $body }.await;
-        drop(boxed);
-        result
-    }};
 }
 
 #[async_trait]
@@ -323,7 +367,7 @@ impl RegistryStore for SqlRegistry {
     }
 
     async fn list_registered_models(&self) -> StoreResult<Vec<RegisteredModel>> {
-        read!(self, |tx| { load_models(tx, None).await })
+        Ok(self.catalog().await?.models.clone())
     }
 
     async fn set_registered_model_tag(
@@ -540,15 +584,18 @@ impl RegistryStore for SqlRegistry {
     }
 
     async fn list_model_versions(&self, name: Option<&str>) -> StoreResult<Vec<ModelVersion>> {
-        read!(self, |tx| {
-            load_versions(
-                tx,
-                match name {
-                    Some(n) => Versions::OfModel(n),
-                    None => Versions::All,
-                },
-            )
-            .await
+        let catalog = self.catalog().await?;
+        Ok(match name {
+            // Versions are ordered by name, then number: one model's are a contiguous run.
+            Some(n) => {
+                let start = catalog.versions.partition_point(|v| v.name.as_str() < n);
+                catalog.versions[start..]
+                    .iter()
+                    .take_while(|v| v.name == n)
+                    .cloned()
+                    .collect()
+            }
+            None => catalog.versions.clone(),
         })
     }
 
