@@ -28,6 +28,9 @@ enum LogFormat {
 enum Command {
     /// Run the server: tracking and model registry (MLflow-compatible REST API) and Cairn's own API.
     Server(cairn_server::ServerConfig),
+    /// Serve one ONNX model (a registered version or alias, an MLflow ONNX folder, or a .onnx file) over
+    /// the Open Inference Protocol v2 and MLflow's scoring protocol.
+    Serve(cairn_server::ServeConfig),
     /// Read the model registry of a running server.
     Registry(registry::RegistryCommand),
 }
@@ -41,6 +44,7 @@ fn main() -> std::process::ExitCode {
         .map_err(anyhow::Error::from)
         .and_then(|runtime| match cli.command {
             Command::Server(config) => runtime.block_on(cairn_server::run(config)),
+            Command::Serve(config) => runtime.block_on(cairn_server::run_model_server(config)),
             Command::Registry(cmd) => runtime.block_on(registry::run(cmd)),
         });
     match result {

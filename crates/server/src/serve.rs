@@ -40,16 +40,8 @@ impl Server {
             artifacts: Artifacts::new(artifacts),
             registry: registry.clone(),
         };
-        let router = cairn_api::router(registry)
-            .merge(cairn_mlflow::router(state))
-            .layer(
-                ServiceBuilder::new()
-                    .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                    .layer(TraceLayer::new_for_http())
-                    .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                    .layer(CatchPanicLayer::new())
-                    .layer(axum::middleware::from_fn(identify)),
-            );
+        let router =
+            with_middleware(cairn_api::router(registry).merge(cairn_mlflow::router(state)));
         let addr = format!("{}:{}", config.host, config.port);
         let listener = TcpListener::bind(&addr)
             .await
@@ -87,6 +79,43 @@ impl Server {
         tracing::info!("cairn server stopped");
         Ok(())
     }
+}
+
+/// What every Cairn HTTP server wraps its routes in: request ids (generated unless the client sent one,
+/// echoed in the response), a trace span per request, panics answered as 500s instead of dropped
+/// connections, and the actor of each request.
+fn with_middleware(router: Router) -> Router {
+    router.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(TraceLayer::new_for_http())
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(CatchPanicLayer::new())
+            .layer(axum::middleware::from_fn(identify)),
+    )
+}
+
+/// Runs `cairn serve`: one model behind the Open Inference Protocol v2 and MLflow scoring, until SIGINT or
+/// SIGTERM.
+pub async fn run_model_server(config: cairn_serving::ServeConfig) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let router = with_middleware(cairn_serving::app(&config).await?);
+    let addr = format!("{}:{}", config.host, config.port);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "cairn model server listening"
+    );
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")
 }
 
 /// Records who the request says it is, for the registry's change log: the user name of HTTP basic auth

@@ -1,0 +1,98 @@
+//! Cairn's model server (maturity level 2: serving a chosen model by hand). It loads one ONNX model — a
+//! plain `.onnx` file, an MLflow ONNX-flavour folder, or a registered version or alias fetched from a Cairn
+//! server — onto the inference engine (`cairn-onnx`) and serves it over the Open Inference Protocol v2
+//! ([`oip`]) and MLflow's scoring protocol ([`scoring`]).
+//!
+//! Layout: [`source`] finds and fetches the model, [`values`] converts JSON to and from engine tensors,
+//! `routes` holds the thin HTTP handlers.
+
+pub mod oip;
+mod routes;
+pub mod scoring;
+pub mod source;
+pub mod values;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use cairn_onnx::{Model, ModelOptions, Runtime};
+
+pub use routes::router;
+
+/// Settings of `cairn serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeConfig {
+    /// The model: `models:/name@alias` or `models:/name/3` (fetched from --server), an MLflow ONNX-flavour
+    /// folder (MLmodel + model.onnx), or a `.onnx` file.
+    #[arg(long, env = "CAIRN_MODEL")]
+    pub model: String,
+    /// The Cairn server that holds the registry, for `models:/` sources.
+    #[arg(long, env = "CAIRN_SERVER", default_value = "http://127.0.0.1:5000")]
+    pub server: String,
+    /// The name the model is served under (`/v2/models/<name>`); defaults to its registered name or file stem.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long, env = "CAIRN_SERVE_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    #[arg(long, env = "CAIRN_SERVE_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Inference worker threads, each with its own ONNX Runtime session.
+    #[arg(long, env = "CAIRN_SERVE_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    /// Threads each session may use inside one run (1 is best for single-row requests).
+    #[arg(long, env = "CAIRN_SERVE_INTRA_THREADS", default_value_t = 1)]
+    pub intra_threads: usize,
+    /// The ONNX Runtime shared library (else ORT_DYLIB_PATH, else `.onnxruntime/` from scripts/onnxruntime.sh).
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    pub ort_dylib: Option<PathBuf>,
+}
+
+/// A model being served.
+pub struct Served {
+    pub name: String,
+    pub version: Option<String>,
+    pub model: Model,
+    /// Input column names from the MLmodel signature, for table payloads.
+    pub columns: Option<Vec<String>>,
+}
+
+impl Served {
+    /// Finds the runtime, fetches the model and loads it onto the engine's workers.
+    pub async fn load(cfg: &ServeConfig) -> anyhow::Result<Served> {
+        let runtime = Runtime::init(cfg.ort_dylib.as_deref())?;
+        let (loaded, default_name) = if cfg.model.starts_with("models:/") {
+            let (name, _, _) = source::parse_models_uri(&cfg.model)?;
+            (
+                source::load_registered(&cfg.server, &cfg.model).await?,
+                name,
+            )
+        } else {
+            let path = PathBuf::from(&cfg.model);
+            let stem = path
+                .file_stem()
+                .map_or_else(|| "model".to_owned(), |s| s.to_string_lossy().into_owned());
+            (source::load_local(&path)?, stem)
+        };
+        let options = ModelOptions {
+            workers: cfg.workers,
+            intra_threads: cfg.intra_threads,
+        };
+        let bytes = loaded.onnx.clone();
+        let model = tokio::task::spawn_blocking(move || Model::load(&runtime, &bytes, options))
+            .await
+            .context("loading the model")??;
+        tracing::info!(model = %loaded.description, "model loaded");
+        Ok(Served {
+            name: cfg.name.clone().unwrap_or(default_name),
+            version: loaded.version,
+            model,
+            columns: loaded.columns,
+        })
+    }
+}
+
+/// Loads the model and returns the router serving it.
+pub async fn app(cfg: &ServeConfig) -> anyhow::Result<axum::Router> {
+    Ok(router(Arc::new(Served::load(cfg).await?)))
+}

@@ -1,0 +1,191 @@
+//! Where a served model comes from: a plain `.onnx` file, an MLflow ONNX-flavour folder (`MLmodel` +
+//! `model.onnx`), or a registered version or alias (`models:/name/3`, `models:/name@champion`) fetched from
+//! a Cairn (or MLflow) server through its REST API.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+/// A model's bytes and what its MLmodel says about it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub onnx: Vec<u8>,
+    /// The MLmodel signature's input column names, in order, when it has a column-based signature.
+    pub columns: Option<Vec<String>>,
+    /// The registry version served, for `models:/` sources.
+    pub version: Option<String>,
+    /// What was loaded, for logs and metadata.
+    pub description: String,
+}
+
+/// Reads what MLmodel says: the ONNX file's name and the input columns.
+fn read_mlmodel(text: &str) -> anyhow::Result<(String, Option<Vec<String>>)> {
+    let doc: Value = yaml_serde::from_str(text).context("MLmodel is not valid YAML")?;
+    let Some(data) = doc["flavors"]["onnx"]["data"].as_str() else {
+        bail!(
+            "MLmodel has no onnx flavour: Cairn serves ONNX models (log them with mlflow.onnx.log_model)"
+        );
+    };
+    let columns = doc["signature"]["inputs"]
+        .as_str()
+        .and_then(|s| serde_json::from_str::<Vec<Value>>(s).ok())
+        .map(|specs| {
+            specs
+                .iter()
+                .filter(|s| s["type"] != "tensor")
+                .filter_map(|s| s["name"].as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .filter(|c| !c.is_empty());
+    Ok((data.to_owned(), columns))
+}
+
+/// Loads from the local file system.
+pub fn load_local(path: &Path) -> anyhow::Result<Loaded> {
+    let (file, columns) = if path.is_dir() {
+        let text = std::fs::read_to_string(path.join("MLmodel"))
+            .with_context(|| format!("{} has no MLmodel file", path.display()))?;
+        let (data, columns) = read_mlmodel(&text)?;
+        (path.join(data), columns)
+    } else {
+        (path.to_path_buf(), None)
+    };
+    let onnx = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    Ok(Loaded {
+        onnx,
+        columns,
+        version: None,
+        description: file.display().to_string(),
+    })
+}
+
+/// `models:/name/3` or `models:/name@alias` → (name, Some(version) | None, Some(alias) | None).
+pub fn parse_models_uri(uri: &str) -> anyhow::Result<(String, Option<String>, Option<String>)> {
+    let rest = uri
+        .strip_prefix("models:/")
+        .with_context(|| format!("not a models:/ URI: {uri}"))?;
+    if let Some((name, alias)) = rest.split_once('@') {
+        return Ok((name.to_owned(), None, Some(alias.to_owned())));
+    }
+    match rest.rsplit_once('/') {
+        Some((name, version)) if !name.is_empty() => {
+            Ok((name.to_owned(), Some(version.to_owned()), None))
+        }
+        _ => bail!("expected models:/<name>/<version> or models:/<name>@<alias>, got {uri}"),
+    }
+}
+
+/// Fetches a registered version through the server's MLflow REST API.
+pub async fn load_registered(server: &str, uri: &str) -> anyhow::Result<Loaded> {
+    let (name, version, alias) = parse_models_uri(uri)?;
+    let http = reqwest::Client::new();
+    let api = |path: &str| format!("{}/api/2.0/mlflow/{path}", server.trim_end_matches('/'));
+    let get = |url: String, query: Vec<(&'static str, String)>| {
+        let http = http.clone();
+        async move {
+            let resp = http
+                .get(&url)
+                .query(&query)
+                .send()
+                .await
+                .with_context(|| format!("cannot reach {url}"))?;
+            let status = resp.status();
+            let body: Value = resp
+                .json()
+                .await
+                .with_context(|| format!("{url} answered {status}"))?;
+            if !status.is_success() {
+                bail!(
+                    "{} ({status})",
+                    body["message"].as_str().unwrap_or("request failed")
+                );
+            }
+            Ok::<Value, anyhow::Error>(body)
+        }
+    };
+    let version = match (version, alias) {
+        (Some(v), _) => v,
+        (None, Some(alias)) => get(
+            api("registered-models/alias"),
+            vec![("name", name.clone()), ("alias", alias)],
+        )
+        .await?["model_version"]["version"]
+            .as_str()
+            .context("alias lookup returned no version")?
+            .to_owned(),
+        (None, None) => unreachable!("parse_models_uri yields a version or an alias"),
+    };
+    let location = get(
+        api("model-versions/get-download-uri"),
+        vec![("name", name.clone()), ("version", version.clone())],
+    )
+    .await?["artifact_uri"]
+        .as_str()
+        .context("no artifact_uri")?
+        .to_owned();
+    let Some(path) = location.strip_prefix("mlflow-artifacts:") else {
+        bail!(
+            "version {version} of {name} is stored at {location}; Cairn serve reads models stored through the server (mlflow-artifacts:)"
+        );
+    };
+    let path = path.trim_start_matches('/').trim_end_matches('/');
+    let file = |f: &str| {
+        format!(
+            "{}/api/2.0/mlflow-artifacts/artifacts/{path}/{f}",
+            server.trim_end_matches('/')
+        )
+    };
+    let fetch = |url: String| {
+        let http = http.clone();
+        async move {
+            let resp = http
+                .get(&url)
+                .send()
+                .await
+                .with_context(|| format!("cannot reach {url}"))?;
+            if !resp.status().is_success() {
+                bail!("{url} answered {}", resp.status());
+            }
+            Ok::<Vec<u8>, anyhow::Error>(resp.bytes().await?.to_vec())
+        }
+    };
+    let mlmodel =
+        String::from_utf8(fetch(file("MLmodel")).await?).context("MLmodel is not UTF-8")?;
+    let (data, columns) = read_mlmodel(&mlmodel)?;
+    let onnx = fetch(file(&data)).await?;
+    Ok(Loaded {
+        onnx,
+        columns,
+        version: Some(version.clone()),
+        description: format!("models:/{name}/{version}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris() {
+        assert_eq!(
+            parse_models_uri("models:/churn/3").unwrap(),
+            ("churn".into(), Some("3".into()), None)
+        );
+        assert_eq!(
+            parse_models_uri("models:/churn@champion").unwrap(),
+            ("churn".into(), None, Some("champion".into()))
+        );
+        assert!(parse_models_uri("runs:/x/model").is_err());
+        assert!(parse_models_uri("models:/churn").is_err());
+    }
+
+    #[test]
+    fn mlmodel_columns() {
+        let text = "flavors:\n  onnx:\n    data: model.onnx\nsignature:\n  inputs: '[{\"type\": \"double\", \"name\": \"a\"}, {\"type\": \"double\", \"name\": \"b\"}]'\n";
+        let (data, cols) = read_mlmodel(text).unwrap();
+        assert_eq!(data, "model.onnx");
+        assert_eq!(cols.unwrap(), ["a", "b"]);
+        assert!(read_mlmodel("flavors:\n  sklearn: {}\n").is_err());
+    }
+}

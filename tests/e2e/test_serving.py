@@ -1,0 +1,196 @@
+"""`cairn serve`: an ONNX model registered with the official client, served by Cairn over the Open
+Inference Protocol v2 and MLflow's scoring protocol, answering what onnxruntime answers for the same
+rows; bad payloads get a 400 in each protocol's own error format.
+
+Cairn-only: `mlflow server` has no model server of this kind.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import uuid
+
+import mlflow
+import mlflow.onnx
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+import pytest
+import requests
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+from skl2onnx import to_onnx
+from sklearn.datasets import load_iris
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from conftest import cairn_bin
+
+pytestmark = pytest.mark.cairn_only
+
+COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def iris():
+    data = load_iris()
+    return data.data.astype(np.float32), data.target
+
+
+def _serve(model: str, server_url: str, tmp_path_factory):
+    port = _free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    proc = subprocess.Popen(
+        [str(cairn_bin()), "serve", "--model", model, "--server", server_url, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "w"),
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"cairn serve exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            if requests.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
+                return proc, base
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    pytest.fail(f"cairn serve did not become ready:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module", params=["logistic", "forest", "scaled"])
+def served(request, cairn_server, iris, tmp_path_factory):
+    """A model trained here, logged with mlflow.onnx.log_model (column signature), registered, aliased
+    `champion`, and served from the registry by alias."""
+    X, y = iris
+    est = {
+        "logistic": lambda: LogisticRegression(max_iter=300),
+        "forest": lambda: RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0),
+        "scaled": lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=300)),
+    }[request.param]().fit(X, y)
+    onx = to_onnx(est, X[:1], options={"zipmap": False})
+    client = MlflowClient(tracking_uri=cairn_server.url)
+    mlflow.set_tracking_uri(cairn_server.url)
+    mlflow.set_experiment(f"serving-{uuid.uuid4().hex[:8]}")
+    name = f"served-{request.param}-{uuid.uuid4().hex[:8]}"
+    example = pd.DataFrame(X[:3], columns=COLUMNS)
+    with mlflow.start_run():
+        # An explicit input signature: MLflow cannot infer one from a classifier's two outputs.
+        info = mlflow.onnx.log_model(
+            onx, name="model", registered_model_name=name, input_example=example,
+            signature=infer_signature(example), pip_requirements=["onnxruntime"],
+        )
+    client.set_registered_model_alias(name, "champion", info.registered_model_version)
+    proc, base = _serve(f"models:/{name}@champion", cairn_server.url, tmp_path_factory)
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    yield {"base": base, "name": name, "session": session, "X": X, "version": str(info.registered_model_version)}
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _reference(served, rows):
+    label, proba = served["session"].run(None, {"X": rows})
+    return label, proba
+
+
+def test_oip_metadata_and_readiness(served):
+    base, name = served["base"], served["name"]
+    assert requests.get(f"{base}/v2/health/live").json() == {"live": True}
+    meta = requests.get(f"{base}/v2/models/{name}").json()
+    assert meta["name"] == name and meta["versions"] == [served["version"]]
+    assert meta["inputs"] == [{"name": "X", "datatype": "FP32", "shape": [-1, 4]}]
+    assert [o["name"] for o in meta["outputs"]] == ["label", "probabilities"]
+    assert requests.get(f"{base}/v2/models/{name}/versions/{served['version']}/ready").status_code == 200
+    assert requests.get(f"{base}/v2/models/nope/ready").status_code == 404
+
+
+def test_oip_infer_matches_onnxruntime(served):
+    base, name, X = served["base"], served["name"], served["X"]
+    rows = X[::15]
+    body = {"id": "r1", "inputs": [{"name": "X", "shape": list(rows.shape), "datatype": "FP32", "data": rows.tolist()}]}
+    r = requests.post(f"{base}/v2/models/{name}/versions/{served['version']}/infer", json=body)
+    assert r.status_code == 200, r.text
+    out = {o["name"]: o for o in r.json()["outputs"]}
+    assert r.json()["id"] == "r1"
+    label, proba = _reference(served, rows)
+    assert out["label"]["datatype"] == "INT64" and out["label"]["shape"] == [len(rows)]
+    assert out["label"]["data"] == label.tolist()
+    np.testing.assert_allclose(np.array(out["probabilities"]["data"]).reshape(proba.shape), proba, rtol=1e-6, atol=1e-7)
+    # One row at a time, as a load client sends them.
+    for row in rows[:5]:
+        one = requests.post(f"{base}/v2/models/{name}/infer", json={"inputs": [{"name": "X", "shape": [1, 4], "datatype": "FP32", "data": row.tolist()}], "outputs": [{"name": "label"}]})
+        assert one.status_code == 200
+        assert [o["name"] for o in one.json()["outputs"]] == ["label"]
+        assert one.json()["outputs"][0]["data"] == _reference(served, row[None, :])[0].tolist()
+
+
+def test_mlflow_scoring_payloads_match_onnxruntime(served):
+    base, X = served["base"], served["X"]
+    rows = X[::30]
+    label, proba = _reference(served, rows)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    # Columns out of order and an extra one: the MLmodel signature decides which and in what order.
+    shuffled = frame[["petal_width", "sepal_length", "petal_length", "sepal_width"]].assign(extra=1.0)
+    for payload in (
+        {"dataframe_split": shuffled.to_dict(orient="split")},
+        {"dataframe_records": shuffled.to_dict(orient="records")},
+        {"instances": shuffled.to_dict(orient="records")},
+    ):
+        r = requests.post(f"{base}/invocations", json=payload)
+        assert r.status_code == 200, r.text
+        preds = r.json()["predictions"]
+        assert [p["label"] for p in preds] == label.tolist()
+        np.testing.assert_allclose(np.array([p["probabilities"] for p in preds]), proba, rtol=1e-6, atol=1e-7)
+    for payload in ({"inputs": rows.tolist()}, {"instances": rows.tolist()}, {"inputs": {"X": rows.tolist()}}):
+        r = requests.post(f"{base}/invocations", json=payload)
+        assert r.status_code == 200, r.text
+        preds = r.json()["predictions"]
+        assert preds["label"] == label.tolist()
+        np.testing.assert_allclose(np.array(preds["probabilities"]), proba, rtol=1e-6, atol=1e-7)
+    assert requests.get(f"{base}/ping").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "payload, fragment",
+    [
+        ({"dataframe_records": [{"sepal_length": 1.0}]}, "missing columns"),
+        ({"inputs": [[1.0, 2.0, 3.0]]}, "dimension 1 must be 4"),
+        ({"inputs": [["a", "b", "c", "d"]]}, "expected a number"),
+        ({"rows": [[1, 2, 3, 4]]}, "exactly one of"),
+        ({"inputs": [[1, 2, 3, 4]], "instances": [[1, 2, 3, 4]]}, "exactly one of"),
+    ],
+)
+def test_bad_scoring_payloads_are_400(served, payload, fragment):
+    r = requests.post(f"{served['base']}/invocations", json=payload)
+    assert r.status_code == 400, r.text
+    assert r.json()["error_code"] == "BAD_REQUEST"
+    assert fragment in r.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "input_, fragment",
+    [
+        ({"name": "X", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, 3, 4]}, "datatype FP64"),
+        ({"name": "Y", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}, "unknown input"),
+        ({"name": "X", "shape": [2, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}, "needs 8 values"),
+        ({"name": "X", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}, "dimension 1 must be 4"),
+    ],
+)
+def test_bad_oip_requests_are_400(served, input_, fragment):
+    r = requests.post(f"{served['base']}/v2/models/{served['name']}/infer", json={"inputs": [input_]})
+    assert r.status_code == 400, r.text
+    assert fragment in r.json()["error"]
+    r = requests.post(f"{served['base']}/v2/models/{served['name']}/infer", data=b"not json")
+    assert r.status_code == 400 and "error" in r.json()
