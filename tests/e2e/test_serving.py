@@ -47,11 +47,11 @@ def iris():
     return data.data.astype(np.float32), data.target
 
 
-def _serve(model: str, server_url: str, tmp_path_factory):
+def _serve(model: str, server_url: str, tmp_path_factory, *extra: str):
     port = _free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     proc = subprocess.Popen(
-        [str(cairn_bin()), "serve", "--model", model, "--server", server_url, "--port", str(port)],
+        [str(cairn_bin()), "serve", "--model", model, "--server", server_url, "--port", str(port), *extra],
         stdout=subprocess.DEVNULL,
         stderr=open(log, "w"),
     )
@@ -194,3 +194,76 @@ def test_bad_oip_requests_are_400(served, input_, fragment):
     assert fragment in r.json()["error"]
     r = requests.post(f"{served['base']}/v2/models/{served['name']}/infer", data=b"not json")
     assert r.status_code == 400 and "error" in r.json()
+
+
+def test_moving_the_alias_swaps_the_model_without_failing_a_request(cairn_server, iris, tmp_path_factory):
+    """Two versions of one model; the server follows `champion`. Under a steady stream of requests the
+    alias moves to version 2 and back (a rollback): every request succeeds, and answers switch models."""
+    import threading
+
+    X, y = iris
+    models = [
+        LogisticRegression(max_iter=300).fit(X, y),
+        RandomForestClassifier(n_estimators=10, max_depth=2, random_state=1).fit(X, y),
+    ]
+    onnx = [to_onnx(m, X[:1], options={"zipmap": False}) for m in models]
+    client = MlflowClient(tracking_uri=cairn_server.url)
+    mlflow.set_tracking_uri(cairn_server.url)
+    mlflow.set_experiment(f"rollout-{uuid.uuid4().hex[:8]}")
+    name = f"rollout-{uuid.uuid4().hex[:8]}"
+    for onx in onnx:
+        with mlflow.start_run():
+            mlflow.onnx.log_model(onx, name="model", registered_model_name=name, pip_requirements=["onnxruntime"])
+    client.set_registered_model_alias(name, "champion", "1")
+    proc, base = _serve(f"models:/{name}@champion", cairn_server.url, tmp_path_factory, "--poll-ms", "100")
+    sessions = [ort.InferenceSession(o.SerializeToString(), providers=["CPUExecutionProvider"]) for o in onnx]
+    rows = X[::7]
+    expected = [s.run(None, {"X": rows})[1] for s in sessions]
+    assert not np.allclose(expected[0], expected[1]), "the two versions must answer differently"
+
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def hammer():
+        http = requests.Session()
+        body = {"inputs": [{"name": "X", "shape": [1, 4], "datatype": "FP32", "data": X[0].tolist()}]}
+        while not stop.is_set():
+            statuses.append(http.post(f"{base}/v2/models/{name}/infer", json=body, timeout=10).status_code)
+            statuses.append(http.post(f"{base}/invocations", json={"inputs": [X[0].tolist()]}, timeout=10).status_code)
+
+    def serving_version():
+        return requests.get(f"{base}/v2/models/{name}").json()["versions"]
+
+    def wait_for(version):
+        deadline = time.time() + 30
+        while serving_version() != [version]:
+            assert time.time() < deadline, f"still serving {serving_version()}, expected {version}"
+            time.sleep(0.05)
+
+    def answers():
+        r = requests.post(f"{base}/v2/models/{name}/infer", json={"inputs": [{"name": "X", "shape": list(rows.shape), "datatype": "FP32", "data": rows.tolist()}]})
+        out = {o["name"]: o for o in r.json()["outputs"]}
+        return np.array(out["probabilities"]["data"]).reshape(expected[0].shape)
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        wait_for("1")
+        np.testing.assert_allclose(answers(), expected[0], rtol=1e-6, atol=1e-7)
+        client.set_registered_model_alias(name, "champion", "2")
+        wait_for("2")
+        np.testing.assert_allclose(answers(), expected[1], rtol=1e-6, atol=1e-7)
+        client.set_registered_model_alias(name, "champion", "1")  # roll back
+        wait_for("1")
+        np.testing.assert_allclose(answers(), expected[0], rtol=1e-6, atol=1e-7)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert len(statuses) > 100, len(statuses)
+    failed = [s for s in statuses if s != 200]
+    assert not failed, f"{len(failed)} of {len(statuses)} requests failed during the swaps: {set(failed)}"

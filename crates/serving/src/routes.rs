@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use cairn_onnx::EngineError;
 use serde_json::{Value, json};
 
-use crate::Served;
+use crate::{Current, Served};
 use crate::{oip, scoring};
 
 /// An error in the Open Inference Protocol's format: `{"error": "…"}`.
@@ -50,7 +50,7 @@ fn engine_status(e: &EngineError) -> StatusCode {
     }
 }
 
-pub fn router(served: Arc<Served>) -> Router {
+pub fn router(current: Arc<Current>) -> Router {
     Router::new()
         .route("/v2", get(server_metadata))
         .route(
@@ -79,7 +79,7 @@ pub fn router(served: Arc<Served>) -> Router {
         .route("/invocations", post(invocations))
         .route("/ping", get(|| async { "" }))
         .route("/health", get(|| async { "OK" }))
-        .with_state(served)
+        .with_state(current)
 }
 
 async fn server_metadata() -> Json<Value> {
@@ -109,9 +109,10 @@ fn check(s: &Served, name: &str, version: Option<&str>) -> Result<(), OipError> 
 }
 
 async fn model_metadata(
-    State(s): State<Arc<Served>>,
+    State(c): State<Arc<Current>>,
     Path(name): Path<String>,
 ) -> Result<Json<oip::ModelMetadata>, OipError> {
+    let s = c.get();
     check(&s, &name, None)?;
     Ok(Json(oip::metadata(
         &s.name,
@@ -121,9 +122,10 @@ async fn model_metadata(
 }
 
 async fn model_metadata_versioned(
-    State(s): State<Arc<Served>>,
+    State(c): State<Arc<Current>>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<oip::ModelMetadata>, OipError> {
+    let s = c.get();
     check(&s, &name, Some(&version))?;
     Ok(Json(oip::metadata(
         &s.name,
@@ -133,17 +135,19 @@ async fn model_metadata_versioned(
 }
 
 async fn model_ready(
-    State(s): State<Arc<Served>>,
+    State(c): State<Arc<Current>>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, OipError> {
+    let s = c.get();
     check(&s, &name, None)?;
     Ok(Json(json!({"name": name, "ready": true})))
 }
 
 async fn model_ready_versioned(
-    State(s): State<Arc<Served>>,
+    State(c): State<Arc<Current>>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, OipError> {
+    let s = c.get();
     check(&s, &name, Some(&version))?;
     Ok(Json(json!({"name": name, "ready": true})))
 }
@@ -164,27 +168,30 @@ async fn run_infer(s: &Served, body: &[u8]) -> Result<Json<oip::InferResponse>, 
 }
 
 async fn infer(
-    State(s): State<Arc<Served>>,
+    State(c): State<Arc<Current>>,
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<oip::InferResponse>, OipError> {
+    let s = c.get();
     check(&s, &name, None)?;
     run_infer(&s, &body).await
 }
 
 async fn infer_versioned(
-    State(s): State<Arc<Served>>,
+    State(c): State<Arc<Current>>,
     Path((name, version)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Json<oip::InferResponse>, OipError> {
+    let s = c.get();
     check(&s, &name, Some(&version))?;
     run_infer(&s, &body).await
 }
 
 async fn invocations(
-    State(s): State<Arc<Served>>,
+    State(c): State<Arc<Current>>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ScoringError> {
+    let s = c.get();
     let bad = |m: String| ScoringError(StatusCode::BAD_REQUEST, m);
     let body: Value = serde_json::from_slice(&body)
         .map_err(|e| bad(format!("Invalid input. The request body is not JSON: {e}")))?;

@@ -76,6 +76,36 @@ pub fn parse_models_uri(uri: &str) -> anyhow::Result<(String, Option<String>, Op
     }
 }
 
+/// The version an alias points to now, through the server's MLflow REST API.
+pub async fn alias_version(server: &str, name: &str, alias: &str) -> anyhow::Result<String> {
+    let url = format!(
+        "{}/api/2.0/mlflow/registered-models/alias",
+        server.trim_end_matches('/')
+    );
+    let resp = reqwest::Client::new()
+        .get(&url)
+        .query(&[("name", name), ("alias", alias)])
+        .timeout(std::time::Duration::from_secs(10))
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = resp.status();
+    let body: Value = resp
+        .json()
+        .await
+        .with_context(|| format!("{url} answered {status}"))?;
+    if !status.is_success() {
+        bail!(
+            "{} ({status})",
+            body["message"].as_str().unwrap_or("request failed")
+        );
+    }
+    body["model_version"]["version"]
+        .as_str()
+        .map(str::to_owned)
+        .context("alias lookup returned no version")
+}
+
 /// Fetches a registered version through the server's MLflow REST API.
 pub async fn load_registered(server: &str, uri: &str) -> anyhow::Result<Loaded> {
     let (name, version, alias) = parse_models_uri(uri)?;
@@ -106,15 +136,8 @@ pub async fn load_registered(server: &str, uri: &str) -> anyhow::Result<Loaded> 
     };
     let version = match (version, alias) {
         (Some(v), _) => v,
-        (None, Some(alias)) => get(
-            api("registered-models/alias"),
-            vec![("name", name.clone()), ("alias", alias)],
-        )
-        .await?["model_version"]["version"]
-            .as_str()
-            .context("alias lookup returned no version")?
-            .to_owned(),
-        (None, None) => unreachable!("parse_models_uri yields a version or an alias"),
+        (None, Some(alias)) => alias_version(server, &name, &alias).await?,
+        (None, None) => bail!("expected a version or an alias in {uri}"),
     };
     let location = get(
         api("model-versions/get-download-uri"),
