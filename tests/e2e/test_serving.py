@@ -162,6 +162,23 @@ def test_mlflow_scoring_payloads_match_onnxruntime(served):
     assert requests.get(f"{base}/ping").status_code == 200
 
 
+def test_metrics_count_requests_by_protocol_model_and_version(served):
+    base, name = served["base"], served["name"]
+    requests.post(f"{base}/invocations", json={"inputs": [[1, 2]]})  # a 400
+    requests.post(f"{base}/invocations", json={"inputs": [[1.0, 2.0, 3.0, 4.0]]})
+    r = requests.get(f"{base}/metrics")
+    assert r.status_code == 200
+    lines = r.text.splitlines()
+
+    def has(metric, status):
+        want = [f'model="{name}"', 'protocol="mlflow"', f'status="{status}"', f'version="{served["version"]}"']
+        return any(line.startswith(metric + "{") and all(w in line for w in want) for line in lines)
+
+    assert has("cairn_inference_errors_total", "4xx"), r.text
+    assert has("cairn_inference_requests_total", "2xx"), r.text
+    assert any(line.startswith("cairn_inference_duration_seconds_bucket{") for line in lines), r.text
+
+
 @pytest.mark.parametrize(
     "payload, fragment",
     [

@@ -14,6 +14,7 @@ pub mod oip;
 mod routes;
 pub mod scoring;
 pub mod source;
+mod telemetry;
 pub mod values;
 
 use std::path::PathBuf;
@@ -129,6 +130,7 @@ impl Current {
 /// Loads the model and returns the router serving it; for an alias source, also starts following the
 /// alias.
 pub async fn app(cfg: &ServeConfig) -> anyhow::Result<axum::Router> {
+    telemetry::install();
     let runtime = Runtime::init(cfg.ort_dylib.as_deref())?;
     let current = Arc::new(Current::new(Served::load_with(&runtime, cfg).await?));
     if let Ok((name, None, Some(alias))) = source::parse_models_uri(&cfg.model) {

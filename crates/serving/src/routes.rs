@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use cairn_onnx::EngineError;
 use serde_json::{Value, json};
 
+use crate::telemetry::{self, Timer};
 use crate::{Current, Served};
 use crate::{oip, scoring};
 
@@ -79,6 +80,7 @@ pub fn router(current: Arc<Current>) -> Router {
         .route("/invocations", post(invocations))
         .route("/ping", get(|| async { "" }))
         .route("/health", get(|| async { "OK" }))
+        .route("/metrics", get(|| async { telemetry::render() }))
         .with_state(current)
 }
 
@@ -153,6 +155,13 @@ async fn model_ready_versioned(
 }
 
 async fn run_infer(s: &Served, body: &[u8]) -> Result<Json<oip::InferResponse>, OipError> {
+    let timer = Timer::start("oip", &s.name, s.version.as_deref());
+    let result = infer_oip(s, body).await;
+    timer.finish(result.as_ref().map_or_else(|e| e.0.as_u16(), |_| 200));
+    result
+}
+
+async fn infer_oip(s: &Served, body: &[u8]) -> Result<Json<oip::InferResponse>, OipError> {
     let bad = |m: String| OipError(StatusCode::BAD_REQUEST, m);
     let req: oip::InferRequest =
         serde_json::from_slice(body).map_err(|e| bad(format!("invalid inference request: {e}")))?;
@@ -192,8 +201,15 @@ async fn invocations(
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ScoringError> {
     let s = c.get();
+    let timer = Timer::start("mlflow", &s.name, s.version.as_deref());
+    let result = score(&s, &body).await;
+    timer.finish(result.as_ref().map_or_else(|e| e.0.as_u16(), |_| 200));
+    result
+}
+
+async fn score(s: &Served, body: &[u8]) -> Result<Json<Value>, ScoringError> {
     let bad = |m: String| ScoringError(StatusCode::BAD_REQUEST, m);
-    let body: Value = serde_json::from_slice(&body)
+    let body: Value = serde_json::from_slice(body)
         .map_err(|e| bad(format!("Invalid input. The request body is not JSON: {e}")))?;
     let (inputs, answer) =
         scoring::inputs(&body, s.model.signature(), s.columns.as_deref()).map_err(bad)?;

@@ -1,0 +1,71 @@
+//! Prometheus metrics of the model server, at `GET /metrics`: requests and errors by protocol, model and
+//! version, and a latency histogram. Recorded with the `metrics` facade, rendered by its Prometheus
+//! exporter in text format (no listener of its own: the server's router serves it).
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the recorder once per process (a second install, e.g. in tests, keeps the first).
+pub fn install() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+            ];
+            PrometheusBuilder::new()
+                .set_buckets(&buckets)
+                .ok()?
+                .install_recorder()
+                .ok()
+        })
+        .clone()
+}
+
+/// The exposition text.
+pub fn render() -> String {
+    install().map(|h| h.render()).unwrap_or_default()
+}
+
+/// Records one inference request when dropped: its protocol, model, version, HTTP status and latency.
+pub struct Timer {
+    protocol: &'static str,
+    model: String,
+    version: String,
+    started: Instant,
+}
+
+impl Timer {
+    pub fn start(protocol: &'static str, model: &str, version: Option<&str>) -> Self {
+        Timer {
+            protocol,
+            model: model.to_owned(),
+            version: version.unwrap_or("").to_owned(),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn finish(self, status: u16) {
+        let labels = [
+            ("protocol", self.protocol.to_owned()),
+            ("model", self.model.clone()),
+            ("version", self.version.clone()),
+        ];
+        let status_class = match status {
+            200..=299 => "2xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        let mut with_status = labels.to_vec();
+        with_status.push(("status", status_class.to_owned()));
+        metrics::counter!("cairn_inference_requests_total", &with_status).increment(1);
+        if status >= 400 {
+            metrics::counter!("cairn_inference_errors_total", &with_status).increment(1);
+        }
+        metrics::histogram!("cairn_inference_duration_seconds", &labels)
+            .record(self.started.elapsed().as_secs_f64());
+    }
+}
