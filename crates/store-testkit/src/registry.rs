@@ -465,4 +465,55 @@ pub async fn registry_lists_see_other_writers(a: Registry, b: Registry) {
     let models = a.list_registered_models().await.unwrap();
     let m = models.iter().find(|m| m.name == name).expect("listed");
     assert_eq!(m.aliases.len(), 1);
+    // Point reads too, through renames and deletes made elsewhere.
+    assert_eq!(
+        a.get_version_by_alias(&name, "x")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        3
+    );
+    b.set_alias(&name, "x", 1, &c).await.expect("move");
+    assert_eq!(
+        a.get_version_by_alias(&name, "x")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
+    let renamed = unique("seen-renamed");
+    b.rename_registered_model(&name, &renamed, &c)
+        .await
+        .expect("rename");
+    not_found(a.get_registered_model(&name).await);
+    not_found(a.get_model_version(&name, 1).await);
+    assert_eq!(
+        a.get_model_version(&renamed, 3)
+            .await
+            .expect("follows")
+            .version,
+        3
+    );
+    b.delete_registered_model(&renamed, &c)
+        .await
+        .expect("delete");
+    not_found(a.get_registered_model(&renamed).await);
+    // Many models changed at once (past the incremental limit): still exact.
+    let many: Vec<String> = (0..70).map(|i| format!("{}-{i}", unique("bulk"))).collect();
+    for n in &many {
+        b.create_registered_model(n, None, Vec::new(), &c)
+            .await
+            .expect("bulk");
+    }
+    let listed: std::collections::HashSet<String> = a
+        .list_registered_models()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert!(many.iter().all(|n| listed.contains(n)));
+    assert!(!listed.contains(&renamed));
 }

@@ -1,7 +1,7 @@
 //! [`RegistryStore`] over any [`RegistryDb`]: each write is one transaction that checks stored state,
 //! changes it and records its events; each read is one snapshot.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use cairn_domain::{
@@ -10,9 +10,10 @@ use cairn_domain::{
 use cairn_store::{EventQuery, NewModelVersion, RegistryStore, StoreError, StoreResult};
 use serde_json::{Value, json};
 
+use super::catalog::{Catalog, CatalogCache};
 use super::db::{RegistryDb, Tx, Val};
 use super::load::{
-    Versions, load_model, load_models, load_version, load_versions, model_not_found,
+    Versions, load_model, load_version, load_versions, model_not_found, version_not_found,
 };
 use super::model_versions_tag::append_model_version;
 
@@ -50,56 +51,35 @@ macro_rules! read {
 #[derive(Clone)]
 pub struct SqlRegistry {
     db: Arc<dyn RegistryDb>,
-    /// The whole registry as of one point of the change log, for listing and searching.
-    catalog: Arc<Mutex<Option<Arc<Catalog>>>>,
-}
-
-/// Every registered model and live version, as of change-log position `seq`. Every registry write
-/// appends to the change log in its own transaction, so an unchanged `MAX(seq)` proves the copy current —
-/// also when another server on the same database made the change.
-struct Catalog {
-    seq: i64,
-    models: Vec<RegisteredModel>,
-    versions: Vec<ModelVersion>,
+    /// The registry in memory, validated against the change log on every read.
+    catalog: CatalogCache,
 }
 
 impl SqlRegistry {
     pub fn new(db: Arc<dyn RegistryDb>) -> Self {
         Self {
             db,
-            catalog: Arc::new(Mutex::new(None)),
+            catalog: CatalogCache::default(),
         }
     }
 
-    /// The current catalog: the cached one if the change log has not moved, else one read afresh in the
-    /// same snapshot as the check. Searches run over it instead of loading every row per request.
+    /// The current catalog, checked (and brought up to date) in one read snapshot.
     async fn catalog(&self) -> StoreResult<Arc<Catalog>> {
-        read!(self, |tx| {
-            let seq = tx
-                .query("SELECT COALESCE(MAX(seq), 0) FROM registry_events", vec![])
-                .await?[0]
-                .int(0)?;
-            let cached = self
-                .catalog
-                .lock()
-                .map_err(|_| StoreError::Internal("registry catalog lock poisoned".into()))?
-                .clone();
-            if let Some(c) = cached.filter(|c| c.seq == seq) {
-                return Ok(c);
-            }
-            let fresh = Arc::new(Catalog {
-                seq,
-                models: load_models(tx, None).await?,
-                versions: load_versions(tx, Versions::All).await?,
-            });
-            if let Ok(mut slot) = self.catalog.lock()
-                && slot.as_ref().is_none_or(|c| c.seq < seq)
-            {
-                *slot = Some(fresh.clone());
-            }
-            Ok(fresh)
-        })
+        read!(self, |tx| { self.catalog.current(tx).await })
     }
+}
+
+/// A live version from the catalog, or the not-found error for the model or the version.
+fn cached_version(catalog: &Catalog, name: &str, version: i64) -> StoreResult<ModelVersion> {
+    if !catalog.models.contains_key(name) {
+        return Err(model_not_found(name));
+    }
+    catalog
+        .versions
+        .get(name)
+        .and_then(|vs| vs.iter().find(|v| v.version == version))
+        .cloned()
+        .ok_or_else(|| version_not_found(name, version))
 }
 
 /// The model's change-log key, or MLflow's not-found error.
@@ -265,7 +245,12 @@ impl RegistryStore for SqlRegistry {
     }
 
     async fn get_registered_model(&self, name: &str) -> StoreResult<RegisteredModel> {
-        read!(self, |tx| { load_model(tx, name).await })
+        let catalog = self.catalog().await?;
+        catalog
+            .models
+            .get(name)
+            .map(|m| RegisteredModel::clone(m))
+            .ok_or_else(|| model_not_found(name))
     }
 
     async fn rename_registered_model(
@@ -367,7 +352,13 @@ impl RegistryStore for SqlRegistry {
     }
 
     async fn list_registered_models(&self) -> StoreResult<Vec<RegisteredModel>> {
-        Ok(self.catalog().await?.models.clone())
+        Ok(self
+            .catalog()
+            .await?
+            .models
+            .values()
+            .map(|m| RegisteredModel::clone(m))
+            .collect())
     }
 
     async fn set_registered_model_tag(
@@ -466,10 +457,8 @@ impl RegistryStore for SqlRegistry {
     }
 
     async fn get_model_version(&self, name: &str, version: i64) -> StoreResult<ModelVersion> {
-        read!(self, |tx| {
-            model_key(tx, name).await?;
-            load_version(tx, name, version).await
-        })
+        let catalog = self.catalog().await?;
+        cached_version(&catalog, name, version)
     }
 
     async fn update_model_version(
@@ -586,16 +575,16 @@ impl RegistryStore for SqlRegistry {
     async fn list_model_versions(&self, name: Option<&str>) -> StoreResult<Vec<ModelVersion>> {
         let catalog = self.catalog().await?;
         Ok(match name {
-            // Versions are ordered by name, then number: one model's are a contiguous run.
-            Some(n) => {
-                let start = catalog.versions.partition_point(|v| v.name.as_str() < n);
-                catalog.versions[start..]
-                    .iter()
-                    .take_while(|v| v.name == n)
-                    .cloned()
-                    .collect()
-            }
-            None => catalog.versions.clone(),
+            Some(n) => catalog
+                .versions
+                .get(n)
+                .map(|vs| vs.to_vec())
+                .unwrap_or_default(),
+            None => catalog
+                .versions
+                .values()
+                .flat_map(|vs| vs.iter().cloned())
+                .collect(),
         })
     }
 
@@ -710,14 +699,15 @@ impl RegistryStore for SqlRegistry {
         name: &str,
         alias: &str,
     ) -> StoreResult<Option<ModelVersion>> {
-        read!(self, |tx| {
-            model_key(tx, name).await?;
-            let version = alias_version(tx, name, alias).await?;
-            match version {
-                Some(v) => load_version(tx, name, v).await.map(Some),
-                None => Ok(None),
-            }
-        })
+        let catalog = self.catalog().await?;
+        let model = catalog
+            .models
+            .get(name)
+            .ok_or_else(|| model_not_found(name))?;
+        match model.aliases.iter().find(|a| a.alias == alias) {
+            Some(a) => cached_version(&catalog, name, a.version).map(Some),
+            None => Ok(None),
+        }
     }
 
     async fn events(&self, query: EventQuery) -> StoreResult<Vec<RegistryEvent>> {
