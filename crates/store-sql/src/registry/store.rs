@@ -1,5 +1,7 @@
 //! [`RegistryStore`] over any [`RegistryDb`]: each write is one transaction that checks stored state,
-//! changes it and records its events; each read is one snapshot.
+//! changes it and records its events. A write that would change nothing writes nothing, so every change
+//! of state has an event: reads are served from a catalog that the change log keeps exact
+//! (`catalog.rs`).
 
 use std::sync::Arc;
 
@@ -301,18 +303,20 @@ impl RegistryStore for SqlRegistry {
     ) -> StoreResult<RegisteredModel> {
         write!(self, |tx| {
             let key = model_key(tx, name).await?;
-            let before = load_model(tx, name).await?.description;
+            let current = load_model(tx, name).await?;
+            if current.description.as_deref() == description {
+                return Ok(current);
+            }
+            let before = current.description;
             tx.execute(
                 "UPDATE registered_models SET description = $2, last_updated_timestamp = $3 WHERE name = $1",
                 vec![name.into(), description.into(), change.at_ms.into()],
             )
             .await?;
-            if before.as_deref() != description {
-                let e = NewEvent::new(EventKind::ModelUpdated)
-                    .before(json!({"description": before}))
-                    .after(json!({"description": description}));
-                record(tx, &key, name, change, e).await?;
-            }
+            let e = NewEvent::new(EventKind::ModelUpdated)
+                .before(json!({"description": before}))
+                .after(json!({"description": description}));
+            record(tx, &key, name, change, e).await?;
             load_model(tx, name).await
         })
     }
@@ -471,6 +475,9 @@ impl RegistryStore for SqlRegistry {
         write!(self, |tx| {
             let key = model_key(tx, name).await?;
             let before = load_version(tx, name, version).await?;
+            if before.description.as_deref() == description {
+                return Ok(before);
+            }
             tx.execute(
                 "UPDATE model_versions SET description = $3, last_updated_timestamp = $4 \
                  WHERE name = $1 AND version = $2",
@@ -482,13 +489,11 @@ impl RegistryStore for SqlRegistry {
                 ],
             )
             .await?;
-            if before.description.as_deref() != description {
-                let e = NewEvent::new(EventKind::VersionUpdated)
-                    .version(version)
-                    .before(json!({"description": before.description}))
-                    .after(json!({"description": description}));
-                record(tx, &key, name, change, e).await?;
-            }
+            let e = NewEvent::new(EventKind::VersionUpdated)
+                .version(version)
+                .before(json!({"description": before.description}))
+                .after(json!({"description": description}));
+            record(tx, &key, name, change, e).await?;
             load_version(tx, name, version).await
         })
     }
@@ -512,6 +517,10 @@ impl RegistryStore for SqlRegistry {
                     }
                 }
             }
+            moves.retain(|(_, from, to)| from != to);
+            if moves.is_empty() {
+                return Ok(target);
+            }
             for (v, from, to) in moves {
                 tx.execute(
                     "UPDATE model_versions SET current_stage = $3, last_updated_timestamp = $4 \
@@ -524,13 +533,11 @@ impl RegistryStore for SqlRegistry {
                     ],
                 )
                 .await?;
-                if from != to {
-                    let e = NewEvent::new(EventKind::VersionStageChanged)
-                        .version(v)
-                        .before(json!({"stage": from.as_str()}))
-                        .after(json!({"stage": to.as_str()}));
-                    record(tx, &key, name, change, e).await?;
-                }
+                let e = NewEvent::new(EventKind::VersionStageChanged)
+                    .version(v)
+                    .before(json!({"stage": from.as_str()}))
+                    .after(json!({"stage": to.as_str()}));
+                record(tx, &key, name, change, e).await?;
             }
             touch_model(tx, name, change.at_ms).await?;
             load_version(tx, name, version).await
