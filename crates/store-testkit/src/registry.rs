@@ -496,6 +496,22 @@ pub async fn registry_lists_see_other_writers(a: Registry, b: Registry) {
             .version,
         3
     );
+    // A name given up and taken again between two reads: both models are right.
+    let third = unique("seen-third");
+    b.rename_registered_model(&renamed, &third, &c)
+        .await
+        .expect("rename again");
+    b.create_registered_model(&renamed, Some("new"), Vec::new(), &c)
+        .await
+        .expect("retake");
+    let retaken = a.get_registered_model(&renamed).await.unwrap();
+    assert_eq!(retaken.description.as_deref(), Some("new"));
+    assert_eq!(
+        a.list_model_versions(Some(&renamed)).await.unwrap().len(),
+        0
+    );
+    assert_eq!(a.list_model_versions(Some(&third)).await.unwrap().len(), 2);
+    b.delete_registered_model(&third, &c).await.expect("delete");
     b.delete_registered_model(&renamed, &c)
         .await
         .expect("delete");

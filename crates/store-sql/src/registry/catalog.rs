@@ -105,12 +105,15 @@ impl CatalogCache {
                     None
                 } else {
                     let mut next = Catalog::clone(c);
-                    for key in keys {
-                        // Forget the model under the name it had; reload it under the one it has now.
-                        if let Some(old) = next.names.remove(&key) {
+                    // Forget every changed model under the name it had, then reload each under the
+                    // name it has now (in two passes: a name one model gave up may now be another's).
+                    for key in &keys {
+                        if let Some(old) = next.names.remove(key) {
                             next.models.remove(&old);
                             next.versions.remove(&old);
                         }
+                    }
+                    for key in keys {
                         let now = tx
                             .query(
                                 "SELECT name FROM registered_models WHERE model_key = $1",
