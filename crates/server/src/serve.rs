@@ -42,15 +42,7 @@ impl Server {
         };
         let router =
             with_middleware(cairn_api::router(registry).merge(cairn_mlflow::router(state)));
-        let addr = format!("{}:{}", config.host, config.port);
-        let listener = TcpListener::bind(&addr)
-            .await
-            .with_context(|| format!("binding {addr}"))?;
-        tracing::info!(
-            addr = %listener.local_addr()?,
-            startup_ms = started.elapsed().as_millis() as u64,
-            "cairn server listening"
-        );
+        let listener = listen(&config.host, config.port, started, "cairn server listening").await?;
         Ok(Self {
             listener,
             router,
@@ -81,6 +73,25 @@ impl Server {
     }
 }
 
+/// Binds `host:port` and logs that the server is up, with how long start-up took.
+async fn listen(
+    host: &str,
+    port: u16,
+    started: Instant,
+    what: &str,
+) -> anyhow::Result<TcpListener> {
+    let addr = format!("{host}:{port}");
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "{what}"
+    );
+    Ok(listener)
+}
+
 /// What every Cairn HTTP server wraps its routes in: request ids (generated unless the client sent one,
 /// echoed in the response), a trace span per request, panics answered as 500s instead of dropped
 /// connections, and the actor of each request.
@@ -100,15 +111,13 @@ fn with_middleware(router: Router) -> Router {
 pub async fn run_model_server(config: cairn_serving::ServeConfig) -> anyhow::Result<()> {
     let started = Instant::now();
     let router = with_middleware(cairn_serving::app(&config).await?);
-    let addr = format!("{}:{}", config.host, config.port);
-    let listener = TcpListener::bind(&addr)
-        .await
-        .with_context(|| format!("binding {addr}"))?;
-    tracing::info!(
-        addr = %listener.local_addr()?,
-        startup_ms = started.elapsed().as_millis() as u64,
-        "cairn model server listening"
-    );
+    let listener = listen(
+        &config.host,
+        config.port,
+        started,
+        "cairn model server listening",
+    )
+    .await?;
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });

@@ -76,16 +76,19 @@ pub fn parse_models_uri(uri: &str) -> anyhow::Result<(String, Option<String>, Op
     }
 }
 
-/// The version an alias points to now, through the server's MLflow REST API.
-pub async fn alias_version(server: &str, name: &str, alias: &str) -> anyhow::Result<String> {
-    let url = format!(
-        "{}/api/2.0/mlflow/registered-models/alias",
-        server.trim_end_matches('/')
-    );
-    let resp = reqwest::Client::new()
+/// GETs a JSON answer from the server's MLflow API; an error status becomes an error carrying MLflow's
+/// message.
+async fn get_json(
+    http: &reqwest::Client,
+    server: &str,
+    path: &str,
+    query: &[(&str, &str)],
+) -> anyhow::Result<Value> {
+    let url = format!("{}/api/2.0/mlflow/{path}", server.trim_end_matches('/'));
+    let resp = http
         .get(&url)
-        .query(&[("name", name), ("alias", alias)])
-        .timeout(std::time::Duration::from_secs(10))
+        .query(query)
+        .timeout(std::time::Duration::from_secs(30))
         .send()
         .await
         .with_context(|| format!("cannot reach {url}"))?;
@@ -100,48 +103,39 @@ pub async fn alias_version(server: &str, name: &str, alias: &str) -> anyhow::Res
             body["message"].as_str().unwrap_or("request failed")
         );
     }
+    Ok(body)
+}
+
+/// The version an alias points to now, through the server's MLflow REST API.
+pub async fn alias_version(server: &str, name: &str, alias: &str) -> anyhow::Result<String> {
+    let body = get_json(
+        &reqwest::Client::new(),
+        server,
+        "registered-models/alias",
+        &[("name", name), ("alias", alias)],
+    )
+    .await?;
     body["model_version"]["version"]
         .as_str()
         .map(str::to_owned)
         .context("alias lookup returned no version")
 }
 
-/// Fetches a registered version through the server's MLflow REST API.
+/// Fetches a registered version through the server's MLflow REST API: the version's location, then its
+/// MLmodel and the ONNX file MLmodel names, through the proxied artifact API.
 pub async fn load_registered(server: &str, uri: &str) -> anyhow::Result<Loaded> {
     let (name, version, alias) = parse_models_uri(uri)?;
     let http = reqwest::Client::new();
-    let api = |path: &str| format!("{}/api/2.0/mlflow/{path}", server.trim_end_matches('/'));
-    let get = |url: String, query: Vec<(&'static str, String)>| {
-        let http = http.clone();
-        async move {
-            let resp = http
-                .get(&url)
-                .query(&query)
-                .send()
-                .await
-                .with_context(|| format!("cannot reach {url}"))?;
-            let status = resp.status();
-            let body: Value = resp
-                .json()
-                .await
-                .with_context(|| format!("{url} answered {status}"))?;
-            if !status.is_success() {
-                bail!(
-                    "{} ({status})",
-                    body["message"].as_str().unwrap_or("request failed")
-                );
-            }
-            Ok::<Value, anyhow::Error>(body)
-        }
-    };
     let version = match (version, alias) {
         (Some(v), _) => v,
         (None, Some(alias)) => alias_version(server, &name, &alias).await?,
         (None, None) => bail!("expected a version or an alias in {uri}"),
     };
-    let location = get(
-        api("model-versions/get-download-uri"),
-        vec![("name", name.clone()), ("version", version.clone())],
+    let location = get_json(
+        &http,
+        server,
+        "model-versions/get-download-uri",
+        &[("name", &name), ("version", &version)],
     )
     .await?["artifact_uri"]
         .as_str()
@@ -149,18 +143,18 @@ pub async fn load_registered(server: &str, uri: &str) -> anyhow::Result<Loaded> 
         .to_owned();
     let Some(path) = location.strip_prefix("mlflow-artifacts:") else {
         bail!(
-            "version {version} of {name} is stored at {location}; Cairn serve reads models stored through the server (mlflow-artifacts:)"
+            "version {version} of {name} is stored at {location}; cairn serve reads models stored \
+             through the server (mlflow-artifacts:)"
         );
     };
-    let path = path.trim_start_matches('/').trim_end_matches('/');
-    let file = |f: &str| {
-        format!(
-            "{}/api/2.0/mlflow-artifacts/artifacts/{path}/{f}",
-            server.trim_end_matches('/')
-        )
-    };
-    let fetch = |url: String| {
+    let root = format!(
+        "{}/api/2.0/mlflow-artifacts/artifacts/{}",
+        server.trim_end_matches('/'),
+        path.trim_matches('/')
+    );
+    let fetch = |file: String| {
         let http = http.clone();
+        let url = format!("{root}/{file}");
         async move {
             let resp = http
                 .get(&url)
@@ -174,9 +168,9 @@ pub async fn load_registered(server: &str, uri: &str) -> anyhow::Result<Loaded> 
         }
     };
     let mlmodel =
-        String::from_utf8(fetch(file("MLmodel")).await?).context("MLmodel is not UTF-8")?;
+        String::from_utf8(fetch("MLmodel".into()).await?).context("MLmodel is not UTF-8")?;
     let (data, columns) = read_mlmodel(&mlmodel)?;
-    let onnx = fetch(file(&data)).await?;
+    let onnx = fetch(data).await?;
     Ok(Loaded {
         onnx,
         columns,

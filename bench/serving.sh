@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Model-serving benchmark: the same ONNX model served by `cairn serve` and by `mlflow models serve` (MLflow's
+# scoring server, the issue's stated fallback peer: MLServer 1.7 ships no ONNX runtime), single-row
+# requests to `/invocations` on both, one server at a time, ROUNDS alternating rounds, medians.
+#
+#   saturation   wrk, 2 threads × CONNECTIONS keep-alive connections, DURATION s: requests/s and latency
+#   equal load   bench/serving_load.py, open loop at RATE requests/s (default: half of MLflow's median
+#                saturation throughput) on each server: p50/p99
+#
+# Usage: bench/serving.sh           (prints a Markdown table; raw output in bench/results/serving-<ts>/)
+# Environment: ROUNDS=3 CONNECTIONS=32 DURATION=15 RATE= WORKERS=2 CAIRN_BIN (else cargo build --release)
+# Needs: wrk (installed with apt when missing), the pinned venv (scripts/python-env.sh),
+# libonnxruntime (scripts/onnxruntime.sh).
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROUNDS=${ROUNDS:-3} CONNECTIONS=${CONNECTIONS:-32} DURATION=${DURATION:-15} WORKERS=${WORKERS:-2}
+py="$repo/.venv/bin/python"
+out="$repo/bench/results/serving-$(date -u +%Y%m%dT%H%M%SZ)"; mkdir -p "$out"
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+[ -x "$py" ] || "$repo/scripts/python-env.sh"
+"$repo/scripts/onnxruntime.sh" >/dev/null
+if [ -z "${CAIRN_BIN:-}" ]; then
+  (cd "$repo" && cargo build --release -p cairn-cli)
+  CAIRN_BIN="$repo/target/release/cairn"
+fi
+tmp=$(mktemp -d); pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+# The model: 3-class logistic regression on iris (skl2onnx, zipmap off), as an MLflow ONNX-flavour folder.
+"$py" - "$tmp/model" <<'PY'
+import sys, numpy as np, pandas as pd, mlflow.onnx
+from mlflow.models import infer_signature
+from skl2onnx import to_onnx
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+X, y = load_iris(return_X_y=True); X = X.astype(np.float32)
+m = LogisticRegression(max_iter=300).fit(X, y)
+onx = to_onnx(m, X[:1], options={"zipmap": False})
+mlflow.onnx.save_model(onx, sys.argv[1], signature=infer_signature(X[:3]))
+PY
+body='{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
+cat > "$tmp/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$body'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+start() {  # start <name> -> sets url
+  local port; port=$(free_port)
+  case "$1" in
+    cairn) "$CAIRN_BIN" serve --model "$tmp/model" --port "$port" --workers "$WORKERS" >"$out/$1.log" 2>&1 & ;;
+    mlflow) PATH="$repo/.venv/bin:$PATH" "$repo/.venv/bin/mlflow" models serve -m "$tmp/model" --env-manager local --port "$port" \
+              --workers "$WORKERS" >"$out/$1.log" 2>&1 & ;;
+  esac
+  pids+=($!); pid=$!
+  url="http://127.0.0.1:$port/invocations"
+  for _ in $(seq 1 600); do
+    curl -sf -XPOST -H 'content-type: application/json' -d "$body" "$url" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "$1 did not start; log:" >&2; cat "$out/$1.log" >&2; exit 1
+}
+stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+
+declare -A sat lat
+for r in $(seq 1 "$ROUNDS"); do
+  for s in mlflow cairn; do
+    start "$s"
+    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$tmp/post.lua" "$url" >"$out/$s-wrk-r$r.txt"
+    sat[$s]+="$(awk '/Requests\/sec/ {print $2}' "$out/$s-wrk-r$r.txt") "
+    stop
+    echo "round $r $s: $(awk '/Requests\/sec/ {print $2}' "$out/$s-wrk-r$r.txt") req/s" >&2
+  done
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+m_sat=$(echo "${sat[mlflow]}" | median); c_sat=$(echo "${sat[cairn]}" | median)
+RATE=${RATE:-$(awk -v m="$m_sat" 'BEGIN {printf "%d", m/2}')}
+for r in $(seq 1 "$ROUNDS"); do
+  for s in mlflow cairn; do
+    start "$s"
+    "$py" "$repo/bench/serving_load.py" --url "$url" --body "$body" --rate "$RATE" --seconds "$DURATION" >"$out/$s-load-r$r.json"
+    stop
+  done
+done
+p() { cat "$out/$1"-load-r*.json | "$py" -c "import sys,json,statistics as st; print(st.median(json.loads(l)['$2'] for l in sys.stdin))"; }
+m50=$(p mlflow p50_ms); c50=$(p cairn p50_ms); m99=$(p mlflow p99_ms); c99=$(p cairn p99_ms)
+merr=$(p mlflow errors); cerr=$(p cairn errors)
+lat50() { awk '/^ +50%/ {print $2}' "$1"; }
+{
+  echo "### Model serving: Cairn vs \`mlflow models serve\` — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo
+  echo "- Model: iris logistic regression, skl2onnx (zipmap off), MLflow ONNX flavour; single-row \`POST /invocations\` \`$body\`"
+  echo "- Servers: \`cairn serve --workers $WORKERS\` and \`mlflow models serve --env-manager local --workers $WORKERS\` (MLflow $("$py" -c 'import mlflow; print(mlflow.__version__)')), one at a time, $ROUNDS alternating rounds, medians; loadavg at end \`$(cut -d' ' -f1-3 /proc/loadavg)\` on $(nproc) CPUs"
+  echo
+  echo "| Metric | MLflow | Cairn | Cairn advantage | Target |"
+  echo "|---|--:|--:|--:|---|"
+  echo "| saturation throughput, wrk 2 threads × $CONNECTIONS connections, req/s | $m_sat | $c_sat | $(awk -v a="$c_sat" -v b="$m_sat" 'BEGIN {printf "%.1f×", a/b}') | ≥ 20× |"
+  echo "| p50 at equal offered load ($RATE req/s, open loop), ms | $m50 | $c50 | $(awk -v a="$m50" -v b="$c50" 'BEGIN {printf "%.1f×", a/b}') | |"
+  echo "| p99 at equal offered load ($RATE req/s, open loop), ms | $m99 | $c99 | $(awk -v a="$m99" -v b="$c99" 'BEGIN {printf "%.1f×", a/b}') | Cairn ≤ 1/10 of MLflow's |"
+  echo "| errors at equal load (median per round) | $merr | $cerr | | |"
+} | tee "$out/results.md"
