@@ -1,6 +1,7 @@
-"""`cairn serve`: an ONNX model registered with the official client, served by Cairn over the Open
-Inference Protocol v2 and MLflow's scoring protocol, answering what onnxruntime answers for the same
-rows; bad payloads get a 400 in each protocol's own error format.
+"""`cairn serve`: ONNX models (logistic regression, random forest, gradient boosting, a scaler pipeline)
+registered with the official client, served by Cairn over the Open Inference Protocol v2 and MLflow's
+scoring protocol, answering what onnxruntime answers for the same rows; bad payloads get a 400 in each
+protocol's own error format; moving the alias swaps models under load without a failed request.
 
 Cairn-only: `mlflow server` has no model server of this kind.
 """
@@ -23,7 +24,7 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from skl2onnx import to_onnx
 from sklearn.datasets import load_iris
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -70,7 +71,7 @@ def _serve(model: str, server_url: str, tmp_path_factory, *extra: str):
     pytest.fail(f"cairn serve did not become ready:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="module", params=["logistic", "forest", "scaled"])
+@pytest.fixture(scope="module", params=["logistic", "forest", "boosting", "scaled"])
 def served(request, cairn_server, iris, tmp_path_factory):
     """A model trained here, logged with mlflow.onnx.log_model (column signature), registered, aliased
     `champion`, and served from the registry by alias."""
@@ -78,6 +79,7 @@ def served(request, cairn_server, iris, tmp_path_factory):
     est = {
         "logistic": lambda: LogisticRegression(max_iter=300),
         "forest": lambda: RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0),
+        "boosting": lambda: GradientBoostingClassifier(n_estimators=20, max_depth=2, random_state=0),
         "scaled": lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=300)),
     }[request.param]().fit(X, y)
     onx = to_onnx(est, X[:1], options={"zipmap": False})
