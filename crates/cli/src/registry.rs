@@ -22,9 +22,10 @@ enum RegistrySub {
 struct HistoryArgs {
     /// The registered model's name (its current name, or the name of a deleted model).
     name: String,
-    /// The Cairn server (defaults to MLFLOW_TRACKING_URI when that is set).
-    #[arg(long, env = "CAIRN_SERVER", default_value = "http://127.0.0.1:5000")]
-    server: String,
+    /// The Cairn server [default: MLFLOW_TRACKING_URI when it is an http(s) URL, else
+    /// http://127.0.0.1:5000].
+    #[arg(long, env = "CAIRN_SERVER")]
+    server: Option<String>,
     /// Print the events as the JSON the server returns (`{"events": [...]}`).
     #[arg(long)]
     json: bool,
@@ -39,12 +40,15 @@ pub async fn run(cmd: RegistryCommand) -> anyhow::Result<()> {
 /// The server to talk to: `--server` / `CAIRN_SERVER`, else `MLFLOW_TRACKING_URI` (what MLflow users
 /// already have set), else the default.
 fn server_url(args: &HistoryArgs) -> String {
-    let explicit = std::env::var_os("CAIRN_SERVER").is_some()
-        || std::env::args().any(|a| a == "--server" || a.starts_with("--server="));
-    let url = match std::env::var("MLFLOW_TRACKING_URI") {
-        Ok(u) if !explicit && u.starts_with("http") => u,
-        _ => args.server.clone(),
-    };
+    let url = args
+        .server
+        .clone()
+        .or_else(|| {
+            std::env::var("MLFLOW_TRACKING_URI")
+                .ok()
+                .filter(|u| u.starts_with("http"))
+        })
+        .unwrap_or_else(|| "http://127.0.0.1:5000".to_owned());
     url.trim_end_matches('/').to_owned()
 }
 

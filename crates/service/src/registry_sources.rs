@@ -33,34 +33,15 @@ fn invalid(source: &str, why: &str) -> ServiceError {
 fn has_parent_segment(uri: &str) -> bool {
     let mut s = uri.to_owned();
     for _ in 0..3 {
-        let decoded = percent_decode(&s);
+        let decoded = percent_encoding::percent_decode_str(&s)
+            .decode_utf8_lossy()
+            .into_owned();
         if decoded == s {
             break;
         }
         s = decoded;
     }
     s.split(['/', '\\']).any(|seg| seg == "..")
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn scheme(uri: &str) -> Option<&str> {

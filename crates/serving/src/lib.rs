@@ -67,13 +67,8 @@ pub struct Served {
 }
 
 impl Served {
-    /// Finds the runtime, fetches the model and loads it onto the engine's workers.
-    pub async fn load(cfg: &ServeConfig) -> anyhow::Result<Served> {
-        let runtime = Runtime::init(cfg.ort_dylib.as_deref())?;
-        Self::load_with(&runtime, cfg).await
-    }
-
-    async fn load_with(runtime: &Runtime, cfg: &ServeConfig) -> anyhow::Result<Served> {
+    /// Fetches the model and loads it onto the engine's workers.
+    async fn load(runtime: &Runtime, cfg: &ServeConfig) -> anyhow::Result<Served> {
         let runtime = runtime.clone();
         let (loaded, default_name) = if cfg.model.starts_with("models:/") {
             let (name, _, _) = source::parse_models_uri(&cfg.model)?;
@@ -132,7 +127,7 @@ impl Current {
 pub async fn app(cfg: &ServeConfig) -> anyhow::Result<axum::Router> {
     telemetry::install();
     let runtime = Runtime::init(cfg.ort_dylib.as_deref())?;
-    let current = Arc::new(Current::new(Served::load_with(&runtime, cfg).await?));
+    let current = Arc::new(Current::new(Served::load(&runtime, cfg).await?));
     if let Ok((name, None, Some(alias))) = source::parse_models_uri(&cfg.model) {
         tokio::spawn(follow_alias(
             runtime,
@@ -174,7 +169,7 @@ async fn follow_alias(
             name: Some(current.get().name.clone()),
             ..cfg.clone()
         };
-        match Served::load_with(&runtime, &pinned).await {
+        match Served::load(&runtime, &pinned).await {
             Ok(next) => {
                 tracing::info!(model = %name, alias = %alias, from = ?serving, to = %target, "alias moved: new version serving");
                 current.set(next);
