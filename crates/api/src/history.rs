@@ -81,7 +81,7 @@ pub(crate) struct PageParams {
 }
 
 impl PageParams {
-    fn request(self) -> Result<HistoryRequest, ApiError> {
+    pub(crate) fn request(self) -> Result<HistoryRequest, ApiError> {
         let max_results = self
             .max_results
             .filter(|s| !s.is_empty())

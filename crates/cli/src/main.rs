@@ -1,5 +1,7 @@
 //! `cairn`: the single binary of the Cairn MLOps platform.
 
+mod client;
+mod deploy;
 mod registry;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -26,13 +28,18 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server: tracking and model registry (MLflow-compatible REST API) and Cairn's own API.
+    /// Run the server: tracking and model registry (MLflow-compatible REST API), Cairn's own API, and the
+    /// serving of every deployment.
     Server(cairn_server::ServerConfig),
-    /// Serve one ONNX model (a registered version or alias, an MLflow ONNX folder, or a .onnx file) over
-    /// the Open Inference Protocol v2 and MLflow's scoring protocol.
+    /// Serve one ONNX model (a registered version or alias, an MLflow ONNX folder, or a .onnx file), or
+    /// one deployment as a stateless replica, over the Open Inference Protocol v2 and MLflow's scoring
+    /// protocol.
     Serve(cairn_server::ServeConfig),
     /// Read the model registry of a running server.
     Registry(registry::RegistryCommand),
+    /// Manage deployments: named endpoints serving a registry alias or version, with canaries and
+    /// rollback.
+    Deploy(deploy::DeployCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -46,6 +53,7 @@ fn main() -> std::process::ExitCode {
             Command::Server(config) => runtime.block_on(cairn_server::run(config)),
             Command::Serve(config) => runtime.block_on(cairn_server::run_model_server(config)),
             Command::Registry(cmd) => runtime.block_on(registry::run(cmd)),
+            Command::Deploy(cmd) => runtime.block_on(deploy::run(cmd)),
         });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -59,7 +67,7 @@ fn main() -> std::process::ExitCode {
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

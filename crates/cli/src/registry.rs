@@ -1,9 +1,10 @@
 //! `cairn registry …`: the model registry from the command line, through a server's HTTP API (so it
 //! works the same against an embedded server and a scaled-out deployment).
 
-use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::Value;
+
+use crate::client::{Api, encode_segment, time};
 
 #[derive(Debug, Args)]
 pub struct RegistryCommand {
@@ -37,59 +38,13 @@ pub async fn run(cmd: RegistryCommand) -> anyhow::Result<()> {
     }
 }
 
-/// The server to talk to: `--server` / `CAIRN_SERVER`, else `MLFLOW_TRACKING_URI` (what MLflow users
-/// already have set), else the default.
-fn server_url(args: &HistoryArgs) -> String {
-    let url = args
-        .server
-        .clone()
-        .or_else(|| {
-            std::env::var("MLFLOW_TRACKING_URI")
-                .ok()
-                .filter(|u| u.starts_with("http"))
-        })
-        .unwrap_or_else(|| "http://127.0.0.1:5000".to_owned());
-    url.trim_end_matches('/').to_owned()
-}
-
 async fn history(args: HistoryArgs) -> anyhow::Result<()> {
-    let base = server_url(&args);
-    let client = reqwest::Client::new();
-    let url = format!(
-        "{base}/api/cairn/v1/registry/models/{}/history",
+    let api = Api::new(args.server.as_deref());
+    let path = format!(
+        "/api/cairn/v1/registry/models/{}/history",
         encode_segment(&args.name)
     );
-    let mut events: Vec<Value> = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let mut req = client.get(&url).query(&[("max_results", "1000")]);
-        if let Some(t) = &token {
-            req = req.query(&[("page_token", t)]);
-        }
-        if let Ok(user) = std::env::var("MLFLOW_TRACKING_USERNAME") {
-            req = req.basic_auth(user, std::env::var("MLFLOW_TRACKING_PASSWORD").ok());
-        }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the Cairn server at {base}"))?;
-        let status = resp.status();
-        let body: Value = resp
-            .json()
-            .await
-            .with_context(|| format!("{base} answered {status} with no JSON"))?;
-        if !status.is_success() {
-            let msg = body["message"].as_str().unwrap_or("request failed");
-            bail!("{msg} ({status})");
-        }
-        if let Some(list) = body["events"].as_array() {
-            events.extend(list.iter().cloned());
-        }
-        match body["next_page_token"].as_str() {
-            Some(t) => token = Some(t.to_owned()),
-            None => break,
-        }
-    }
+    let events = api.all_events(&path).await?;
     if args.json {
         println!("{}", serde_json::json!({ "events": events }));
     } else {
@@ -100,25 +55,9 @@ async fn history(args: HistoryArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A path segment with the characters URLs reserve percent-encoded.
-fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// `12  2026-11-27T10:01:02.345Z  alice  alias_moved  champion: 1 -> 2`
 fn describe(e: &Value) -> String {
-    let time = e["timestamp_ms"]
-        .as_i64()
-        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-        .map_or_else(|| "?".to_owned(), |t| format!("{t:.3}"));
+    let time = time(e["timestamp_ms"].as_i64());
     format!(
         "{:>5}  {time}  {}  {}  {}",
         e["seq"].as_i64().unwrap_or(0),
@@ -194,6 +133,5 @@ mod tests {
             describe(&e),
             "    7  1970-01-01T00:00:00.000Z  alice  alias_moved  champion: 1 -> 2"
         );
-        assert_eq!(encode_segment("a b/c"), "a%20b%2Fc");
     }
 }

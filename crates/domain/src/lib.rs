@@ -1,11 +1,12 @@
 //! Cairn's domain model: the entities of experiment tracking (experiments, runs, metrics, params, tags,
 //! datasets, logged models) and of the model registry (registered models, versions, aliases, change
-//! events), their ids, the limits and validation rules they obey, and the search grammar
+//! events) and of deployments, their ids, the limits and validation rules they obey, and the search grammar
 //! (filters, ordering, page tokens) that selects them.
 //!
 //! This crate performs no I/O and knows nothing of HTTP, SQL or any wire format: stores, services and
 //! protocol adapters all depend on it, never the other way round.
 
+pub mod deployment;
 pub mod entities;
 pub mod error;
 pub mod ids;

@@ -14,6 +14,7 @@ mod wire;
 
 use cairn_service::{Artifacts, Registry, Tracking};
 
+pub use extract::Msg;
 pub use handlers::meta::MLFLOW_COMPAT_VERSION;
 pub use routes::router;
 

@@ -32,7 +32,8 @@ static LOADED: Mutex<Option<Runtime>> = Mutex::new(None);
 impl Runtime {
     /// Loads ONNX Runtime from `explicit` (e.g. a CLI flag), else `ORT_DYLIB_PATH`, else the first library
     /// found in: the executable's directory, then `.onnxruntime/` and
-    /// `.venv/lib/python3*/site-packages/onnxruntime/capi/` in the working directory and each of its parents.
+    /// `.venv/lib/python3*/site-packages/onnxruntime/capi/` in the working directory and each of its
+    /// parents, then in the executable's directory and each of its parents.
     /// A path given explicitly (argument or variable) must exist: a mistyped one is an error, not a fallback.
     /// Later calls return the runtime already loaded (ONNX Runtime cannot be loaded twice in a process);
     /// an explicit path naming a different file is then ignored with a warning.
@@ -126,21 +127,29 @@ fn search() -> Result<PathBuf, Vec<String>> {
         }
         searched.push(dir.display().to_string());
     }
+    // The working directory's, then the executable's: a binary built in a checkout finds the checkout's
+    // library from wherever it runs.
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    for dir in cwd.ancestors() {
-        if let Some(found) = library_in(&dir.join(".onnxruntime")) {
-            return Ok(found);
-        }
-        for site in venv_site_packages(&dir.join(".venv")) {
-            if let Some(found) = library_in(&site.join("onnxruntime").join("capi")) {
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf));
+    for root in std::iter::once(&cwd).chain(exe_dir.as_ref()) {
+        for dir in root.ancestors() {
+            if let Some(found) = library_in(&dir.join(".onnxruntime")) {
                 return Ok(found);
             }
+            for site in venv_site_packages(&dir.join(".venv")) {
+                if let Some(found) = library_in(&site.join("onnxruntime").join("capi")) {
+                    return Ok(found);
+                }
+            }
         }
+        searched.push(format!(
+            "{0}/.onnxruntime and {0}/.venv/lib/python3*/site-packages/onnxruntime/capi and those of its \
+             parents",
+            root.display()
+        ));
     }
-    searched.push(format!(
-        "{0}/.onnxruntime and {0}/.venv/lib/python3*/site-packages/onnxruntime/capi and those of its parents",
-        cwd.display()
-    ));
     Err(searched)
 }
 

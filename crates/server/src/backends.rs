@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use cairn_artifacts::ArtifactRepository;
-use cairn_store::{RegistryStore, TrackingStore};
+use cairn_store::{DeploymentStore, RegistryStore, TrackingStore};
 use cairn_store_postgres::PostgresStore;
-use cairn_store_sql::SqlRegistry;
+use cairn_store_sql::{RegistryDb, SqlDeployments, SqlRegistry};
 use cairn_store_sqlite::SqliteStore;
 
 /// An opened metadata store, kept concretely so it can be closed cleanly at shutdown.
@@ -47,10 +47,19 @@ impl MetadataStore {
     /// The registry, on the same database as tracking (registration updates logged-model tags in the
     /// same transaction).
     pub(crate) fn registry(&self) -> Arc<dyn RegistryStore> {
-        Arc::new(SqlRegistry::new(match self {
+        Arc::new(SqlRegistry::new(self.sql()))
+    }
+
+    /// Deployments, on the registry's transactions (their history is kept like the registry's).
+    pub(crate) fn deployments(&self) -> Arc<dyn DeploymentStore> {
+        Arc::new(SqlDeployments::new(self.sql()))
+    }
+
+    fn sql(&self) -> Arc<dyn RegistryDb> {
+        match self {
             Self::Sqlite(s) => Arc::new(s.clone()),
             Self::Postgres(s) => Arc::new(s.clone()),
-        }))
+        }
     }
 
     pub(crate) async fn close(&self) {

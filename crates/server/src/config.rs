@@ -21,6 +21,9 @@ pub struct ServerConfig {
     /// standard AWS variables). Default: `artifacts/` in the data folder.
     #[arg(long, env = "CAIRN_ARTIFACTS_DESTINATION")]
     pub artifacts_destination: Option<String>,
+    /// How the deployments this server serves run their models.
+    #[command(flatten)]
+    pub serving: cairn_serving::EngineConfig,
 }
 
 impl ServerConfig {

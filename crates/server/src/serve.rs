@@ -8,7 +8,7 @@ use axum::Router;
 use axum::http::HeaderName;
 use axum::serve::ListenerExt;
 use cairn_mlflow::{ARTIFACT_SCHEME, MlflowState};
-use cairn_service::{Actor, Artifacts, Registry, Tracking};
+use cairn_service::{Actor, Artifacts, Deployments, Registry, Tracking};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -40,9 +40,15 @@ impl Server {
             artifacts: Artifacts::new(artifacts),
             registry: registry.clone(),
         };
-        let router =
-            with_middleware(cairn_api::router(registry).merge(cairn_mlflow::router(state)));
+        let deployments = Deployments::new(store.deployments(), registry.clone());
         let listener = listen(&config.host, config.port, started, "cairn server listening").await?;
+        // The embedded serving follows deployments through this server's own API, as a replica would.
+        let serving = cairn_serving::embedded(&config.serving, &loopback(listener.local_addr()?));
+        let router = with_middleware(
+            cairn_api::router(registry, deployments)
+                .merge(cairn_mlflow::router(state))
+                .merge(serving),
+        );
         Ok(Self {
             listener,
             router,
@@ -71,6 +77,16 @@ impl Server {
         tracing::info!("cairn server stopped");
         Ok(())
     }
+}
+
+/// The URL this process reaches its own listener at.
+fn loopback(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 /// Binds `host:port` and logs that the server is up, with how long start-up took.
@@ -106,8 +122,8 @@ fn with_middleware(router: Router) -> Router {
     )
 }
 
-/// Runs `cairn serve`: one model behind the Open Inference Protocol v2 and MLflow scoring, until SIGINT or
-/// SIGTERM.
+/// Runs `cairn serve`: one model or one deployment behind the Open Inference Protocol v2 and MLflow
+/// scoring, until SIGINT or SIGTERM.
 pub async fn run_model_server(config: cairn_serving::ServeConfig) -> anyhow::Result<()> {
     let started = Instant::now();
     let router = with_middleware(cairn_serving::app(&config).await?);

@@ -8,6 +8,7 @@
 //! on HTTP or SQL.
 
 mod artifacts;
+mod deployments;
 mod error;
 mod experiments;
 mod logged_models;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use cairn_store::TrackingStore;
 
 pub use artifacts::Artifacts;
+pub use deployments::{DeploymentRequest, Deployments};
 pub use error::{ServiceError, ServiceResult};
 pub use experiments::ExperimentSearch;
 pub use logged_models::{LoggedModelSearch, NewModel};

@@ -471,12 +471,7 @@ impl Registry {
         req: HistoryRequest,
         feed: bool,
     ) -> ServiceResult<Page<RegistryEvent>> {
-        let max = max_results(req.max_results, DEFAULT_MAX_EVENTS, MAX_EVENTS)?;
-        let after_seq = match req.page_token.as_deref().filter(|t| !t.is_empty()) {
-            Some(t) => i64::try_from(PageToken::decode(t)?.offset).unwrap_or(i64::MAX),
-            None => 0,
-        };
-        let limit = usize::try_from(max).unwrap_or(usize::MAX);
+        let (after_seq, limit) = event_window(&req)?;
         let mut items = self
             .store
             .events(EventQuery {
@@ -488,17 +483,30 @@ impl Registry {
         let more = items.len() > limit;
         items.truncate(limit);
         let resume = items.last().map_or(after_seq, |e| e.seq);
-        let next_page_token = (more || feed).then(|| {
-            PageToken {
-                offset: usize::try_from(resume).unwrap_or(0),
-            }
-            .encode()
-        });
+        let next_page_token = (more || feed).then(|| event_token(resume));
         Ok(Page {
             items,
             next_page_token,
         })
     }
+}
+
+/// Where a page of a change log starts (after this sequence number) and how many events it holds.
+pub(crate) fn event_window(req: &HistoryRequest) -> ServiceResult<(i64, usize)> {
+    let max = max_results(req.max_results, DEFAULT_MAX_EVENTS, MAX_EVENTS)?;
+    let after_seq = match req.page_token.as_deref().filter(|t| !t.is_empty()) {
+        Some(t) => i64::try_from(PageToken::decode(t)?.offset).unwrap_or(i64::MAX),
+        None => 0,
+    };
+    Ok((after_seq, usize::try_from(max).unwrap_or(usize::MAX)))
+}
+
+/// The page token that resumes a change log after `seq`.
+pub(crate) fn event_token(seq: i64) -> String {
+    PageToken {
+        offset: usize::try_from(seq).unwrap_or(0),
+    }
+    .encode()
 }
 
 /// Who makes a request, as the transport identified them; recorded on every registry change.

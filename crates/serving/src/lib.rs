@@ -1,182 +1,128 @@
-//! Cairn's model server (maturity level 2: serving a chosen model by hand). It loads one ONNX model — a
-//! plain `.onnx` file, an MLflow ONNX-flavour folder, or a registered version or alias fetched from a Cairn
-//! server — onto the inference engine (`cairn-onnx`) and serves it over the Open Inference Protocol v2
-//! ([`oip`]) and MLflow's scoring protocol ([`scoring`]).
+//! Cairn's model serving (maturity levels 2–3). It loads ONNX models — a plain `.onnx` file, an MLflow
+//! ONNX-flavour folder, or a registered version — onto the inference engine (`cairn-onnx`) and serves
+//! them over the Open Inference Protocol v2 ([`oip`]) and MLflow's scoring protocol ([`scoring`]).
 //!
-//! Served from an alias (`models:/name@champion`), it follows the alias: when the alias moves, the new
-//! version is loaded beside the serving one and swapped in; requests in flight finish on the old one, so
-//! none fails.
+//! Three ways to run: `cairn serve --model …` serves one model by hand (following an alias if given
+//! one); `cairn serve --deployment NAME` is a stateless replica serving one deployment of a control
+//! plane; and `cairn server` embeds the serving of every deployment ([`embedded`]). Deployments and
+//! aliases are followed by polling the control plane ([`follow`]); a change is loaded beside what serves
+//! and swapped in, so no request fails.
 //!
-//! Layout: [`source`] finds and fetches the model, [`values`] converts JSON to and from engine tensors,
-//! `routes` holds the thin HTTP handlers.
+//! Layout: [`config`] the settings, [`source`] finds and fetches models, [`served`] loads them,
+//! [`endpoints`] routes each endpoint's requests (canary split included), [`values`] converts JSON to
+//! and from engine tensors, `routes` holds the thin HTTP handlers, `telemetry` the Prometheus metrics.
 
+pub mod config;
+pub mod endpoints;
+pub mod follow;
 pub mod oip;
 mod routes;
 pub mod scoring;
+pub mod served;
 pub mod source;
 mod telemetry;
 pub mod values;
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use anyhow::Context;
-use cairn_onnx::{Model, ModelOptions, Runtime};
+use anyhow::{Context, bail};
+use cairn_onnx::Runtime;
 
-pub use routes::router;
+pub use config::{EngineConfig, ServeConfig};
+use endpoints::{Endpoints, Routing, Unservable};
+use follow::Scope;
+pub use served::{Loader, Served};
 
-/// Settings of `cairn serve`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ServeConfig {
-    /// The model: `models:/name@alias` or `models:/name/3` (fetched from --server), an MLflow ONNX-flavour
-    /// folder (MLmodel + model.onnx), or a `.onnx` file.
-    #[arg(long, env = "CAIRN_MODEL")]
-    pub model: String,
-    /// The Cairn server that holds the registry, for `models:/` sources.
-    #[arg(long, env = "CAIRN_SERVER", default_value = "http://127.0.0.1:5000")]
-    pub server: String,
-    /// The name the model is served under (`/v2/models/<name>`); defaults to its registered name or file stem.
-    #[arg(long)]
-    pub name: Option<String>,
-    #[arg(long, env = "CAIRN_SERVE_HOST", default_value = "127.0.0.1")]
-    pub host: String,
-    #[arg(long, env = "CAIRN_SERVE_PORT", default_value_t = 8080)]
-    pub port: u16,
-    /// Inference worker threads, each with its own ONNX Runtime session.
-    #[arg(long, env = "CAIRN_SERVE_WORKERS", default_value_t = 2)]
-    pub workers: usize,
-    /// Threads each session may use inside one run (1 is best for single-row requests).
-    #[arg(long, env = "CAIRN_SERVE_INTRA_THREADS", default_value_t = 1)]
-    pub intra_threads: usize,
-    /// The ONNX Runtime shared library (else ORT_DYLIB_PATH, else `.onnxruntime/` from scripts/onnxruntime.sh).
-    #[arg(long, env = "ORT_DYLIB_PATH")]
-    pub ort_dylib: Option<PathBuf>,
-    /// For `models:/name@alias`: how often to check where the alias points, in milliseconds; when it
-    /// moves, the new version is loaded beside the old and swapped in without failing a request.
-    #[arg(long, env = "CAIRN_SERVE_POLL_MS", default_value_t = 1000)]
-    pub poll_ms: u64,
-}
-
-/// A model being served.
-pub struct Served {
-    pub name: String,
-    pub version: Option<String>,
-    pub model: Model,
-    /// Input column names from the MLmodel signature, for table payloads.
-    pub columns: Option<Vec<String>>,
-}
-
-impl Served {
-    /// Fetches the model and loads it onto the engine's workers.
-    async fn load(runtime: &Runtime, cfg: &ServeConfig) -> anyhow::Result<Served> {
-        let runtime = runtime.clone();
-        let (loaded, default_name) = if cfg.model.starts_with("models:/") {
-            let (name, _, _) = source::parse_models_uri(&cfg.model)?;
-            (
-                source::load_registered(&cfg.server, &cfg.model).await?,
-                name,
-            )
-        } else {
-            let path = PathBuf::from(&cfg.model);
-            let stem = path
-                .file_stem()
-                .map_or_else(|| "model".to_owned(), |s| s.to_string_lossy().into_owned());
-            (source::load_local(&path)?, stem)
-        };
-        let options = ModelOptions {
-            workers: cfg.workers,
-            intra_threads: cfg.intra_threads,
-        };
-        let bytes = loaded.onnx.clone();
-        let model = tokio::task::spawn_blocking(move || Model::load(&runtime, &bytes, options))
-            .await
-            .context("loading the model")??;
-        tracing::info!(model = %loaded.description, "model loaded");
-        Ok(Served {
-            name: cfg.name.clone().unwrap_or(default_name),
-            version: loaded.version,
-            model,
-            columns: loaded.columns,
-        })
-    }
-}
-
-/// The model being served now. Requests take the current `Arc` and keep it until they finish, so a swap
-/// never interrupts one: the old model is dropped when its last request is done.
-pub struct Current(RwLock<Arc<Served>>);
-
-impl Current {
-    pub fn new(served: Served) -> Self {
-        Current(RwLock::new(Arc::new(served)))
-    }
-    pub fn get(&self) -> Arc<Served> {
-        self.0
-            .read()
-            .map_or_else(|p| p.into_inner().clone(), |g| g.clone())
-    }
-    fn set(&self, served: Served) {
-        match self.0.write() {
-            Ok(mut g) => *g = Arc::new(served),
-            Err(p) => *p.into_inner() = Arc::new(served),
-        }
-    }
-}
-
-/// Loads the model and returns the router serving it; for an alias source, also starts following the
-/// alias.
+/// `cairn serve`: loads what the settings name and returns the router serving it; for an alias or a
+/// deployment, also starts following it.
 pub async fn app(cfg: &ServeConfig) -> anyhow::Result<axum::Router> {
     telemetry::install();
-    let runtime = Runtime::init(cfg.ort_dylib.as_deref())?;
-    let current = Arc::new(Current::new(Served::load(&runtime, cfg).await?));
-    if let Ok((name, None, Some(alias))) = source::parse_models_uri(&cfg.model) {
-        tokio::spawn(follow_alias(
-            runtime,
-            cfg.clone(),
-            name,
-            alias,
-            current.clone(),
+    let runtime = Runtime::init(cfg.engine.ort_dylib.as_deref())?;
+    let loader = Loader::new(Ok(runtime), &cfg.server, cfg.engine.options());
+    let poll = cfg.engine.poll();
+    if let Some(deployment) = &cfg.deployment {
+        let endpoint = cfg.name.clone().unwrap_or_else(|| deployment.clone());
+        let endpoints = Arc::new(Endpoints::with_default(&endpoint));
+        let scope = Scope::One(deployment.clone());
+        follow::sync_deployments(
+            &loader,
+            &reqwest::Client::new(),
+            &scope,
+            &endpoints,
+            Some(&endpoint),
+        )
+        .await?;
+        if let Err(Unservable::NotReady(why) | Unservable::Unknown(why)) = endpoints.get(&endpoint)
+        {
+            bail!("{why}");
+        }
+        tokio::spawn(follow::follow_deployments(
+            loader,
+            scope,
+            endpoints.clone(),
+            Some(endpoint),
+            poll,
         ));
+        return Ok(routes::router(endpoints, true));
     }
-    Ok(router(current))
+    let Some(model) = cfg.model.as_deref() else {
+        bail!("give --model or --deployment");
+    };
+    if model.starts_with("models:/") {
+        let (name, version, alias) = source::parse_models_uri(model)?;
+        let version = match (version, &alias) {
+            (Some(v), _) => v,
+            (None, Some(alias)) => source::alias_version(&cfg.server, &name, alias)
+                .await
+                .with_context(|| format!("resolving {model}"))?,
+            (None, None) => bail!("expected a version or an alias in {model}"),
+        };
+        let endpoint = cfg.name.clone().unwrap_or_else(|| name.clone());
+        let endpoints = Arc::new(Endpoints::with_default(&endpoint));
+        endpoints.set(
+            &endpoint,
+            Routing::single(loader.registered(&name, &version).await?),
+        );
+        if let Some(alias) = alias {
+            tokio::spawn(follow::follow_alias(
+                loader,
+                endpoints.clone(),
+                endpoint,
+                name,
+                alias,
+                poll,
+            ));
+        }
+        return Ok(routes::router(endpoints, true));
+    }
+    let served = loader.local(&PathBuf::from(model)).await?;
+    let endpoint = cfg
+        .name
+        .clone()
+        .unwrap_or_else(|| served.model_name.clone());
+    let endpoints = Arc::new(Endpoints::with_default(&endpoint));
+    endpoints.set(&endpoint, Routing::single(served));
+    Ok(routes::router(endpoints, true))
 }
 
-/// Checks where the alias points every `poll_ms`; when it has moved, loads that version beside the one
-/// serving and swaps it in. A failed check or load keeps the current model and is retried.
-async fn follow_alias(
-    runtime: Runtime,
-    cfg: ServeConfig,
-    name: String,
-    alias: String,
-    current: Arc<Current>,
-) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(cfg.poll_ms.max(50)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let target = match source::alias_version(&cfg.server, &name, &alias).await {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "checking alias {alias} of {name}");
-                continue;
-            }
-        };
-        let serving = current.get().version.clone();
-        if serving.as_deref() == Some(target.as_str()) {
-            continue;
-        }
-        let pinned = ServeConfig {
-            model: format!("models:/{name}/{target}"),
-            name: Some(current.get().name.clone()),
-            ..cfg.clone()
-        };
-        match Served::load(&runtime, &pinned).await {
-            Ok(next) => {
-                tracing::info!(model = %name, alias = %alias, from = ?serving, to = %target, "alias moved: new version serving");
-                current.set(next);
-            }
-            Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), version = %target, "loading the version {alias} now points to")
-            }
-        }
+/// The serving embedded in `cairn server`: every deployment of the control plane at `server` (the
+/// embedding server's own address), at `/v2/models/{deployment}/…` and
+/// `/serving-endpoints/{deployment}/invocations`, with `/metrics`. Without an ONNX Runtime the server
+/// still runs; each deployment then answers 503 saying how to install one.
+pub fn embedded(engine: &EngineConfig, server: &str) -> axum::Router {
+    telemetry::install();
+    let runtime = Runtime::init(engine.ort_dylib.as_deref()).map_err(|e| e.to_string());
+    if let Err(why) = &runtime {
+        tracing::warn!(error = %why, "deployments cannot be served by this server until ONNX Runtime is installed");
     }
+    let endpoints = Arc::new(Endpoints::default());
+    tokio::spawn(follow::follow_deployments(
+        Loader::new(runtime, server, engine.options()),
+        Scope::All,
+        endpoints.clone(),
+        None,
+        engine.poll(),
+    ));
+    routes::router(endpoints, false)
 }

@@ -1,20 +1,25 @@
-//! The model server's routes: Open Inference Protocol v2 under `/v2`, MLflow scoring at `/invocations`,
-//! and the probes both protocols define. Thin: decode, run the engine, encode; each protocol answers
-//! errors in its own format.
+//! The model server's routes: Open Inference Protocol v2 under `/v2`, MLflow scoring at
+//! `/serving-endpoints/{name}/invocations` (and `/invocations` where one model is served), and the probes
+//! both protocols define. Thin: find the endpoint, pick its model, decode, run the engine, encode; each
+//! protocol answers errors in its own format. Every inference response names the version that answered
+//! in `x-cairn-model-version`.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cairn_onnx::EngineError;
 use serde_json::{Value, json};
 
+use crate::Served;
+use crate::endpoints::{Endpoints, Routing, Unservable};
 use crate::telemetry::{self, Timer};
-use crate::{Current, Served};
 use crate::{oip, scoring};
+
+const VERSION_HEADER: HeaderName = HeaderName::from_static("x-cairn-model-version");
 
 /// An error in the Open Inference Protocol's format: `{"error": "…"}`.
 struct OipError(StatusCode, String);
@@ -30,16 +35,39 @@ struct ScoringError(StatusCode, String);
 
 impl IntoResponse for ScoringError {
     fn into_response(self) -> Response {
-        let code = if self.0.is_client_error() {
-            "BAD_REQUEST"
-        } else {
-            "INTERNAL_ERROR"
+        let code = match self.0 {
+            StatusCode::NOT_FOUND => "RESOURCE_DOES_NOT_EXIST",
+            StatusCode::SERVICE_UNAVAILABLE => "TEMPORARILY_UNAVAILABLE",
+            s if s.is_client_error() => "BAD_REQUEST",
+            _ => "INTERNAL_ERROR",
         };
         (
             self.0,
             Json(json!({ "error_code": code, "message": self.1 })),
         )
             .into_response()
+    }
+}
+
+/// An endpoint that cannot serve: unknown (404) or not loaded (503).
+fn unservable(u: Unservable) -> (StatusCode, String) {
+    match u {
+        Unservable::Unknown(m) => (StatusCode::NOT_FOUND, m),
+        Unservable::NotReady(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
+    }
+}
+
+impl From<Unservable> for OipError {
+    fn from(u: Unservable) -> Self {
+        let (s, m) = unservable(u);
+        OipError(s, m)
+    }
+}
+
+impl From<Unservable> for ScoringError {
+    fn from(u: Unservable) -> Self {
+        let (s, m) = unservable(u);
+        ScoringError(s, m)
     }
 }
 
@@ -51,17 +79,18 @@ fn engine_status(e: &EngineError) -> StatusCode {
     }
 }
 
-pub fn router(current: Arc<Current>) -> Router {
-    Router::new()
+type Eps = State<Arc<Endpoints>>;
+
+/// The routes. `standalone` adds what a process serving one model answers at its root: `/invocations`,
+/// `/ping`, `/health` (inside `cairn server` these belong to the tracking API or need a name).
+pub fn router(endpoints: Arc<Endpoints>, standalone: bool) -> Router {
+    let mut r = Router::new()
         .route("/v2", get(server_metadata))
         .route(
             "/v2/health/live",
             get(|| async { Json(json!({"live": true})) }),
         )
-        .route(
-            "/v2/health/ready",
-            get(|| async { Json(json!({"ready": true})) }),
-        )
+        .route("/v2/health/ready", get(server_ready))
         .route("/v2/models/{name}", get(model_metadata))
         .route(
             "/v2/models/{name}/versions/{version}",
@@ -77,91 +106,127 @@ pub fn router(current: Arc<Current>) -> Router {
             "/v2/models/{name}/versions/{version}/infer",
             post(infer_versioned),
         )
-        .route("/invocations", post(invocations))
-        .route("/ping", get(|| async { "" }))
-        .route("/health", get(|| async { "OK" }))
-        .route("/metrics", get(|| async { telemetry::render() }))
-        .with_state(current)
+        .route(
+            "/serving-endpoints/{name}/invocations",
+            post(invocations_named),
+        )
+        .route("/metrics", get(|| async { telemetry::render() }));
+    if standalone {
+        r = r
+            .route("/invocations", post(invocations))
+            .route("/ping", get(|| async { "" }))
+            .route("/health", get(|| async { "OK" }));
+    }
+    r.with_state(endpoints)
 }
 
 async fn server_metadata() -> Json<Value> {
     Json(json!({"name": "cairn", "version": env!("CARGO_PKG_VERSION"), "extensions": []}))
 }
 
-/// The served model, if `name` (and `version`, when given) names it.
-fn check(s: &Served, name: &str, version: Option<&str>) -> Result<(), OipError> {
-    if name != s.name {
-        return Err(OipError(
-            StatusCode::NOT_FOUND,
-            format!("unknown model '{name}'; this server serves '{}'", s.name),
-        ));
+/// Ready when every endpoint can serve.
+async fn server_ready(State(e): Eps) -> (StatusCode, Json<Value>) {
+    let ready = e.all_ready();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(json!({ "ready": ready })))
+}
+
+/// The endpoint's model serving `version`, or the one routing picks for this request.
+fn choose(routing: &Routing, name: &str, version: Option<&str>) -> Result<Arc<Served>, OipError> {
+    match version {
+        None => Ok(routing.pick().clone()),
+        Some(v) => routing.version(v).cloned().ok_or_else(|| {
+            let serving: Vec<&str> = routing
+                .models()
+                .filter_map(|s| s.version.as_deref())
+                .collect();
+            OipError(
+                StatusCode::NOT_FOUND,
+                format!("model '{name}' has no version '{v}' here (serving {serving:?})"),
+            )
+        }),
     }
-    if let Some(v) = version
-        && s.version.as_deref() != Some(v)
-    {
-        return Err(OipError(
-            StatusCode::NOT_FOUND,
-            format!(
-                "model '{name}' has no version '{v}' here (serving {:?})",
-                s.version
-            ),
-        ));
+}
+
+fn metadata(
+    e: &Endpoints,
+    name: &str,
+    version: Option<&str>,
+) -> Result<Json<oip::ModelMetadata>, OipError> {
+    let routing = e.get(name)?;
+    let s = choose(&routing, name, version)?;
+    let mut meta = oip::metadata(name, s.version.as_deref(), s.model.signature());
+    if version.is_none() {
+        meta.versions = routing.models().filter_map(|s| s.version.clone()).collect();
     }
-    Ok(())
+    Ok(Json(meta))
 }
 
 async fn model_metadata(
-    State(c): State<Arc<Current>>,
+    State(e): Eps,
     Path(name): Path<String>,
 ) -> Result<Json<oip::ModelMetadata>, OipError> {
-    let s = c.get();
-    check(&s, &name, None)?;
-    Ok(Json(oip::metadata(
-        &s.name,
-        s.version.as_deref(),
-        s.model.signature(),
-    )))
+    metadata(&e, &name, None)
 }
 
 async fn model_metadata_versioned(
-    State(c): State<Arc<Current>>,
+    State(e): Eps,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<oip::ModelMetadata>, OipError> {
-    let s = c.get();
-    check(&s, &name, Some(&version))?;
-    Ok(Json(oip::metadata(
-        &s.name,
-        s.version.as_deref(),
-        s.model.signature(),
-    )))
+    metadata(&e, &name, Some(&version))
 }
 
-async fn model_ready(
-    State(c): State<Arc<Current>>,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, OipError> {
-    let s = c.get();
-    check(&s, &name, None)?;
+fn ready(e: &Endpoints, name: &str, version: Option<&str>) -> Result<Json<Value>, OipError> {
+    choose(&*e.get(name)?, name, version)?;
     Ok(Json(json!({"name": name, "ready": true})))
+}
+
+async fn model_ready(State(e): Eps, Path(name): Path<String>) -> Result<Json<Value>, OipError> {
+    ready(&e, &name, None)
 }
 
 async fn model_ready_versioned(
-    State(c): State<Arc<Current>>,
+    State(e): Eps,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, OipError> {
-    let s = c.get();
-    check(&s, &name, Some(&version))?;
-    Ok(Json(json!({"name": name, "ready": true})))
+    ready(&e, &name, Some(&version))
 }
 
-async fn run_infer(s: &Served, body: &[u8]) -> Result<Json<oip::InferResponse>, OipError> {
-    let timer = Timer::start("oip", &s.name, s.version.as_deref());
-    let result = infer_oip(s, body).await;
+/// A response naming the version that answered.
+fn with_version<T: IntoResponse>(s: &Served, body: T) -> Response {
+    let mut resp = body.into_response();
+    if let Some(v) = s
+        .version
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
+        resp.headers_mut().insert(VERSION_HEADER, v);
+    }
+    resp
+}
+
+async fn run_infer(
+    e: &Endpoints,
+    name: &str,
+    version: Option<&str>,
+    body: &[u8],
+) -> Result<Response, OipError> {
+    let s = choose(&*e.get(name)?, name, version)?;
+    let timer = Timer::start("oip", name, &s);
+    let result = infer_oip(&s, name, body).await;
     timer.finish(result.as_ref().map_or_else(|e| e.0.as_u16(), |_| 200));
-    result
+    result.map(|r| with_version(&s, r))
 }
 
-async fn infer_oip(s: &Served, body: &[u8]) -> Result<Json<oip::InferResponse>, OipError> {
+async fn infer_oip(
+    s: &Served,
+    name: &str,
+    body: &[u8],
+) -> Result<Json<oip::InferResponse>, OipError> {
     let bad = |m: String| OipError(StatusCode::BAD_REQUEST, m);
     let req: oip::InferRequest =
         serde_json::from_slice(body).map_err(|e| bad(format!("invalid inference request: {e}")))?;
@@ -171,40 +236,53 @@ async fn infer_oip(s: &Served, body: &[u8]) -> Result<Json<oip::InferResponse>, 
         .infer(inputs)
         .await
         .map_err(|e| OipError(engine_status(&e), e.to_string()))?;
-    oip::response(&req, &s.name, s.version.as_deref(), outputs)
+    oip::response(&req, name, s.version.as_deref(), outputs)
         .map(Json)
         .map_err(bad)
 }
 
 async fn infer(
-    State(c): State<Arc<Current>>,
+    State(e): Eps,
     Path(name): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Json<oip::InferResponse>, OipError> {
-    let s = c.get();
-    check(&s, &name, None)?;
-    run_infer(&s, &body).await
+) -> Result<Response, OipError> {
+    run_infer(&e, &name, None, &body).await
 }
 
 async fn infer_versioned(
-    State(c): State<Arc<Current>>,
+    State(e): Eps,
     Path((name, version)): Path<(String, String)>,
     body: axum::body::Bytes,
-) -> Result<Json<oip::InferResponse>, OipError> {
-    let s = c.get();
-    check(&s, &name, Some(&version))?;
-    run_infer(&s, &body).await
+) -> Result<Response, OipError> {
+    run_infer(&e, &name, Some(&version), &body).await
 }
 
-async fn invocations(
-    State(c): State<Arc<Current>>,
-    body: axum::body::Bytes,
-) -> Result<Json<Value>, ScoringError> {
-    let s = c.get();
-    let timer = Timer::start("mlflow", &s.name, s.version.as_deref());
-    let result = score(&s, &body).await;
+async fn run_scoring(e: &Endpoints, name: &str, body: &[u8]) -> Result<Response, ScoringError> {
+    let routing = e.get(name)?;
+    let s = routing.pick().clone();
+    let timer = Timer::start("mlflow", name, &s);
+    let result = score(&s, body).await;
     timer.finish(result.as_ref().map_or_else(|e| e.0.as_u16(), |_| 200));
-    result
+    result.map(|r| with_version(&s, r))
+}
+
+async fn invocations(State(e): Eps, body: axum::body::Bytes) -> Result<Response, ScoringError> {
+    let Some(name) = e.default_name().map(str::to_owned) else {
+        return Err(ScoringError(
+            StatusCode::NOT_FOUND,
+            "this server serves several deployments: POST to /serving-endpoints/<name>/invocations"
+                .into(),
+        ));
+    };
+    run_scoring(&e, &name, &body).await
+}
+
+async fn invocations_named(
+    State(e): Eps,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ScoringError> {
+    run_scoring(&e, &name, &body).await
 }
 
 async fn score(s: &Served, body: &[u8]) -> Result<Json<Value>, ScoringError> {

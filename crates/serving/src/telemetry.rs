@@ -1,11 +1,13 @@
-//! Prometheus metrics of the model server, at `GET /metrics`: requests and errors by protocol, model and
-//! version, and a latency histogram. Recorded with the `metrics` facade, rendered by its Prometheus
+//! Prometheus metrics of the model server, at `GET /metrics`: requests and errors by protocol,
+//! deployment (the endpoint's name), model and version, and a latency histogram. Recorded with the `metrics` facade, rendered by its Prometheus
 //! exporter in text format (no listener of its own: the server's router serves it).
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::Served;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -33,17 +35,19 @@ pub fn render() -> String {
 /// Records one inference request when dropped: its protocol, model, version, HTTP status and latency.
 pub struct Timer {
     protocol: &'static str,
+    deployment: String,
     model: String,
     version: String,
     started: Instant,
 }
 
 impl Timer {
-    pub fn start(protocol: &'static str, model: &str, version: Option<&str>) -> Self {
+    pub fn start(protocol: &'static str, endpoint: &str, served: &Served) -> Self {
         Timer {
             protocol,
-            model: model.to_owned(),
-            version: version.unwrap_or("").to_owned(),
+            deployment: endpoint.to_owned(),
+            model: served.model_name.clone(),
+            version: served.version.clone().unwrap_or_default(),
             started: Instant::now(),
         }
     }
@@ -51,6 +55,7 @@ impl Timer {
     pub fn finish(self, status: u16) {
         let labels = [
             ("protocol", self.protocol.to_owned()),
+            ("deployment", self.deployment.clone()),
             ("model", self.model.clone()),
             ("version", self.version.clone()),
         ];

@@ -47,3 +47,14 @@ async fn registry_concurrent_versions() {
     checks::registry_concurrent_versions(&[a.clone(), b.clone()]).await;
     checks::registry_lists_see_other_writers(a, b).await;
 }
+
+/// Deployments live beside the registry, on its transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deployments_lifecycle() {
+    let db = TestDb::create().await;
+    let store = db.open().await;
+    cairn_store_testkit::deployments::deployments_lifecycle(Arc::new(
+        cairn_store_sql::SqlDeployments::new(Arc::new(store)),
+    ))
+    .await;
+}

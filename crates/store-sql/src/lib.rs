@@ -1,5 +1,5 @@
 //! Engine-agnostic pieces shared by the sqlx-based stores: the whole model registry ([`SqlRegistry`],
-//! over transactions an engine supplies); assembling domain entities (runs with their
+//! over transactions an engine supplies) and deployments ([`SqlDeployments`], on the same transactions); assembling domain entities (runs with their
 //! params, tags, latest metrics, inputs and outputs; experiments; logged models) from fetched rows, the
 //! key lists and literal quoting, latest-metric selection, the statements both dialects spell alike, and
 //! the errors both stores must word alike.
@@ -8,8 +8,40 @@
 //! its connection, spells the bound parameter and maps errors) and keeps to itself what really differs:
 //! connections, transactions and locking, retries, dialect-specific SQL, migrations and error mapping.
 
+// The registry's and the deployments' transactions; defined before the modules so that they see them.
+/// Runs `body` in a write transaction and commits it; on error the transaction is dropped (rolled
+/// back).
+macro_rules! write {
+    ($self:ident, |$tx:ident| $body:block) => {{
+        let mut boxed = $self.db.begin_write().await?;
+        let result = {
+            let $tx: &mut dyn Tx = &mut *boxed;
+            async { $body }.await
+        };
+        match result {
+            Ok(v) => {
+                boxed.commit().await?;
+                Ok(v)
+            }
+            Err(e) => Err(e),
+        }
+    }};
+}
+
+/// Runs `body` on a read snapshot.
+macro_rules! read {
+    ($self:ident, |$tx:ident| $body:block) => {{
+        let mut boxed = $self.db.begin_read().await?;
+        let $tx: &mut dyn Tx = &mut *boxed;
+        let result = async { $body }.await;
+        drop(boxed);
+        result
+    }};
+}
+
 mod checks;
 mod columns;
+mod deployments;
 mod experiments;
 mod fetch;
 mod inputs;
@@ -22,6 +54,7 @@ mod runs;
 
 pub use checks::{active_run, check_params, run_artifact_uri};
 pub use columns::Columns;
+pub use deployments::SqlDeployments;
 pub use experiments::{
     EXPERIMENT_COLUMNS, attach_experiment_tags, default_artifact_location, experiments,
     experiments_in_view, stage_before,

@@ -46,3 +46,15 @@ async fn registry_concurrent_versions() {
     checks::registry_concurrent_versions(&[registry.clone(), second.clone()]).await;
     checks::registry_lists_see_other_writers(registry, second).await;
 }
+
+/// Deployments live beside the registry, on its transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deployments_lifecycle() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let uri = format!("sqlite://{}", dir.path().join("cairn.db").display());
+    let store = SqliteStore::open(&uri).await.expect("open");
+    cairn_store_testkit::deployments::deployments_lifecycle(Arc::new(
+        cairn_store_sql::SqlDeployments::new(Arc::new(store)),
+    ))
+    .await;
+}

@@ -8,6 +8,8 @@
 //! The registry's contract ([`RegistryStore`](cairn_store::RegistryStore)) is in [`registry`]: checks that
 //! take the registry and tracking stores of one database.
 //!
+//! Deployments' contract ([`DeploymentStore`](cairn_store::DeploymentStore)) is in [`deployments`].
+//!
 //! Use it from an engine's integration tests in one of two ways:
 //! - [`conformance_tests!`] expands to one `#[tokio::test]` per check, each on a store of its own;
 //! - [`run_conformance`] runs every check in turn on one store.
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use cairn_store::TrackingStore;
 
 mod concurrency;
+pub mod deployments;
 mod experiments;
 mod fixtures;
 mod inputs;

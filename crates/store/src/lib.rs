@@ -2,13 +2,15 @@
 //! a sibling crate) implements these traits; services hold them as `Arc<dyn …>` and never see SQL.
 //!
 //! Key types: [`TrackingStore`] (experiments, runs, metrics, datasets, logged models), [`RegistryStore`]
-//! (registered models, versions, aliases and their change log) and [`StoreError`].
+//! (registered models, versions, aliases and their change log), [`DeploymentStore`] (deployments and their history) and [`StoreError`].
 //! Depends only on `cairn-domain`.
 
+mod deployments;
 mod error;
 mod registry;
 mod tracking;
 
+pub use deployments::{DeploymentChange, DeploymentStore};
 pub use error::StoreError;
 pub use registry::{EventQuery, NewModelVersion, RegistryStore};
 pub use tracking::{

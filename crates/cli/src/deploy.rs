@@ -1,0 +1,234 @@
+//! `cairn deploy …`: deployments from the command line, through a server's HTTP API.
+
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::client::{Api, encode_segment, time};
+
+#[derive(Debug, Args)]
+pub struct DeployCommand {
+    /// The Cairn server [default: MLFLOW_TRACKING_URI when it is an http(s) URL, else
+    /// http://127.0.0.1:5000].
+    #[arg(long, env = "CAIRN_SERVER", global = true)]
+    server: Option<String>,
+    /// Print the server's JSON answer instead of a summary.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: DeploySub,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeploySub {
+    /// Create a deployment: a named endpoint serving a registered model's alias (followed as it moves)
+    /// or a pinned version, optionally with a canary taking a share of requests.
+    Create(SpecArgs),
+    /// Change a deployment's model or canary (omitted flags keep their current value).
+    Update(UpdateArgs),
+    /// Return a deployment to what it served before, pinned to those versions.
+    Rollback(NameArg),
+    /// Show a deployment and what it serves now.
+    Get(NameArg),
+    /// List deployments.
+    List,
+    /// Print a deployment's history, oldest first: what, who, when, from -> to.
+    History(NameArg),
+    /// Delete a deployment (its history stays).
+    Delete(NameArg),
+}
+
+#[derive(Debug, Args)]
+struct NameArg {
+    name: String,
+}
+
+#[derive(Debug, Args)]
+struct SpecArgs {
+    name: String,
+    /// `models:/name@alias` (follows the alias) or `models:/name/3`.
+    #[arg(long)]
+    model: String,
+    /// A second model taking --weight percent of requests.
+    #[arg(long, requires = "weight")]
+    canary: Option<String>,
+    /// The canary's percent of requests (1–99).
+    #[arg(long, requires = "canary")]
+    weight: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+struct UpdateArgs {
+    name: String,
+    #[arg(long)]
+    model: Option<String>,
+    #[arg(long)]
+    canary: Option<String>,
+    #[arg(long)]
+    weight: Option<i64>,
+    /// Remove the canary: all requests to the model.
+    #[arg(long, conflicts_with_all = ["canary", "weight"])]
+    no_canary: bool,
+}
+
+fn path(name: &str) -> String {
+    format!("/api/cairn/v1/deployments/{}", encode_segment(name))
+}
+
+pub async fn run(cmd: DeployCommand) -> anyhow::Result<()> {
+    let api = Api::new(cmd.server.as_deref());
+    let answer = match cmd.command {
+        DeploySub::Create(a) => {
+            let mut body = json!({ "name": a.name, "model": a.model });
+            if let (Some(c), Some(w)) = (a.canary, a.weight) {
+                body["canary"] = json!({ "model": c, "weight": w });
+            }
+            api.call(Method::POST, "/api/cairn/v1/deployments", &[], Some(&body))
+                .await?
+        }
+        DeploySub::Update(a) => {
+            let current = api.call(Method::GET, &path(&a.name), &[], None).await?;
+            let d = &current["deployment"];
+            let mut body = json!({ "model": a.model.as_deref().or(d["model"].as_str()) });
+            let canary = match (a.canary, a.weight, &d["canary"]) {
+                _ if a.no_canary => Value::Null,
+                (None, None, old) => old.clone(),
+                (c, w, old) => json!({
+                    "model": c.as_deref().or(old["model"].as_str()),
+                    "weight": w.or(old["weight"].as_i64()),
+                }),
+            };
+            if !canary.is_null() {
+                body["canary"] = canary;
+            }
+            api.call(Method::PUT, &path(&a.name), &[], Some(&body))
+                .await?
+        }
+        DeploySub::Rollback(a) => {
+            api.call(
+                Method::POST,
+                &format!("{}/rollback", path(&a.name)),
+                &[],
+                None,
+            )
+            .await?
+        }
+        DeploySub::Get(a) => api.call(Method::GET, &path(&a.name), &[], None).await?,
+        DeploySub::List => {
+            api.call(Method::GET, "/api/cairn/v1/deployments", &[], None)
+                .await?
+        }
+        DeploySub::History(a) => {
+            let events = api
+                .all_events(&format!("{}/history", path(&a.name)))
+                .await?;
+            if !cmd.json {
+                for e in &events {
+                    println!("{}", describe_event(e));
+                }
+                return Ok(());
+            }
+            json!({ "events": events })
+        }
+        DeploySub::Delete(a) => {
+            api.call(Method::DELETE, &path(&a.name), &[], None).await?;
+            if !cmd.json {
+                println!("deleted {}", a.name);
+                return Ok(());
+            }
+            json!({})
+        }
+    };
+    if cmd.json {
+        println!("{answer}");
+    } else if let Some(list) = answer["deployments"].as_array() {
+        for d in list {
+            println!("{}", describe(d));
+        }
+    } else {
+        println!("{}", describe(&answer["deployment"]));
+    }
+    Ok(())
+}
+
+/// `m/3` or `m/3 + canary m/4 at 10%`.
+fn serving(s: &Value) -> String {
+    let model = |m: &Value| {
+        format!(
+            "{}/{}",
+            m["name"].as_str().unwrap_or("?"),
+            m["version"].as_str().unwrap_or("?")
+        )
+    };
+    let mut out = model(&s["primary"]);
+    if !s["canary"].is_null() {
+        out.push_str(&format!(
+            " + canary {} at {}%",
+            model(&s["canary"]),
+            s["canary"]["weight"]
+        ));
+    }
+    out
+}
+
+/// `churn  models:/churn@champion  serving churn/3 (revision 2)`
+fn describe(d: &Value) -> String {
+    let mut spec = d["model"].as_str().unwrap_or("?").to_owned();
+    if let Some(c) = d["canary"]["model"].as_str() {
+        spec.push_str(&format!(" + canary {c} at {}%", d["canary"]["weight"]));
+    }
+    format!(
+        "{}  {spec}  serving {}  (revision {})",
+        d["name"].as_str().unwrap_or("?"),
+        serving(&d["serving"]),
+        d["revision"]
+    )
+}
+
+/// `3  2026-11-27T10:01:02.345Z  alice  rolled_out  churn/1 -> churn/2`
+fn describe_event(e: &Value) -> String {
+    let side = |k: &str| {
+        if e[k].is_null() {
+            "-".to_owned()
+        } else {
+            serving(&e[k]["serving"])
+        }
+    };
+    format!(
+        "{:>5}  {}  {}  {}  {} -> {}",
+        e["seq"].as_i64().unwrap_or(0),
+        time(e["timestamp_ms"].as_i64()),
+        e["actor"].as_str().unwrap_or("?"),
+        e["kind"].as_str().unwrap_or("?"),
+        side("before"),
+        side("after"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries() {
+        let d = json!({
+            "name": "churn", "model": "models:/churn@champion",
+            "canary": {"model": "models:/churn@challenger", "weight": 10},
+            "serving": {"primary": {"name": "churn", "version": "3"},
+                        "canary": {"name": "churn", "version": "4", "weight": 10}},
+            "revision": 2
+        });
+        assert_eq!(
+            describe(&d),
+            "churn  models:/churn@champion + canary models:/churn@challenger at 10%  serving churn/3 + \
+             canary churn/4 at 10%  (revision 2)"
+        );
+        let e = json!({"seq": 3, "kind": "rolled_out", "actor": "alice", "timestamp_ms": 0,
+            "before": {"serving": {"primary": {"name": "m", "version": "1"}}},
+            "after": {"serving": {"primary": {"name": "m", "version": "2"}}}});
+        assert_eq!(
+            describe_event(&e),
+            "    3  1970-01-01T00:00:00.000Z  alice  rolled_out  m/1 -> m/2"
+        );
+    }
+}

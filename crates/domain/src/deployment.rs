@@ -1,0 +1,304 @@
+//! Deployments (maturity level 3): a named serving endpoint bound to a registered model — to an alias it
+//! follows, or to a pinned version — with an optional weighted canary. What it serves at any moment is
+//! its [`Serving`]: the versions its references resolve to. Every change of spec or of serving is a
+//! [`DeploymentEvent`] in the deployment's history.
+
+use serde::{Deserialize, Serialize};
+
+use crate::DomainError;
+
+/// A reference to a registered model: `models:/name@alias` (follows the alias) or `models:/name/3`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelRef {
+    pub name: String,
+    #[serde(flatten)]
+    pub target: Target,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Alias(String),
+    Version(i64),
+}
+
+impl ModelRef {
+    /// Parses `models:/name@alias` or `models:/name/N`.
+    pub fn parse(uri: &str) -> Result<Self, DomainError> {
+        let bad = || {
+            DomainError::invalid(format!(
+                "'{uri}' is not a registered model reference: expected models:/<name>@<alias> or \
+                 models:/<name>/<version>"
+            ))
+        };
+        let rest = uri.strip_prefix("models:/").ok_or_else(bad)?;
+        let (name, target) = if let Some((name, alias)) = rest.rsplit_once('@') {
+            if alias.is_empty() || alias.contains('/') {
+                return Err(bad());
+            }
+            (name, Target::Alias(alias.to_owned()))
+        } else {
+            let (name, version) = rest.rsplit_once('/').ok_or_else(bad)?;
+            match version.parse::<i64>() {
+                Ok(v) if v > 0 => (name, Target::Version(v)),
+                _ => return Err(bad()),
+            }
+        };
+        if name.is_empty() {
+            return Err(bad());
+        }
+        Ok(ModelRef {
+            name: name.to_owned(),
+            target,
+        })
+    }
+
+    /// The same model, pinned to `version`.
+    pub fn pinned(&self, version: i64) -> Self {
+        ModelRef {
+            name: self.name.clone(),
+            target: Target::Version(version),
+        }
+    }
+
+    pub fn uri(&self) -> String {
+        match &self.target {
+            Target::Alias(a) => format!("models:/{}@{a}", self.name),
+            Target::Version(v) => format!("models:/{}/{v}", self.name),
+        }
+    }
+}
+
+/// A share of traffic sent to another model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Canary {
+    pub model: ModelRef,
+    /// Percent of requests, 1–99.
+    pub weight: u8,
+}
+
+/// What a deployment is asked to serve.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentSpec {
+    pub model: ModelRef,
+    pub canary: Option<Canary>,
+}
+
+/// One resolved model: which registered model and version serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolved {
+    pub name: String,
+    pub version: i64,
+}
+
+/// What a deployment serves now: its references resolved against the registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Serving {
+    pub primary: Resolved,
+    pub canary: Option<CanaryServing>,
+}
+
+/// The canary's resolved model and its share of requests in percent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanaryServing {
+    #[serde(flatten)]
+    pub model: Resolved,
+    pub weight: u8,
+}
+
+/// A deployment's spec and what it serves; `revision` grows with every change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentState {
+    pub spec: DeploymentSpec,
+    pub serving: Serving,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub name: String,
+    pub state: DeploymentState,
+    pub revision: i64,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// What changed a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentEventKind {
+    Created,
+    /// Its spec was changed (`cairn deploy update`).
+    Updated,
+    /// An alias it follows moved: the serving version changed without a change of spec.
+    RolledOut,
+    /// Pinned back to what it served before.
+    RolledBack,
+    Deleted,
+}
+
+impl DeploymentEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::RolledOut => "rolled_out",
+            Self::RolledBack => "rolled_back",
+            Self::Deleted => "deleted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "created" => Self::Created,
+            "updated" => Self::Updated,
+            "rolled_out" => Self::RolledOut,
+            "rolled_back" => Self::RolledBack,
+            "deleted" => Self::Deleted,
+            _ => return None,
+        })
+    }
+}
+
+/// One entry of a deployment's history: what it was before and after, who changed it and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeploymentEvent {
+    pub seq: i64,
+    pub deployment: String,
+    pub kind: DeploymentEventKind,
+    pub actor: String,
+    pub timestamp_ms: i64,
+    pub before: Option<DeploymentState>,
+    pub after: Option<DeploymentState>,
+}
+
+/// A deployment name is the OIP model name and a URL segment: letters, digits, `_`, `-`, `.`; 1–64
+/// characters, not starting with `.`.
+pub fn validate_deployment_name(name: &str) -> Result<(), DomainError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(format!(
+            "Invalid deployment name '{name}': use 1–64 letters, digits, '_', '-' or '.', not starting \
+             with '.'"
+        )))
+    }
+}
+
+/// A canary weight is a percentage strictly between 0 and 100.
+pub fn validate_weight(weight: i64) -> Result<u8, DomainError> {
+    if (1..=99).contains(&weight) {
+        Ok(weight as u8)
+    } else {
+        Err(DomainError::invalid(format!(
+            "Invalid canary weight {weight}: it is the percent of requests the canary gets, 1–99"
+        )))
+    }
+}
+
+/// The state a rollback returns to: the latest serving, before the current one, that differs from it,
+/// pinned to its versions so that a moving alias cannot roll it forward again. `history` is oldest first.
+pub fn rollback_target(
+    current: &DeploymentState,
+    history: &[DeploymentEvent],
+) -> Option<DeploymentState> {
+    let previous = history
+        .iter()
+        .rev()
+        .filter_map(|e| e.after.as_ref())
+        .find(|s| s.serving != current.serving)?;
+    let serving = previous.serving.clone();
+    let spec = DeploymentSpec {
+        model: previous.spec.model.pinned(serving.primary.version),
+        canary: match (&previous.spec.canary, &serving.canary) {
+            (Some(c), Some(s)) => Some(Canary {
+                model: c.model.pinned(s.model.version),
+                weight: s.weight,
+            }),
+            _ => None,
+        },
+    };
+    Some(DeploymentState { spec, serving })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        let r = ModelRef::parse("models:/churn@champion").unwrap();
+        assert_eq!(r.target, Target::Alias("champion".into()));
+        assert_eq!(r.uri(), "models:/churn@champion");
+        let r = ModelRef::parse("models:/a/b/3").unwrap();
+        assert_eq!((r.name.as_str(), &r.target), ("a/b", &Target::Version(3)));
+        for bad in [
+            "runs:/x/m",
+            "models:/churn",
+            "models:/churn/0",
+            "models:/@a",
+            "models:/x@",
+            "models:/x/latest",
+        ] {
+            assert!(ModelRef::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_and_weights() {
+        assert!(validate_deployment_name("churn-v2.prod").is_ok());
+        for bad in ["", ".x", "a/b", "a b", &"x".repeat(65)] {
+            assert!(validate_deployment_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(validate_weight(10).unwrap(), 10);
+        assert!(validate_weight(0).is_err() && validate_weight(100).is_err());
+    }
+
+    fn state(spec: &str, v: i64) -> DeploymentState {
+        let model = ModelRef::parse(spec).unwrap();
+        DeploymentState {
+            serving: Serving {
+                primary: Resolved {
+                    name: model.name.clone(),
+                    version: v,
+                },
+                canary: None,
+            },
+            spec: DeploymentSpec {
+                model,
+                canary: None,
+            },
+        }
+    }
+
+    fn event(seq: i64, after: DeploymentState) -> DeploymentEvent {
+        DeploymentEvent {
+            seq,
+            deployment: "d".into(),
+            kind: DeploymentEventKind::RolledOut,
+            actor: "a".into(),
+            timestamp_ms: seq,
+            before: None,
+            after: Some(after),
+        }
+    }
+
+    #[test]
+    fn rollback_pins_the_previous_serving() {
+        let history = [
+            event(1, state("models:/m@champion", 1)),
+            event(2, state("models:/m@champion", 2)),
+            event(3, state("models:/m@champion", 3)),
+        ];
+        let current = &history[2].after.clone().unwrap();
+        let target = rollback_target(current, &history).unwrap();
+        assert_eq!(target.serving.primary.version, 2);
+        assert_eq!(target.spec.model.uri(), "models:/m/2");
+        // Only one state ever served: nothing to roll back to.
+        assert!(rollback_target(current, &history[2..]).is_none());
+    }
+}

@@ -1,0 +1,349 @@
+//! Deployment use cases (maturity level 3): create, change, roll back and delete deployments, and keep
+//! what each serves in step with the registry. A deployment bound to an alias follows it: whenever it is
+//! read (serving processes read theirs every second), its references are resolved again, and a changed
+//! result is recorded as a `rolled_out` event credited to whoever moved the alias.
+
+use std::sync::Arc;
+
+use cairn_domain::deployment::{
+    Canary, CanaryServing, Deployment, DeploymentEvent, DeploymentEventKind, DeploymentSpec,
+    DeploymentState, ModelRef, Resolved, Serving, Target, rollback_target,
+    validate_deployment_name, validate_weight,
+};
+use cairn_domain::time::now_millis;
+use cairn_domain::{EventKind, RegistryEvent};
+use cairn_store::{DeploymentChange, DeploymentStore, EventQuery};
+
+use cairn_domain::registry::ANONYMOUS;
+
+use crate::registry::{HistoryRequest, Registry, event_token, event_window};
+use crate::search::Page;
+use crate::{ServiceError, ServiceResult};
+
+/// Deployment use cases, over the deployment store and the registry they resolve against.
+#[derive(Clone)]
+pub struct Deployments {
+    store: Arc<dyn DeploymentStore>,
+    registry: Registry,
+}
+
+/// A deployment's spec as a client sends it.
+#[derive(Debug, Clone, Default)]
+pub struct DeploymentRequest {
+    /// `models:/name@alias` or `models:/name/N`.
+    pub model: String,
+    pub canary: Option<String>,
+    /// The canary's percent of requests (1–99).
+    pub weight: Option<i64>,
+}
+
+impl DeploymentRequest {
+    fn spec(&self) -> ServiceResult<DeploymentSpec> {
+        let model = ModelRef::parse(&self.model)?;
+        let canary = match (&self.canary, self.weight) {
+            (Some(c), Some(w)) => Some(Canary {
+                model: ModelRef::parse(c)?,
+                weight: validate_weight(w)?,
+            }),
+            (Some(_), None) => {
+                return Err(ServiceError::InvalidArgument(
+                    "A canary needs a weight: the percent of requests it gets (1–99).".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ServiceError::InvalidArgument(
+                    "A weight was given without a canary model.".into(),
+                ));
+            }
+            (None, None) => None,
+        };
+        Ok(DeploymentSpec { model, canary })
+    }
+}
+
+/// Writes conditional on a revision are retried this many times when another writer got there first.
+const ATTEMPTS: usize = 8;
+
+fn change(kind: DeploymentEventKind, actor: &str) -> DeploymentChange {
+    DeploymentChange {
+        kind,
+        actor: if actor.is_empty() { ANONYMOUS } else { actor }.to_owned(),
+        timestamp_ms: now_millis(),
+    }
+}
+
+fn lost_race(name: &str) -> ServiceError {
+    ServiceError::Unavailable(format!(
+        "Deployment '{name}' kept changing while being updated; try again."
+    ))
+}
+
+impl Deployments {
+    pub fn new(store: Arc<dyn DeploymentStore>, registry: Registry) -> Self {
+        Self { store, registry }
+    }
+
+    /// Creates a deployment; its references must resolve now.
+    pub async fn create(
+        &self,
+        name: &str,
+        req: &DeploymentRequest,
+        actor: &str,
+    ) -> ServiceResult<Deployment> {
+        validate_deployment_name(name)?;
+        let spec = req.spec()?;
+        let serving = self.resolve(&spec).await?;
+        let state = DeploymentState { spec, serving };
+        let change = change(DeploymentEventKind::Created, actor);
+        Ok(self.store.create_deployment(name, &state, &change).await?)
+    }
+
+    /// Replaces a deployment's spec; its references must resolve now.
+    pub async fn update(
+        &self,
+        name: &str,
+        req: &DeploymentRequest,
+        actor: &str,
+    ) -> ServiceResult<Deployment> {
+        validate_deployment_name(name)?;
+        let spec = req.spec()?;
+        let serving = self.resolve(&spec).await?;
+        let state = DeploymentState { spec, serving };
+        for _ in 0..ATTEMPTS {
+            let current = self.store.get_deployment(name).await?;
+            if current.state == state {
+                return Ok(current);
+            }
+            let change = change(DeploymentEventKind::Updated, actor);
+            if let Some(d) = self
+                .store
+                .update_deployment(name, current.revision, &state, &change)
+                .await?
+            {
+                return Ok(d);
+            }
+        }
+        Err(lost_race(name))
+    }
+
+    /// A deployment as it serves now: an alias it follows that has moved is recorded first.
+    pub async fn get(&self, name: &str) -> ServiceResult<Deployment> {
+        validate_deployment_name(name)?;
+        self.sync(self.store.get_deployment(name).await?).await
+    }
+
+    /// All deployments, by name, each as it serves now.
+    pub async fn list(&self) -> ServiceResult<Vec<Deployment>> {
+        let mut out = Vec::new();
+        for d in self.store.list_deployments().await? {
+            match self.sync(d).await {
+                Ok(d) => out.push(d),
+                // Deleted between the list and the sync.
+                Err(ServiceError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn delete(&self, name: &str, actor: &str) -> ServiceResult<()> {
+        validate_deployment_name(name)?;
+        let change = change(DeploymentEventKind::Deleted, actor);
+        Ok(self.store.delete_deployment(name, &change).await?)
+    }
+
+    /// Returns the deployment to what it served before its current serving, pinned to those versions so
+    /// that the alias it followed cannot roll it forward again (update it to follow the alias anew).
+    pub async fn rollback(&self, name: &str, actor: &str) -> ServiceResult<Deployment> {
+        validate_deployment_name(name)?;
+        for _ in 0..ATTEMPTS {
+            let current = self.get(name).await?;
+            let history = self.all_events(name).await?;
+            let Some(target) = rollback_target(&current.state, &history) else {
+                return Err(ServiceError::InvalidArgument(format!(
+                    "Deployment '{name}' has served nothing else: there is nothing to roll back to."
+                )));
+            };
+            // The versions must still be there to serve.
+            self.resolve(&target.spec).await?;
+            let change = change(DeploymentEventKind::RolledBack, actor);
+            if let Some(d) = self
+                .store
+                .update_deployment(name, current.revision, &target, &change)
+                .await?
+            {
+                return Ok(d);
+            }
+        }
+        Err(lost_race(name))
+    }
+
+    /// A deployment's history, oldest first, a page at a time (after deletion too).
+    pub async fn history(
+        &self,
+        name: &str,
+        req: HistoryRequest,
+    ) -> ServiceResult<Page<DeploymentEvent>> {
+        validate_deployment_name(name)?;
+        // Bring an alias move into the history before reading it.
+        match self.get(name).await {
+            Ok(_) | Err(ServiceError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let (after_seq, limit) = event_window(&req)?;
+        let mut items = self
+            .store
+            .deployment_events(name, after_seq, limit + 1)
+            .await?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next_page_token = more
+            .then(|| items.last().map(|e| event_token(e.seq)))
+            .flatten();
+        Ok(Page {
+            items,
+            next_page_token,
+        })
+    }
+
+    async fn all_events(&self, name: &str) -> ServiceResult<Vec<DeploymentEvent>> {
+        let mut all = Vec::new();
+        loop {
+            let after = all.last().map_or(0, |e: &DeploymentEvent| e.seq);
+            let page = self.store.deployment_events(name, after, 1000).await?;
+            let done = page.len() < 1000;
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Resolves references against the registry: an alias to the version it points at, a version to
+    /// itself once checked to exist.
+    async fn resolve(&self, spec: &DeploymentSpec) -> ServiceResult<Serving> {
+        let primary = self.resolve_ref(&spec.model).await?;
+        let canary = match &spec.canary {
+            Some(c) => Some(CanaryServing {
+                model: self.resolve_ref(&c.model).await?,
+                weight: c.weight,
+            }),
+            None => None,
+        };
+        Ok(Serving { primary, canary })
+    }
+
+    async fn resolve_ref(&self, r: &ModelRef) -> ServiceResult<Resolved> {
+        let version = match &r.target {
+            Target::Alias(alias) => {
+                self.registry
+                    .get_version_by_alias(&r.name, alias)
+                    .await?
+                    .version
+            }
+            Target::Version(v) => {
+                self.registry
+                    .get_model_version(&r.name, &v.to_string())
+                    .await?
+                    .version
+            }
+        };
+        Ok(Resolved {
+            name: r.name.clone(),
+            version,
+        })
+    }
+
+    /// Records an alias move the deployment has not yet seen. When its references no longer resolve
+    /// (alias or version deleted), it keeps serving what it served and says why in the log.
+    async fn sync(&self, mut d: Deployment) -> ServiceResult<Deployment> {
+        for _ in 0..ATTEMPTS {
+            let serving = match self.resolve(&d.state.spec).await {
+                Ok(s) => s,
+                Err(e @ (ServiceError::NotFound(_) | ServiceError::InvalidArgument(_))) => {
+                    tracing::warn!(deployment = %d.name, error = %e, "references no longer resolve; serving what it served");
+                    return Ok(d);
+                }
+                Err(e) => return Err(e),
+            };
+            if serving == d.state.serving {
+                return Ok(d);
+            }
+            let (actor, at) = self.who_moved(&d.state.spec, &serving).await?;
+            let change = DeploymentChange {
+                kind: DeploymentEventKind::RolledOut,
+                actor,
+                timestamp_ms: at,
+            };
+            let state = DeploymentState {
+                spec: d.state.spec.clone(),
+                serving,
+            };
+            match self
+                .store
+                .update_deployment(&d.name, d.revision, &state, &change)
+                .await?
+            {
+                Some(updated) => return Ok(updated),
+                None => d = self.store.get_deployment(&d.name).await?,
+            }
+        }
+        Err(lost_race(&d.name))
+    }
+
+    /// Who moved the alias to the version now resolved, and when: the latest alias event of the primary
+    /// (else the canary) that points where it now resolves.
+    async fn who_moved(
+        &self,
+        spec: &DeploymentSpec,
+        serving: &Serving,
+    ) -> ServiceResult<(String, i64)> {
+        let mut refs = vec![(&spec.model, serving.primary.version)];
+        if let (Some(c), Some(s)) = (&spec.canary, &serving.canary) {
+            refs.push((&c.model, s.model.version));
+        }
+        for (r, version) in refs {
+            let Target::Alias(alias) = &r.target else {
+                continue;
+            };
+            if let Some(e) = self.last_alias_event(&r.name, alias, version).await? {
+                return Ok((e.actor, e.timestamp_ms));
+            }
+        }
+        Ok(("registry".to_owned(), now_millis()))
+    }
+
+    async fn last_alias_event(
+        &self,
+        model: &str,
+        alias: &str,
+        version: i64,
+    ) -> ServiceResult<Option<RegistryEvent>> {
+        let mut found = None;
+        let mut after_seq = 0;
+        loop {
+            let page = self
+                .registry
+                .store
+                .events(EventQuery {
+                    model: Some(model.to_owned()),
+                    after_seq,
+                    limit: 1000,
+                })
+                .await?;
+            let done = page.len() < 1000;
+            after_seq = page.last().map_or(after_seq, |e| e.seq);
+            found = page
+                .into_iter()
+                .rfind(|e| {
+                    matches!(e.kind, EventKind::AliasSet | EventKind::AliasMoved)
+                        && e.alias.as_deref() == Some(alias)
+                        && e.version == Some(version)
+                })
+                .or(found);
+            if done {
+                return Ok(found);
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Settings of `cairn serve`, and of the serving `cairn server` embeds.
+
+use std::path::PathBuf;
+
+use cairn_onnx::ModelOptions;
+
+/// How models are run: shared by `cairn serve` and the serving embedded in `cairn server`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineConfig {
+    /// Inference worker threads per model, each with its own ONNX Runtime session.
+    #[arg(long, env = "CAIRN_SERVE_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    /// Threads each session may use inside one run (1 is best for single-row requests).
+    #[arg(long, env = "CAIRN_SERVE_INTRA_THREADS", default_value_t = 1)]
+    pub intra_threads: usize,
+    /// The ONNX Runtime shared library (else ORT_DYLIB_PATH, else `.onnxruntime/` from
+    /// scripts/onnxruntime.sh).
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    pub ort_dylib: Option<PathBuf>,
+    /// How often to check the registry (an alias served) or the control plane (deployments) for a
+    /// change, in milliseconds; a change is loaded beside what serves and swapped in without failing a
+    /// request.
+    #[arg(long, env = "CAIRN_SERVE_POLL_MS", default_value_t = 1000)]
+    pub poll_ms: u64,
+}
+
+impl EngineConfig {
+    pub fn options(&self) -> ModelOptions {
+        ModelOptions {
+            workers: self.workers,
+            intra_threads: self.intra_threads,
+        }
+    }
+
+    pub fn poll(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.poll_ms.max(50))
+    }
+}
+
+/// Settings of `cairn serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeConfig {
+    /// The model: `models:/name@alias` or `models:/name/3` (fetched from --server), an MLflow ONNX-flavour
+    /// folder (MLmodel + model.onnx), or a `.onnx` file.
+    #[arg(
+        long,
+        env = "CAIRN_MODEL",
+        required_unless_present = "deployment",
+        conflicts_with = "deployment"
+    )]
+    pub model: Option<String>,
+    /// Serve this deployment of the --server control plane, as a stateless replica: it follows the
+    /// deployment's model, canary and alias moves.
+    #[arg(long, env = "CAIRN_DEPLOYMENT")]
+    pub deployment: Option<String>,
+    /// The Cairn server that holds the registry and the deployments.
+    #[arg(long, env = "CAIRN_SERVER", default_value = "http://127.0.0.1:5000")]
+    pub server: String,
+    /// The name the model is served under (`/v2/models/<name>`); defaults to the deployment's name, else
+    /// the registered name or file stem.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long, env = "CAIRN_SERVE_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    #[arg(long, env = "CAIRN_SERVE_PORT", default_value_t = 8080)]
+    pub port: u16,
+    #[command(flatten)]
+    pub engine: EngineConfig,
+}

@@ -1,0 +1,82 @@
+//! Models loaded onto the engine, and the loader that fetches and loads them.
+
+use std::path::Path;
+
+use anyhow::Context;
+use cairn_onnx::{Model, ModelOptions, Runtime};
+
+use crate::source::{self, Loaded};
+
+/// A model being served.
+pub struct Served {
+    /// The registered model's name, or the file's stem.
+    pub model_name: String,
+    /// The registry version, for registered models.
+    pub version: Option<String>,
+    pub model: Model,
+    /// Input column names from the MLmodel signature, for table payloads.
+    pub columns: Option<Vec<String>>,
+}
+
+impl Served {
+    /// Is this `name` at `version`?
+    pub fn is(&self, name: &str, version: &str) -> bool {
+        self.model_name == name && self.version.as_deref() == Some(version)
+    }
+}
+
+/// Fetches models (from the local disk, or from a Cairn server's registry) and loads them onto the
+/// engine's workers.
+#[derive(Clone)]
+pub struct Loader {
+    /// The engine, or why there is none (then every load fails saying so).
+    runtime: Result<Runtime, String>,
+    /// The Cairn server whose registry `models:/` references name.
+    pub server: String,
+    options: ModelOptions,
+}
+
+impl Loader {
+    pub fn new(runtime: Result<Runtime, String>, server: &str, options: ModelOptions) -> Self {
+        Loader {
+            runtime,
+            server: server.trim_end_matches('/').to_owned(),
+            options,
+        }
+    }
+
+    /// A registered version, through the server's REST API.
+    pub async fn registered(&self, name: &str, version: &str) -> anyhow::Result<Served> {
+        let loaded =
+            source::load_registered(&self.server, &format!("models:/{name}/{version}")).await?;
+        self.load(loaded, name).await
+    }
+
+    /// A `.onnx` file or an MLflow ONNX-flavour folder.
+    pub async fn local(&self, path: &Path) -> anyhow::Result<Served> {
+        let stem = path
+            .file_stem()
+            .map_or_else(|| "model".to_owned(), |s| s.to_string_lossy().into_owned());
+        self.load(source::load_local(path)?, &stem).await
+    }
+
+    async fn load(&self, loaded: Loaded, model_name: &str) -> anyhow::Result<Served> {
+        let runtime = self
+            .runtime
+            .clone()
+            .map_err(|why| anyhow::anyhow!("this process cannot run ONNX models: {why}"))?;
+        let options = self.options;
+        let bytes = loaded.onnx;
+        // Building sessions is CPU work of up to seconds: off the async threads.
+        let model = tokio::task::spawn_blocking(move || Model::load(&runtime, &bytes, options))
+            .await
+            .context("loading the model")??;
+        tracing::info!(model = %loaded.description, "model loaded");
+        Ok(Served {
+            model_name: model_name.to_owned(),
+            version: loaded.version,
+            model,
+            columns: loaded.columns,
+        })
+    }
+}
