@@ -359,3 +359,25 @@ def test_deployment_conflicts_and_unknowns(cairn_server, model):
     # The OpenAPI document describes the deployments API.
     paths = requests.get(f"{server}/api/cairn/v1/openapi.json").json()["paths"]
     assert {"/api/cairn/v1/deployments", "/api/cairn/v1/deployments/{name}/rollback"} <= set(paths)
+
+
+def test_only_onnx_models_can_be_deployed(cairn_server, model):
+    """A version without the onnx flavour is refused when deployed (a 400 naming the fix), not served as
+    a broken endpoint."""
+    import mlflow.sklearn
+
+    name = f"pickled-{uuid.uuid4().hex[:8]}"
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(LogisticRegression(max_iter=300).fit(model["X"], load_iris().target), name="model", registered_model_name=name)
+    server, dep = cairn_server.url, deployment_name()
+    for body in (
+        {"name": dep, "model": f"models:/{name}/1"},
+        {"name": dep, "model": f"models:/{model['name']}/1", "canary": {"model": f"models:/{name}/1", "weight": 5}},
+    ):
+        r = requests.post(f"{server}{API}", json=body)
+        assert r.status_code == 400, r.text
+        assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert "no onnx flavour" in r.json()["message"] and "mlflow.onnx.log_model" in r.json()["message"]
+    assert requests.get(f"{server}{API}/{dep}").status_code == 404
+    out = cairn("deploy", "create", dep, "--model", f"models:/{name}/1", server=server)
+    assert out.returncode != 0 and "no onnx flavour" in out.stderr

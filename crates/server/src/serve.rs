@@ -35,12 +35,18 @@ impl Server {
         let artifacts = open_artifacts(&config.artifacts_uri()).await?;
         tracing::info!(store = %redact(&config.store_uri()), artifacts = %artifacts.description(), "engines open");
         let registry = Registry::new(store.registry(), store.tracking());
+        let artifacts = Artifacts::new(artifacts);
+        let deployments = Deployments::new(
+            store.deployments(),
+            registry.clone(),
+            artifacts.clone(),
+            ARTIFACT_SCHEME,
+        );
         let state = MlflowState {
             tracking: Tracking::new(store.tracking(), ARTIFACT_SCHEME),
-            artifacts: Artifacts::new(artifacts),
+            artifacts,
             registry: registry.clone(),
         };
-        let deployments = Deployments::new(store.deployments(), registry.clone());
         let listener = listen(&config.host, config.port, started, "cairn server listening").await?;
         // The embedded serving follows deployments through this server's own API, as a replica would.
         let serving = cairn_serving::embedded(&config.serving, &loopback(listener.local_addr()?));

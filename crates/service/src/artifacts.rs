@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use cairn_artifacts::{ArtifactDownload, ArtifactEntry, ArtifactPath, ArtifactRepository};
 
-use crate::ServiceResult;
+use crate::{ServiceError, ServiceResult};
 
 /// Reads and writes artifacts by path, refusing paths that would escape the root.
 #[derive(Clone)]
@@ -33,6 +33,24 @@ impl Artifacts {
         let path = ArtifactPath::parse(path)?;
         let download = self.repo.get(&path).await?;
         Ok((path.file_name().to_string(), download))
+    }
+
+    /// A small text file, whole; refused past `limit` bytes.
+    pub async fn read_small(&self, path: &str, limit: u64) -> ServiceResult<String> {
+        use futures::StreamExt;
+        let (_, mut download) = self.download(path).await?;
+        if download.size > limit {
+            return Err(ServiceError::InvalidArgument(format!(
+                "{path} is {} bytes, more than the {limit} expected",
+                download.size
+            )));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(download.size).unwrap_or(0));
+        while let Some(chunk) = download.stream.next().await {
+            bytes.extend_from_slice(&chunk?);
+        }
+        String::from_utf8(bytes)
+            .map_err(|_| ServiceError::InvalidArgument(format!("{path} is not UTF-8 text")))
     }
 
     /// Lists a directory; an empty or absent `path` lists the root.

@@ -6,16 +6,14 @@
 use std::sync::Arc;
 
 use cairn_domain::deployment::{
-    Canary, CanaryServing, Deployment, DeploymentEvent, DeploymentEventKind, DeploymentSpec,
-    DeploymentState, ModelRef, Resolved, Serving, Target, rollback_target,
-    validate_deployment_name, validate_weight,
+    Canary, Deployment, DeploymentEvent, DeploymentEventKind, DeploymentSpec, DeploymentState,
+    ModelRef, rollback_target, validate_deployment_name, validate_weight,
 };
-use cairn_domain::time::now_millis;
-use cairn_domain::{EventKind, RegistryEvent};
-use cairn_store::{DeploymentChange, DeploymentStore, EventQuery};
-
 use cairn_domain::registry::ANONYMOUS;
+use cairn_domain::time::now_millis;
+use cairn_store::{DeploymentChange, DeploymentStore};
 
+use crate::Artifacts;
 use crate::registry::{HistoryRequest, Registry, event_token, event_window};
 use crate::search::Page;
 use crate::{ServiceError, ServiceResult};
@@ -24,7 +22,11 @@ use crate::{ServiceError, ServiceResult};
 #[derive(Clone)]
 pub struct Deployments {
     store: Arc<dyn DeploymentStore>,
-    registry: Registry,
+    pub(crate) registry: Registry,
+    /// Where the server keeps artifacts: a version is checked to be servable before it is deployed.
+    pub(crate) artifacts: Artifacts,
+    /// The scheme of locations in `artifacts` (`mlflow-artifacts:`).
+    pub(crate) artifact_scheme: &'static str,
 }
 
 /// A deployment's spec as a client sends it.
@@ -79,8 +81,18 @@ fn lost_race(name: &str) -> ServiceError {
 }
 
 impl Deployments {
-    pub fn new(store: Arc<dyn DeploymentStore>, registry: Registry) -> Self {
-        Self { store, registry }
+    pub fn new(
+        store: Arc<dyn DeploymentStore>,
+        registry: Registry,
+        artifacts: Artifacts,
+        artifact_scheme: &'static str,
+    ) -> Self {
+        Self {
+            store,
+            registry,
+            artifacts,
+            artifact_scheme,
+        }
     }
 
     /// Creates a deployment; its references must resolve now.
@@ -92,7 +104,7 @@ impl Deployments {
     ) -> ServiceResult<Deployment> {
         validate_deployment_name(name)?;
         let spec = req.spec()?;
-        let serving = self.resolve(&spec).await?;
+        let serving = self.resolve_servable(&spec).await?;
         let state = DeploymentState { spec, serving };
         let change = change(DeploymentEventKind::Created, actor);
         Ok(self.store.create_deployment(name, &state, &change).await?)
@@ -107,7 +119,7 @@ impl Deployments {
     ) -> ServiceResult<Deployment> {
         validate_deployment_name(name)?;
         let spec = req.spec()?;
-        let serving = self.resolve(&spec).await?;
+        let serving = self.resolve_servable(&spec).await?;
         let state = DeploymentState { spec, serving };
         for _ in 0..ATTEMPTS {
             let current = self.store.get_deployment(name).await?;
@@ -219,41 +231,6 @@ impl Deployments {
         }
     }
 
-    /// Resolves references against the registry: an alias to the version it points at, a version to
-    /// itself once checked to exist.
-    async fn resolve(&self, spec: &DeploymentSpec) -> ServiceResult<Serving> {
-        let primary = self.resolve_ref(&spec.model).await?;
-        let canary = match &spec.canary {
-            Some(c) => Some(CanaryServing {
-                model: self.resolve_ref(&c.model).await?,
-                weight: c.weight,
-            }),
-            None => None,
-        };
-        Ok(Serving { primary, canary })
-    }
-
-    async fn resolve_ref(&self, r: &ModelRef) -> ServiceResult<Resolved> {
-        let version = match &r.target {
-            Target::Alias(alias) => {
-                self.registry
-                    .get_version_by_alias(&r.name, alias)
-                    .await?
-                    .version
-            }
-            Target::Version(v) => {
-                self.registry
-                    .get_model_version(&r.name, &v.to_string())
-                    .await?
-                    .version
-            }
-        };
-        Ok(Resolved {
-            name: r.name.clone(),
-            version,
-        })
-    }
-
     /// Records an alias move the deployment has not yet seen. When its references no longer resolve
     /// (alias or version deleted), it keeps serving what it served and says why in the log.
     async fn sync(&self, mut d: Deployment) -> ServiceResult<Deployment> {
@@ -261,7 +238,7 @@ impl Deployments {
             let serving = match self.resolve(&d.state.spec).await {
                 Ok(s) => s,
                 Err(e @ (ServiceError::NotFound(_) | ServiceError::InvalidArgument(_))) => {
-                    tracing::warn!(deployment = %d.name, error = %e, "references no longer resolve; serving what it served");
+                    tracing::debug!(deployment = %d.name, error = %e, "references no longer resolve; serving what it served");
                     return Ok(d);
                 }
                 Err(e) => return Err(e),
@@ -289,61 +266,5 @@ impl Deployments {
             }
         }
         Err(lost_race(&d.name))
-    }
-
-    /// Who moved the alias to the version now resolved, and when: the latest alias event of the primary
-    /// (else the canary) that points where it now resolves.
-    async fn who_moved(
-        &self,
-        spec: &DeploymentSpec,
-        serving: &Serving,
-    ) -> ServiceResult<(String, i64)> {
-        let mut refs = vec![(&spec.model, serving.primary.version)];
-        if let (Some(c), Some(s)) = (&spec.canary, &serving.canary) {
-            refs.push((&c.model, s.model.version));
-        }
-        for (r, version) in refs {
-            let Target::Alias(alias) = &r.target else {
-                continue;
-            };
-            if let Some(e) = self.last_alias_event(&r.name, alias, version).await? {
-                return Ok((e.actor, e.timestamp_ms));
-            }
-        }
-        Ok(("registry".to_owned(), now_millis()))
-    }
-
-    async fn last_alias_event(
-        &self,
-        model: &str,
-        alias: &str,
-        version: i64,
-    ) -> ServiceResult<Option<RegistryEvent>> {
-        let mut found = None;
-        let mut after_seq = 0;
-        loop {
-            let page = self
-                .registry
-                .store
-                .events(EventQuery {
-                    model: Some(model.to_owned()),
-                    after_seq,
-                    limit: 1000,
-                })
-                .await?;
-            let done = page.len() < 1000;
-            after_seq = page.last().map_or(after_seq, |e| e.seq);
-            found = page
-                .into_iter()
-                .rfind(|e| {
-                    matches!(e.kind, EventKind::AliasSet | EventKind::AliasMoved)
-                        && e.alias.as_deref() == Some(alias)
-                        && e.version == Some(version)
-                })
-                .or(found);
-            if done {
-                return Ok(found);
-            }
-        }
     }
 }

@@ -1,13 +1,15 @@
-//! Cairn's use cases, shared by every protocol adapter (MLflow REST today, the native API and CLI later):
+//! Cairn's use cases, shared by every protocol adapter (MLflow REST, the native API, the CLI through it):
 //! validate input against the domain rules, then drive the stores. One function per use case, so that
 //! each adapter is a thin translation.
 //!
 //! Key types: [`Tracking`] (experiments, runs, logging, search, logged models), [`Registry`] (registered
-//! models, versions, aliases, change history), [`Artifacts`], and the one
+//! models, versions, aliases, change history), [`Deployments`] (deployments bound to the registry, their
+//! roll-outs, rollbacks and history), [`Artifacts`], and the one
 //! error type [`ServiceError`]. Depends on the domain, the store traits and the artifact repository; never
 //! on HTTP or SQL.
 
 mod artifacts;
+mod deployment_resolution;
 mod deployments;
 mod error;
 mod experiments;

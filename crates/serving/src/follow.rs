@@ -3,7 +3,9 @@
 //! server`). A change is loaded beside what serves and swapped in; a failed check or load keeps what
 //! serves and is retried at the next tick.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -166,79 +168,101 @@ async fn routing_for(
     Ok(Routing { primary, canary })
 }
 
-/// Brings the endpoints in line with the deployments in scope, once. `rename` names the endpoint of a
-/// one-deployment scope (a replica's `--name`).
-pub async fn sync_deployments(
-    loader: &Loader,
-    http: &reqwest::Client,
-    scope: &Scope,
-    endpoints: &Endpoints,
-    rename: Option<&str>,
-) -> anyhow::Result<()> {
-    let Some(deployments) = fetch(http, &loader.server, scope).await? else {
-        if let Scope::One(name) = scope {
-            let endpoint = rename.unwrap_or(name);
-            if endpoints.current(endpoint).is_some() {
-                tracing::warn!(deployment = %name, "deployment deleted: no longer serving it");
-            }
-            endpoints.remove(endpoint);
-            bail!("deployment '{name}' not found on {}", loader.server);
-        }
-        return Ok(());
-    };
-    if matches!(scope, Scope::All) {
-        for gone in endpoints
-            .names()
-            .into_iter()
-            .filter(|n| !deployments.iter().any(|d| &d.name == n))
-        {
-            tracing::info!(deployment = %gone, "deployment deleted: no longer serving it");
-            endpoints.remove(&gone);
-        }
-    }
-    for d in deployments {
-        let endpoint = rename.unwrap_or(&d.name);
-        let current = endpoints.current(endpoint);
-        if current.as_deref().is_some_and(|r| serves(r, &d.serving)) {
-            continue;
-        }
-        match routing_for(loader, current.as_deref(), &d.serving).await {
-            Ok(next) => {
-                tracing::info!(
-                    deployment = %d.name,
-                    model = %d.serving.primary.name,
-                    version = %d.serving.primary.version,
-                    canary = ?d.serving.canary.as_ref().map(|c| format!("{}/{} at {}%", c.name, c.version, c.weight.unwrap_or(0))),
-                    "deployment serving"
-                );
-                endpoints.set(endpoint, next);
-            }
-            Err(e) => {
-                let why = format!("{e:#}");
-                tracing::warn!(deployment = %d.name, error = %why, "cannot load the deployment's model");
-                endpoints.failed(endpoint, why);
-            }
-        }
-    }
-    Ok(())
+/// How long a deployment whose model failed to load waits before the same load is tried again.
+const RETRY_FAILED: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Keeps endpoints in line with the deployments in scope.
+pub struct Follower {
+    loader: Loader,
+    http: reqwest::Client,
+    scope: Scope,
+    /// The endpoint name of a one-deployment scope (a replica's `--name`).
+    rename: Option<String>,
+    /// Loads that failed, by deployment: what was wanted and when, so that a model that cannot load
+    /// (not ONNX, say) is not fetched again every tick.
+    failed: HashMap<String, (String, Instant)>,
 }
 
-/// Runs [`sync_deployments`] every `poll`, forever.
-pub async fn follow_deployments(
-    loader: Loader,
-    scope: Scope,
-    endpoints: Arc<Endpoints>,
-    rename: Option<String>,
-    poll: std::time::Duration,
-) {
-    let http = reqwest::Client::new();
-    let mut tick = ticker(poll);
-    loop {
-        tick.tick().await;
-        if let Err(e) =
-            sync_deployments(&loader, &http, &scope, &endpoints, rename.as_deref()).await
-        {
-            tracing::warn!(error = %format!("{e:#}"), "checking deployments");
+impl Follower {
+    pub fn new(loader: Loader, scope: Scope, rename: Option<String>) -> Self {
+        Follower {
+            loader,
+            http: reqwest::Client::new(),
+            scope,
+            rename,
+            failed: HashMap::new(),
+        }
+    }
+
+    /// Brings the endpoints in line with the deployments in scope, once.
+    pub async fn sync(&mut self, endpoints: &Endpoints) -> anyhow::Result<()> {
+        let Some(deployments) = fetch(&self.http, &self.loader.server, &self.scope).await? else {
+            if let Scope::One(name) = &self.scope {
+                let endpoint = self.rename.as_deref().unwrap_or(name);
+                if endpoints.current(endpoint).is_some() {
+                    tracing::warn!(deployment = %name, "deployment deleted: no longer serving it");
+                }
+                endpoints.remove(endpoint);
+                bail!("deployment '{name}' not found on {}", self.loader.server);
+            }
+            return Ok(());
+        };
+        if matches!(self.scope, Scope::All) {
+            for gone in endpoints
+                .names()
+                .into_iter()
+                .filter(|n| !deployments.iter().any(|d| &d.name == n))
+            {
+                tracing::info!(deployment = %gone, "deployment deleted: no longer serving it");
+                endpoints.remove(&gone);
+            }
+        }
+        for d in deployments {
+            let endpoint = self.rename.clone().unwrap_or_else(|| d.name.clone());
+            let current = endpoints.current(&endpoint);
+            if current.as_deref().is_some_and(|r| serves(r, &d.serving)) {
+                self.failed.remove(&d.name);
+                continue;
+            }
+            let wanted = format!("{:?}", d.serving);
+            if self
+                .failed
+                .get(&d.name)
+                .is_some_and(|(w, at)| *w == wanted && at.elapsed() < RETRY_FAILED)
+            {
+                continue;
+            }
+            match routing_for(&self.loader, current.as_deref(), &d.serving).await {
+                Ok(next) => {
+                    tracing::info!(
+                        deployment = %d.name,
+                        model = %d.serving.primary.name,
+                        version = %d.serving.primary.version,
+                        canary = ?d.serving.canary.as_ref().map(|c| format!("{}/{} at {}%", c.name, c.version, c.weight.unwrap_or(0))),
+                        "deployment serving"
+                    );
+                    self.failed.remove(&d.name);
+                    endpoints.set(&endpoint, next);
+                }
+                Err(e) => {
+                    let why = format!("{e:#}");
+                    tracing::warn!(deployment = %d.name, error = %why, "cannot load the deployment's model; retrying in 30 s");
+                    self.failed.insert(d.name.clone(), (wanted, Instant::now()));
+                    endpoints.failed(&endpoint, why);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Syncs every `poll`, forever.
+    pub async fn run(mut self, endpoints: Arc<Endpoints>, poll: std::time::Duration) {
+        let mut tick = ticker(poll);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.sync(&endpoints).await {
+                tracing::warn!(error = %format!("{e:#}"), "checking deployments");
+            }
         }
     }
 }

@@ -31,7 +31,7 @@ use cairn_onnx::Runtime;
 
 pub use config::{EngineConfig, ServeConfig};
 use endpoints::{Endpoints, Routing, Unservable};
-use follow::Scope;
+use follow::{Follower, Scope};
 pub use served::{Loader, Served};
 
 /// `cairn serve`: loads what the settings name and returns the router serving it; for an alias or a
@@ -40,70 +40,78 @@ pub async fn app(cfg: &ServeConfig) -> anyhow::Result<axum::Router> {
     telemetry::install();
     let runtime = Runtime::init(cfg.engine.ort_dylib.as_deref())?;
     let loader = Loader::new(Ok(runtime), &cfg.server, cfg.engine.options());
-    let poll = cfg.engine.poll();
-    if let Some(deployment) = &cfg.deployment {
-        let endpoint = cfg.name.clone().unwrap_or_else(|| deployment.clone());
-        let endpoints = Arc::new(Endpoints::with_default(&endpoint));
-        let scope = Scope::One(deployment.clone());
-        follow::sync_deployments(
-            &loader,
-            &reqwest::Client::new(),
-            &scope,
-            &endpoints,
-            Some(&endpoint),
-        )
-        .await?;
-        if let Err(Unservable::NotReady(why) | Unservable::Unknown(why)) = endpoints.get(&endpoint)
-        {
-            bail!("{why}");
+    let endpoints = match (&cfg.deployment, cfg.model.as_deref()) {
+        (Some(deployment), _) => serve_deployment(cfg, loader, deployment).await?,
+        (None, Some(model)) if model.starts_with("models:/") => {
+            serve_registered(cfg, loader, model).await?
         }
-        tokio::spawn(follow::follow_deployments(
-            loader,
-            scope,
-            endpoints.clone(),
-            Some(endpoint),
-            poll,
-        ));
-        return Ok(routes::router(endpoints, true));
-    }
-    let Some(model) = cfg.model.as_deref() else {
-        bail!("give --model or --deployment");
+        (None, Some(path)) => {
+            let served = loader.local(&PathBuf::from(path)).await?;
+            let endpoint = cfg
+                .name
+                .clone()
+                .unwrap_or_else(|| served.model_name.clone());
+            let endpoints = Arc::new(Endpoints::with_default(&endpoint));
+            endpoints.set(&endpoint, Routing::single(served));
+            endpoints
+        }
+        (None, None) => bail!("give --model or --deployment"),
     };
-    if model.starts_with("models:/") {
-        let (name, version, alias) = source::parse_models_uri(model)?;
-        let version = match (version, &alias) {
-            (Some(v), _) => v,
-            (None, Some(alias)) => source::alias_version(&cfg.server, &name, alias)
-                .await
-                .with_context(|| format!("resolving {model}"))?,
-            (None, None) => bail!("expected a version or an alias in {model}"),
-        };
-        let endpoint = cfg.name.clone().unwrap_or_else(|| name.clone());
-        let endpoints = Arc::new(Endpoints::with_default(&endpoint));
-        endpoints.set(
-            &endpoint,
-            Routing::single(loader.registered(&name, &version).await?),
-        );
-        if let Some(alias) = alias {
-            tokio::spawn(follow::follow_alias(
-                loader,
-                endpoints.clone(),
-                endpoint,
-                name,
-                alias,
-                poll,
-            ));
-        }
-        return Ok(routes::router(endpoints, true));
-    }
-    let served = loader.local(&PathBuf::from(model)).await?;
-    let endpoint = cfg
-        .name
-        .clone()
-        .unwrap_or_else(|| served.model_name.clone());
-    let endpoints = Arc::new(Endpoints::with_default(&endpoint));
-    endpoints.set(&endpoint, Routing::single(served));
     Ok(routes::router(endpoints, true))
+}
+
+/// A replica: one deployment of the control plane, loaded before the replica listens, then followed.
+async fn serve_deployment(
+    cfg: &ServeConfig,
+    loader: Loader,
+    deployment: &str,
+) -> anyhow::Result<Arc<Endpoints>> {
+    let endpoint = cfg.name.clone().unwrap_or_else(|| deployment.to_owned());
+    let endpoints = Arc::new(Endpoints::with_default(&endpoint));
+    let mut follower = Follower::new(
+        loader,
+        Scope::One(deployment.to_owned()),
+        Some(endpoint.clone()),
+    );
+    follower.sync(&endpoints).await?;
+    if let Err(Unservable::NotReady(why) | Unservable::Unknown(why)) = endpoints.get(&endpoint) {
+        bail!("{why}");
+    }
+    tokio::spawn(follower.run(endpoints.clone(), cfg.engine.poll()));
+    Ok(endpoints)
+}
+
+/// `models:/name/3` or `models:/name@alias` (then followed as the alias moves).
+async fn serve_registered(
+    cfg: &ServeConfig,
+    loader: Loader,
+    model: &str,
+) -> anyhow::Result<Arc<Endpoints>> {
+    let (name, version, alias) = source::parse_models_uri(model)?;
+    let version = match (version, &alias) {
+        (Some(v), _) => v,
+        (None, Some(alias)) => source::alias_version(&cfg.server, &name, alias)
+            .await
+            .with_context(|| format!("resolving {model}"))?,
+        (None, None) => bail!("expected a version or an alias in {model}"),
+    };
+    let endpoint = cfg.name.clone().unwrap_or_else(|| name.clone());
+    let endpoints = Arc::new(Endpoints::with_default(&endpoint));
+    endpoints.set(
+        &endpoint,
+        Routing::single(loader.registered(&name, &version).await?),
+    );
+    if let Some(alias) = alias {
+        tokio::spawn(follow::follow_alias(
+            loader,
+            endpoints.clone(),
+            endpoint,
+            name,
+            alias,
+            cfg.engine.poll(),
+        ));
+    }
+    Ok(endpoints)
 }
 
 /// The serving embedded in `cairn server`: every deployment of the control plane at `server` (the
@@ -117,12 +125,11 @@ pub fn embedded(engine: &EngineConfig, server: &str) -> axum::Router {
         tracing::warn!(error = %why, "deployments cannot be served by this server until ONNX Runtime is installed");
     }
     let endpoints = Arc::new(Endpoints::default());
-    tokio::spawn(follow::follow_deployments(
+    let follower = Follower::new(
         Loader::new(runtime, server, engine.options()),
         Scope::All,
-        endpoints.clone(),
         None,
-        engine.poll(),
-    ));
+    );
+    tokio::spawn(follower.run(endpoints.clone(), engine.poll()));
     routes::router(endpoints, false)
 }
