@@ -95,6 +95,31 @@ def cairn_bin() -> Path:
     return Path(os.environ.get("CAIRN_BIN", REPO_ROOT / "target" / "debug" / "cairn"))
 
 
+def start_serving(args: list[str], tmp_path_factory):
+    """Starts `cairn serve ARGS` on a free port; returns the process and its base URL once it is ready."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    proc = subprocess.Popen(
+        [str(cairn_bin()), "serve", *args, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "w"),
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"cairn serve exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            if requests.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
+                return proc, base
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    pytest.fail(f"cairn serve did not become ready:\n{log.read_text()}")
+
+
+
 class CairnServer:
     """One server process on a fixed data dir and port, which can be stopped, killed and restarted."""
 

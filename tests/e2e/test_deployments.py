@@ -32,8 +32,8 @@ from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
-from conftest import cairn_bin
-from test_serving import COLUMNS, _free_port
+from conftest import _free_port, cairn_bin, start_serving
+from test_serving import COLUMNS
 
 pytestmark = pytest.mark.cairn_only
 
@@ -111,25 +111,8 @@ def history(base: str, dep: str) -> list[dict]:
 
 
 def replica(server: str, dep: str, tmp_path_factory, *extra: str):
-    port = _free_port()
-    log = tmp_path_factory.mktemp("replica") / "replica.log"
-    proc = subprocess.Popen(
-        [str(cairn_bin()), "serve", "--deployment", dep, "--server", server, "--port", str(port), *extra],
-        stdout=subprocess.DEVNULL, stderr=open(log, "w"),
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"cairn serve --deployment exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if requests.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
-                return proc, base
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    pytest.fail(f"replica did not become ready:\n{log.read_text()}")
+    """A serving replica of one deployment: `cairn serve --deployment`."""
+    return start_serving(["--deployment", dep, "--server", server, *extra], tmp_path_factory)
 
 
 def test_deploy_create_serves_from_the_server_over_both_protocols(cairn_server, model):

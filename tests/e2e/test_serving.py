@@ -8,8 +8,6 @@ Cairn-only: `mlflow server` has no model server of this kind.
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import time
 import uuid
 
@@ -29,17 +27,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from conftest import cairn_bin
+from conftest import start_serving
 
 pytestmark = pytest.mark.cairn_only
 
 COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -49,26 +41,7 @@ def iris():
 
 
 def _serve(model: str, server_url: str, tmp_path_factory, *extra: str):
-    port = _free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    proc = subprocess.Popen(
-        [str(cairn_bin()), "serve", "--model", model, "--server", server_url, "--port", str(port), *extra],
-        stdout=subprocess.DEVNULL,
-        stderr=open(log, "w"),
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"cairn serve exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if requests.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
-                return proc, base
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    pytest.fail(f"cairn serve did not become ready:\n{log.read_text()}")
+    return start_serving(["--model", model, "--server", server_url, *extra], tmp_path_factory)
 
 
 @pytest.fixture(scope="module", params=["logistic", "forest", "boosting", "scaled"])

@@ -95,6 +95,18 @@ impl Deployments {
         }
     }
 
+    /// The state a client asks for, checked: a valid name, references that resolve to servable versions.
+    async fn requested(
+        &self,
+        name: &str,
+        req: &DeploymentRequest,
+    ) -> ServiceResult<DeploymentState> {
+        validate_deployment_name(name)?;
+        let spec = req.spec()?;
+        let serving = self.resolve_servable(&spec).await?;
+        Ok(DeploymentState { spec, serving })
+    }
+
     /// Creates a deployment; its references must resolve now.
     pub async fn create(
         &self,
@@ -102,10 +114,7 @@ impl Deployments {
         req: &DeploymentRequest,
         actor: &str,
     ) -> ServiceResult<Deployment> {
-        validate_deployment_name(name)?;
-        let spec = req.spec()?;
-        let serving = self.resolve_servable(&spec).await?;
-        let state = DeploymentState { spec, serving };
+        let state = self.requested(name, req).await?;
         let change = change(DeploymentEventKind::Created, actor);
         Ok(self.store.create_deployment(name, &state, &change).await?)
     }
@@ -117,19 +126,15 @@ impl Deployments {
         req: &DeploymentRequest,
         actor: &str,
     ) -> ServiceResult<Deployment> {
-        validate_deployment_name(name)?;
-        let spec = req.spec()?;
-        let serving = self.resolve_servable(&spec).await?;
-        let state = DeploymentState { spec, serving };
+        let state = self.requested(name, req).await?;
         for _ in 0..ATTEMPTS {
             let current = self.store.get_deployment(name).await?;
             if current.state == state {
                 return Ok(current);
             }
-            let change = change(DeploymentEventKind::Updated, actor);
+            let kind = DeploymentEventKind::Updated;
             if let Some(d) = self
-                .store
-                .update_deployment(name, current.revision, &state, &change)
+                .write_at(name, current.revision, &state, kind, actor)
                 .await?
             {
                 return Ok(d);
@@ -178,16 +183,31 @@ impl Deployments {
             };
             // The versions must still be there to serve.
             self.resolve(&target.spec).await?;
-            let change = change(DeploymentEventKind::RolledBack, actor);
+            let kind = DeploymentEventKind::RolledBack;
             if let Some(d) = self
-                .store
-                .update_deployment(name, current.revision, &target, &change)
+                .write_at(name, current.revision, &target, kind, actor)
                 .await?
             {
                 return Ok(d);
             }
         }
         Err(lost_race(name))
+    }
+
+    /// Writes `state` if the deployment is still at `revision`; `None` if another writer got there first.
+    async fn write_at(
+        &self,
+        name: &str,
+        revision: i64,
+        state: &DeploymentState,
+        kind: DeploymentEventKind,
+        actor: &str,
+    ) -> ServiceResult<Option<Deployment>> {
+        let change = change(kind, actor);
+        Ok(self
+            .store
+            .update_deployment(name, revision, state, &change)
+            .await?)
     }
 
     /// A deployment's history, oldest first, a page at a time (after deletion too).
