@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Model-serving benchmark: the same ONNX model served by `cairn serve` and by `mlflow models serve` (MLflow's
-# scoring server, the issue's stated fallback peer: MLServer 1.7 ships no ONNX runtime), single-row
-# requests to `/invocations` on both, one server at a time, ROUNDS alternating rounds, medians.
+# Model-serving benchmark: the same ONNX model served by `cairn serve`, by a deployment of `cairn server`
+# (registered, deployed with `cairn deploy`, served at /serving-endpoints/iris/invocations) and by
+# `mlflow models serve` (MLflow's scoring server, the issue's stated fallback peer: MLServer 1.7 ships no
+# ONNX runtime), single-row requests, one server at a time, ROUNDS alternating rounds, medians.
 #
 #   saturation   wrk, 2 threads × CONNECTIONS keep-alive connections, DURATION s: requests/s and latency
 #   equal load   bench/serving_load.py, open loop at RATE requests/s (default: half of MLflow's median
@@ -48,13 +49,26 @@ LUA
 free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 start() {  # start <name> -> sets url
   local port; port=$(free_port)
+  url="http://127.0.0.1:$port/invocations"
   case "$1" in
     cairn) "$CAIRN_BIN" serve --model "$tmp/model" --port "$port" --workers "$WORKERS" >"$out/$1.log" 2>&1 & ;;
+    deployed)
+      "$CAIRN_BIN" server --port "$port" --data-dir "$tmp/server-$port" --workers "$WORKERS" >"$out/$1.log" 2>&1 &
+      for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+      "$py" - "http://127.0.0.1:$port" "$tmp/model" >>"$out/$1.log" 2>&1 <<'PY'
+import sys, mlflow, mlflow.onnx, onnx
+from mlflow.models import Model
+mlflow.set_tracking_uri(sys.argv[1])
+with mlflow.start_run():
+    mlflow.onnx.log_model(onnx.load(f"{sys.argv[2]}/model.onnx"), name="model", registered_model_name="iris",
+                          signature=Model.load(sys.argv[2]).signature)
+PY
+      "$CAIRN_BIN" deploy create iris --model models:/iris/1 --server "http://127.0.0.1:$port" >>"$out/$1.log" 2>&1
+      url="http://127.0.0.1:$port/serving-endpoints/iris/invocations" ;;
     mlflow) PATH="$repo/.venv/bin:$PATH" "$repo/.venv/bin/mlflow" models serve -m "$tmp/model" --env-manager local --port "$port" \
               --workers "$WORKERS" >"$out/$1.log" 2>&1 & ;;
   esac
   pids+=($!); pid=$!
-  url="http://127.0.0.1:$port/invocations"
   for _ in $(seq 1 600); do
     curl -sf -XPOST -H 'content-type: application/json' -d "$body" "$url" >/dev/null 2>&1 && return 0
     sleep 0.2
@@ -65,7 +79,7 @@ stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
 
 declare -A sat lat
 for r in $(seq 1 "$ROUNDS"); do
-  for s in mlflow cairn; do
+  for s in mlflow cairn deployed; do
     start "$s"
     wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$tmp/post.lua" "$url" >"$out/$s-wrk-r$r.txt"
     sat[$s]+="$(awk '/Requests\/sec/ {print $2}' "$out/$s-wrk-r$r.txt") "
@@ -74,10 +88,10 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-m_sat=$(echo "${sat[mlflow]}" | median); c_sat=$(echo "${sat[cairn]}" | median)
+m_sat=$(echo "${sat[mlflow]}" | median); c_sat=$(echo "${sat[cairn]}" | median); d_sat=$(echo "${sat[deployed]}" | median)
 RATE=${RATE:-$(awk -v m="$m_sat" 'BEGIN {printf "%d", m/2}')}
 for r in $(seq 1 "$ROUNDS"); do
-  for s in mlflow cairn; do
+  for s in mlflow cairn deployed; do
     start "$s"
     "$py" "$repo/bench/serving_load.py" --url "$url" --body "$body" --rate "$RATE" --seconds "$DURATION" >"$out/$s-load-r$r.json"
     stop
@@ -85,18 +99,20 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 p() { cat "$out/$1"-load-r*.json | "$py" -c "import sys,json,statistics as st; print(st.median(json.loads(l)['$2'] for l in sys.stdin))"; }
 m50=$(p mlflow p50_ms); c50=$(p cairn p50_ms); m99=$(p mlflow p99_ms); c99=$(p cairn p99_ms)
-merr=$(p mlflow errors); cerr=$(p cairn errors)
+d50=$(p deployed p50_ms); d99=$(p deployed p99_ms)
+merr=$(p mlflow errors); cerr=$(p cairn errors); derr=$(p deployed errors)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f×", a/b}'; }
 lat50() { awk '/^ +50%/ {print $2}' "$1"; }
 {
   echo "### Model serving: Cairn vs \`mlflow models serve\` — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo
   echo "- Model: iris logistic regression, skl2onnx (zipmap off), MLflow ONNX flavour; single-row \`POST /invocations\` \`$body\`"
-  echo "- Servers: \`cairn serve --workers $WORKERS\` and \`mlflow models serve --env-manager local --workers $WORKERS\` (MLflow $("$py" -c 'import mlflow; print(mlflow.__version__)')), one at a time, $ROUNDS alternating rounds, medians; loadavg at end \`$(cut -d' ' -f1-3 /proc/loadavg)\` on $(nproc) CPUs"
+  echo "- Servers: \`cairn serve --workers $WORKERS\`; \`cairn server --workers $WORKERS\` serving the model registered and deployed (\`cairn deploy create iris --model models:/iris/1\`) at \`/serving-endpoints/iris/invocations\`; and \`mlflow models serve --env-manager local --workers $WORKERS\` (MLflow $("$py" -c 'import mlflow; print(mlflow.__version__)')), one at a time, $ROUNDS alternating rounds, medians; loadavg at end \`$(cut -d' ' -f1-3 /proc/loadavg)\` on $(nproc) CPUs"
   echo
-  echo "| Metric | MLflow | Cairn | Cairn advantage | Target |"
-  echo "|---|--:|--:|--:|---|"
-  echo "| saturation throughput, wrk 2 threads × $CONNECTIONS connections, req/s | $m_sat | $c_sat | $(awk -v a="$c_sat" -v b="$m_sat" 'BEGIN {printf "%.1f×", a/b}') | ≥ 20× |"
-  echo "| p50 at equal offered load ($RATE req/s, open loop), ms | $m50 | $c50 | $(awk -v a="$m50" -v b="$c50" 'BEGIN {printf "%.1f×", a/b}') | |"
-  echo "| p99 at equal offered load ($RATE req/s, open loop), ms | $m99 | $c99 | $(awk -v a="$m99" -v b="$c99" 'BEGIN {printf "%.1f×", a/b}') | Cairn ≤ 1/10 of MLflow's |"
-  echo "| errors at equal load (median per round) | $merr | $cerr | | |"
+  echo "| Metric | MLflow | \`cairn serve\` | advantage | \`cairn server\` deployment | advantage | Target |"
+  echo "|---|--:|--:|--:|--:|--:|---|"
+  echo "| saturation throughput, wrk 2 threads × $CONNECTIONS connections, req/s | $m_sat | $c_sat | $(ratio "$c_sat" "$m_sat") | $d_sat | $(ratio "$d_sat" "$m_sat") | ≥ 20× |"
+  echo "| p50 at equal offered load ($RATE req/s, open loop), ms | $m50 | $c50 | $(ratio "$m50" "$c50") | $d50 | $(ratio "$m50" "$d50") | |"
+  echo "| p99 at equal offered load ($RATE req/s, open loop), ms | $m99 | $c99 | $(ratio "$m99" "$c99") | $d99 | $(ratio "$m99" "$d99") | ≤ 1/10 of MLflow's |"
+  echo "| errors at equal load (median per round) | $merr | $cerr | | $derr | | |"
 } | tee "$out/results.md"

@@ -364,3 +364,34 @@ def test_only_onnx_models_can_be_deployed(cairn_server, model):
     assert requests.get(f"{server}{API}/{dep}").status_code == 404
     out = cairn("deploy", "create", dep, "--model", f"models:/{name}/1", server=server)
     assert out.returncode != 0 and "no onnx flavour" in out.stderr
+
+
+def test_acknowledged_deployment_changes_survive_kill_9(restartable_server, model):
+    """A deployment created, rolled out and rolled back, then `kill -9`: after a restart on the same
+    data, the deployment, its state and its whole history are there, and the server serves it again."""
+    server = restartable_server
+    client = MlflowClient(tracking_uri=server.url)
+    name, dep = f"durable-{uuid.uuid4().hex[:8]}", deployment_name()
+    onx = to_onnx(LogisticRegression(max_iter=300).fit(model["X"], load_iris().target), model["X"][:1], options={"zipmap": False})
+    mlflow.set_tracking_uri(server.url)
+    try:
+        experiment = client.create_experiment(name)
+        for _ in range(2):
+            with mlflow.start_run(experiment_id=experiment):
+                mlflow.onnx.log_model(onx, name="model", registered_model_name=name, pip_requirements=["onnxruntime"])
+    finally:
+        mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    client.set_registered_model_alias(name, "champion", "1")
+    assert cairn("deploy", "create", dep, "--model", f"models:/{name}@champion", server=server.url).returncode == 0
+    client.set_registered_model_alias(name, "champion", "2")
+    assert requests.get(f"{server.url}{API}/{dep}").json()["deployment"]["serving"]["primary"]["version"] == "2"
+    assert cairn("deploy", "rollback", dep, server=server.url).returncode == 0
+    before = history(server.url, dep)
+
+    server.restart(kill=True)
+
+    assert history(server.url, dep) == before
+    assert [e["kind"] for e in before] == ["created", "rolled_out", "rolled_back"]
+    d = requests.get(f"{server.url}{API}/{dep}").json()["deployment"]
+    assert (d["model"], d["serving"]["primary"]["version"], d["revision"]) == (f"models:/{name}/1", "1", 3)
+    wait_for(server.url, dep, ["1"])
