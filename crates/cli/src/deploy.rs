@@ -40,11 +40,13 @@ enum DeploySub {
 
 #[derive(Debug, Args)]
 struct NameArg {
+    /// The deployment's name.
     name: String,
 }
 
 #[derive(Debug, Args)]
 struct SpecArgs {
+    /// The deployment's name: letters, digits, '_', '-', '.'; it is the OIP model name it serves under.
     name: String,
     /// `models:/name@alias` (follows the alias) or `models:/name/3`.
     #[arg(long)]
@@ -60,10 +62,13 @@ struct SpecArgs {
 #[derive(Debug, Args)]
 struct UpdateArgs {
     name: String,
+    /// `models:/name@alias` (follows the alias) or `models:/name/3`.
     #[arg(long)]
     model: Option<String>,
+    /// A second model taking --weight percent of requests.
     #[arg(long)]
     canary: Option<String>,
+    /// The canary's percent of requests (1–99).
     #[arg(long)]
     weight: Option<i64>,
     /// Remove the canary: all requests to the model.
