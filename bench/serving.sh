@@ -1,24 +1,40 @@
 #!/usr/bin/env bash
 # Model-serving benchmark: the same ONNX model served by `cairn serve`, by a deployment of `cairn server`
-# (registered, deployed with `cairn deploy`, served at /serving-endpoints/iris/invocations) and by
-# `mlflow models serve` (MLflow's scoring server, the issue's stated fallback peer: MLServer 1.7 ships no
-# ONNX runtime), single-row requests, one server at a time, ROUNDS alternating rounds, medians.
+# (registered, deployed with `cairn deploy`, served at /serving-endpoints/iris/invocations) and by the peer:
+# PEER=mlserver (default: Seldon MLServer 1.7 with its MLflow runtime, in its own pinned venv
+# .venv-mlserver) or PEER=mlflow (`mlflow models serve`). Single-row requests to the MLflow scoring
+# endpoint, one server at a time, ROUNDS alternating rounds, medians.
 #
 #   saturation   wrk, 2 threads × CONNECTIONS keep-alive connections, DURATION s: requests/s and latency
-#   equal load   bench/serving_load.py, open loop at RATE requests/s (default: half of MLflow's median
-#                saturation throughput) on each server: p50/p99
+#   equal load   oha (built once into .bench-tools/ from crates.io), open loop at RATE requests/s (default:
+#                half of the peer's median saturation throughput) over CONNECTIONS connections, with latency
+#                correction (a request's latency counts from when it was due): p50/p99
 #
 # Usage: bench/serving.sh           (prints a Markdown table; raw output in bench/results/serving-<ts>/)
-# Environment: ROUNDS=3 CONNECTIONS=32 DURATION=15 RATE= WORKERS=2 CAIRN_BIN (else cargo build --release)
-# Needs: wrk (installed with apt when missing), the pinned venv (scripts/python-env.sh),
+# Environment: PEER=mlserver ROUNDS=3 CONNECTIONS=32 DURATION=15 RATE= WORKERS=2 CAIRN_BIN (else cargo build
+# --release)
+# Needs: wrk (installed with apt when missing), oha (cargo install, once), the pinned venv (scripts/python-env.sh),
 # libonnxruntime (scripts/onnxruntime.sh).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROUNDS=${ROUNDS:-3} CONNECTIONS=${CONNECTIONS:-32} DURATION=${DURATION:-15} WORKERS=${WORKERS:-2}
+PEER=${PEER:-mlserver}
 py="$repo/.venv/bin/python"
 out="$repo/bench/results/serving-$(date -u +%Y%m%dT%H%M%SZ)"; mkdir -p "$out"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+oha="$repo/.bench-tools/bin/oha"
+[ -x "$oha" ] || cargo install --locked --root "$repo/.bench-tools" oha@1.16.0
 [ -x "$py" ] || "$repo/scripts/python-env.sh"
+if [ "$PEER" = mlserver ]; then
+  mls="$repo/.venv-mlserver"
+  want=$(cat "$repo/bench/mlserver-requirements.txt" "$repo/bench/mlserver-constraints.txt" | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$mls/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
+    python3 -m venv "$mls"
+    "$mls/bin/pip" install --quiet --disable-pip-version-check -r "$repo/bench/mlserver-requirements.txt" \
+      -c "$repo/bench/mlserver-constraints.txt"
+    echo "$want" > "$mls/.requirements.sha256"
+  fi
+fi
 "$repo/scripts/onnxruntime.sh" >/dev/null
 if [ -z "${CAIRN_BIN:-}" ]; then
   (cd "$repo" && cargo build --release -p cairn-cli)
@@ -28,9 +44,10 @@ tmp=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-# The model: 3-class logistic regression on iris (skl2onnx, zipmap off), as an MLflow ONNX-flavour folder.
+# The model: 3-class logistic regression on iris (skl2onnx, zipmap off), as an MLflow ONNX-flavour folder
+# whose signature names inputs and outputs (MLServer's MLflow runtime needs both).
 "$py" - "$tmp/model" <<'PY'
-import sys, numpy as np, pandas as pd, mlflow.onnx
+import sys, numpy as np, mlflow.onnx, onnxruntime as ort
 from mlflow.models import infer_signature
 from skl2onnx import to_onnx
 from sklearn.datasets import load_iris
@@ -38,7 +55,8 @@ from sklearn.linear_model import LogisticRegression
 X, y = load_iris(return_X_y=True); X = X.astype(np.float32)
 m = LogisticRegression(max_iter=300).fit(X, y)
 onx = to_onnx(m, X[:1], options={"zipmap": False})
-mlflow.onnx.save_model(onx, sys.argv[1], signature=infer_signature(X[:3]))
+label, proba = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"X": X[:3]})
+mlflow.onnx.save_model(onx, sys.argv[1], signature=infer_signature(X[:3], {"label": label, "probabilities": proba}))
 PY
 body='{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
 cat > "$tmp/post.lua" <<LUA
@@ -67,6 +85,15 @@ PY
       url="http://127.0.0.1:$port/serving-endpoints/iris/invocations" ;;
     mlflow) PATH="$repo/.venv/bin:$PATH" "$repo/.venv/bin/mlflow" models serve -m "$tmp/model" --env-manager local --port "$port" \
               --workers "$WORKERS" >"$out/$1.log" 2>&1 & ;;
+    mlserver)
+      # parallel_workers 0 (inference in the server process) is MLServer's faster setting on 2 cores here:
+      # ~710 req/s against ~480 with 2 inference worker processes.
+      d="$tmp/mlserver-$port"; mkdir -p "$d"
+      printf '{"http_port": %s, "grpc_port": %s, "metrics_port": %s, "parallel_workers": 0}' \
+        "$port" "$(free_port)" "$(free_port)" >"$d/settings.json"
+      printf '{"name": "iris", "implementation": "mlserver_mlflow.MLflowRuntime", "parameters": {"uri": "%s"}}' \
+        "$tmp/model" >"$d/model-settings.json"
+      (cd "$d" && exec "$repo/.venv-mlserver/bin/mlserver" start "$d") >"$out/$1.log" 2>&1 & ;;
   esac
   pids+=($!); pid=$!
   for _ in $(seq 1 600); do
@@ -79,7 +106,7 @@ stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
 
 declare -A sat lat
 for r in $(seq 1 "$ROUNDS"); do
-  for s in mlflow cairn deployed; do
+  for s in $PEER cairn deployed; do
     start "$s"
     wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$tmp/post.lua" "$url" >"$out/$s-wrk-r$r.txt"
     sat[$s]+="$(awk '/Requests\/sec/ {print $2}' "$out/$s-wrk-r$r.txt") "
@@ -88,31 +115,45 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-m_sat=$(echo "${sat[mlflow]}" | median); c_sat=$(echo "${sat[cairn]}" | median); d_sat=$(echo "${sat[deployed]}" | median)
+m_sat=$(echo "${sat[$PEER]}" | median); c_sat=$(echo "${sat[cairn]}" | median); d_sat=$(echo "${sat[deployed]}" | median)
 RATE=${RATE:-$(awk -v m="$m_sat" 'BEGIN {printf "%d", m/2}')}
 for r in $(seq 1 "$ROUNDS"); do
-  for s in mlflow cairn deployed; do
+  for s in $PEER cairn deployed; do
     start "$s"
-    "$py" "$repo/bench/serving_load.py" --url "$url" --body "$body" --rate "$RATE" --seconds "$DURATION" >"$out/$s-load-r$r.json"
+    "$oha" -q "$RATE" -z "${DURATION}s" -w -c "$CONNECTIONS" --latency-correction --no-tui --output-format json \
+      -m POST -H 'content-type: application/json' -d "$body" "$url" >"$out/$s-oha-r$r.json"
+    # One line per round: p50/p99 in ms and errors (transport errors and non-200 answers; not the requests
+    # oha itself cuts off at the deadline).
+    "$py" -c 'import json, sys
+d = json.load(open(sys.argv[1])); p = d["latencyPercentiles"]; codes = d.get("statusCodeDistribution", {})
+cut = "aborted due to deadline"
+bad = sum(n for e, n in d.get("errorDistribution", {}).items() if e != cut)
+bad += sum(n for c, n in codes.items() if c != "200")
+print(json.dumps({"p50_ms": round(p["p50"] * 1000, 3), "p99_ms": round(p["p99"] * 1000, 3), "errors": bad}))' \
+      "$out/$s-oha-r$r.json" >"$out/$s-load-r$r.json"
     stop
   done
 done
 p() { cat "$out/$1"-load-r*.json | "$py" -c "import sys,json,statistics as st; print(st.median(json.loads(l)['$2'] for l in sys.stdin))"; }
-m50=$(p mlflow p50_ms); c50=$(p cairn p50_ms); m99=$(p mlflow p99_ms); c99=$(p cairn p99_ms)
+m50=$(p "$PEER" p50_ms); c50=$(p cairn p50_ms); m99=$(p "$PEER" p99_ms); c99=$(p cairn p99_ms)
 d50=$(p deployed p50_ms); d99=$(p deployed p99_ms)
-merr=$(p mlflow errors); cerr=$(p cairn errors); derr=$(p deployed errors)
+merr=$(p "$PEER" errors); cerr=$(p cairn errors); derr=$(p deployed errors)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f×", a/b}'; }
 lat50() { awk '/^ +50%/ {print $2}' "$1"; }
 {
-  echo "### Model serving: Cairn vs \`mlflow models serve\` — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  case "$PEER" in
+    mlserver) peer_name="MLServer"; peer_desc="MLServer $("$repo/.venv-mlserver/bin/python" -c 'import mlserver; print(mlserver.__version__)') with its MLflow runtime (\`mlserver_mlflow.MLflowRuntime\`, \`parallel_workers: 0\`)" ;;
+    mlflow) peer_name="MLflow"; peer_desc="\`mlflow models serve --env-manager local --workers $WORKERS\` (MLflow $("$py" -c 'import mlflow; print(mlflow.__version__)'))" ;;
+  esac
+  echo "### Model serving: Cairn vs $peer_name — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo
   echo "- Model: iris logistic regression, skl2onnx (zipmap off), MLflow ONNX flavour; single-row \`POST /invocations\` \`$body\`"
-  echo "- Servers: \`cairn serve --workers $WORKERS\`; \`cairn server --workers $WORKERS\` serving the model registered and deployed (\`cairn deploy create iris --model models:/iris/1\`) at \`/serving-endpoints/iris/invocations\`; and \`mlflow models serve --env-manager local --workers $WORKERS\` (MLflow $("$py" -c 'import mlflow; print(mlflow.__version__)')), one at a time, $ROUNDS alternating rounds, medians; loadavg at end \`$(cut -d' ' -f1-3 /proc/loadavg)\` on $(nproc) CPUs"
+  echo "- Servers: \`cairn serve --workers $WORKERS\`; \`cairn server --workers $WORKERS\` serving the model registered and deployed (\`cairn deploy create iris --model models:/iris/1\`) at \`/serving-endpoints/iris/invocations\`; and $peer_desc, one at a time, $ROUNDS alternating rounds, medians; loadavg at end \`$(cut -d' ' -f1-3 /proc/loadavg)\` on $(nproc) CPUs"
   echo
-  echo "| Metric | MLflow | \`cairn serve\` | advantage | \`cairn server\` deployment | advantage | Target |"
+  echo "| Metric | $peer_name | \`cairn serve\` | advantage | \`cairn server\` deployment | advantage | Target |"
   echo "|---|--:|--:|--:|--:|--:|---|"
   echo "| saturation throughput, wrk 2 threads × $CONNECTIONS connections, req/s | $m_sat | $c_sat | $(ratio "$c_sat" "$m_sat") | $d_sat | $(ratio "$d_sat" "$m_sat") | ≥ 20× |"
-  echo "| p50 at equal offered load ($RATE req/s, open loop), ms | $m50 | $c50 | $(ratio "$m50" "$c50") | $d50 | $(ratio "$m50" "$d50") | |"
-  echo "| p99 at equal offered load ($RATE req/s, open loop), ms | $m99 | $c99 | $(ratio "$m99" "$c99") | $d99 | $(ratio "$m99" "$d99") | ≤ 1/10 of MLflow's |"
+  echo "| p50 at equal offered load ($RATE req/s, oha open loop, $CONNECTIONS connections), ms | $m50 | $c50 | $(ratio "$m50" "$c50") | $d50 | $(ratio "$m50" "$d50") | |"
+  echo "| p99 at equal offered load ($RATE req/s, oha open loop, $CONNECTIONS connections), ms | $m99 | $c99 | $(ratio "$m99" "$c99") | $d99 | $(ratio "$m99" "$d99") | ≤ 1/10 of the peer's |"
   echo "| errors at equal load (median per round) | $merr | $cerr | | $derr | | |"
 } | tee "$out/results.md"
