@@ -1,7 +1,8 @@
 //! Keeping what serves in step with the control plane: an alias served by `cairn serve --model
 //! models:/name@alias`, or deployments (one, for a replica; all, for the serving embedded in `cairn
-//! server`). A change is loaded beside what serves and swapped in; a failed check or load keeps what
-//! serves and is retried at the next tick.
+//! server`). A change is loaded beside what serves and swapped in. A failed check keeps what serves and
+//! is retried at the next tick; so is a failed load, except that a deployment's model that failed to load
+//! is tried again only after [`RETRY_FAILED`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
