@@ -373,6 +373,9 @@ def test_acknowledged_deployment_changes_survive_kill_9(restartable_server, mode
     client = MlflowClient(tracking_uri=server.url)
     name, dep = f"durable-{uuid.uuid4().hex[:8]}", deployment_name()
     onx = to_onnx(LogisticRegression(max_iter=300).fit(model["X"], load_iris().target), model["X"][:1], options={"zipmap": False})
+    # The fluent API's tracking URI is process-wide (set_tracking_uri also rewrites MLFLOW_TRACKING_URI):
+    # point it at this server for the logging only, then back.
+    previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(server.url)
     try:
         experiment = client.create_experiment(name)
@@ -380,7 +383,7 @@ def test_acknowledged_deployment_changes_survive_kill_9(restartable_server, mode
             with mlflow.start_run(experiment_id=experiment):
                 mlflow.onnx.log_model(onx, name="model", registered_model_name=name, pip_requirements=["onnxruntime"])
     finally:
-        mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+        mlflow.set_tracking_uri(previous)
     client.set_registered_model_alias(name, "champion", "1")
     assert cairn("deploy", "create", dep, "--model", f"models:/{name}@champion", server=server.url).returncode == 0
     client.set_registered_model_alias(name, "champion", "2")
