@@ -139,7 +139,6 @@ m50=$(p "$PEER" p50_ms); c50=$(p cairn p50_ms); m99=$(p "$PEER" p99_ms); c99=$(p
 d50=$(p deployed p50_ms); d99=$(p deployed p99_ms)
 merr=$(p "$PEER" errors); cerr=$(p cairn errors); derr=$(p deployed errors)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f×", a/b}'; }
-lat50() { awk '/^ +50%/ {print $2}' "$1"; }
 {
   case "$PEER" in
     mlserver) peer_name="MLServer"; peer_desc="MLServer $("$repo/.venv-mlserver/bin/python" -c 'import mlserver; print(mlserver.__version__)') with its MLflow runtime (\`mlserver_mlflow.MLflowRuntime\`, \`parallel_workers: 0\`)" ;;

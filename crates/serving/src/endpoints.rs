@@ -86,8 +86,11 @@ impl Endpoints {
     }
 
     pub fn get(&self, name: &str) -> Result<Arc<Routing>, Unservable> {
-        match self.read().get(name) {
-            Some(Slot::Ready(r)) => Ok(r.clone()),
+        // The slot is cloned out so that the lock is released before `names()` takes it again (a second
+        // read lock in one thread can deadlock behind a waiting writer).
+        let slot = self.read().get(name).cloned();
+        match slot {
+            Some(Slot::Ready(r)) => Ok(r),
             Some(Slot::Failed(why)) => Err(Unservable::NotReady(format!(
                 "model '{name}' is not ready: {why}"
             ))),
