@@ -4,7 +4,9 @@
 #   2. scale-out — PostgreSQL metadata (a fresh database per server) and S3-compatible artifacts (a local
 #      moto server started here).
 # Each pass runs the Rust black-box HTTP tests and the end-to-end suite that drives the official mlflow
-# client against the same `cairn` binary; one dev-profile build serves every step.
+# client against the same `cairn` binary; one dev-profile build serves every step. Before them: formatting,
+# clippy and the dependency directions; between them, the suite's MLflow-parity tests against a real
+# `mlflow server`, which checks the tests themselves.
 # PostgreSQL: CAIRN_TEST_PG_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +16,12 @@ py="$root/.venv/bin/python"
 
 echo "== formatting"
 cargo fmt --all -- --check
+
+echo "== dependency directions"
+scripts/check-deps.sh
+
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== Python environment (pinned)"
 scripts/python-env.sh
@@ -40,6 +48,10 @@ export CAIRN_BIN="$root/target/debug/cairn"
 
 echo "== End-to-end suite, embedded default (SQLite + local artifacts)"
 "$py" -m pytest tests/e2e -q -p no:cacheprovider
+
+# Every test not marked cairn_only claims MLflow's behaviour: it must pass against mlflow server too.
+echo "== End-to-end suite, reference mode: the parity tests against a real mlflow server"
+CAIRN_E2E_REFERENCE=mlflow "$py" -m pytest tests/e2e -q -p no:cacheprovider -m "not cairn_only"
 
 echo "== Local S3-compatible server (moto)"
 moto_port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
