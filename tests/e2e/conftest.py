@@ -220,6 +220,13 @@ class CairnServer:
         self._reap()
         return self.proc.returncode
 
+    def stop_cleanly(self) -> None:
+        """SIGTERM; fails the test unless the server exits 0 in time (Cairn shuts down gracefully; the
+        reference `mlflow server`'s exit code is uvicorn's business, not checked)."""
+        code = self.stop()
+        if not REFERENCE and code != 0:
+            pytest.fail(f"cairn exited with code {code} after SIGTERM, not 0\n{self.log_tail()}", pytrace=False)
+
     def kill9(self) -> None:
         """Kills the process without warning: nothing gets a chance to flush."""
         if self.proc is None or self.proc.poll() is not None:
@@ -237,7 +244,7 @@ class CairnServer:
         if kill:
             self.kill9()
         else:
-            self.stop()
+            self.stop_cleanly()
         # The port is free as soon as the process is gone; retry briefly in case it lingers.
         self.start()
 
@@ -306,10 +313,8 @@ def cairn_server(tmp_root):
     os.environ["MLFLOW_TRACKING_URI"] = server.url
     mlflow.set_tracking_uri(server.url)
     yield server
-    code = server.stop()
     os.environ.pop("MLFLOW_TRACKING_URI", None)
-    if code not in (0, None, -signal.SIGTERM, 143):
-        print(f"cairn exited with code {code} after SIGTERM\n{server.log_tail()}")
+    server.stop_cleanly()  # an error in the session's last test if the server does not exit 0
 
 
 @pytest.fixture
@@ -378,8 +383,8 @@ def restartable_server(tmp_root):
     except RuntimeError as e:
         pytest.fail(str(e), pytrace=False)
     yield server
-    server.stop()
     CairnServer.instances.remove(server)
+    server.stop_cleanly()
 
 
 # ---------------------------------------------------------------------------------------------
