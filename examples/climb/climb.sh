@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The climb: one model from maturity level 0 to 3 against a running Cairn server, printing
+# `cairn maturity MODEL` after each step (examples/climb/README.md explains each level).
+#
+#   examples/climb/climb.sh            # every step, in order
+#   examples/climb/climb.sh step2      # one step (each expects the ones before it to have run)
+#
+# Environment:
+#   MLFLOW_TRACKING_URI  the server (default http://127.0.0.1:5000)
+#   CLIMB_MODEL          the registered model, also the deployment's name (default climb)
+#   CAIRN_BIN            the cairn binary (default: cairn on PATH)
+#   PYTHON               a Python with mlflow, scikit-learn and skl2onnx (default: the repo's .venv, else python3)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+export MLFLOW_TRACKING_URI=${MLFLOW_TRACKING_URI:-http://127.0.0.1:5000}
+server=${MLFLOW_TRACKING_URI%/}
+model=${CLIMB_MODEL:-climb}
+deployment=$model
+cairn=${CAIRN_BIN:-cairn}
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x "$root/.venv/bin/python" ]; then PYTHON="$root/.venv/bin/python"; else PYTHON=python3; fi
+fi
+command -v "$cairn" >/dev/null || { echo "climb.sh: no '$cairn' (put cairn on PATH or set CAIRN_BIN)" >&2; exit 1; }
+
+# One wine (the first row of sklearn's load_wine), as an Open Inference Protocol v2 request.
+request='{"inputs": [{"name": "X", "shape": [1, 13], "datatype": "FP32",
+  "data": [14.23, 1.71, 2.43, 15.6, 127.0, 2.8, 3.06, 0.28, 2.29, 5.64, 1.04, 3.92, 1065.0]}]}'
+
+say() { printf '\n== %s\n' "$*"; }
+
+maturity() {
+  say "cairn maturity $model"
+  "$cairn" maturity "$model" --server "$server"
+}
+
+# Trains and registers one version; prints its number.
+train() {
+  "$PYTHON" "$here/train.py" --model "$model" "$@" | tee /dev/stderr | sed -n 's/^version=//p' | tail -n1
+}
+
+# Sets (or moves) an alias with the MLflow client, as any MLflow user would.
+set_alias() {
+  "$PYTHON" -c 'import sys, mlflow; mlflow.MlflowClient().set_registered_model_alias(*sys.argv[1:])' \
+    "$model" "$1" "$2"
+}
+
+# Calls the deployment once; prints the version that answered (header x-cairn-model-version).
+infer() {
+  curl -sS -f -o /dev/null -D - "$server/v2/models/$deployment/infer" \
+    -H 'content-type: application/json' -d "$request" \
+    | tr -d '\r' | sed -n 's/^x-cairn-model-version: *//Ip'
+}
+
+# Waits (up to 60 s) until the deployment answers from version $1: serving processes pick up changes
+# every --poll-ms (1 s by default).
+wait_for_version() {
+  local served="" deadline=$((SECONDS + 60))
+  until [ "$served" = "$1" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || { echo "climb.sh: $deployment answers from '$served', not $1, after 60 s" >&2; exit 1; }
+    sleep 0.2
+    served=$(infer) || served=""   # a failed call just means: not yet
+  done
+}
+
+# Creates the deployment, or points an existing one at the new model (so the script can be re-run).
+deploy() {
+  if "$cairn" deploy get "$deployment" --server "$server" >/dev/null 2>&1; then
+    "$cairn" deploy update "$deployment" --model "$1" --no-canary --server "$server"
+  else
+    "$cairn" deploy create "$deployment" --model "$1" --server "$server"
+  fi
+}
+
+step1() {
+  say "step 1 - manual model building: a tracked run with params and metrics, registered as a version"
+  train --kind logreg --seed 1 >/dev/null
+  maturity
+}
+
+step2() {
+  say "step 2 - manual deployment: serve a pinned version, call it"
+  deploy "models:/$model/1"
+  wait_for_version 1
+  curl -sS -f "$server/v2/models/$deployment/infer" -H 'content-type: application/json' -d "$request"
+  echo
+  maturity
+}
+
+step3() {
+  say "step 3 - automated deployment: follow the alias 'champion', then move it"
+  set_alias champion 1
+  deploy "models:/$model@champion"
+  local version
+  version=$(train --kind forest --seed 2)
+  [ -n "$version" ] || { echo "climb.sh: train.py printed no version" >&2; exit 1; }
+  say "moving champion to version $version; the deployment rolls it out by itself"
+  set_alias champion "$version"
+  wait_for_version "$version"
+  echo "$deployment now answers from version $version"
+  "$cairn" deploy history "$deployment" --server "$server"
+  maturity
+}
+
+case "${1:-all}" in
+  step1 | step2 | step3) "$1" ;;
+  all) step1; step2; step3 ;;
+  *) echo "usage: $0 [step1|step2|step3|all]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,85 @@
+"""The climb walkthrough (examples/climb): its script, run step by step against the session's server,
+takes a model from level 0 to 1, 2 and 3, as `cairn maturity MODEL --json` measures from the evidence
+(not from anything the script says about itself).
+
+Cairn-only: `mlflow server` has no deployments and no maturity levels.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from conftest import REPO_ROOT, cairn_bin
+
+pytestmark = pytest.mark.cairn_only
+
+CLIMB = REPO_ROOT / "examples" / "climb" / "climb.sh"
+NAMES = {1: "Manual Model Building", 2: "Manual Deployment", 3: "Automated Deployment"}
+
+
+def climb(step: str, server: str, model: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": server,
+        "CLIMB_MODEL": model,
+        "CAIRN_BIN": str(cairn_bin()),
+        "PYTHON": sys.executable,
+    }
+    out = subprocess.run(["bash", str(CLIMB), step], capture_output=True, text=True, timeout=240, env=env)
+    assert out.returncode == 0, f"climb.sh {step} exited {out.returncode}\n{out.stdout}\n{out.stderr}"
+    return out
+
+
+def maturity(server: str, model: str) -> dict:
+    out = subprocess.run(
+        [str(cairn_bin()), "maturity", model, "--server", server, "--json"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, f"cairn maturity exited {out.returncode}\n{out.stdout}\n{out.stderr}"
+    return json.loads(out.stdout)
+
+
+def assert_level(report: dict, model: str, level: int) -> None:
+    assert report["model"] == model
+    assert report["level"] == level, json.dumps(report, indent=2)
+    rungs = {r["level"]: r for r in report["levels"]}
+    assert sorted(rungs) == [1, 2, 3, 4, 5, 6]
+    for n, name in NAMES.items():
+        assert rungs[n]["name"] == name
+        assert rungs[n]["reached"] is (n <= level), json.dumps(rungs[n], indent=2)
+        if n <= level:
+            assert rungs[n]["evidence"], f"level {n} reached without evidence: {rungs[n]}"
+    if level + 1 in NAMES:
+        assert rungs[level + 1]["missing"], f"level {level + 1} is not reached yet names nothing missing"
+        assert report["next_step"]
+
+
+def test_the_climb_reaches_levels_1_2_3_step_by_step(cairn_server):
+    server, model = cairn_server.url, f"climb-{uuid.uuid4().hex[:8]}"
+
+    # Level 0: the model does not exist yet, and `cairn maturity` says so by name.
+    out = subprocess.run([str(cairn_bin()), "maturity", model, "--server", server, "--json"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and model in out.stderr, (out.returncode, out.stdout, out.stderr)
+
+    climb("step1", server, model)
+    assert_level(maturity(server, model), model, 1)
+
+    out = climb("step2", server, model)
+    assert '"model_version":"1"' in out.stdout.replace(" ", ""), out.stdout  # the curl answer
+    assert_level(maturity(server, model), model, 2)
+
+    climb("step3", server, model)
+    assert_level(maturity(server, model), model, 3)
+
+    # The whole-server listing has the model at the same level.
+    out = subprocess.run([str(cairn_bin()), "maturity", "--server", server, "--json"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert model in out.stdout
