@@ -78,7 +78,7 @@ def test_the_climb_reaches_levels_1_2_3_step_by_step(cairn_server):
     climb("step3", server, model)
     assert_level(maturity(server, model), model, 3)
 
-    # The whole-server listing has the model at the same level.
+    # The whole-server listing names the model too.
     out = subprocess.run([str(cairn_bin()), "maturity", "--server", server, "--json"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
