@@ -18,40 +18,20 @@ pub enum ArtifactError {
 }
 
 impl ArtifactError {
-    /// Classifies a store error about the artifact at `path`, naming the artifact (never the server's
-    /// own file paths) in what the client sees.
-    pub(crate) fn at(path: &str, e: object_store::Error) -> Self {
-        match &e {
-            object_store::Error::NotFound { .. } => {
-                Self::NotFound(format!("Artifact '{path}' does not exist"))
-            }
-            _ if path_collision(&e) => Self::Conflict(format!(
-                "Artifact path '{path}' collides with an existing artifact (a file cannot also be a folder)"
-            )),
-            _ => Self::Storage(e.to_string()),
-        }
+    /// The content of an upload could not be read (the client's body failed mid-way).
+    pub fn upload(e: impl std::fmt::Display) -> Self {
+        Self::Storage(format!("reading upload: {e}"))
     }
-}
 
-/// True when the local filesystem refused because a file stands where a folder is needed, or the reverse.
-fn path_collision(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && matches!(
-                io.kind(),
-                std::io::ErrorKind::NotADirectory | std::io::ErrorKind::IsADirectory
-            )
-        {
-            return true;
-        }
-        cur = err.source();
+    /// No artifact at `path`, naming the artifact (never the server's own file paths).
+    pub fn not_found(path: &str) -> Self {
+        Self::NotFound(format!("Artifact '{path}' does not exist"))
     }
-    false
-}
 
-impl From<object_store::Error> for ArtifactError {
-    fn from(e: object_store::Error) -> Self {
-        Self::at("", e)
+    /// `path` collides with an existing artifact: a file where a folder is needed, or the reverse.
+    pub fn collision(path: &str) -> Self {
+        Self::Conflict(format!(
+            "Artifact path '{path}' collides with an existing artifact (a file cannot also be a folder)"
+        ))
     }
 }

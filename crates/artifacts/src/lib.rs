@@ -1,13 +1,14 @@
-//! Cairn's artifact storage: files that runs and models log (model weights, plots, data samples).
+//! Cairn's artifact storage contract: files that runs and models log (model weights, plots, data samples).
 //!
 //! [`ArtifactPath`] is the only way in: it refuses any path that could escape the artifact root.
-//! [`ArtifactRepository`] stores files through `object_store`, so the local filesystem and S3-compatible
-//! stores are the same code. Knows nothing of HTTP or of the metadata store.
+//! [`ArtifactStore`] is what the use cases need of a store of files; implementations live elsewhere
+//! (`cairn-artifacts-object-store`: a local folder or S3 through `object_store`) and are chosen by the
+//! composition root. Knows nothing of HTTP, of the metadata store or of any storage backend.
 
 mod error;
 mod path;
-mod repository;
+mod store;
 
 pub use error::ArtifactError;
 pub use path::ArtifactPath;
-pub use repository::{ArtifactDownload, ArtifactEntry, ArtifactRepository};
+pub use store::{ArtifactDownload, ArtifactEntry, ArtifactStore, ByteStream};

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use cairn_artifacts::ArtifactRepository;
+use cairn_artifacts::ArtifactStore;
+use cairn_artifacts_object_store::ObjectStoreArtifacts;
 use cairn_store::{DeploymentStore, RegistryStore, TrackingStore};
 use cairn_store_postgres::PostgresStore;
 use cairn_store_sql::{RegistryDb, SqlDeployments, SqlRegistry};
@@ -70,13 +71,13 @@ impl MetadataStore {
     }
 }
 
-/// Opens the artifact repository named by a destination — a folder, `file:///path` or
+/// Opens the artifact store named by a destination — a folder, `file:///path` or
 /// `s3://bucket/prefix` — and checks it answers, within seconds.
-pub(crate) async fn open_artifacts(uri: &str) -> anyhow::Result<ArtifactRepository> {
+pub(crate) async fn open_artifacts(uri: &str) -> anyhow::Result<Arc<dyn ArtifactStore>> {
     let repo = match uri.split_once("://") {
-        None => ArtifactRepository::local(&PathBuf::from(uri)),
-        Some(("file", rest)) => ArtifactRepository::local(&PathBuf::from(rest)),
-        Some(("s3", _)) => ArtifactRepository::s3(uri),
+        None => ObjectStoreArtifacts::local(&PathBuf::from(uri)),
+        Some(("file", rest)) => ObjectStoreArtifacts::local(&PathBuf::from(rest)),
+        Some(("s3", _)) => ObjectStoreArtifacts::s3(uri),
         Some((other, _)) => bail!(
             "unsupported --artifacts-destination scheme '{other}' in {uri}: use a folder, file:///path or \
              s3://bucket/prefix"
@@ -87,5 +88,5 @@ pub(crate) async fn open_artifacts(uri: &str) -> anyhow::Result<ArtifactReposito
         .await
         .map_err(|_| anyhow::anyhow!("the artifact destination {uri} did not answer within 20 s"))?
         .with_context(|| format!("checking the artifact destination {uri}"))?;
-    Ok(repo)
+    Ok(Arc::new(repo))
 }

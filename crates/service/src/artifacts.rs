@@ -1,23 +1,29 @@
 //! Artifact use cases: the proxied artifact service of `mlflow-artifacts:` URIs.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
-use cairn_artifacts::{ArtifactDownload, ArtifactEntry, ArtifactPath, ArtifactRepository};
+use cairn_artifacts::{
+    ArtifactDownload, ArtifactEntry, ArtifactError, ArtifactPath, ArtifactStore,
+};
+use futures::StreamExt;
 
 use crate::{ServiceError, ServiceResult};
 
-/// Reads and writes artifacts by path, refusing paths that would escape the root.
+/// Reads and writes artifacts by path, refusing paths that would escape the root; the files live in
+/// whichever [`ArtifactStore`] the composition root chose.
 #[derive(Clone)]
 pub struct Artifacts {
-    repo: ArtifactRepository,
+    store: Arc<dyn ArtifactStore>,
 }
 
 impl Artifacts {
-    pub fn new(repo: ArtifactRepository) -> Self {
-        Self { repo }
+    pub fn new(store: Arc<dyn ArtifactStore>) -> Self {
+        Self { store }
     }
 
     pub fn description(&self) -> &str {
-        self.repo.description()
+        self.store.description()
     }
 
     pub async fn upload<S, E>(&self, path: &str, body: S) -> ServiceResult<()>
@@ -26,18 +32,20 @@ impl Artifacts {
         E: std::fmt::Display,
     {
         let path = ArtifactPath::parse(path)?;
-        Ok(self.repo.put(&path, body).await?)
+        let body = body
+            .map(|chunk| chunk.map_err(ArtifactError::upload))
+            .boxed();
+        Ok(self.store.put(&path, body).await?)
     }
 
     pub async fn download(&self, path: &str) -> ServiceResult<(String, ArtifactDownload)> {
         let path = ArtifactPath::parse(path)?;
-        let download = self.repo.get(&path).await?;
+        let download = self.store.get(&path).await?;
         Ok((path.file_name().to_string(), download))
     }
 
     /// A small text file, whole; refused past `limit` bytes.
     pub async fn read_small(&self, path: &str, limit: u64) -> ServiceResult<String> {
-        use futures::StreamExt;
         let (_, mut download) = self.download(path).await?;
         if download.size > limit {
             return Err(ServiceError::InvalidArgument(format!(
@@ -59,10 +67,10 @@ impl Artifacts {
             .filter(|p| !p.is_empty())
             .map(ArtifactPath::parse)
             .transpose()?;
-        Ok(self.repo.list(path.as_ref()).await?)
+        Ok(self.store.list(path.as_ref()).await?)
     }
 
     pub async fn delete(&self, path: &str) -> ServiceResult<()> {
-        Ok(self.repo.delete(&ArtifactPath::parse(path)?).await?)
+        Ok(self.store.delete(&ArtifactPath::parse(path)?).await?)
     }
 }

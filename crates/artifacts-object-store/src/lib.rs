@@ -1,9 +1,16 @@
-//! The artifact repository over any `object_store` backend.
+//! [`ArtifactStore`] on `object_store`, so that the local filesystem and S3-compatible stores are the
+//! same code. Only the composition root (and tests) depend on this crate: it brings an HTTP client
+//! (object_store's S3 support) that the use cases must not reach.
+
+mod error;
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::stream::{BoxStream, Stream, StreamExt};
+use cairn_artifacts::{
+    ArtifactDownload, ArtifactEntry, ArtifactError, ArtifactPath, ArtifactStore, ByteStream,
+};
+use futures::stream::StreamExt;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
@@ -12,36 +19,20 @@ use object_store::{
     ClientConfigKey, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart,
 };
 
-use crate::{ArtifactError, ArtifactPath};
+use error::{at, storage};
 
 /// Uploads at most this large are sent in one request; larger ones stream as multipart parts.
 const SINGLE_PUT_LIMIT: usize = 8 * 1024 * 1024;
 
-/// One entry of a directory listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArtifactEntry {
-    /// Name relative to the listed directory.
-    pub name: String,
-    pub is_dir: bool,
-    /// Size in bytes; `None` for directories.
-    pub size: Option<u64>,
-}
-
-/// A file being read.
-pub struct ArtifactDownload {
-    pub size: u64,
-    pub stream: BoxStream<'static, Result<Bytes, ArtifactError>>,
-}
-
 /// Stores artifacts under one root of an object store.
 #[derive(Clone)]
-pub struct ArtifactRepository {
+pub struct ObjectStoreArtifacts {
     store: Arc<dyn ObjectStore>,
     description: String,
 }
 
-impl ArtifactRepository {
-    /// A repository in a local folder, created if missing.
+impl ObjectStoreArtifacts {
+    /// A store in a local folder, created if missing.
     pub fn local(root: &std::path::Path) -> Result<Self, ArtifactError> {
         std::fs::create_dir_all(root).map_err(|e| {
             ArtifactError::Storage(format!(
@@ -49,14 +40,16 @@ impl ArtifactRepository {
                 root.display()
             ))
         })?;
-        let fs = LocalFileSystem::new_with_prefix(root)?.with_automatic_cleanup(true);
+        let fs = LocalFileSystem::new_with_prefix(root)
+            .map_err(storage)?
+            .with_automatic_cleanup(true);
         Ok(Self::new(
             Arc::new(fs),
             format!("file://{}", root.display()),
         ))
     }
 
-    /// A repository in an S3-compatible bucket, `s3://bucket[/prefix]`, configured by the standard AWS
+    /// A store in an S3-compatible bucket, `s3://bucket[/prefix]`, configured by the standard AWS
     /// variables (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
     /// `AWS_ALLOW_HTTP=true` for a plain-HTTP endpoint, `AWS_VIRTUAL_HOSTED_STYLE_REQUEST`).
     pub fn s3(url: &str) -> Result<Self, ArtifactError> {
@@ -95,9 +88,20 @@ impl ArtifactRepository {
         Ok(Self::new(store, url.to_string()))
     }
 
-    /// Checks the store answers (one listing of the root), so that a wrong endpoint, bucket or credential
-    /// is reported at start-up.
-    pub async fn probe(&self) -> Result<(), ArtifactError> {
+    /// A store over any object store (S3, GCS, memory, …).
+    pub fn new(store: Arc<dyn ObjectStore>, description: String) -> Self {
+        Self { store, description }
+    }
+}
+
+#[async_trait::async_trait]
+impl ArtifactStore for ObjectStoreArtifacts {
+    fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// One listing of the root.
+    async fn probe(&self) -> Result<(), ArtifactError> {
         self.store
             .list_with_delimiter(None)
             .await
@@ -105,31 +109,19 @@ impl ArtifactRepository {
             .map_err(|e| ArtifactError::Storage(format!("{} is not usable: {e}", self.description)))
     }
 
-    /// A repository over any object store (S3, GCS, memory, …).
-    pub fn new(store: Arc<dyn ObjectStore>, description: String) -> Self {
-        Self { store, description }
-    }
-
-    /// Where the artifacts live, for logs and error messages.
-    pub fn description(&self) -> &str {
-        &self.description
-    }
-
-    /// Writes a file from a stream of chunks; the file appears whole or not at all.
-    pub async fn put<S, E>(&self, path: &ArtifactPath, mut body: S) -> Result<(), ArtifactError>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
-        E: std::fmt::Display,
-    {
+    async fn put(
+        &self,
+        path: &ArtifactPath,
+        mut body: ByteStream<'_>,
+    ) -> Result<(), ArtifactError> {
         let location = location(path);
-        let at = |e| ArtifactError::at(path.as_str(), e);
+        let at = |e| at(path.as_str(), e);
         let mut head: Vec<Bytes> = Vec::new();
         let mut head_len = 0;
         while head_len <= SINGLE_PUT_LIMIT {
             match body.next().await {
                 Some(chunk) => {
-                    let chunk = chunk
-                        .map_err(|e| ArtifactError::Storage(format!("reading upload: {e}")))?;
+                    let chunk = chunk?;
                     head_len += chunk.len();
                     head.push(chunk);
                 }
@@ -150,12 +142,12 @@ impl ArtifactRepository {
         while let Some(chunk) = body.next().await {
             match chunk {
                 Ok(c) => {
-                    writer.wait_for_capacity(4).await?;
+                    writer.wait_for_capacity(4).await.map_err(storage)?;
                     writer.put(c);
                 }
                 Err(e) => {
                     let _ = writer.abort().await;
-                    return Err(ArtifactError::Storage(format!("reading upload: {e}")));
+                    return Err(e);
                 }
             }
         }
@@ -163,29 +155,24 @@ impl ArtifactRepository {
         Ok(())
     }
 
-    /// Opens a file for reading.
-    pub async fn get(&self, path: &ArtifactPath) -> Result<ArtifactDownload, ArtifactError> {
+    async fn get(&self, path: &ArtifactPath) -> Result<ArtifactDownload, ArtifactError> {
         let result = self
             .store
             .get(&location(path))
             .await
-            .map_err(|e| ArtifactError::at(path.as_str(), e))?;
+            .map_err(|e| at(path.as_str(), e))?;
         let size = result.meta.size;
-        let stream = result
-            .into_stream()
-            .map(|r| r.map_err(ArtifactError::from))
-            .boxed();
+        let stream = result.into_stream().map(|r| r.map_err(storage)).boxed();
         Ok(ArtifactDownload { size, stream })
     }
 
-    /// Lists a directory's direct children (the root when `dir` is `None`). A file or a missing directory
-    /// lists as empty, as in MLflow.
-    pub async fn list(
-        &self,
-        dir: Option<&ArtifactPath>,
-    ) -> Result<Vec<ArtifactEntry>, ArtifactError> {
+    async fn list(&self, dir: Option<&ArtifactPath>) -> Result<Vec<ArtifactEntry>, ArtifactError> {
         let prefix = dir.map(location);
-        let listing = self.store.list_with_delimiter(prefix.as_ref()).await?;
+        let listing = self
+            .store
+            .list_with_delimiter(prefix.as_ref())
+            .await
+            .map_err(storage)?;
         let mut entries: Vec<ArtifactEntry> = listing
             .common_prefixes
             .iter()
@@ -207,27 +194,25 @@ impl ArtifactRepository {
         Ok(entries)
     }
 
-    /// Deletes a file, or a directory with everything below it.
-    pub async fn delete(&self, path: &ArtifactPath) -> Result<(), ArtifactError> {
+    async fn delete(&self, path: &ArtifactPath) -> Result<(), ArtifactError> {
         let loc = location(path);
         let mut below: Vec<StorePath> = Vec::new();
         let mut listing = self.store.list(Some(&loc));
         while let Some(meta) = listing.next().await {
-            below.push(meta?.location);
+            below.push(meta.map_err(storage)?.location);
         }
         drop(listing);
         if below.is_empty() {
             return match self.store.delete(&loc).await {
                 Ok(()) => Ok(()),
-                Err(object_store::Error::NotFound { .. }) => Err(ArtifactError::NotFound(format!(
-                    "Artifact '{}' does not exist",
-                    path.as_str()
-                ))),
-                Err(e) => Err(e.into()),
+                Err(object_store::Error::NotFound { .. }) => {
+                    Err(ArtifactError::not_found(path.as_str()))
+                }
+                Err(e) => Err(storage(e)),
             };
         }
         for p in below {
-            self.store.delete(&p).await?;
+            self.store.delete(&p).await.map_err(storage)?;
         }
         Ok(())
     }
@@ -241,16 +226,15 @@ fn location(path: &ArtifactPath) -> StorePath {
 mod tests {
     use super::*;
 
-    fn body(
-        parts: Vec<&'static [u8]>,
-    ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send {
-        futures::stream::iter(parts.into_iter().map(|p| Ok(Bytes::from_static(p))))
+    fn body(parts: Vec<&'static [u8]>) -> ByteStream<'static> {
+        futures::stream::iter(parts.into_iter().map(|p| Ok(Bytes::from_static(p)))).boxed()
     }
 
     #[tokio::test]
     async fn put_get_list_delete_on_local_files() {
         let dir = std::env::temp_dir().join(format!("cairn-artifacts-{}", std::process::id()));
-        let repo = ArtifactRepository::local(&dir).unwrap();
+        let repo: Arc<dyn ArtifactStore> = Arc::new(ObjectStoreArtifacts::local(&dir).unwrap());
+        repo.probe().await.unwrap();
         let p = ArtifactPath::parse("1/run/artifacts/sub/data.bin").unwrap();
         repo.put(&p, body(vec![b"ab", b"\x00\xff"])).await.unwrap();
         let got = repo.get(&p).await.unwrap();
@@ -298,6 +282,55 @@ mod tests {
             repo.delete(&p).await,
             Err(ArtifactError::NotFound(_))
         ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("cairn-artifacts-{name}-{}", std::process::id()))
+    }
+
+    #[tokio::test]
+    async fn large_upload_goes_multipart_and_a_failed_body_leaves_no_file() {
+        let dir = scratch("multipart");
+        let repo = ObjectStoreArtifacts::local(&dir).unwrap();
+        let chunk = Bytes::from(vec![7u8; 1024 * 1024]);
+        let chunks = 10;
+
+        let big = ArtifactPath::parse("1/run/artifacts/big.bin").unwrap();
+        let whole = futures::stream::iter((0..chunks).map(|_| Ok(chunk.clone()))).boxed();
+        repo.put(&big, whole).await.unwrap();
+        let got = repo.get(&big).await.unwrap();
+        assert_eq!(got.size, (chunks * chunk.len()) as u64);
+
+        let broken = ArtifactPath::parse("1/run/artifacts/broken.bin").unwrap();
+        let failing = futures::stream::iter(
+            (0..chunks)
+                .map(|_| Ok(chunk.clone()))
+                .chain([Err(ArtifactError::upload("connection reset"))]),
+        )
+        .boxed();
+        match repo.put(&broken, failing).await {
+            Err(ArtifactError::Storage(m)) => assert_eq!(m, "reading upload: connection reset"),
+            other => panic!("expected the body's error, got {other:?}"),
+        }
+        assert!(matches!(
+            repo.get(&broken).await,
+            Err(ArtifactError::NotFound(_))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_file_cannot_also_be_a_folder() {
+        let dir = scratch("collision");
+        let repo = ObjectStoreArtifacts::local(&dir).unwrap();
+        let file = ArtifactPath::parse("1/run/artifacts/model").unwrap();
+        repo.put(&file, body(vec![b"x"])).await.unwrap();
+        let below = ArtifactPath::parse("1/run/artifacts/model/weights.bin").unwrap();
+        match repo.put(&below, body(vec![b"y"])).await {
+            Err(ArtifactError::Conflict(m)) => assert!(m.contains("model/weights.bin"), "{m}"),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
