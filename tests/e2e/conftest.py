@@ -12,7 +12,7 @@ Environment:
                                    to check the tests themselves; tests marked `cairn_only` are skipped.
 
 Every test also fails if any HTTP response it caused had a 5xx status, or if the server log shows a 5xx
-or a panic while it ran (mark a test `allow_5xx` to opt out; none does today).
+or a panic while it ran (mark a test `allow_5xx` to opt out: only a replica's not-ready answers do).
 """
 
 from __future__ import annotations

@@ -265,19 +265,58 @@ def test_canary_takes_its_weight_of_requests(cairn_server, model):
     assert [e["kind"] for e in history(server, dep)] == ["created", "updated", "updated"]
 
 
+def test_half_a_canary_is_refused_by_the_cli_saying_what_to_add(cairn_server, model):
+    """`--weight` without `--canary` (or the reverse) is refused before anything is sent, in one line
+    naming the missing flag; on a deployment that has a canary, either one alone changes just that."""
+    dep, server, name = deployment_name(), cairn_server.url, model["name"]
+    assert cairn("deploy", "create", dep, "--model", f"models:/{name}/1", server=server).returncode == 0
+    for flags, fragment in [
+        (["--weight", "10"], "--weight needs --canary MODEL"),
+        (["--canary", f"models:/{name}@challenger"], "--canary needs --weight N"),
+    ]:
+        other = deployment_name()
+        for out in (
+            cairn("deploy", "update", dep, *flags, server=server),
+            cairn("deploy", "create", other, "--model", f"models:/{name}/1", *flags, server=server),
+        ):
+            assert out.returncode != 0
+            assert len(out.stderr.strip().splitlines()) == 1 and fragment in out.stderr, out.stderr
+            assert "line 1 column" not in out.stderr and "invalid type" not in out.stderr, out.stderr
+        assert requests.get(f"{server}{API}/{other}").status_code == 404
+    assert [e["kind"] for e in history(server, dep)] == ["created"]
+    assert cairn("deploy", "update", dep, "--canary", f"models:/{name}@challenger", "--weight", "10", server=server).returncode == 0
+    out = cairn("deploy", "update", dep, "--weight", "30", "--json", server=server)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["deployment"]["canary"] == {"model": f"models:/{name}@challenger", "weight": 30}
+    out = cairn("deploy", "update", dep, "--canary", f"models:/{name}/2", "--json", server=server)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["deployment"]["canary"] == {"model": f"models:/{name}/2", "weight": 30}
+
+
+# The replica's not-ready answers are 503s by design (what load balancers read).
+@pytest.mark.allow_5xx
 def test_deleting_a_deployment_stops_its_serving_everywhere(cairn_server, model, tmp_path_factory):
     dep, server = deployment_name(), cairn_server.url
     assert cairn("deploy", "create", dep, "--model", f"models:/{model['name']}/1", server=server).returncode == 0
     wait_for(server, dep, ["1"])
     proc, replica_base = replica(server, dep, tmp_path_factory, "--poll-ms", "100")
     try:
+        assert requests.get(f"{replica_base}/v2/health/ready").status_code == 200
         out = cairn("deploy", "delete", dep, server=server)
         assert out.returncode == 0, out.stderr
-        for base in (server, replica_base):
-            wait_for(base, dep, None)
-            r = requests.post(f"{base}/v2/models/{dep}/infer", json={"inputs": []})
-            assert r.status_code == 404 and "unknown model" in r.json()["error"]
-        assert requests.post(f"{replica_base}/invocations", json={"inputs": [[1, 2, 3, 4]]}).status_code == 404
+        # The server stops serving it: an unknown model.
+        wait_for(server, dep, None)
+        r = requests.post(f"{server}/v2/models/{dep}/infer", json={"inputs": []})
+        assert r.status_code == 404 and "unknown model" in r.json()["error"]
+        # A replica of it is not ready any more (a load balancer takes it out), saying why.
+        deadline = time.time() + 30
+        while requests.get(f"{replica_base}/v2/health/ready").status_code != 503:
+            assert time.time() < deadline, "the replica of a deleted deployment still says it is ready"
+            time.sleep(0.05)
+        r = requests.post(f"{replica_base}/v2/models/{dep}/infer", json={"inputs": []})
+        assert r.status_code == 503 and "no longer exists" in r.json()["error"], r.text
+        assert requests.get(f"{replica_base}/v2/models/{dep}/ready").status_code == 503
+        assert requests.post(f"{replica_base}/invocations", json={"inputs": [[1, 2, 3, 4]]}).status_code == 503
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -387,7 +426,11 @@ def test_acknowledged_deployment_changes_survive_kill_9(restartable_server, mode
     client.set_registered_model_alias(name, "champion", "1")
     assert cairn("deploy", "create", dep, "--model", f"models:/{name}@champion", server=server.url).returncode == 0
     client.set_registered_model_alias(name, "champion", "2")
-    assert requests.get(f"{server.url}{API}/{dep}").json()["deployment"]["serving"]["primary"]["version"] == "2"
+    # The server's controller rolls the move out (a read changes nothing): wait for its record.
+    deadline = time.time() + 30
+    while requests.get(f"{server.url}{API}/{dep}").json()["deployment"]["serving"]["primary"]["version"] != "2":
+        assert time.time() < deadline, "the alias move was not rolled out"
+        time.sleep(0.05)
     assert cairn("deploy", "rollback", dep, server=server.url).returncode == 0
     before = history(server.url, dep)
 

@@ -1,10 +1,12 @@
 //! The registry's change log: one model's history, and the registry-wide feed.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+use cairn_contract::ErrorBody;
 use cairn_domain::RegistryEvent;
-use cairn_mlflow::error::ApiError;
 use cairn_service::{HistoryRequest, Registry};
+
+use crate::error::{ApiError, Params, Segment};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -64,14 +66,6 @@ pub struct EventsResponse {
     pub next_page_token: Option<String>,
 }
 
-/// An error, in the format of Cairn's MLflow API.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ErrorDto {
-    #[schema(example = "RESOURCE_DOES_NOT_EXIST")]
-    error_code: String,
-    message: String,
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 pub(crate) struct PageParams {
     /// At most this many events (1–1000, default 100).
@@ -118,14 +112,14 @@ fn page(p: cairn_service::Page<RegistryEvent>) -> Json<EventsResponse> {
     params(("name" = String, Path, description = "Registered model name"), PageParams),
     responses(
         (status = 200, description = "Events, oldest first", body = EventsResponse),
-        (status = 400, description = "Bad parameter", body = ErrorDto),
-        (status = 404, description = "No model of that name ever existed", body = ErrorDto),
+        (status = 400, description = "Bad parameter", body = ErrorBody),
+        (status = 404, description = "No model of that name ever existed", body = ErrorBody),
     )
 )]
 pub(crate) async fn model_history(
     State(registry): State<Registry>,
-    Path(name): Path<String>,
-    Query(params): Query<PageParams>,
+    Segment(name): Segment<String>,
+    Params(params): Params<PageParams>,
 ) -> Result<Json<EventsResponse>, ApiError> {
     Ok(page(registry.history(&name, params.request()?).await?))
 }
@@ -140,12 +134,12 @@ pub(crate) async fn model_history(
     params(PageParams),
     responses(
         (status = 200, description = "Events, oldest first", body = EventsResponse),
-        (status = 400, description = "Bad parameter", body = ErrorDto),
+        (status = 400, description = "Bad parameter", body = ErrorBody),
     )
 )]
 pub(crate) async fn events(
     State(registry): State<Registry>,
-    Query(params): Query<PageParams>,
+    Params(params): Params<PageParams>,
 ) -> Result<Json<EventsResponse>, ApiError> {
     Ok(page(registry.events(params.request()?).await?))
 }

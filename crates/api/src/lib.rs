@@ -1,20 +1,25 @@
-//! Cairn's native JSON API under `/api/cairn/v1/`: what MLflow's API has no words for. Today that is
-//! the registry's change log — a model's history and the registry-wide event feed that deployments and
-//! auditors follow — and deployments: named endpoints bound to registry aliases, with their history. Described by an OpenAPI document at `/api/cairn/v1/openapi.json`, browsable at
-//! `/api/cairn/docs`.
+//! Cairn's native JSON API under `/api/cairn/v1/`: what MLflow's API has no words for — the control
+//! plane's change log (`/events`, a long poll that replicas and the UI follow), the registry's history,
+//! deployments with their status and history, and the maturity tracker. Described by an OpenAPI
+//! document at `/api/cairn/v1/openapi.json`, browsable at `/api/cairn/docs`.
 //!
-//! Handlers are thin: they call the same use cases (`cairn-service`) as the MLflow adapter and answer
-//! errors in the same `{"error_code", "message"}` format.
+//! Request and response types are the contract's (`cairn-contract`), shared with the typed client.
+//! Handlers are thin: they call the use cases (`cairn-service`) and answer errors — extractor rejections
+//! included — as the contract's `ErrorBody`. Independent of the MLflow adapter.
 
 mod deployments;
+mod error;
+mod events;
 mod history;
+mod maturity;
 
 use axum::Router;
 use axum::routing::{get, post};
-use cairn_service::{Deployments, Registry};
+use cairn_service::{ChangeLog, Deployments, MaturityTracker, Registry};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use error::ApiError;
 pub use history::{EventDto, EventsResponse};
 
 /// Where the native API lives.
@@ -24,11 +29,13 @@ pub const PREFIX: &str = "/api/cairn/v1";
 #[openapi(
     info(
         title = "Cairn native API",
-        description = "Cairn's own endpoints, beside its MLflow-compatible API. Errors are \
-                       `{\"error_code\": ..., \"message\": ...}` with MLflow's codes.",
+        description = "Cairn's own endpoints, beside its MLflow-compatible API. Every error is \
+                       `{\"error_code\": ..., \"message\": ...}` (`ErrorBody`); the status follows from \
+                       the code.",
         version = "1"
     ),
     paths(
+        events::changes,
         history::model_history,
         history::events,
         deployments::create,
@@ -37,19 +44,30 @@ pub const PREFIX: &str = "/api/cairn/v1";
         deployments::update,
         deployments::delete,
         deployments::rollback,
-        deployments::history
+        deployments::history,
+        maturity::overview,
+        maturity::model
     ),
     components(schemas(
         EventDto,
         EventsResponse,
-        history::ErrorDto,
-        deployments::DeploymentDto,
-        deployments::DeploymentBody,
-        deployments::DeploymentEventsResponse
+        cairn_contract::ErrorBody,
+        cairn_contract::ErrorCode,
+        cairn_contract::ChangeDto,
+        cairn_contract::ChangesResponse,
+        cairn_contract::DeploymentDto,
+        cairn_contract::DeploymentBody,
+        cairn_contract::DeploymentResponse,
+        cairn_contract::DeploymentsResponse,
+        cairn_contract::DeploymentEventsResponse,
+        cairn_contract::MaturityDto,
+        cairn_contract::MaturityListResponse,
     )),
     tags(
+        (name = "change log", description = "The control plane's one change log, with a global sequence"),
         (name = "registry", description = "The model registry's change log"),
-        (name = "deployments", description = "Named serving endpoints bound to registry aliases or versions")
+        (name = "deployments", description = "Named serving endpoints bound to registry aliases or versions"),
+        (name = "maturity", description = "Each model's MLOps maturity level, from evidence")
     )
 )]
 struct ApiDoc;
@@ -59,32 +77,52 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
+/// The use cases the native API serves.
+#[derive(Clone)]
+pub struct NativeApi {
+    pub registry: Registry,
+    pub deployments: Deployments,
+    pub change_log: ChangeLog,
+    pub maturity: MaturityTracker,
+}
+
 /// The native API's routes, its OpenAPI document and the Swagger UI.
-pub fn router(registry: Registry, deployments: Deployments) -> Router {
+pub fn router(s: NativeApi) -> Router {
     let api = Router::new()
+        .route("/events", get(events::changes))
+        .with_state(s.change_log)
         .route(
             "/registry/models/{name}/history",
             get(history::model_history),
         )
         .route("/registry/events", get(history::events))
-        .with_state(registry)
-        .merge(
-            Router::new()
-                .route(
-                    "/deployments",
-                    get(deployments::list).post(deployments::create),
-                )
-                .route(
-                    "/deployments/{name}",
-                    get(deployments::get)
-                        .put(deployments::update)
-                        .delete(deployments::delete),
-                )
-                .route("/deployments/{name}/rollback", post(deployments::rollback))
-                .route("/deployments/{name}/history", get(deployments::history))
-                .with_state(deployments),
-        );
+        .with_state(s.registry)
+        .route(
+            "/deployments",
+            get(deployments::list).post(deployments::create),
+        )
+        .route(
+            "/deployments/{name}",
+            get(deployments::get)
+                .put(deployments::update)
+                .delete(deployments::delete),
+        )
+        .route("/deployments/{name}/rollback", post(deployments::rollback))
+        .route("/deployments/{name}/history", get(deployments::history))
+        .with_state(s.deployments)
+        .route("/maturity", get(maturity::overview))
+        .route("/maturity/{model}", get(maturity::model))
+        .with_state(s.maturity)
+        .fallback(not_found);
     Router::new()
         .nest(PREFIX, api)
         .merge(SwaggerUi::new("/api/cairn/docs").url(format!("{PREFIX}/openapi.json"), openapi()))
+}
+
+/// An unknown path under the API answers in the API's format.
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError(cairn_contract::ErrorBody::new(
+        cairn_contract::ErrorCode::NotFound,
+        format!("No endpoint {uri} in Cairn's native API."),
+    ))
 }

@@ -11,19 +11,9 @@ pub struct Api {
 }
 
 impl Api {
-    /// The server to talk to: `--server` / `CAIRN_SERVER`, else `MLFLOW_TRACKING_URI` (what MLflow
-    /// users already have set), else the default.
     pub fn new(server: Option<&str>) -> Self {
-        let url = server
-            .map(str::to_owned)
-            .or_else(|| {
-                std::env::var("MLFLOW_TRACKING_URI")
-                    .ok()
-                    .filter(|u| u.starts_with("http"))
-            })
-            .unwrap_or_else(|| "http://127.0.0.1:5000".to_owned());
         Api {
-            base: url.trim_end_matches('/').to_owned(),
+            base: server_url(server),
             http: reqwest::Client::new(),
         }
     }
@@ -85,29 +75,25 @@ impl Api {
     }
 }
 
-/// A path segment with the characters URLs reserve percent-encoded.
-pub fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// The server to talk to: `--server` / `CAIRN_SERVER`, else `MLFLOW_TRACKING_URI` (what MLflow users
+/// already have set), else the default.
+pub fn server_url(server: Option<&str>) -> String {
+    server
+        .map(str::to_owned)
+        .or_else(|| {
+            std::env::var("MLFLOW_TRACKING_URI")
+                .ok()
+                .filter(|u| u.starts_with("http"))
+        })
+        .unwrap_or_else(|| "http://127.0.0.1:5000".to_owned())
+        .trim_end_matches('/')
+        .to_owned()
 }
+
+pub use cairn_client::encode_segment;
 
 /// Epoch milliseconds as an RFC 3339 time.
 pub fn time(ms: Option<i64>) -> String {
     ms.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
         .map_or_else(|| "?".to_owned(), |t| format!("{t:.3}"))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn segments_are_encoded() {
-        assert_eq!(super::encode_segment("a b/c"), "a%20b%2Fc");
-    }
 }

@@ -2,6 +2,7 @@
 
 mod client;
 mod deploy;
+mod maturity;
 mod registry;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -40,6 +41,10 @@ enum Command {
     /// Manage deployments: named endpoints serving a registry alias or version, with canaries and
     /// rollback.
     Deploy(deploy::DeployCommand),
+    /// Where each registered model stands on the six MLOps maturity levels, computed from evidence:
+    /// every model and the roll-up, or one model's rungs with the evidence, what is missing and the
+    /// next step.
+    Maturity(maturity::MaturityCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,6 +59,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(config) => runtime.block_on(cairn_server::run_model_server(config)),
             Command::Registry(cmd) => runtime.block_on(registry::run(cmd)),
             Command::Deploy(cmd) => runtime.block_on(deploy::run(cmd)),
+            Command::Maturity(cmd) => runtime.block_on(maturity::run(cmd)),
         });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -65,11 +71,16 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Logs to stderr; text logs are coloured only on a terminal, and never when `NO_COLOR` is set to
+/// anything but the empty string (<https://no-color.org>), so files and pipes get plain text.
 fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn"));
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal() && !no_color)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

@@ -122,6 +122,36 @@ pub struct Deployment {
     pub updated_ms: i64,
 }
 
+/// Whether a deployment serves what its spec asks for, as read from the registry now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentStatus {
+    /// Its references resolve to what it serves.
+    Serving,
+    /// An alias it follows moved to a servable version that is not serving yet (the controller is on it).
+    RollingOut,
+    /// What its spec asks for cannot be served (the alias moved to a version without the onnx flavour,
+    /// the model or version was deleted): it keeps serving what it served, and `problem` says why.
+    Degraded,
+}
+
+impl DeploymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Serving => "serving",
+            Self::RollingOut => "rolling_out",
+            Self::Degraded => "degraded",
+        }
+    }
+}
+
+/// A deployment's status and, when degraded, what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    pub status: DeploymentStatus,
+    pub problem: Option<String>,
+}
+
 /// What changed a deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeploymentEventKind {
@@ -168,6 +198,9 @@ pub struct DeploymentEvent {
     pub timestamp_ms: i64,
     pub before: Option<DeploymentState>,
     pub after: Option<DeploymentState>,
+    /// The deployment's revision after the change (1 at creation); unknown for events recorded before
+    /// revisions were kept.
+    pub revision: Option<i64>,
 }
 
 /// A deployment name is the OIP model name and a URL segment: letters, digits, `_`, `-`, `.`; 1–64
@@ -284,6 +317,7 @@ mod tests {
             timestamp_ms: seq,
             before: None,
             after: Some(after),
+            revision: Some(seq),
         }
     }
 

@@ -6,10 +6,12 @@
 //! This crate performs no I/O and knows nothing of HTTP, SQL or any wire format: stores, services and
 //! protocol adapters all depend on it, never the other way round.
 
+pub mod change_log;
 pub mod deployment;
 pub mod entities;
 pub mod error;
 pub mod ids;
+pub mod maturity;
 pub mod names;
 pub mod registry;
 pub mod registry_rules;

@@ -6,19 +6,66 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use cairn_artifacts::ArtifactStore;
 use cairn_artifacts_object_store::ObjectStoreArtifacts;
-use cairn_store::{DeploymentStore, RegistryStore, TrackingStore};
+use cairn_store::{ChangeLogStore, DeploymentStore, RegistryStore, TrackingStore};
 use cairn_store_postgres::PostgresStore;
-use cairn_store_sql::{RegistryDb, SqlDeployments, SqlRegistry};
+use cairn_store_sql::{Signalled, SqlChangeLog, SqlDeployments, SqlRegistry};
 use cairn_store_sqlite::SqliteStore;
 
 /// An opened metadata store, kept concretely so it can be closed cleanly at shutdown.
-pub(crate) enum MetadataStore {
+pub(crate) struct MetadataStore {
+    engine: Engine,
+    /// The control plane's transactions (registry, deployments, change log), signalling each commit.
+    sql: Arc<Signalled>,
+}
+
+enum Engine {
     Sqlite(SqliteStore),
     Postgres(PostgresStore),
 }
 
 impl MetadataStore {
     pub(crate) async fn open(uri: &str) -> anyhow::Result<Self> {
+        let engine = Engine::open(uri).await?;
+        let sql = Signalled::new(match &engine {
+            Engine::Sqlite(s) => Arc::new(s.clone()),
+            Engine::Postgres(s) => Arc::new(s.clone()),
+        });
+        Ok(Self { engine, sql })
+    }
+
+    pub(crate) fn tracking(&self) -> Arc<dyn TrackingStore> {
+        match &self.engine {
+            Engine::Sqlite(s) => Arc::new(s.clone()),
+            Engine::Postgres(s) => Arc::new(s.clone()),
+        }
+    }
+
+    /// The registry, on the same database as tracking (registration updates logged-model tags in the
+    /// same transaction).
+    pub(crate) fn registry(&self) -> Arc<dyn RegistryStore> {
+        Arc::new(SqlRegistry::new(self.sql.clone()))
+    }
+
+    /// Deployments, on the registry's transactions (their history is kept like the registry's).
+    pub(crate) fn deployments(&self) -> Arc<dyn DeploymentStore> {
+        Arc::new(SqlDeployments::new(self.sql.clone()))
+    }
+
+    /// The control plane's change log, which every registry and deployment write appends to.
+    pub(crate) fn change_log(&self) -> Arc<dyn ChangeLogStore> {
+        Arc::new(SqlChangeLog::new(self.sql.clone()))
+    }
+
+    pub(crate) async fn close(&self) {
+        match &self.engine {
+            Engine::Sqlite(s) => s.close().await,
+            Engine::Postgres(s) => s.close().await,
+        }
+    }
+}
+
+impl Engine {
+    async fn open(uri: &str) -> anyhow::Result<Self> {
         let scheme = uri.split_once("://").map(|(s, _)| s).unwrap_or("");
         match scheme {
             "sqlite" | "" => {
@@ -35,38 +82,6 @@ impl MetadataStore {
                 "unsupported --backend-store-uri scheme '{other}': use sqlite:///path/to/cairn.db or \
                  postgresql://user@host:port/db"
             ),
-        }
-    }
-
-    pub(crate) fn tracking(&self) -> Arc<dyn TrackingStore> {
-        match self {
-            Self::Sqlite(s) => Arc::new(s.clone()),
-            Self::Postgres(s) => Arc::new(s.clone()),
-        }
-    }
-
-    /// The registry, on the same database as tracking (registration updates logged-model tags in the
-    /// same transaction).
-    pub(crate) fn registry(&self) -> Arc<dyn RegistryStore> {
-        Arc::new(SqlRegistry::new(self.sql()))
-    }
-
-    /// Deployments, on the registry's transactions (their history is kept like the registry's).
-    pub(crate) fn deployments(&self) -> Arc<dyn DeploymentStore> {
-        Arc::new(SqlDeployments::new(self.sql()))
-    }
-
-    fn sql(&self) -> Arc<dyn RegistryDb> {
-        match self {
-            Self::Sqlite(s) => Arc::new(s.clone()),
-            Self::Postgres(s) => Arc::new(s.clone()),
-        }
-    }
-
-    pub(crate) async fn close(&self) {
-        match self {
-            Self::Sqlite(s) => s.close().await,
-            Self::Postgres(s) => s.close().await,
         }
     }
 }

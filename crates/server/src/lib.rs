@@ -7,6 +7,7 @@
 
 mod backends;
 mod config;
+mod control;
 mod serve;
 
 pub use cairn_serving::ServeConfig;

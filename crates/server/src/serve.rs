@@ -8,15 +8,17 @@ use axum::Router;
 use axum::http::HeaderName;
 use axum::serve::ListenerExt;
 use cairn_mlflow::{ARTIFACT_SCHEME, MlflowState};
-use cairn_service::{Actor, Artifacts, Deployments, Registry, Tracking};
+use cairn_service::{
+    Actor, Artifacts, ChangeLog, Deployments, MaturityTracker, Registry, Tracking,
+};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::ServerConfig;
 use crate::backends::{MetadataStore, open_artifacts};
+use crate::{ServerConfig, control};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -47,13 +49,29 @@ impl Server {
             artifacts,
             registry: registry.clone(),
         };
+        let change_log = ChangeLog::new(store.change_log());
+        let maturity = MaturityTracker::new(&deployments, store.change_log());
         let listener = listen(&config.host, config.port, started, "cairn server listening").await?;
-        // The embedded serving follows deployments through this server's own API, as a replica would.
-        let serving = cairn_serving::embedded(&config.serving, &loopback(listener.local_addr()?));
+        // The controller rolls out alias moves; the embedded serving follows the deployments in-process,
+        // both woken by this process's commits (and, for other servers' writes, by polling the log).
+        tokio::spawn(control::run_deployment_controller(
+            deployments.clone(),
+            change_log.clone(),
+        ));
+        let serving = cairn_serving::embedded(
+            &config.serving,
+            &loopback(listener.local_addr()?),
+            control::in_process(deployments.clone(), change_log.clone()),
+        );
         let router = with_middleware(
-            cairn_api::router(registry, deployments)
-                .merge(cairn_mlflow::router(state))
-                .merge(serving),
+            cairn_api::router(cairn_api::NativeApi {
+                registry,
+                deployments,
+                change_log,
+                maturity,
+            })
+            .merge(cairn_mlflow::router(state))
+            .merge(serving),
         );
         Ok(Self {
             listener,

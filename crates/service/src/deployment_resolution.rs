@@ -31,11 +31,17 @@ impl Deployments {
     /// serving processes keep the version that serves and log why.)
     pub(crate) async fn resolve_servable(&self, spec: &DeploymentSpec) -> ServiceResult<Serving> {
         let serving = self.resolve(spec).await?;
+        self.check_serving(&serving).await?;
+        Ok(serving)
+    }
+
+    /// Checks that every version of `serving` can be served.
+    pub(crate) async fn check_serving(&self, serving: &Serving) -> ServiceResult<()> {
         self.check_servable(&serving.primary).await?;
         if let Some(c) = &serving.canary {
             self.check_servable(&c.model).await?;
         }
-        Ok(serving)
+        Ok(())
     }
 
     async fn check_servable(&self, r: &Resolved) -> ServiceResult<()> {

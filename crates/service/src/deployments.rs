@@ -1,13 +1,16 @@
 //! Deployment use cases (maturity level 3): create, change, roll back and delete deployments, and keep
-//! what each serves in step with the registry. A deployment bound to an alias follows it: whenever it is
-//! read (serving processes read theirs every second), its references are resolved again, and a changed
-//! result is recorded as a `rolled_out` event credited to whoever moved the alias.
+//! what each serves in step with the registry. A deployment bound to an alias follows it: the controller
+//! of `cairn server` ([`Deployments::reconcile_all`], run on every registry change of the change log)
+//! resolves its references again and records a changed result as a `rolled_out` event credited to whoever
+//! moved the alias. Reads never write: they report a pending or impossible roll-out as the deployment's
+//! [`Condition`].
 
 use std::sync::Arc;
 
 use cairn_domain::deployment::{
-    Canary, Deployment, DeploymentEvent, DeploymentEventKind, DeploymentSpec, DeploymentState,
-    ModelRef, rollback_target, validate_deployment_name, validate_weight,
+    Canary, Condition, Deployment, DeploymentEvent, DeploymentEventKind, DeploymentSpec,
+    DeploymentState, DeploymentStatus, ModelRef, rollback_target, validate_deployment_name,
+    validate_weight,
 };
 use cairn_domain::registry::ANONYMOUS;
 use cairn_domain::time::now_millis;
@@ -21,7 +24,7 @@ use crate::{ServiceError, ServiceResult};
 /// Deployment use cases, over the deployment store and the registry they resolve against.
 #[derive(Clone)]
 pub struct Deployments {
-    store: Arc<dyn DeploymentStore>,
+    pub(crate) store: Arc<dyn DeploymentStore>,
     pub(crate) registry: Registry,
     /// Where the server keeps artifacts: a version is checked to be servable before it is deployed.
     pub(crate) artifacts: Artifacts,
@@ -143,24 +146,50 @@ impl Deployments {
         Err(lost_race(name))
     }
 
-    /// A deployment as it serves now: an alias it follows that has moved is recorded first.
+    /// A deployment as stored: its spec and what it serves.
     pub async fn get(&self, name: &str) -> ServiceResult<Deployment> {
         validate_deployment_name(name)?;
-        self.sync(self.store.get_deployment(name).await?).await
+        Ok(self.store.get_deployment(name).await?)
     }
 
-    /// All deployments, by name, each as it serves now.
+    /// All deployments, by name.
     pub async fn list(&self) -> ServiceResult<Vec<Deployment>> {
-        let mut out = Vec::new();
-        for d in self.store.list_deployments().await? {
-            match self.sync(d).await {
-                Ok(d) => out.push(d),
-                // Deleted between the list and the sync.
-                Err(ServiceError::NotFound(_)) => {}
-                Err(e) => return Err(e),
+        Ok(self.store.list_deployments().await?)
+    }
+
+    /// Does the deployment serve what its spec asks for now? Read-only: resolves its references and, if
+    /// they point elsewhere, checks that the target can be served.
+    pub async fn condition(&self, d: &Deployment) -> ServiceResult<Condition> {
+        let problem = |why: String| Condition {
+            status: DeploymentStatus::Degraded,
+            problem: Some(format!(
+                "{why}; still serving {}/{}",
+                d.state.serving.primary.name, d.state.serving.primary.version
+            )),
+        };
+        let wanted = match self.resolve(&d.state.spec).await {
+            Ok(s) => s,
+            Err(e @ (ServiceError::NotFound(_) | ServiceError::InvalidArgument(_))) => {
+                return Ok(problem(e.to_string().trim_end_matches('.').to_owned()));
             }
+            Err(e) => return Err(e),
+        };
+        if wanted == d.state.serving {
+            return Ok(Condition {
+                status: DeploymentStatus::Serving,
+                problem: None,
+            });
         }
-        Ok(out)
+        match self.check_serving(&wanted).await {
+            Ok(()) => Ok(Condition {
+                status: DeploymentStatus::RollingOut,
+                problem: None,
+            }),
+            Err(ServiceError::InvalidArgument(why) | ServiceError::NotFound(why)) => {
+                Ok(problem(why.trim_end_matches('.').to_owned()))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn delete(&self, name: &str, actor: &str) -> ServiceResult<()> {
@@ -174,7 +203,7 @@ impl Deployments {
     pub async fn rollback(&self, name: &str, actor: &str) -> ServiceResult<Deployment> {
         validate_deployment_name(name)?;
         for _ in 0..ATTEMPTS {
-            let current = self.get(name).await?;
+            let current = self.store.get_deployment(name).await?;
             let history = self.all_events(name).await?;
             let Some(target) = rollback_target(&current.state, &history) else {
                 return Err(ServiceError::InvalidArgument(format!(
@@ -217,11 +246,6 @@ impl Deployments {
         req: HistoryRequest,
     ) -> ServiceResult<Page<DeploymentEvent>> {
         validate_deployment_name(name)?;
-        // Bring an alias move into the history before reading it.
-        match self.get(name).await {
-            Ok(_) | Err(ServiceError::NotFound(_)) => {}
-            Err(e) => return Err(e),
-        }
         let (after_seq, limit) = event_window(&req)?;
         let mut items = self
             .store
@@ -251,20 +275,47 @@ impl Deployments {
         }
     }
 
-    /// Records an alias move the deployment has not yet seen. When its references no longer resolve
-    /// (alias or version deleted), it keeps serving what it served and says why in the log.
-    async fn sync(&self, mut d: Deployment) -> ServiceResult<Deployment> {
+    /// The controller's step for every deployment: see [`Self::reconcile`]. A deployment deleted
+    /// meanwhile is skipped; the first other failure is returned after every deployment was tried.
+    pub async fn reconcile_all(&self) -> ServiceResult<Vec<Deployment>> {
+        let mut rolled = Vec::new();
+        let mut failure = None;
+        for d in self.store.list_deployments().await? {
+            match self.reconcile(d).await {
+                Ok(Some(d)) => rolled.push(d),
+                Ok(None) | Err(ServiceError::NotFound(_)) => {}
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(rolled),
+        }
+    }
+
+    /// Rolls out an alias move the deployment has not yet followed: records the new serving as a
+    /// `rolled_out` event credited to whoever moved the alias. When its references no longer resolve, or
+    /// resolve to a version that cannot be served, it keeps what it serves (its condition says why).
+    /// Several servers may reconcile at once: writes are conditional on the revision, so one records it.
+    pub async fn reconcile(&self, mut d: Deployment) -> ServiceResult<Option<Deployment>> {
         for _ in 0..ATTEMPTS {
             let serving = match self.resolve(&d.state.spec).await {
                 Ok(s) => s,
-                Err(e @ (ServiceError::NotFound(_) | ServiceError::InvalidArgument(_))) => {
-                    tracing::debug!(deployment = %d.name, error = %e, "references no longer resolve; serving what it served");
-                    return Ok(d);
+                Err(ServiceError::NotFound(_) | ServiceError::InvalidArgument(_)) => {
+                    return Ok(None);
                 }
                 Err(e) => return Err(e),
             };
             if serving == d.state.serving {
-                return Ok(d);
+                return Ok(None);
+            }
+            match self.check_serving(&serving).await {
+                Ok(()) => {}
+                Err(e @ (ServiceError::InvalidArgument(_) | ServiceError::NotFound(_))) => {
+                    tracing::warn!(deployment = %d.name, problem = %e, "not rolling out");
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
             }
             let (actor, at) = self.who_moved(&d.state.spec, &serving).await?;
             let change = DeploymentChange {
@@ -281,7 +332,10 @@ impl Deployments {
                 .update_deployment(&d.name, d.revision, &state, &change)
                 .await?
             {
-                Some(updated) => return Ok(updated),
+                Some(updated) => {
+                    tracing::info!(deployment = %updated.name, version = updated.state.serving.primary.version, "rolled out");
+                    return Ok(Some(updated));
+                }
                 None => d = self.store.get_deployment(&d.name).await?,
             }
         }

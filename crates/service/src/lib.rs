@@ -9,12 +9,14 @@
 //! on HTTP or SQL.
 
 mod artifacts;
+mod change_log;
 mod deployment_resolution;
 mod deployments;
 mod error;
 mod experiments;
 mod logged_models;
 mod logging;
+mod maturity;
 mod registry;
 mod registry_sources;
 mod runs;
@@ -25,11 +27,13 @@ use std::sync::Arc;
 use cairn_store::TrackingStore;
 
 pub use artifacts::Artifacts;
+pub use change_log::{ChangeLog, MAX_CHANGES, MAX_WAIT};
 pub use deployments::{DeploymentRequest, Deployments};
 pub use error::{ServiceError, ServiceResult};
 pub use experiments::ExperimentSearch;
 pub use logged_models::{LoggedModelSearch, NewModel};
 pub use logging::{HistoryPage, MetricHistoryRequest};
+pub use maturity::{MaturityTracker, Overview, Reached};
 pub use registry::{Actor, HistoryRequest, NewVersionRequest, Registry, RegistrySearch};
 pub use runs::NewRunRequest;
 pub use search::{Page, RunSearch};

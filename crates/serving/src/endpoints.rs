@@ -127,6 +127,11 @@ impl Endpoints {
         }
     }
 
+    /// Takes an endpoint out of service, saying why: it answers not-ready (503) from now on.
+    pub fn retire(&self, name: &str, why: String) {
+        self.write().insert(name.to_owned(), Slot::Failed(why));
+    }
+
     pub fn remove(&self, name: &str) {
         self.write().remove(name);
     }

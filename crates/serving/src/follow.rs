@@ -1,15 +1,18 @@
 //! Keeping what serves in step with the control plane: an alias served by `cairn serve --model
-//! models:/name@alias`, or deployments (one, for a replica; all, for the serving embedded in `cairn
-//! server`). A change is loaded beside what serves and swapped in. A failed check keeps what serves and
-//! is retried at the next tick; so is a failed load, except that a deployment's model that failed to load
-//! is tried again only after [`RETRY_FAILED`].
+//! models:/name@alias` (polled), or deployments (one, for a replica; all, for the serving embedded in
+//! `cairn server`), followed through the control plane's change log ([`ControlPlane`]): a replica
+//! long-polls `GET /api/cairn/v1/events`, the embedded serving is woken in-process by each commit. On
+//! every change the deployments in scope are read again; a changed one is loaded beside what serves and
+//! swapped in. A failed load keeps what serves; the same load is tried again only after [`RETRY_FAILED`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-use serde::Deserialize;
+use anyhow::bail;
+use async_trait::async_trait;
+use cairn_client::Client;
+use cairn_contract::{DeploymentDto, ServingDto, ServingModelDto};
 
 use crate::endpoints::{Endpoints, Routing};
 use crate::served::{Loader, Served};
@@ -58,26 +61,6 @@ fn ticker(poll: std::time::Duration) -> tokio::time::Interval {
     tick
 }
 
-/// What the control plane says a deployment serves (`GET /api/cairn/v1/deployments[/{name}]`).
-#[derive(Debug, Deserialize)]
-struct DeploymentWire {
-    name: String,
-    serving: ServingWire,
-}
-
-#[derive(Debug, Deserialize, PartialEq)]
-struct ServingWire {
-    primary: ModelWire,
-    canary: Option<ModelWire>,
-}
-
-#[derive(Debug, Deserialize, PartialEq)]
-struct ModelWire {
-    name: String,
-    version: String,
-    weight: Option<u8>,
-}
-
 /// Which deployments a process serves.
 #[derive(Debug, Clone)]
 pub enum Scope {
@@ -87,46 +70,63 @@ pub enum Scope {
     One(String),
 }
 
-/// Reads the deployments in scope from the control plane; `None` when the one deployment does not exist.
-async fn fetch(
-    http: &reqwest::Client,
-    server: &str,
-    scope: &Scope,
-) -> anyhow::Result<Option<Vec<DeploymentWire>>> {
-    let url = match scope {
-        Scope::All => format!("{server}/api/cairn/v1/deployments"),
-        Scope::One(name) => format!("{server}/api/cairn/v1/deployments/{name}"),
-    };
-    let resp = http
-        .get(&url)
-        .timeout(std::time::Duration::from_secs(30))
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {url}"))?;
-    let status = resp.status();
-    if status == reqwest::StatusCode::NOT_FOUND && matches!(scope, Scope::One(_)) {
-        return Ok(None);
+/// What a deployment serves, as the control plane says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    pub name: String,
+    pub serving: ServingDto,
+}
+
+/// Where deployments come from, and how a follower learns that they changed.
+#[async_trait]
+pub trait ControlPlane: Send + Sync + 'static {
+    /// The deployments in scope; `None` when the one deployment of a replica does not exist.
+    async fn deployments(&self, scope: &Scope) -> anyhow::Result<Option<Vec<Wanted>>>;
+    /// Waits up to `timeout` for a change-log entry after `after`; returns the log's newest sequence
+    /// (`after` itself when nothing came).
+    async fn wait(&self, after: i64, timeout: Duration) -> anyhow::Result<i64>;
+}
+
+/// A control plane reached over HTTP: what replicas follow.
+pub struct HttpControlPlane {
+    client: Client,
+}
+
+impl HttpControlPlane {
+    pub fn new(server: &str) -> Self {
+        Self {
+            client: Client::new(server),
+        }
     }
-    let body: serde_json::Value = resp
-        .json()
-        .await
-        .with_context(|| format!("{url} answered {status}"))?;
-    if !status.is_success() {
-        bail!(
-            "{url}: {} ({status})",
-            body["message"].as_str().unwrap_or("request failed")
-        );
+}
+
+#[async_trait]
+impl ControlPlane for HttpControlPlane {
+    async fn deployments(&self, scope: &Scope) -> anyhow::Result<Option<Vec<Wanted>>> {
+        let wanted = |d: DeploymentDto| Wanted {
+            name: d.name,
+            serving: d.state.serving,
+        };
+        Ok(match scope {
+            Scope::All => Some(
+                self.client
+                    .deployments()
+                    .await?
+                    .into_iter()
+                    .map(wanted)
+                    .collect(),
+            ),
+            Scope::One(name) => self.client.deployment(name).await?.map(|d| vec![wanted(d)]),
+        })
     }
-    let list = match scope {
-        Scope::All => serde_json::from_value(body["deployments"].clone()),
-        Scope::One(_) => serde_json::from_value(body["deployment"].clone()).map(|d| vec![d]),
+
+    async fn wait(&self, after: i64, timeout: Duration) -> anyhow::Result<i64> {
+        Ok(self.client.changes(after, timeout).await?.head)
     }
-    .with_context(|| format!("{url} answered an unexpected body"))?;
-    Ok(Some(list))
 }
 
 /// Does `routing` serve exactly `wanted`?
-fn serves(routing: &Routing, wanted: &ServingWire) -> bool {
+fn serves(routing: &Routing, wanted: &ServingDto) -> bool {
     let primary = routing
         .primary
         .is(&wanted.primary.name, &wanted.primary.version);
@@ -142,7 +142,7 @@ fn serves(routing: &Routing, wanted: &ServingWire) -> bool {
 async fn model_for(
     loader: &Loader,
     current: Option<&Routing>,
-    wanted: &ModelWire,
+    wanted: &ServingModelDto,
 ) -> anyhow::Result<Arc<Served>> {
     if let Some(found) = current
         .into_iter()
@@ -159,7 +159,7 @@ async fn model_for(
 async fn routing_for(
     loader: &Loader,
     current: Option<&Routing>,
-    wanted: &ServingWire,
+    wanted: &ServingDto,
 ) -> anyhow::Result<Routing> {
     let primary = model_for(loader, current, &wanted.primary).await?;
     let canary = match &wanted.canary {
@@ -170,41 +170,53 @@ async fn routing_for(
 }
 
 /// How long a deployment whose model failed to load waits before the same load is tried again.
-const RETRY_FAILED: std::time::Duration = std::time::Duration::from_secs(30);
+const RETRY_FAILED: Duration = Duration::from_secs(30);
+/// The longest one wait on the change log lasts (then the deployments are read again regardless).
+const LONG_POLL: Duration = Duration::from_secs(30);
+/// The pause after the control plane could not be reached.
+const BACKOFF: Duration = Duration::from_secs(1);
 
 /// Keeps endpoints in line with the deployments in scope.
 pub struct Follower {
     loader: Loader,
-    http: reqwest::Client,
+    plane: Arc<dyn ControlPlane>,
     scope: Scope,
     /// The endpoint name of a one-deployment scope (a replica's `--name`).
     rename: Option<String>,
     /// Loads that failed, by deployment: what was wanted and when, so that a model that cannot load
-    /// (not ONNX, say) is not fetched again every tick.
-    failed: HashMap<String, (String, Instant)>,
+    /// (not ONNX, say) is not fetched again at every change.
+    failed: HashMap<String, (ServingDto, Instant)>,
 }
 
 impl Follower {
-    pub fn new(loader: Loader, scope: Scope, rename: Option<String>) -> Self {
+    pub fn new(
+        loader: Loader,
+        plane: Arc<dyn ControlPlane>,
+        scope: Scope,
+        rename: Option<String>,
+    ) -> Self {
         Follower {
             loader,
-            http: reqwest::Client::new(),
+            plane,
             scope,
             rename,
             failed: HashMap::new(),
         }
     }
 
-    /// Brings the endpoints in line with the deployments in scope, once.
+    /// Brings the endpoints in line with the deployments in scope, once. A replica whose deployment is
+    /// gone retires its endpoint (it answers not-ready) and returns an error.
     pub async fn sync(&mut self, endpoints: &Endpoints) -> anyhow::Result<()> {
-        let Some(deployments) = fetch(&self.http, &self.loader.server, &self.scope).await? else {
+        let Some(deployments) = self.plane.deployments(&self.scope).await? else {
             if let Scope::One(name) = &self.scope {
                 let endpoint = self.rename.as_deref().unwrap_or(name);
+                let server = &self.loader.server;
                 if endpoints.current(endpoint).is_some() {
                     tracing::warn!(deployment = %name, "deployment deleted: no longer serving it");
+                    let why = format!("deployment '{name}' no longer exists on {server}");
+                    endpoints.retire(endpoint, why);
                 }
-                endpoints.remove(endpoint);
-                bail!("deployment '{name}' not found on {}", self.loader.server);
+                bail!("deployment '{name}' not found on {server}");
             }
             return Ok(());
         };
@@ -225,11 +237,10 @@ impl Follower {
                 self.failed.remove(&d.name);
                 continue;
             }
-            let wanted = format!("{:?}", d.serving);
             if self
                 .failed
                 .get(&d.name)
-                .is_some_and(|(w, at)| *w == wanted && at.elapsed() < RETRY_FAILED)
+                .is_some_and(|(w, at)| *w == d.serving && at.elapsed() < RETRY_FAILED)
             {
                 continue;
             }
@@ -248,7 +259,8 @@ impl Follower {
                 Err(e) => {
                     let why = format!("{e:#}");
                     tracing::warn!(deployment = %d.name, error = %why, "cannot load the deployment's model; retrying in 30 s");
-                    self.failed.insert(d.name.clone(), (wanted, Instant::now()));
+                    self.failed
+                        .insert(d.name.clone(), (d.serving, Instant::now()));
                     endpoints.failed(&endpoint, why);
                 }
             }
@@ -256,11 +268,29 @@ impl Follower {
         Ok(())
     }
 
-    /// Syncs every `poll`, forever.
-    pub async fn run(mut self, endpoints: Arc<Endpoints>, poll: std::time::Duration) {
-        let mut tick = ticker(poll);
+    /// Follows the change log forever: after each change (or [`LONG_POLL`] without one, or
+    /// [`RETRY_FAILED`] while a load is failing), reads the deployments again.
+    pub async fn run(mut self, endpoints: Arc<Endpoints>) {
+        let mut cursor = 0;
+        let mut first = true;
         loop {
-            tick.tick().await;
+            // Position first, then state: a change committed after the position read wakes the next wait.
+            let timeout = if first {
+                Duration::ZERO
+            } else if self.failed.is_empty() {
+                LONG_POLL
+            } else {
+                RETRY_FAILED
+            };
+            match self.plane.wait(cursor, timeout).await {
+                Ok(head) => cursor = head,
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "following the control plane's change log");
+                    tokio::time::sleep(BACKOFF).await;
+                    continue;
+                }
+            }
+            first = false;
             if let Err(e) = self.sync(&endpoints).await {
                 tracing::warn!(error = %format!("{e:#}"), "checking deployments");
             }

@@ -5,7 +5,7 @@
 //! Three ways to run: `cairn serve --model …` serves one model by hand (following an alias if given
 //! one); `cairn serve --deployment NAME` is a stateless replica serving one deployment of a control
 //! plane; and `cairn server` embeds the serving of every deployment ([`embedded`]). Deployments and
-//! aliases are followed by polling the control plane ([`follow`]); a change is loaded beside what serves
+//! aliases are followed through the control plane's change log, aliases served by hand by polling the registry ([`follow`]); a change is loaded beside what serves
 //! and swapped in, so no request fails.
 //!
 //! Layout: [`config`] the settings, [`source`] finds and fetches models, [`served`] loads them,
@@ -31,7 +31,8 @@ use cairn_onnx::Runtime;
 
 pub use config::{EngineConfig, ServeConfig};
 use endpoints::{Endpoints, Routing, Unservable};
-use follow::{Follower, Scope};
+pub use follow::{ControlPlane, Scope, Wanted};
+use follow::{Follower, HttpControlPlane};
 pub use served::{Loader, Served};
 
 /// `cairn serve`: loads what the settings name and returns the router serving it; for an alias or a
@@ -39,7 +40,7 @@ pub use served::{Loader, Served};
 pub async fn app(cfg: &ServeConfig) -> anyhow::Result<axum::Router> {
     telemetry::install();
     let runtime = Runtime::init(cfg.engine.ort_dylib.as_deref())?;
-    let loader = Loader::new(Ok(runtime), &cfg.server, cfg.engine.options());
+    let loader = Loader::new(Ok(runtime), &cfg.server(), cfg.engine.options());
     let endpoints = match (&cfg.deployment, cfg.model.as_deref()) {
         (Some(deployment), _) => serve_deployment(cfg, loader, deployment).await?,
         (None, Some(model)) if model.starts_with("models:/") => {
@@ -68,8 +69,10 @@ async fn serve_deployment(
 ) -> anyhow::Result<Arc<Endpoints>> {
     let endpoint = cfg.name.clone().unwrap_or_else(|| deployment.to_owned());
     let endpoints = Arc::new(Endpoints::with_default(&endpoint));
+    let plane = Arc::new(HttpControlPlane::new(&loader.server));
     let mut follower = Follower::new(
         loader,
+        plane,
         Scope::One(deployment.to_owned()),
         Some(endpoint.clone()),
     );
@@ -77,7 +80,7 @@ async fn serve_deployment(
     if let Err(Unservable::NotReady(why) | Unservable::Unknown(why)) = endpoints.get(&endpoint) {
         bail!("{why}");
     }
-    tokio::spawn(follower.run(endpoints.clone(), cfg.engine.poll()));
+    tokio::spawn(follower.run(endpoints.clone()));
     Ok(endpoints)
 }
 
@@ -90,7 +93,7 @@ async fn serve_registered(
     let (name, version, alias) = source::parse_models_uri(model)?;
     let version = match (version, &alias) {
         (Some(v), _) => v,
-        (None, Some(alias)) => source::alias_version(&cfg.server, &name, alias)
+        (None, Some(alias)) => source::alias_version(&loader.server, &name, alias)
             .await
             .with_context(|| format!("resolving {model}"))?,
         (None, None) => bail!("expected a version or an alias in {model}"),
@@ -114,11 +117,11 @@ async fn serve_registered(
     Ok(endpoints)
 }
 
-/// The serving embedded in `cairn server`: every deployment of the control plane at `server` (the
-/// embedding server's own address), at `/v2/models/{deployment}/…` and
-/// `/serving-endpoints/{deployment}/invocations`, with `/metrics`. Without an ONNX Runtime the server
-/// still runs; each deployment then answers 503 saying how to install one.
-pub fn embedded(engine: &EngineConfig, server: &str) -> axum::Router {
+/// The serving embedded in `cairn server`: every deployment of `plane` (the server's own control plane,
+/// in-process), at `/v2/models/{deployment}/…` and `/serving-endpoints/{deployment}/invocations`, with
+/// `/metrics`; models are fetched from `server` (the embedding server's own address). Without an ONNX
+/// Runtime the server still runs; each deployment then answers 503 saying how to install one.
+pub fn embedded(engine: &EngineConfig, server: &str, plane: Arc<dyn ControlPlane>) -> axum::Router {
     telemetry::install();
     let runtime = Runtime::init(engine.ort_dylib.as_deref()).map_err(|e| e.to_string());
     if let Err(why) = &runtime {
@@ -127,9 +130,10 @@ pub fn embedded(engine: &EngineConfig, server: &str) -> axum::Router {
     let endpoints = Arc::new(Endpoints::default());
     let follower = Follower::new(
         Loader::new(runtime, server, engine.options()),
+        plane,
         Scope::All,
         None,
     );
-    tokio::spawn(follower.run(endpoints.clone(), engine.poll()));
+    tokio::spawn(follower.run(endpoints.clone()));
     routes::router(endpoints, false)
 }

@@ -5,9 +5,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use cairn_domain::change_log::{NewChange, Topic};
 use cairn_domain::deployment::{Deployment, DeploymentEvent, DeploymentEventKind, DeploymentState};
 use cairn_store::{DeploymentChange, DeploymentStore, StoreError, StoreResult};
 
+use crate::change_log::append;
 use crate::registry::{RegistryDb, Row, Tx};
 
 /// Deployments on a SQL engine.
@@ -52,6 +54,24 @@ fn deployment(r: &Row) -> StoreResult<Deployment> {
     })
 }
 
+const EVENT_COLUMNS: &str =
+    "seq, deployment, kind, actor, timestamp_ms, before_json, after_json, revision";
+
+fn event(r: &Row) -> StoreResult<DeploymentEvent> {
+    let kind = r.text(2)?;
+    Ok(DeploymentEvent {
+        seq: r.int(0)?,
+        deployment: r.text(1)?,
+        kind: DeploymentEventKind::parse(&kind)
+            .ok_or_else(|| StoreError::Internal(format!("corrupt deployment event kind {kind}")))?,
+        actor: r.text(3)?,
+        timestamp_ms: r.int(4)?,
+        before: from_json(r.opt_text(5)?)?,
+        after: from_json(r.opt_text(6)?)?,
+        revision: r.opt_int(7)?,
+    })
+}
+
 async fn fetch(tx: &mut dyn Tx, name: &str) -> StoreResult<Option<Deployment>> {
     tx.query(
         &format!("SELECT {COLUMNS} FROM deployments WHERE name = $1"),
@@ -63,27 +83,53 @@ async fn fetch(tx: &mut dyn Tx, name: &str) -> StoreResult<Option<Deployment>> {
     .transpose()
 }
 
+/// Records a deployment event (with the revision the change leaves it at) and its change-log entry.
 async fn record(
     tx: &mut dyn Tx,
     name: &str,
     change: &DeploymentChange,
+    revision: i64,
     before: Option<&DeploymentState>,
     after: Option<&DeploymentState>,
 ) -> StoreResult<()> {
-    tx.execute(
-        "INSERT INTO deployment_events (deployment, kind, actor, timestamp_ms, before_json, after_json) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        vec![
-            name.into(),
-            change.kind.as_str().into(),
-            (&change.actor).into(),
-            change.timestamp_ms.into(),
-            before.map(to_json).transpose()?.into(),
-            after.map(to_json).transpose()?.into(),
-        ],
+    let seq = tx
+        .query(
+            "INSERT INTO deployment_events (deployment, kind, actor, timestamp_ms, before_json, after_json, \
+             revision) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+            vec![
+                name.into(),
+                change.kind.as_str().into(),
+                (&change.actor).into(),
+                change.timestamp_ms.into(),
+                before.map(to_json).transpose()?.into(),
+                after.map(to_json).transpose()?.into(),
+                revision.into(),
+            ],
+        )
+        .await?
+        .first()
+        .map(|r| r.int(0))
+        .transpose()?
+        .ok_or_else(|| StoreError::Internal("deployment event insert returned no seq".into()))?;
+    let serving = after.map(|s| &s.serving);
+    let detail = serde_json::json!({
+        "revision": revision,
+        "model": serving.map(|s| s.primary.name.as_str()),
+        "version": serving.map(|s| s.primary.version),
+    });
+    append(
+        tx,
+        NewChange {
+            topic: Topic::Deployment,
+            subject: name,
+            kind: change.kind.as_str(),
+            topic_seq: seq,
+            actor: &change.actor,
+            timestamp_ms: change.timestamp_ms,
+            detail: Some(detail),
+        },
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 #[async_trait]
@@ -108,7 +154,7 @@ impl DeploymentStore for SqlDeployments {
                     "Deployment '{name}' already exists."
                 )));
             }
-            record(tx, name, change, None, Some(state)).await?;
+            record(tx, name, change, 1, None, Some(state)).await?;
             Ok(Deployment {
                 name: name.to_owned(),
                 state: state.clone(),
@@ -160,7 +206,15 @@ impl DeploymentStore for SqlDeployments {
                 ],
             )
             .await?;
-            record(tx, name, change, Some(&current.state), Some(state)).await?;
+            record(
+                tx,
+                name,
+                change,
+                revision + 1,
+                Some(&current.state),
+                Some(state),
+            )
+            .await?;
             Ok(Some(Deployment {
                 state: state.clone(),
                 revision: revision + 1,
@@ -175,7 +229,15 @@ impl DeploymentStore for SqlDeployments {
             let current = fetch(tx, name).await?.ok_or_else(|| not_found(name))?;
             tx.execute("DELETE FROM deployments WHERE name = $1", vec![name.into()])
                 .await?;
-            record(tx, name, change, Some(&current.state), None).await
+            record(
+                tx,
+                name,
+                change,
+                current.revision + 1,
+                Some(&current.state),
+                None,
+            )
+            .await
         })
     }
 
@@ -188,8 +250,10 @@ impl DeploymentStore for SqlDeployments {
         read!(self, |tx| {
             let rows = tx
                 .query(
-                    "SELECT seq, deployment, kind, actor, timestamp_ms, before_json, after_json \
-                     FROM deployment_events WHERE deployment = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                    &format!(
+                        "SELECT {EVENT_COLUMNS} FROM deployment_events \
+                         WHERE deployment = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+                    ),
                     vec![
                         name.into(),
                         after_seq.into(),
@@ -200,22 +264,32 @@ impl DeploymentStore for SqlDeployments {
             if rows.is_empty() && after_seq == 0 {
                 return Err(not_found(name));
             }
-            rows.into_iter()
-                .map(|r| {
-                    let kind = r.text(2)?;
-                    Ok(DeploymentEvent {
-                        seq: r.int(0)?,
-                        deployment: r.text(1)?,
-                        kind: DeploymentEventKind::parse(&kind).ok_or_else(|| {
-                            StoreError::Internal(format!("corrupt deployment event kind {kind}"))
-                        })?,
-                        actor: r.text(3)?,
-                        timestamp_ms: r.int(4)?,
-                        before: from_json(r.opt_text(5)?)?,
-                        after: from_json(r.opt_text(6)?)?,
-                    })
-                })
-                .collect()
+            rows.iter().map(event).collect()
+        })
+    }
+
+    async fn deployment_events_of_kind(
+        &self,
+        kind: DeploymentEventKind,
+        after_seq: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<DeploymentEvent>> {
+        read!(self, |tx| {
+            tx.query(
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM deployment_events \
+                     WHERE kind = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+                ),
+                vec![
+                    kind.as_str().into(),
+                    after_seq.into(),
+                    i64::try_from(limit).unwrap_or(i64::MAX).into(),
+                ],
+            )
+            .await?
+            .iter()
+            .map(event)
+            .collect()
         })
     }
 }

@@ -39,6 +39,7 @@ macro_rules! read {
     }};
 }
 
+mod change_log;
 mod checks;
 mod columns;
 mod deployments;
@@ -52,6 +53,7 @@ mod metrics;
 mod registry;
 mod runs;
 
+pub use change_log::{Signalled, SqlChangeLog};
 pub use checks::{active_run, check_params, run_artifact_uri};
 pub use columns::Columns;
 pub use deployments::SqlDeployments;

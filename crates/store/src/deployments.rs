@@ -47,4 +47,11 @@ pub trait DeploymentStore: Send + Sync + 'static {
         after_seq: i64,
         limit: usize,
     ) -> StoreResult<Vec<DeploymentEvent>>;
+    /// Events of one kind across every deployment (live or deleted), oldest first, after `after_seq`.
+    async fn deployment_events_of_kind(
+        &self,
+        kind: DeploymentEventKind,
+        after_seq: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<DeploymentEvent>>;
 }

@@ -2,20 +2,22 @@
 //! a sibling crate) implements these traits; services hold them as `Arc<dyn …>` and never see SQL.
 //!
 //! Key types: [`TrackingStore`] (experiments, runs, metrics, datasets, logged models), [`RegistryStore`]
-//! (registered models, versions, aliases and their change log), [`DeploymentStore`] (deployments and their history) and [`StoreError`].
+//! (registered models, versions, aliases and their change log), [`DeploymentStore`] (deployments and their history), [`ChangeLogStore`] (the control plane's one change log) and [`StoreError`].
 //! Depends only on `cairn-domain`.
 
+mod change_log;
 mod deployments;
 mod error;
 mod registry;
 mod tracking;
 
+pub use change_log::ChangeLogStore;
 pub use deployments::{DeploymentChange, DeploymentStore};
 pub use error::StoreError;
 pub use registry::{EventQuery, NewModelVersion, RegistryStore};
 pub use tracking::{
-    LoggedModelUpdate, MetricHistoryQuery, NewExperiment, NewLoggedModel, NewRun, RunUpdate,
-    TrackingStore,
+    HistoryOrder, LoggedModelUpdate, MetricHistoryQuery, NewExperiment, NewLoggedModel, NewRun,
+    RunUpdate, TrackingStore,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,6 +1,7 @@
 //! What the registry's reads and writes share: key and alias lookups, event records, upserts, and the
 //! JSON the events carry.
 
+use cairn_domain::change_log::{NewChange, Topic};
 use cairn_domain::{Change, ModelVersion, NewEvent, Tag};
 use cairn_store::{StoreError, StoreResult};
 use serde_json::{Value, json};
@@ -55,6 +56,7 @@ pub(super) async fn alias_version(
     .transpose()
 }
 
+/// Records a registry event and its entry in the control plane's change log, in the caller's transaction.
 pub(super) async fn record(
     tx: &mut dyn Tx,
     key: &str,
@@ -62,23 +64,48 @@ pub(super) async fn record(
     change: &Change,
     e: NewEvent,
 ) -> StoreResult<()> {
-    tx.execute(
-        "INSERT INTO registry_events (model_key, model_name, kind, version, alias, actor, timestamp_ms, \
-         before_json, after_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        vec![
-            key.into(),
-            name.into(),
-            e.kind.as_str().into(),
-            e.version.into(),
-            e.alias.into(),
-            change.actor.as_str().into(),
-            change.at_ms.into(),
-            e.before.map(|v| v.to_string()).into(),
-            e.after.map(|v| v.to_string()).into(),
-        ],
+    let kind = e.kind.as_str();
+    let mut detail = serde_json::Map::new();
+    if let Some(v) = e.version {
+        detail.insert("version".into(), v.into());
+    }
+    if let Some(a) = &e.alias {
+        detail.insert("alias".into(), a.as_str().into());
+    }
+    let seq = tx
+        .query(
+            "INSERT INTO registry_events (model_key, model_name, kind, version, alias, actor, timestamp_ms, \
+             before_json, after_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",
+            vec![
+                key.into(),
+                name.into(),
+                kind.into(),
+                e.version.into(),
+                e.alias.into(),
+                change.actor.as_str().into(),
+                change.at_ms.into(),
+                e.before.map(|v| v.to_string()).into(),
+                e.after.map(|v| v.to_string()).into(),
+            ],
+        )
+        .await?
+        .first()
+        .map(|r| r.int(0))
+        .transpose()?
+        .ok_or_else(|| StoreError::Internal("registry event insert returned no seq".into()))?;
+    crate::change_log::append(
+        tx,
+        NewChange {
+            topic: Topic::Registry,
+            subject: name,
+            kind,
+            topic_seq: seq,
+            actor: &change.actor,
+            timestamp_ms: change.at_ms,
+            detail: (!detail.is_empty()).then_some(Value::Object(detail)),
+        },
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 pub(super) async fn touch_model(tx: &mut dyn Tx, name: &str, at: i64) -> StoreResult<()> {

@@ -1,0 +1,19 @@
+//! The native API's contract: every request and response body of `/api/cairn/v1`, in one place. The API
+//! handlers (`cairn-api`) answer with these types, the typed client (`cairn-client`) reads them, and so
+//! the CLI, serving replicas and the web UI read what the server writes, by construction.
+//!
+//! Wire types are kept apart from the domain's; each has an explicit conversion from the domain type it
+//! shows. Depends only on the domain, serde and utoipa (for the OpenAPI schemas).
+
+mod change_log;
+mod deployments;
+mod error;
+mod maturity;
+
+pub use change_log::{ChangeDto, ChangesResponse};
+pub use deployments::{
+    CanaryDto, DeploymentBody, DeploymentDto, DeploymentEventDto, DeploymentEventsResponse,
+    DeploymentResponse, DeploymentsResponse, ServingDto, ServingModelDto, StateDto,
+};
+pub use error::{ErrorBody, ErrorCode};
+pub use maturity::{LevelDto, MaturityDto, MaturityListResponse, ModelLevelDto, ReachedDto};

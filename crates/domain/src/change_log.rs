@@ -1,0 +1,63 @@
+//! The control plane's change log: every control-plane change (a registry event, a deployment event, and
+//! what later levels add) is one [`ChangeEntry`] with a global sequence, written in the same transaction as
+//! the change. Whatever reacts to changes — the deployment controller, serving replicas, the maturity
+//! tracker, the UI's histories — follows this one log.
+
+use serde::{Deserialize, Serialize};
+
+/// What part of the control plane a change belongs to; its detailed event lives in that topic's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Topic {
+    /// A registered model (`subject` is its name when it changed).
+    Registry,
+    /// A deployment (`subject` is its name).
+    Deployment,
+}
+
+impl Topic {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Topic::Registry => "registry",
+            Topic::Deployment => "deployment",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "registry" => Some(Topic::Registry),
+            "deployment" => Some(Topic::Deployment),
+            _ => None,
+        }
+    }
+}
+
+/// One control-plane change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeEntry {
+    /// Position in the log: strictly increasing in commit order, never reused.
+    pub seq: i64,
+    pub topic: Topic,
+    /// What changed: a model's or a deployment's name.
+    pub subject: String,
+    /// The topic's event kind (`alias_moved`, `rolled_out`, …).
+    pub kind: String,
+    /// The detailed event's sequence in its topic's history.
+    pub topic_seq: i64,
+    pub actor: String,
+    pub timestamp_ms: i64,
+    /// A few fields naming what changed (`{"version": 3, "alias": "champion"}`).
+    pub detail: Option<serde_json::Value>,
+}
+
+/// A change about to be appended (its sequence is assigned by the store).
+#[derive(Debug, Clone)]
+pub struct NewChange<'a> {
+    pub topic: Topic,
+    pub subject: &'a str,
+    pub kind: &'a str,
+    pub topic_seq: i64,
+    pub actor: &'a str,
+    pub timestamp_ms: i64,
+    pub detail: Option<serde_json::Value>,
+}

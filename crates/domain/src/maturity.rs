@@ -1,0 +1,360 @@
+//! The maturity tracker: which of the six MLOps maturity levels a registered model stands on, computed
+//! from stored evidence only (never from a declared tag). Levels are cumulative: level N needs 1..N−1.
+//!
+//! The service gathers [`Evidence`] from the stores; [`assess`] turns it into a [`Maturity`]: each rung
+//! reached or not, the evidence found, what is missing, and the one next step.
+
+/// One rung of the ladder: its number, name, automation and outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Level {
+    pub level: u8,
+    pub name: &'static str,
+    pub automation: &'static str,
+    pub outcome: &'static str,
+}
+
+pub const LEVELS: [Level; 6] = [
+    Level {
+        level: 1,
+        name: "Manual Model Building",
+        automation: "None",
+        outcome: "Slow, error-prone",
+    },
+    Level {
+        level: 2,
+        name: "Manual Deployment",
+        automation: "Low",
+        outcome: "Inconsistent deployments",
+    },
+    Level {
+        level: 3,
+        name: "Automated Deployment",
+        automation: "Medium",
+        outcome: "Faster, repeatable deployments",
+    },
+    Level {
+        level: 4,
+        name: "CI/CD Pipelines",
+        automation: "High",
+        outcome: "Reliable, frequent updates",
+    },
+    Level {
+        level: 5,
+        name: "Continuous Training & Monitoring",
+        automation: "Very High",
+        outcome: "Adaptive models, early issue detection",
+    },
+    Level {
+        level: 6,
+        name: "Full Automation & Governance",
+        automation: "Full",
+        outcome: "Robust, compliant, scalable MLOps",
+    },
+];
+
+/// A version of the model and the run it came from, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedVersion {
+    pub version: i64,
+    pub run_id: Option<String>,
+    /// Params and metrics the run logged (0 when there is no run, or it was not found).
+    pub params: usize,
+    pub metrics: usize,
+}
+
+/// A live deployment serving a version of the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentEvidence {
+    pub name: String,
+    /// The alias of this model its primary follows, if it follows one.
+    pub follows_alias: Option<String>,
+    pub serving_version: i64,
+    /// Alias moves this deployment rolled out by itself since it was created: (event seq, version).
+    pub rollouts: Vec<(i64, i64)>,
+}
+
+/// What the stores hold about one model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evidence {
+    pub versions: Vec<TrackedVersion>,
+    pub deployments: Vec<DeploymentEvidence>,
+}
+
+/// One rung, assessed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rung {
+    pub level: Level,
+    /// Its own evidence is there and every rung below is reached.
+    pub reached: bool,
+    pub evidence: Vec<String>,
+    pub missing: Vec<String>,
+}
+
+/// A model's place on the ladder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Maturity {
+    pub model: String,
+    /// 0–6: the highest rung reached with every rung below it.
+    pub level: u8,
+    /// What to do to reach the next level; empty at the top.
+    pub next_step: String,
+    pub rungs: Vec<Rung>,
+}
+
+impl Maturity {
+    /// The reached level's description; `None` at level 0.
+    pub fn current(&self) -> Option<Level> {
+        (self.level > 0).then(|| LEVELS[usize::from(self.level) - 1])
+    }
+}
+
+/// What a rung found: evidence lines, or what is missing and the step that would provide it.
+struct Finding {
+    evidence: Vec<String>,
+    missing: Vec<String>,
+    step: String,
+}
+
+fn level1(e: &Evidence, model: &str) -> Finding {
+    let evidence: Vec<String> = e
+        .versions
+        .iter()
+        .filter(|v| v.params > 0 && v.metrics > 0)
+        .filter_map(|v| {
+            v.run_id.as_ref().map(|run| {
+                format!(
+                    "version {} comes from run {run} ({} params, {} metrics)",
+                    v.version, v.params, v.metrics
+                )
+            })
+        })
+        .collect();
+    let missing = if evidence.is_empty() {
+        vec![if e.versions.is_empty() {
+            format!("model '{model}' has no version")
+        } else {
+            "no version comes from a tracked run that logged at least one param and one metric"
+                .into()
+        }]
+    } else {
+        vec![]
+    };
+    Finding {
+        evidence,
+        missing,
+        step: format!(
+            "Train in a tracked run (mlflow.start_run) that logs a param and a metric, and register its \
+             model as a version of '{model}'"
+        ),
+    }
+}
+
+fn level2(e: &Evidence, model: &str) -> Finding {
+    let evidence: Vec<String> = e
+        .deployments
+        .iter()
+        .map(|d| format!("deployment {} serves version {}", d.name, d.serving_version))
+        .collect();
+    let missing = if evidence.is_empty() {
+        vec![format!("no deployment serves a version of '{model}'")]
+    } else {
+        vec![]
+    };
+    Finding {
+        evidence,
+        missing,
+        step: format!("Deploy a version: cairn deploy create NAME --model models:/{model}/VERSION"),
+    }
+}
+
+fn level3(e: &Evidence, model: &str) -> Finding {
+    let following: Vec<&DeploymentEvidence> = e
+        .deployments
+        .iter()
+        .filter(|d| d.follows_alias.is_some())
+        .collect();
+    let evidence: Vec<String> = following
+        .iter()
+        .flat_map(|d| {
+            let alias = d.follows_alias.as_deref().unwrap_or_default();
+            d.rollouts.iter().map(move |(seq, v)| {
+                format!(
+                    "deployment {} follows @{alias} and rolled out version {v} by itself (event seq {seq})",
+                    d.name
+                )
+            })
+        })
+        .collect();
+    let (missing, step) = match (following.first(), evidence.is_empty()) {
+        (_, false) => (vec![], String::new()),
+        (None, true) => (
+            vec![format!("no deployment follows an alias of '{model}'")],
+            format!(
+                "Make a deployment follow an alias: cairn deploy update NAME --model models:/{model}@champion, \
+                 then move the alias to a new version"
+            ),
+        ),
+        (Some(d), true) => (
+            vec![format!(
+                "deployment {} follows @{} but has not rolled out an alias move yet",
+                d.name,
+                d.follows_alias.as_deref().unwrap_or_default()
+            )],
+            format!(
+                "Move the alias @{} of '{model}' to a new version; deployment {} rolls it out by itself",
+                d.follows_alias.as_deref().unwrap_or_default(),
+                d.name
+            ),
+        ),
+    };
+    Finding {
+        evidence,
+        missing,
+        step,
+    }
+}
+
+/// The evidence later levels need, which this Cairn cannot gather yet.
+fn not_yet(level: u8) -> Finding {
+    let needs = match level {
+        4 => "the serving version came from a pipeline run whose gates passed and moved the alias",
+        5 => {
+            "a monitor with recent snapshots and an alert rule on the serving deployment, and a retraining \
+             trigger that fired and produced a pipeline run"
+        }
+        _ => {
+            "auth on, the serving alias protected, its version promoted through approval and policy, the \
+             audit chain verifying, lineage complete, a model card"
+        }
+    };
+    Finding {
+        evidence: vec![],
+        missing: vec![format!("not yet available in this Cairn: {needs}")],
+        step: format!("Level {level} is not yet available in this Cairn"),
+    }
+}
+
+/// Assesses a model from its evidence.
+pub fn assess(model: &str, e: &Evidence) -> Maturity {
+    let mut rungs = Vec::with_capacity(LEVELS.len());
+    let mut level = 0;
+    let mut next_step = String::new();
+    for info in LEVELS {
+        let finding = match info.level {
+            1 => level1(e, model),
+            2 => level2(e, model),
+            3 => level3(e, model),
+            n => not_yet(n),
+        };
+        let below = level + 1 == info.level;
+        let own = finding.missing.is_empty();
+        if own && below {
+            level = info.level;
+        } else if next_step.is_empty() {
+            next_step = finding.step;
+        }
+        let mut missing = finding.missing;
+        if !below {
+            missing.push(format!("needs level {} first", info.level - 1));
+        }
+        rungs.push(Rung {
+            level: info,
+            reached: own && below,
+            evidence: finding.evidence,
+            missing,
+        });
+    }
+    Maturity {
+        model: model.to_owned(),
+        level,
+        next_step,
+        rungs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(v: i64, params: usize, metrics: usize) -> TrackedVersion {
+        TrackedVersion {
+            version: v,
+            run_id: Some(format!("run{v}")),
+            params,
+            metrics,
+        }
+    }
+
+    fn deployment(alias: Option<&str>, rollouts: Vec<(i64, i64)>) -> DeploymentEvidence {
+        DeploymentEvidence {
+            name: "d".into(),
+            follows_alias: alias.map(Into::into),
+            serving_version: 1,
+            rollouts,
+        }
+    }
+
+    #[test]
+    fn nothing_is_level_zero() {
+        let m = assess("m", &Evidence::default());
+        assert_eq!(m.level, 0);
+        assert!(m.current().is_none());
+        assert_eq!(m.rungs.len(), 6);
+        assert!(m.rungs.iter().all(|r| !r.reached));
+        assert!(m.next_step.contains("tracked run"));
+    }
+
+    #[test]
+    fn a_run_without_metrics_is_not_evidence() {
+        let e = Evidence {
+            versions: vec![version(1, 2, 0)],
+            ..Default::default()
+        };
+        assert_eq!(assess("m", &e).level, 0);
+    }
+
+    #[test]
+    fn levels_climb_with_evidence() {
+        let mut e = Evidence {
+            versions: vec![version(1, 1, 1)],
+            ..Default::default()
+        };
+        let m = assess("m", &e);
+        assert_eq!(m.level, 1);
+        assert!(m.rungs[0].evidence[0].contains("run1"));
+        assert!(m.next_step.contains("cairn deploy create"));
+
+        e.deployments.push(deployment(None, vec![]));
+        assert_eq!(assess("m", &e).level, 2);
+
+        e.deployments[0].follows_alias = Some("champion".into());
+        let m = assess("m", &e);
+        assert_eq!(m.level, 2);
+        assert!(m.next_step.contains("@champion"));
+
+        e.deployments[0].rollouts.push((7, 2));
+        let m = assess("m", &e);
+        assert_eq!(m.level, 3);
+        assert!(m.rungs[2].evidence[0].contains("seq 7"));
+        assert!(m.rungs[3].missing[0].starts_with("not yet available"));
+        assert_eq!(m.current().unwrap().automation, "Medium");
+    }
+
+    #[test]
+    fn a_rung_needs_the_ones_below() {
+        // A deployment that rolled out, but no tracked version: level 0, rungs 2 and 3 not reached.
+        let e = Evidence {
+            versions: vec![version(1, 0, 0)],
+            deployments: vec![deployment(Some("a"), vec![(3, 2)])],
+        };
+        let m = assess("m", &e);
+        assert_eq!(m.level, 0);
+        assert!(!m.rungs[1].reached && !m.rungs[2].reached);
+        assert!(
+            m.rungs[1]
+                .missing
+                .iter()
+                .any(|s| s == "needs level 1 first")
+        );
+    }
+}

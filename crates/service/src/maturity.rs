@@ -1,0 +1,271 @@
+//! The maturity tracker's use cases: gather each model's evidence from the stores in a few queries and
+//! assess it (`cairn_domain::maturity`); for one model, also when it reached each level, from the change
+//! log.
+
+use std::collections::HashMap;
+
+use cairn_domain::RunId;
+use cairn_domain::change_log::Topic;
+use cairn_domain::deployment::{Deployment, DeploymentEventKind, Target};
+use cairn_domain::maturity::{DeploymentEvidence, Evidence, Maturity, TrackedVersion, assess};
+use cairn_store::{ChangeLogStore, DeploymentStore};
+use std::sync::Arc;
+
+use crate::{Deployments, Registry, ServiceResult};
+
+/// When a model reached a level: the change-log entry that brought its evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reached {
+    pub level: u8,
+    pub seq: i64,
+    pub timestamp_ms: i64,
+}
+
+/// The organisation roll-up: how many models stand on each level (index 0 is level 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overview {
+    pub models: Vec<Maturity>,
+    pub per_level: [usize; 7],
+}
+
+#[derive(Clone)]
+pub struct MaturityTracker {
+    registry: Registry,
+    deployments: Arc<dyn DeploymentStore>,
+    change_log: Arc<dyn ChangeLogStore>,
+}
+
+/// Runs are fetched this many at a time.
+const RUN_BATCH: usize = 500;
+
+impl MaturityTracker {
+    pub fn new(deployments: &Deployments, change_log: Arc<dyn ChangeLogStore>) -> Self {
+        Self {
+            registry: deployments.registry.clone(),
+            deployments: deployments.store.clone(),
+            change_log,
+        }
+    }
+
+    /// Every registered model, assessed, by name; and how many stand on each level.
+    pub async fn overview(&self) -> ServiceResult<Overview> {
+        let models = self.registry.store.list_registered_models().await?;
+        let mut evidence = self.evidence(None).await?;
+        let mut out = Overview {
+            models: Vec::with_capacity(models.len()),
+            per_level: [0; 7],
+        };
+        for m in models {
+            let e = evidence.remove(&m.name).unwrap_or_default();
+            let assessed = assess(&m.name, &e);
+            out.per_level[usize::from(assessed.level)] += 1;
+            out.models.push(assessed);
+        }
+        Ok(out)
+    }
+
+    /// One model, assessed, with when it reached each level it stands on.
+    pub async fn model(&self, name: &str) -> ServiceResult<(Maturity, Vec<Reached>)> {
+        // Not found names the model.
+        self.registry.store.get_registered_model(name).await?;
+        let evidence = self
+            .evidence(Some(name))
+            .await?
+            .remove(name)
+            .unwrap_or_default();
+        let maturity = assess(name, &evidence);
+        let history = self.history(&maturity, &evidence).await?;
+        Ok((maturity, history))
+    }
+
+    /// Evidence per model name (for one model, or all).
+    async fn evidence(&self, only: Option<&str>) -> ServiceResult<HashMap<String, Evidence>> {
+        let versions = self.registry.store.list_model_versions(only).await?;
+        let ids: Vec<RunId> = versions
+            .iter()
+            .filter_map(|v| v.run_id.as_deref())
+            .filter_map(|id| RunId::parse(id).ok())
+            .collect();
+        let mut counts: HashMap<String, (usize, usize)> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(RUN_BATCH) {
+            for run in self.registry.tracking.get_runs(chunk).await? {
+                counts.insert(
+                    run.info.run_id.as_str().to_owned(),
+                    (run.data.params.len(), run.data.metrics.len()),
+                );
+            }
+        }
+        let mut out: HashMap<String, Evidence> = HashMap::new();
+        for v in versions {
+            let (params, metrics) = v
+                .run_id
+                .as_ref()
+                .and_then(|id| counts.get(&id.to_ascii_lowercase()))
+                .copied()
+                .unwrap_or((0, 0));
+            out.entry(v.name)
+                .or_default()
+                .versions
+                .push(TrackedVersion {
+                    version: v.version,
+                    run_id: v.run_id,
+                    params,
+                    metrics,
+                });
+        }
+        let rollouts = self.rollouts().await?;
+        for d in self.deployments.list_deployments().await? {
+            let primary = &d.state.serving.primary;
+            if only.is_some_and(|n| n != primary.name) {
+                continue;
+            }
+            let evidence = deployment_evidence(&d, &rollouts);
+            out.entry(primary.name.clone())
+                .or_default()
+                .deployments
+                .push(evidence);
+        }
+        Ok(out)
+    }
+
+    /// Every `rolled_out` event, by deployment: (seq, timestamp, version).
+    async fn rollouts(&self) -> ServiceResult<HashMap<String, Vec<(i64, i64, i64)>>> {
+        let mut out: HashMap<String, Vec<(i64, i64, i64)>> = HashMap::new();
+        let mut after = 0;
+        loop {
+            let page = self
+                .deployments
+                .deployment_events_of_kind(DeploymentEventKind::RolledOut, after, 1000)
+                .await?;
+            let done = page.len() < 1000;
+            for e in page {
+                after = e.seq;
+                if let Some(s) = e.after {
+                    out.entry(e.deployment).or_default().push((
+                        e.seq,
+                        e.timestamp_ms,
+                        s.serving.primary.version,
+                    ));
+                }
+            }
+            if done {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// When each reached level's evidence appeared in the change log.
+    async fn history(&self, m: &Maturity, e: &Evidence) -> ServiceResult<Vec<Reached>> {
+        let mut out = Vec::new();
+        if m.level == 0 {
+            return Ok(out);
+        }
+        let qualifying: Vec<i64> = e
+            .versions
+            .iter()
+            .filter(|v| v.run_id.is_some() && v.params > 0 && v.metrics > 0)
+            .map(|v| v.version)
+            .collect();
+        let mut first = |level: u8, found: Option<(i64, i64)>| {
+            if let Some((seq, timestamp_ms)) = found {
+                out.push(Reached {
+                    level,
+                    seq,
+                    timestamp_ms,
+                });
+            }
+        };
+        let registry = self.subject_changes(Topic::Registry, &m.model).await?;
+        first(
+            1,
+            registry
+                .iter()
+                .find(|c| {
+                    c.kind == "version_created"
+                        && version_of(&c.detail).is_some_and(|v| qualifying.contains(&v))
+                })
+                .map(|c| (c.seq, c.timestamp_ms)),
+        );
+        if m.level >= 2 {
+            let mut created = None;
+            let mut rolled = None;
+            for d in &e.deployments {
+                let changes = self.subject_changes(Topic::Deployment, &d.name).await?;
+                // The current incarnation: after the last deletion of that name.
+                let start = changes
+                    .iter()
+                    .rposition(|c| c.kind == "deleted")
+                    .map_or(0, |i| i + 1);
+                let live = &changes[start..];
+                let earliest = |a: Option<(i64, i64)>, b: Option<(i64, i64)>| match (a, b) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                created = earliest(created, live.first().map(|c| (c.seq, c.timestamp_ms)));
+                if d.follows_alias.is_some() {
+                    let r = live.iter().find(|c| c.kind == "rolled_out");
+                    rolled = earliest(rolled, r.map(|c| (c.seq, c.timestamp_ms)));
+                }
+            }
+            first(2, created);
+            if m.level >= 3 {
+                first(3, rolled);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn subject_changes(
+        &self,
+        topic: Topic,
+        subject: &str,
+    ) -> ServiceResult<Vec<cairn_domain::change_log::ChangeEntry>> {
+        let mut all = Vec::new();
+        loop {
+            let after = all
+                .last()
+                .map_or(0, |c: &cairn_domain::change_log::ChangeEntry| c.seq);
+            let page = self
+                .change_log
+                .subject_changes(topic, subject, after, 1000)
+                .await?;
+            let done = page.len() < 1000;
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+}
+
+fn version_of(detail: &Option<serde_json::Value>) -> Option<i64> {
+    detail.as_ref()?.get("version")?.as_i64()
+}
+
+/// A live deployment as evidence: what it serves, the alias it follows, the roll-outs since it was
+/// (last) created.
+fn deployment_evidence(
+    d: &Deployment,
+    rollouts: &HashMap<String, Vec<(i64, i64, i64)>>,
+) -> DeploymentEvidence {
+    let follows_alias = match &d.state.spec.model.target {
+        Target::Alias(a) => Some(a.clone()),
+        Target::Version(_) => None,
+    };
+    let rollouts = match &follows_alias {
+        Some(_) => rollouts
+            .get(&d.name)
+            .into_iter()
+            .flatten()
+            .filter(|(_, at, _)| *at >= d.created_ms)
+            .map(|(seq, _, v)| (*seq, *v))
+            .collect(),
+        None => vec![],
+    };
+    DeploymentEvidence {
+        name: d.name.clone(),
+        follows_alias,
+        serving_version: d.state.serving.primary.version,
+        rollouts,
+    }
+}
