@@ -44,6 +44,19 @@ def test_explicit_timestamps_and_order(client, experiment_id):
     assert [(m.timestamp, m.step, m.value) for m in history] == sorted(points)
 
 
+def test_history_orders_by_timestamp_before_step(client, experiment_id):
+    run_id = client.create_run(experiment_id).info.run_id
+    # Step order and timestamp order disagree: history follows timestamps, then steps, then values.
+    points = [(3000, 0, 1.0), (1000, 5, 2.0), (2000, 1, 4.0), (2000, 1, 3.0), (2000, 9, 0.5), (500, 2, 7.0)]
+    for ts, step, v in points:
+        client.log_metric(run_id, "t", v, timestamp=ts, step=step)
+    history = client.get_metric_history(run_id, "t")
+    assert [(m.timestamp, m.step, m.value) for m in history] == sorted(points)
+    # The same in one batch.
+    client.log_batch(run_id, metrics=[Metric("b", v, ts, step) for ts, step, v in points])
+    assert [(m.timestamp, m.step, m.value) for m in client.get_metric_history(run_id, "b")] == sorted(points)
+
+
 def test_nan_and_infinities(client, experiment_id):
     with mlflow.start_run() as run:
         mlflow.log_metric("nan", float("nan"))

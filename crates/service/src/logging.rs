@@ -7,7 +7,7 @@ use cairn_domain::validation::{
     validate_max_results, validate_unique_param_keys, validate_value_length,
 };
 use cairn_domain::{DatasetInput, Metric, ModelInput, ModelOutput, Param, Tag};
-use cairn_store::MetricHistoryQuery;
+use cairn_store::{HistoryOrder, MetricHistoryQuery};
 
 use crate::experiments::validate_tags;
 use crate::runs::parse_run_id;
@@ -113,6 +113,7 @@ impl Tracking {
                 key: req.key,
                 min_step: None,
                 max_step: None,
+                order: HistoryOrder::Time,
             })
             .await?;
         if req.page_token.is_none() && (points.len() as i64) <= max {
@@ -166,6 +167,7 @@ impl Tracking {
                 key: key.to_string(),
                 min_step: start_step,
                 max_step: end_step,
+                order: HistoryOrder::Step,
             })
             .await?;
         let steps: BTreeSet<i64> = points.iter().map(|m| m.step).collect();

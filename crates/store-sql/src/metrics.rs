@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use cairn_domain::{Metric, RunId};
-use cairn_store::MetricHistoryQuery;
+use cairn_store::{HistoryOrder, MetricHistoryQuery};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use crate::Columns;
@@ -155,7 +155,10 @@ where
     if let Some(max) = q.max_step {
         b.push(" AND step <= ").push_bind(max);
     }
-    b.push(" ORDER BY run_id, step, timestamp, value");
+    b.push(match q.order {
+        HistoryOrder::Time => " ORDER BY run_id, timestamp, step, value",
+        HistoryOrder::Step => " ORDER BY run_id, step, timestamp, value",
+    });
     b
 }
 

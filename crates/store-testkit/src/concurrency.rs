@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use cairn_domain::{ExperimentId, Metric, RunId};
-use cairn_store::{MetricHistoryQuery, NewExperiment, StoreError};
+use cairn_store::{HistoryOrder, MetricHistoryQuery, NewExperiment, StoreError};
 
 use crate::fixtures::{Store, T0, experiment, param, point, run, tag, unique};
 
@@ -58,6 +58,7 @@ pub async fn concurrent_log_batch_across(stores: &[Store]) {
             key: "loss".to_string(),
             min_step: None,
             max_step: None,
+            order: HistoryOrder::Step,
         })
         .await
         .expect("history");
@@ -148,6 +149,7 @@ pub async fn concurrent_conflicting_params_across(stores: &[Store]) {
             key: "m".to_string(),
             min_step: None,
             max_step: None,
+            order: HistoryOrder::Step,
         })
         .await
         .expect("history")

@@ -43,7 +43,7 @@ pub use inputs::{dataset_inputs, model_inputs_outputs};
 pub use logged_models::{logged_model_metrics, logged_models_lifecycle};
 pub use metrics::{
     latest_metric_semantics, log_batch_atomicity, metric_history_order_and_bounds,
-    metrics_nan_and_dedup,
+    metric_history_time_order, metrics_nan_and_dedup,
 };
 pub use runs::{
     deleted_run_refuses_writes, list_runs_views, run_name_sync, runs_create_get_update,
@@ -83,6 +83,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("metric_history_order_and_bounds", |s| {
         Box::pin(metric_history_order_and_bounds(s))
+    }),
+    ("metric_history_time_order", |s| {
+        Box::pin(metric_history_time_order(s))
     }),
     ("dataset_inputs", |s| Box::pin(dataset_inputs(s))),
     ("model_inputs_outputs", |s| {
@@ -140,6 +143,7 @@ macro_rules! conformance_tests {
             metrics_nan_and_dedup,
             latest_metric_semantics,
             metric_history_order_and_bounds,
+            metric_history_time_order,
             dataset_inputs,
             model_inputs_outputs,
             logged_models_lifecycle,

@@ -1,12 +1,13 @@
 //! log_batch atomicity and param immutability; metric points (NaN, duplicates), latest values, history.
 
 use cairn_domain::{Metric, RunId};
-use cairn_store::MetricHistoryQuery;
+use cairn_store::{HistoryOrder, MetricHistoryQuery};
 
 use crate::fixtures::{
     Store, T0, assert_metrics, conflict, experiment, of_run, param, point, run, tag,
 };
 
+/// A history in bulk-interval order (run, step, timestamp, value).
 async fn history(
     store: &Store,
     runs: &[&RunId],
@@ -14,12 +15,24 @@ async fn history(
     min: Option<i64>,
     max: Option<i64>,
 ) -> Vec<Metric> {
+    history_in(store, runs, key, min, max, HistoryOrder::Step).await
+}
+
+async fn history_in(
+    store: &Store,
+    runs: &[&RunId],
+    key: &str,
+    min: Option<i64>,
+    max: Option<i64>,
+    order: HistoryOrder,
+) -> Vec<Metric> {
     store
         .metric_history(MetricHistoryQuery {
             run_ids: runs.iter().map(|r| (*r).clone()).collect(),
             key: key.to_string(),
             min_step: min,
             max_step: max,
+            order,
         })
         .await
         .expect("metric_history")
@@ -218,7 +231,7 @@ pub async fn latest_metric_semantics(store: Store) {
     );
 }
 
-/// History is ordered by run, step, timestamp; step bounds are inclusive; model and dataset round-trip.
+/// Bulk-interval history is ordered by run, step, timestamp; step bounds are inclusive; model and dataset round-trip.
 pub async fn metric_history_order_and_bounds(store: Store) {
     let (exp, _) = experiment(&store, "history").await;
     let r1 = run(&store, exp, "r1").await.info.run_id;
@@ -288,5 +301,62 @@ pub async fn metric_history_order_and_bounds(store: Store) {
     assert_metrics(
         &history(&store, &[&r2], "z", None, None).await,
         &[of_run(tagged, &r2)],
+    );
+}
+
+/// `get_metric_history` order, as MLflow's SQL store: by timestamp, then step, then value (NaN, stored
+/// as 0, sorts as 0), whatever order the points were logged in.
+pub async fn metric_history_time_order(store: Store) {
+    let (exp, _) = experiment(&store, "history-time").await;
+    let r = run(&store, exp, "r").await.info.run_id;
+    let logged = [
+        point("t", 1.0, 0, T0 + 30),
+        point("t", 2.0, 5, T0 + 10),
+        point("t", 4.0, 1, T0 + 20),
+        point("t", 3.0, 1, T0 + 20),
+        point("t", f64::NAN, 1, T0 + 20),
+        point("t", 0.5, 9, T0 + 20),
+        point("t", 7.0, 2, T0),
+    ];
+    // One point per batch, in the order above, so nothing but the query can put them in order.
+    for p in &logged {
+        store
+            .log_batch(&r, vec![p.clone()], vec![], vec![])
+            .await
+            .expect("log");
+    }
+    let want: Vec<Metric> = [
+        point("t", 7.0, 2, T0),
+        point("t", 2.0, 5, T0 + 10),
+        point("t", f64::NAN, 1, T0 + 20),
+        point("t", 3.0, 1, T0 + 20),
+        point("t", 4.0, 1, T0 + 20),
+        point("t", 0.5, 9, T0 + 20),
+        point("t", 1.0, 0, T0 + 30),
+    ]
+    .into_iter()
+    .map(|p| of_run(p, &r))
+    .collect();
+    assert_metrics(
+        &history_in(&store, &[&r], "t", None, None, HistoryOrder::Time).await,
+        &want,
+    );
+    // The bulk-interval order of the same points: by step first.
+    let steps: Vec<(i64, i64)> = history(&store, &[&r], "t", None, None)
+        .await
+        .iter()
+        .map(|m| (m.step, m.timestamp))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (0, T0 + 30),
+            (1, T0 + 20),
+            (1, T0 + 20),
+            (1, T0 + 20),
+            (2, T0),
+            (5, T0 + 10),
+            (9, T0 + 20)
+        ]
     );
 }

@@ -66,7 +66,7 @@ pub struct LoggedModelUpdate {
     pub updated_ms: i64,
 }
 
-/// Which metric points to read.
+/// Which metric points to read, and in which order.
 #[derive(Debug, Clone)]
 pub struct MetricHistoryQuery {
     pub run_ids: Vec<RunId>,
@@ -74,6 +74,17 @@ pub struct MetricHistoryQuery {
     /// Inclusive step bounds, for bulk-interval queries.
     pub min_step: Option<i64>,
     pub max_step: Option<i64>,
+    pub order: HistoryOrder,
+}
+
+/// How the points of a history are ordered: by run id first, then as MLflow's SQL store orders each
+/// query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryOrder {
+    /// `get_metric_history`: by timestamp, then step, then value.
+    Time,
+    /// `get_metric_history_bulk_interval`: by step, then timestamp, then value.
+    Step,
 }
 
 #[async_trait]
