@@ -137,6 +137,41 @@ def test_mlflow_scoring_payloads_match_onnxruntime(served):
     assert requests.get(f"{base}/ping").status_code == 200
 
 
+def test_csv_predictions_equal_dataframe_split_predictions(served):
+    """`Content-Type: text/csv`, as MLflow's scoring server takes it: pandas' CSV (a header row, then
+    rows), columns matched by name to the signature as dataframe_split's are."""
+    base, name, X = served["base"], served["name"], served["X"]
+    frame = pd.DataFrame(X[::10], columns=COLUMNS)
+    # Columns out of order and an extra one, as in the JSON payloads.
+    shuffled = frame[["petal_length", "sepal_width", "petal_width", "sepal_length"]].assign(extra=1.5)
+    split = requests.post(f"{base}/invocations", json={"dataframe_split": shuffled.to_dict(orient="split")})
+    assert split.status_code == 200, split.text
+    for path in ("/invocations", f"/serving-endpoints/{name}/invocations"):
+        for content_type in ("text/csv", "text/csv; charset=utf-8"):
+            r = requests.post(f"{base}{path}", data=shuffled.to_csv(index=False), headers={"Content-Type": content_type})
+            assert r.status_code == 200, r.text
+            assert r.json() == split.json()
+    label, _ = _reference(served, frame.to_numpy(dtype=np.float32))
+    assert [p["label"] for p in split.json()["predictions"]] == label.tolist()
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ("", "no header row"),
+        ("sepal_length,sepal_width,petal_length,petal_width\n1,2,3\n", "found record with 3 fields"),
+        ("sepal_length,sepal_width\n1,2\n", "missing columns"),
+        ("sepal_length,sepal_width,petal_length,petal_width\n1,2,x,4\n", "expected a number"),
+        ("sepal_length,sepal_width,petal_length,petal_width\n1,,3,4\n", "missing value"),
+    ],
+)
+def test_bad_csv_is_400_in_mlflow_scoring_format(served, body, fragment):
+    r = requests.post(f"{served['base']}/invocations", data=body, headers={"Content-Type": "text/csv"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error_code"] == "BAD_REQUEST"
+    assert fragment in r.json()["message"], r.text
+
+
 def test_metrics_count_requests_by_protocol_model_and_version(served):
     base, name = served["base"], served["name"]
     requests.post(f"{base}/invocations", json={"inputs": [[1, 2]]})  # a 400

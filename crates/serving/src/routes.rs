@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -257,16 +258,36 @@ async fn infer_versioned(
     run_infer(&e, &name, Some(&version), &body).await
 }
 
-async fn run_scoring(e: &Endpoints, name: &str, body: &[u8]) -> Result<Response, ScoringError> {
+/// A scoring request: its `Content-Type` (JSON unless `text/csv`) and body.
+struct Scoring {
+    content_type: Option<String>,
+    body: axum::body::Bytes,
+}
+
+impl Scoring {
+    fn new(headers: &HeaderMap, body: axum::body::Bytes) -> Self {
+        let content_type = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Scoring { content_type, body }
+    }
+}
+
+async fn run_scoring(e: &Endpoints, name: &str, req: Scoring) -> Result<Response, ScoringError> {
     let routing = e.get(name)?;
     let s = routing.pick().clone();
     let timer = Timer::start("mlflow", name, &s);
-    let result = score(&s, body).await;
+    let result = score(&s, &req).await;
     timer.finish(result.as_ref().map_or_else(|e| e.0.as_u16(), |_| 200));
     result.map(|r| with_version(&s, r))
 }
 
-async fn invocations(State(e): Eps, body: axum::body::Bytes) -> Result<Response, ScoringError> {
+async fn invocations(
+    State(e): Eps,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ScoringError> {
     let Some(name) = e.default_name().map(str::to_owned) else {
         return Err(ScoringError(
             StatusCode::NOT_FOUND,
@@ -274,23 +295,27 @@ async fn invocations(State(e): Eps, body: axum::body::Bytes) -> Result<Response,
                 .into(),
         ));
     };
-    run_scoring(&e, &name, &body).await
+    run_scoring(&e, &name, Scoring::new(&headers, body)).await
 }
 
 async fn invocations_named(
     State(e): Eps,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ScoringError> {
-    run_scoring(&e, &name, &body).await
+    run_scoring(&e, &name, Scoring::new(&headers, body)).await
 }
 
-async fn score(s: &Served, body: &[u8]) -> Result<Json<Value>, ScoringError> {
+async fn score(s: &Served, req: &Scoring) -> Result<Json<Value>, ScoringError> {
     let bad = |m: String| ScoringError(StatusCode::BAD_REQUEST, m);
-    let body: Value = serde_json::from_slice(body)
-        .map_err(|e| bad(format!("Invalid input. The request body is not JSON: {e}")))?;
-    let (inputs, answer) =
-        scoring::inputs(&body, s.model.signature(), s.columns.as_deref()).map_err(bad)?;
+    let (inputs, answer) = scoring::parse(
+        req.content_type.as_deref(),
+        &req.body,
+        s.model.signature(),
+        s.columns.as_deref(),
+    )
+    .map_err(bad)?;
     let outputs = s
         .model
         .infer(inputs)

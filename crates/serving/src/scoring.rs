@@ -10,8 +10,12 @@
 //!   output to one column and fails on a per-row probability vector).
 //! - `instances` / `inputs` as arrays or as `{input_name: array}` are tensors; predictions are
 //!   `{output: nested array}`.
+//! - A `text/csv` body (what pandas' `to_csv(index=False)` writes: a header row of column names, then
+//!   one row per prediction) is a table too, read as `dataframe_split` is. Cells are typed as the model
+//!   input of their column needs: text for string inputs, else numbers (`True`/`False` as booleans); an
+//!   empty cell is a missing value, refused as a JSON `null` is.
 
-use cairn_onnx::{Signature, Tensor, TensorSpec};
+use cairn_onnx::{ElementType, Signature, Tensor, TensorSpec};
 use serde_json::{Map, Value};
 
 use crate::values::{flatten, rows, tensor};
@@ -26,7 +30,98 @@ pub enum Answer {
 const FORMATS: &str =
     "exactly one of 'dataframe_split', 'dataframe_records', 'instances', 'inputs'";
 
-/// Parses a request body into the model's inputs.
+/// Parses a request body — CSV when `content_type` is `text/csv` (parameters such as `charset`
+/// aside), else JSON — into the model's inputs.
+pub fn parse(
+    content_type: Option<&str>,
+    body: &[u8],
+    sig: &Signature,
+    columns: Option<&[String]>,
+) -> Result<(Vec<Tensor>, Answer), String> {
+    let essence = content_type
+        .and_then(|t| t.split(';').next())
+        .map(str::trim)
+        .unwrap_or_default();
+    if essence.eq_ignore_ascii_case("text/csv") {
+        return csv_inputs(body, sig, columns);
+    }
+    let body: Value = serde_json::from_slice(body)
+        .map_err(|e| format!("Invalid input. The request body is not JSON: {e}"))?;
+    inputs(&body, sig, columns)
+}
+
+/// A CSV table (header row, then rows) as the model's inputs, columns matched as `dataframe_split`'s.
+pub fn csv_inputs(
+    body: &[u8],
+    sig: &Signature,
+    columns: Option<&[String]>,
+) -> Result<(Vec<Tensor>, Answer), String> {
+    let invalid = |e: csv::Error| format!("Invalid CSV input: {e}");
+    let mut reader = csv::ReaderBuilder::new().from_reader(body);
+    let names: Vec<String> = reader
+        .headers()
+        .map_err(invalid)?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    if names.iter().all(String::is_empty) {
+        return Err(
+            "Invalid CSV input: the body has no header row. Send a row of column names, \
+                    then one row of values per prediction."
+                .into(),
+        );
+    }
+    // Which columns feed a string input: their cells stay text, the others are numbers.
+    let text: Vec<bool> = names
+        .iter()
+        .map(|name| {
+            let spec = match &sig.inputs[..] {
+                [one] if one.shape.len() == 2 => Some(one),
+                many => many.iter().find(|s| &s.name == name),
+            };
+            spec.is_some_and(|s| s.element_type == ElementType::String)
+        })
+        .collect();
+    let mut cells: Vec<Vec<Value>> = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(invalid)?;
+        cells.push(
+            record
+                .iter()
+                .zip(&text)
+                .map(|(raw, &text)| csv_cell(raw, text))
+                .collect(),
+        );
+    }
+    let rows_in: Vec<Vec<&Value>> = cells.iter().map(|r| r.iter().collect()).collect();
+    table(sig, columns, &names, &rows_in).map(|t| (t, Answer::Records))
+}
+
+/// One CSV cell as the JSON value it stands for: text as is for a string input; else an integer, a
+/// (finite) number or a boolean as pandas reads them, an empty cell as missing, anything else as text
+/// (which a numeric input then refuses, naming it).
+fn csv_cell(raw: &str, text: bool) -> Value {
+    if text {
+        return Value::String(raw.to_owned());
+    }
+    let t = raw.trim();
+    if t.is_empty() {
+        return Value::Null;
+    }
+    if let Ok(i) = t.parse::<i64>() {
+        return Value::from(i);
+    }
+    if let Some(n) = t.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+        return Value::Number(n);
+    }
+    match t {
+        "True" | "TRUE" | "true" => Value::Bool(true),
+        "False" | "FALSE" | "false" => Value::Bool(false),
+        _ => Value::String(raw.to_owned()),
+    }
+}
+
+/// Parses a JSON request body into the model's inputs.
 pub fn inputs(
     body: &Value,
     sig: &Signature,
@@ -293,6 +388,64 @@ mod tests {
         assert!(inputs(&json!({"rows": []}), &sig(), None).is_err());
         assert!(inputs(&json!({"inputs": [[1]], "instances": [[1]]}), &sig(), None).is_err());
         assert!(inputs(&json!({"inputs": [["a", "b"]]}), &sig(), None).is_err());
+    }
+
+    #[test]
+    fn csv_is_a_table_matched_by_column_name() {
+        let cols = ["a".to_owned(), "b".to_owned()];
+        let csv = |body: &str| {
+            parse(
+                Some("text/csv; charset=utf-8"),
+                body.as_bytes(),
+                &sig(),
+                Some(&cols),
+            )
+        };
+        let (t, answer) = csv("b,a,extra\n2,1,x\n4.5,3,y\n").unwrap();
+        assert_eq!(answer, Answer::Records);
+        assert_eq!(t[0].shape, [2, 2]);
+        assert_eq!(t[0].data, TensorData::F32(vec![1.0, 2.0, 3.0, 4.5]));
+        for (body, want) in [
+            ("", "no header row"),
+            ("a,b\n1,2\n3\n", "found record with 1 field"),
+            ("a\n1\n", "missing columns [\"b\"]"),
+            ("a,b\n1,\n", "missing value"),
+            ("a,b\n1,abc\n", "expected a number, got \"abc\""),
+        ] {
+            let err = csv(body).unwrap_err();
+            assert!(err.contains(want), "{body:?}: {err}");
+        }
+        // Anything but text/csv is JSON.
+        assert!(
+            parse(None, b"a,b\n1,2\n", &sig(), Some(&cols))
+                .unwrap_err()
+                .contains("not JSON")
+        );
+    }
+
+    #[test]
+    fn csv_cells_of_string_inputs_stay_text() {
+        let sig = Signature {
+            inputs: vec![
+                TensorSpec {
+                    name: "city".into(),
+                    element_type: ElementType::String,
+                    shape: vec![None, Some(1)],
+                },
+                TensorSpec {
+                    name: "n".into(),
+                    element_type: ElementType::I64,
+                    shape: vec![None, Some(1)],
+                },
+            ],
+            outputs: vec![],
+        };
+        let (t, _) = csv_inputs(b"n,city\n3,007\nTrue,Paris\n", &sig, None).unwrap();
+        assert_eq!(
+            t[0].data,
+            TensorData::String(vec!["007".into(), "Paris".into()])
+        );
+        assert_eq!(t[1].data, TensorData::I64(vec![3, 1]));
     }
 
     #[test]
