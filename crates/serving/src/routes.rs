@@ -82,8 +82,9 @@ fn engine_status(e: &EngineError) -> StatusCode {
 
 type Eps = State<Arc<Endpoints>>;
 
-/// The routes. `standalone` adds what a process serving one model answers at its root: `/invocations`,
-/// `/ping`, `/health` (inside `cairn server` these belong to the tracking API or need a name).
+/// The routes. `/ping` (MLflow's scoring-server liveness probe) is always answered; `standalone` adds
+/// what a process serving one model answers at its root: `/invocations`, `/health` (inside
+/// `cairn server` these need a name or belong to the tracking API).
 pub fn router(endpoints: Arc<Endpoints>, standalone: bool) -> Router {
     let mut r = Router::new()
         .route("/v2", get(server_metadata))
@@ -111,11 +112,11 @@ pub fn router(endpoints: Arc<Endpoints>, standalone: bool) -> Router {
             "/serving-endpoints/{name}/invocations",
             post(invocations_named),
         )
-        .route("/metrics", get(|| async { telemetry::render() }));
+        .route("/metrics", get(|| async { telemetry::render() }))
+        .route("/ping", get(|| async { "" }));
     if standalone {
         r = r
             .route("/invocations", post(invocations))
-            .route("/ping", get(|| async { "" }))
             .route("/health", get(|| async { "OK" }));
     }
     r.with_state(endpoints)

@@ -7,6 +7,7 @@ mod artifacts;
 mod concurrency;
 mod durability;
 mod errors;
+mod first_use;
 mod lifecycle;
 mod outage;
 mod registry;
