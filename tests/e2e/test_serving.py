@@ -172,6 +172,28 @@ def test_bad_csv_is_400_in_mlflow_scoring_format(served, body, fragment):
     assert fragment in r.json()["message"], r.text
 
 
+def test_serve_takes_its_server_from_mlflow_tracking_uri(cairn_server, iris, tmp_path_factory, monkeypatch):
+    """Without --server, `cairn serve --model models:/…` reads the registry MLFLOW_TRACKING_URI names, as
+    `cairn deploy` and `cairn registry` do (not the default http://127.0.0.1:5000)."""
+    X, y = iris
+    onx = to_onnx(LogisticRegression(max_iter=300).fit(X, y), X[:1], options={"zipmap": False})
+    mlflow.set_tracking_uri(cairn_server.url)
+    mlflow.set_experiment(f"serve-env-{uuid.uuid4().hex[:8]}")
+    name = f"serve-env-{uuid.uuid4().hex[:8]}"
+    with mlflow.start_run():
+        mlflow.onnx.log_model(onx, name="model", registered_model_name=name, pip_requirements=["onnxruntime"])
+    MlflowClient(tracking_uri=cairn_server.url).set_registered_model_alias(name, "champion", "1")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", cairn_server.url)
+    monkeypatch.delenv("CAIRN_SERVER", raising=False)
+    proc, base = start_serving(["--model", f"models:/{name}@champion"], tmp_path_factory)
+    try:
+        assert requests.get(f"{base}/v2/models/{name}").json()["versions"] == ["1"]
+        assert requests.get(f"{base}/ping").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def test_metrics_count_requests_by_protocol_model_and_version(served):
     base, name = served["base"], served["name"]
     requests.post(f"{base}/invocations", json={"inputs": [[1, 2]]})  # a 400

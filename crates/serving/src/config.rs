@@ -53,9 +53,10 @@ pub struct ServeConfig {
     /// deployment's model, canary and alias moves.
     #[arg(long, env = "CAIRN_DEPLOYMENT")]
     pub deployment: Option<String>,
-    /// The Cairn server that holds the registry and the deployments.
-    #[arg(long, env = "CAIRN_SERVER", default_value = "http://127.0.0.1:5000")]
-    pub server: String,
+    /// The Cairn server that holds the registry and the deployments [default: MLFLOW_TRACKING_URI when
+    /// it is an http(s) URL, else http://127.0.0.1:5000].
+    #[arg(long, env = "CAIRN_SERVER")]
+    pub server: Option<String>,
     /// The name the model is served under (`/v2/models/<name>`); defaults to the deployment's name, else
     /// the registered name or file stem.
     #[arg(long)]
@@ -66,4 +67,47 @@ pub struct ServeConfig {
     pub port: u16,
     #[command(flatten)]
     pub engine: EngineConfig,
+}
+
+impl ServeConfig {
+    /// The server in force: `--server` / `CAIRN_SERVER`, else `MLFLOW_TRACKING_URI` (what MLflow users
+    /// already have set, and what `cairn deploy` and `cairn registry` honour too), else the default.
+    pub fn server(&self) -> String {
+        server_url(
+            self.server.as_deref(),
+            std::env::var("MLFLOW_TRACKING_URI").ok().as_deref(),
+        )
+    }
+}
+
+/// `flag` if given, else `tracking_uri` if it is an http(s) URL, else `http://127.0.0.1:5000`; without a
+/// trailing `/`.
+fn server_url(flag: Option<&str>, tracking_uri: Option<&str>) -> String {
+    flag.or(tracking_uri.filter(|u| u.starts_with("http://") || u.starts_with("https://")))
+        .unwrap_or("http://127.0.0.1:5000")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_url;
+
+    #[test]
+    fn the_server_defaults_to_the_tracking_uri() {
+        assert_eq!(
+            server_url(Some("http://a:1/"), Some("http://b:2")),
+            "http://a:1"
+        );
+        assert_eq!(server_url(None, Some("https://b:2/")), "https://b:2");
+        assert_eq!(
+            server_url(None, Some("file:///mlruns")),
+            "http://127.0.0.1:5000"
+        );
+        assert_eq!(
+            server_url(None, Some("databricks")),
+            "http://127.0.0.1:5000"
+        );
+        assert_eq!(server_url(None, None), "http://127.0.0.1:5000");
+    }
 }
