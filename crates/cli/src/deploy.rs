@@ -1,5 +1,6 @@
 //! `cairn deploy …`: deployments from the command line, through a server's HTTP API.
 
+use anyhow::bail;
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -52,10 +53,10 @@ struct SpecArgs {
     #[arg(long)]
     model: String,
     /// A second model taking --weight percent of requests.
-    #[arg(long, requires = "weight")]
+    #[arg(long)]
     canary: Option<String>,
     /// The canary's percent of requests (1–99).
-    #[arg(long, requires = "canary")]
+    #[arg(long)]
     weight: Option<i64>,
 }
 
@@ -85,8 +86,9 @@ pub async fn run(cmd: DeployCommand) -> anyhow::Result<()> {
     let answer = match cmd.command {
         DeploySub::Create(a) => {
             let mut body = json!({ "name": a.name, "model": a.model });
-            if let (Some(c), Some(w)) = (a.canary, a.weight) {
-                body["canary"] = json!({ "model": c, "weight": w });
+            let canary = updated_canary(a.canary.as_deref(), a.weight, &Value::Null)?;
+            if !canary.is_null() {
+                body["canary"] = canary;
             }
             api.call(Method::POST, "/api/cairn/v1/deployments", &[], Some(&body))
                 .await?
@@ -95,13 +97,10 @@ pub async fn run(cmd: DeployCommand) -> anyhow::Result<()> {
             let current = api.call(Method::GET, &path(&a.name), &[], None).await?;
             let d = &current["deployment"];
             let mut body = json!({ "model": a.model.as_deref().or(d["model"].as_str()) });
-            let canary = match (a.canary, a.weight, &d["canary"]) {
-                _ if a.no_canary => Value::Null,
-                (None, None, old) => old.clone(),
-                (c, w, old) => json!({
-                    "model": c.as_deref().or(old["model"].as_str()),
-                    "weight": w.or(old["weight"].as_i64()),
-                }),
+            let canary = if a.no_canary {
+                Value::Null
+            } else {
+                updated_canary(a.canary.as_deref(), a.weight, &d["canary"])?
             };
             if !canary.is_null() {
                 body["canary"] = canary;
@@ -120,8 +119,14 @@ pub async fn run(cmd: DeployCommand) -> anyhow::Result<()> {
         }
         DeploySub::Get(a) => api.call(Method::GET, &path(&a.name), &[], None).await?,
         DeploySub::List => {
-            api.call(Method::GET, "/api/cairn/v1/deployments", &[], None)
-                .await?
+            let answer = api
+                .call(Method::GET, "/api/cairn/v1/deployments", &[], None)
+                .await?;
+            if !cmd.json && answer["deployments"].as_array().is_some_and(Vec::is_empty) {
+                println!("No deployments.");
+                return Ok(());
+            }
+            answer
         }
         DeploySub::History(a) => {
             let events = api
@@ -154,6 +159,24 @@ pub async fn run(cmd: DeployCommand) -> anyhow::Result<()> {
         println!("{}", describe(&answer["deployment"]));
     }
     Ok(())
+}
+
+/// The canary asked for: `--canary` and `--weight` together, or (on update) either one changing the
+/// deployment's current canary (`old`, null if none), the other kept. Either one alone with no current
+/// canary is refused here, saying what to add, rather than sent to the server half-filled.
+fn updated_canary(model: Option<&str>, weight: Option<i64>, old: &Value) -> anyhow::Result<Value> {
+    let model = model.or(old["model"].as_str());
+    let weight = weight.or(old["weight"].as_i64());
+    match (model, weight) {
+        (Some(model), Some(weight)) => Ok(json!({ "model": model, "weight": weight })),
+        (None, None) => Ok(Value::Null),
+        (None, Some(_)) => bail!(
+            "--weight needs --canary MODEL (the canary's model reference, e.g. models:/name/3)"
+        ),
+        (Some(_), None) => {
+            bail!("--canary needs --weight N (the canary's percent of requests, 1–99)")
+        }
+    }
 }
 
 /// `m/3` or `m/3 + canary m/4 at 10%`.
@@ -234,6 +257,34 @@ mod tests {
         assert_eq!(
             describe_event(&e),
             "    3  1970-01-01T00:00:00.000Z  alice  rolled_out  m/1 -> m/2"
+        );
+    }
+
+    #[test]
+    fn an_update_keeps_what_it_does_not_change_of_the_canary() {
+        let old = json!({"model": "models:/m@challenger", "weight": 10});
+        assert_eq!(
+            updated_canary(None, Some(30), &old).unwrap(),
+            json!({"model": "models:/m@challenger", "weight": 30})
+        );
+        assert_eq!(
+            updated_canary(Some("models:/m/4"), None, &old).unwrap(),
+            json!({"model": "models:/m/4", "weight": 10})
+        );
+        assert_eq!(updated_canary(None, None, &old).unwrap(), old);
+        assert_eq!(
+            updated_canary(None, None, &Value::Null).unwrap(),
+            Value::Null
+        );
+        let err = updated_canary(None, Some(10), &Value::Null).unwrap_err();
+        assert!(
+            err.to_string().starts_with("--weight needs --canary MODEL"),
+            "{err}"
+        );
+        let err = updated_canary(Some("models:/m/4"), None, &Value::Null).unwrap_err();
+        assert!(
+            err.to_string().starts_with("--canary needs --weight N"),
+            "{err}"
         );
     }
 }
