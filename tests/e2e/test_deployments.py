@@ -127,6 +127,8 @@ def test_deploy_create_serves_from_the_server_over_both_protocols(cairn_server, 
     assert r.status_code == 200, r.text
     assert r.headers["x-cairn-model-version"] == "1"
     np.testing.assert_allclose(np.array([p["probabilities"] for p in r.json()["predictions"]]), model["expected"][0], rtol=1e-6, atol=1e-7)
+    csv = requests.post(f"{server}/serving-endpoints/{dep}/invocations", data=frame.to_csv(index=False), headers={"Content-Type": "text/csv"})
+    assert csv.status_code == 200 and csv.json() == r.json(), csv.text
     listed = json.loads(cairn("deploy", "list", "--json", server=server).stdout)["deployments"]
     assert any(d["name"] == dep and d["serving"]["primary"]["version"] == "1" for d in listed)
     # What the server serves is on its /metrics, by deployment, model and version.
