@@ -10,6 +10,8 @@
 //!
 //! Deployments' contract ([`DeploymentStore`](cairn_store::DeploymentStore)) is in [`deployments`].
 //!
+//! The control plane's change log ([`ChangeLogStore`](cairn_store::ChangeLogStore)) is in [`change_log`].
+//!
 //! Use it from an engine's integration tests in one of two ways:
 //! - [`conformance_tests!`] expands to one `#[tokio::test]` per check, each on a store of its own;
 //! - [`run_conformance`] runs every check in turn on one store.
@@ -20,6 +22,7 @@ use std::sync::Arc;
 
 use cairn_store::TrackingStore;
 
+pub mod change_log;
 mod concurrency;
 pub mod deployments;
 mod experiments;
