@@ -126,3 +126,23 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
         format!("No endpoint {uri} in Cairn's native API."),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    /// The whole OpenAPI document is the native API's contract: any change to it shows in review as a
+    /// diff of `openapi.json`. Regenerate with `CAIRN_UPDATE_OPENAPI=1 cargo test -p cairn-api`.
+    #[test]
+    fn openapi_document_matches_its_snapshot() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+        let doc = super::openapi().to_pretty_json().unwrap() + "\n";
+        if std::env::var_os("CAIRN_UPDATE_OPENAPI").is_some() {
+            std::fs::write(path, &doc).unwrap();
+        }
+        let snapshot = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            snapshot == doc,
+            "the OpenAPI document differs from crates/api/openapi.json; if the change is meant, \
+             regenerate it with CAIRN_UPDATE_OPENAPI=1 cargo test -p cairn-api and review the diff"
+        );
+    }
+}

@@ -12,6 +12,7 @@ pub mod entities;
 pub mod error;
 pub mod ids;
 pub mod maturity;
+pub mod mlmodel;
 pub mod names;
 pub mod registry;
 pub mod registry_rules;

@@ -4,25 +4,13 @@
 use cairn_domain::deployment::{
     CanaryServing, DeploymentSpec, ModelRef, Resolved, Serving, Target,
 };
+use cairn_domain::mlmodel::{MlModel, NOT_ONNX};
 use cairn_domain::time::now_millis;
 use cairn_domain::{EventKind, RegistryEvent};
 use cairn_store::EventQuery;
 
 use crate::deployments::Deployments;
 use crate::{ServiceError, ServiceResult};
-
-/// Does an MLmodel file declare the `onnx` flavour? (A key `onnx:` one level under `flavors:`.)
-fn has_onnx_flavour(mlmodel: &str) -> bool {
-    let mut in_flavors = false;
-    for line in mlmodel.lines() {
-        if !line.starts_with([' ', '\t']) {
-            in_flavors = line.trim_end() == "flavors:";
-        } else if in_flavors && line.trim() == "onnx:" {
-            return true;
-        }
-    }
-    false
-}
 
 impl Deployments {
     /// Resolves a spec a client asks for, and checks that every version it resolves to can be served: an
@@ -68,14 +56,10 @@ impl Deployments {
             }
             Err(e) => return Err(e),
         };
-        if has_onnx_flavour(&text) {
-            Ok(())
-        } else {
-            Err(refuse(
-                "it has no onnx flavour, and Cairn serves ONNX models (log them with \
-                 mlflow.onnx.log_model; skl2onnx converts scikit-learn models)"
-                    .into(),
-            ))
+        match MlModel::parse(&text) {
+            Ok(m) if m.onnx_data.is_some() => Ok(()),
+            Ok(_) => Err(refuse(NOT_ONNX.into())),
+            Err(e) => Err(refuse(e.to_string())),
         }
     }
 
@@ -168,16 +152,5 @@ impl Deployments {
                 return Ok(found);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn onnx_flavour_is_read_from_mlmodel() {
-        let onnx = "artifact_path: model\nflavors:\n  onnx:\n    data: model.onnx\n  python_function:\n    loader_module: mlflow.onnx\n";
-        assert!(super::has_onnx_flavour(onnx));
-        let sklearn = "flavors:\n  python_function:\n    loader_module: mlflow.sklearn\n  sklearn:\n    pickled_model: model.pkl\nonnx:\n";
-        assert!(!super::has_onnx_flavour(sklearn));
     }
 }

@@ -5,6 +5,8 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use cairn_domain::deployment::{ModelRef, Target};
+use cairn_domain::mlmodel::{MlModel, NOT_ONNX};
 use serde_json::Value;
 
 /// A model's bytes and what its MLmodel says about it.
@@ -21,24 +23,11 @@ pub struct Loaded {
 
 /// Reads what MLmodel says: the ONNX file's name and the input columns.
 fn read_mlmodel(text: &str) -> anyhow::Result<(String, Option<Vec<String>>)> {
-    let doc: Value = yaml_serde::from_str(text).context("MLmodel is not valid YAML")?;
-    let Some(data) = doc["flavors"]["onnx"]["data"].as_str() else {
-        bail!(
-            "MLmodel has no onnx flavour: Cairn serves ONNX models (log them with mlflow.onnx.log_model)"
-        );
+    let m = MlModel::parse(text)?;
+    let Some(data) = m.onnx_data else {
+        bail!("this model cannot be served: {NOT_ONNX}");
     };
-    let columns = doc["signature"]["inputs"]
-        .as_str()
-        .and_then(|s| serde_json::from_str::<Vec<Value>>(s).ok())
-        .map(|specs| {
-            specs
-                .iter()
-                .filter(|s| s["type"] != "tensor")
-                .filter_map(|s| s["name"].as_str().map(str::to_owned))
-                .collect::<Vec<_>>()
-        })
-        .filter(|c| !c.is_empty());
-    Ok((data.to_owned(), columns))
+    Ok((data, m.columns))
 }
 
 /// Loads from the local file system.
@@ -60,20 +49,13 @@ pub fn load_local(path: &Path) -> anyhow::Result<Loaded> {
     })
 }
 
-/// `models:/name/3` or `models:/name@alias` → (name, Some(version) | None, Some(alias) | None).
+/// `models:/name/3` or `models:/name@alias`, as (name, version, alias).
 pub fn parse_models_uri(uri: &str) -> anyhow::Result<(String, Option<String>, Option<String>)> {
-    let rest = uri
-        .strip_prefix("models:/")
-        .with_context(|| format!("not a models:/ URI: {uri}"))?;
-    if let Some((name, alias)) = rest.split_once('@') {
-        return Ok((name.to_owned(), None, Some(alias.to_owned())));
-    }
-    match rest.rsplit_once('/') {
-        Some((name, version)) if !name.is_empty() => {
-            Ok((name.to_owned(), Some(version.to_owned()), None))
-        }
-        _ => bail!("expected models:/<name>/<version> or models:/<name>@<alias>, got {uri}"),
-    }
+    let r = ModelRef::parse(uri)?;
+    Ok(match r.target {
+        Target::Version(v) => (r.name, Some(v.to_string()), None),
+        Target::Alias(a) => (r.name, None, Some(a)),
+    })
 }
 
 /// GETs a JSON answer from the server's MLflow API; an error status becomes an error carrying MLflow's
