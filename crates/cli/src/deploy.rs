@@ -199,21 +199,29 @@ fn serving(s: &Value) -> String {
     out
 }
 
-/// `churn  models:/churn@champion  serving churn/3 (revision 2)`
+/// `churn  models:/churn@champion  serving churn/3  (revision 2)`, then the status when it is not plain
+/// `serving`: `  [rolling_out]`, or `  [degraded: <problem>]`.
 fn describe(d: &Value) -> String {
     let mut spec = d["model"].as_str().unwrap_or("?").to_owned();
     if let Some(c) = d["canary"]["model"].as_str() {
         spec.push_str(&format!(" + canary {c} at {}%", d["canary"]["weight"]));
     }
-    format!(
+    let mut out = format!(
         "{}  {spec}  serving {}  (revision {})",
         d["name"].as_str().unwrap_or("?"),
         serving(&d["serving"]),
         d["revision"]
-    )
+    );
+    match (d["status"].as_str(), d["problem"].as_str()) {
+        (Some("serving") | None, _) => {}
+        (Some(status), Some(problem)) => out.push_str(&format!("  [{status}: {problem}]")),
+        (Some(status), None) => out.push_str(&format!("  [{status}]")),
+    }
+    out
 }
 
-/// `3  2026-11-27T10:01:02.345Z  alice  rolled_out  churn/1 -> churn/2`
+/// `3  2026-11-27T10:01:02.345Z  alice  rolled_out  churn/1 -> churn/2`, numbered by the deployment's
+/// revision after the change (the log's sequence for events recorded before revisions were kept).
 fn describe_event(e: &Value) -> String {
     let side = |k: &str| {
         if e[k].is_null() {
@@ -224,7 +232,7 @@ fn describe_event(e: &Value) -> String {
     };
     format!(
         "{:>5}  {}  {}  {}  {} -> {}",
-        e["seq"].as_i64().unwrap_or(0),
+        e["revision"].as_i64().or(e["seq"].as_i64()).unwrap_or(0),
         time(e["timestamp_ms"].as_i64()),
         e["actor"].as_str().unwrap_or("?"),
         e["kind"].as_str().unwrap_or("?"),
@@ -251,7 +259,14 @@ mod tests {
             "churn  models:/churn@champion + canary models:/churn@challenger at 10%  serving churn/3 + \
              canary churn/4 at 10%  (revision 2)"
         );
-        let e = json!({"seq": 3, "kind": "rolled_out", "actor": "alice", "timestamp_ms": 0,
+        let degraded = json!({"name": "m", "model": "models:/m@a", "revision": 4,
+            "serving": {"primary": {"name": "m", "version": "1"}},
+            "status": "degraded", "problem": "no onnx flavour; still serving m/1"});
+        assert_eq!(
+            describe(&degraded),
+            "m  models:/m@a  serving m/1  (revision 4)  [degraded: no onnx flavour; still serving m/1]"
+        );
+        let e = json!({"seq": 30, "revision": 3, "kind": "rolled_out", "actor": "alice", "timestamp_ms": 0,
             "before": {"serving": {"primary": {"name": "m", "version": "1"}}},
             "after": {"serving": {"primary": {"name": "m", "version": "2"}}}});
         assert_eq!(

@@ -17,9 +17,10 @@ pub struct EngineConfig {
     /// scripts/onnxruntime.sh).
     #[arg(long, env = "ORT_DYLIB_PATH")]
     pub ort_dylib: Option<PathBuf>,
-    /// How often to check the registry (an alias served) or the control plane (deployments) for a
-    /// change, in milliseconds; a change is loaded beside what serves and swapped in without failing a
-    /// request.
+    /// How often `cairn serve --model models:/name@alias` checks where the alias points, in
+    /// milliseconds. (Deployments need no polling: they follow the control plane's change log, so a
+    /// change reaches them at once.) A change is loaded beside what serves and swapped in without
+    /// failing a request.
     #[arg(long, env = "CAIRN_SERVE_POLL_MS", default_value_t = 1000)]
     pub poll_ms: u64,
 }
