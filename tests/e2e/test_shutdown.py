@@ -47,3 +47,31 @@ def test_sigterm_under_load_exits_0_and_keeps_every_acknowledged_write(restartab
     server.start()
     history = MlflowClient(tracking_uri=server.url).get_metric_history(run_id, "m")
     assert {m.step for m in history} >= set(acknowledged)
+
+
+def test_sigterm_ends_long_polls_of_the_change_log_at_once(restartable_server):
+    """Replicas hold a long poll of `GET /api/cairn/v1/events` open for up to 30 s; a graceful shutdown
+    answers it at once instead of waiting for it to time out."""
+    import time
+
+    import requests
+
+    server = restartable_server
+    head = requests.get(f"{server.url}/api/cairn/v1/events", timeout=10).json()["head"]
+    answered: list[float] = []
+
+    def poll() -> None:
+        r = requests.get(f"{server.url}/api/cairn/v1/events", params={"after": head, "wait": 30}, timeout=60)
+        assert r.status_code == 200, r.text
+        answered.append(time.monotonic())
+
+    t = threading.Thread(target=poll)
+    t.start()
+    time.sleep(0.5)  # the poll is waiting on the server
+    started = time.monotonic()
+    server.stop_cleanly()
+    t.join(timeout=30)
+    assert answered, "the long poll never got an answer"
+    assert answered[0] - started < 5, f"the long poll held the shutdown up for {answered[0] - started:.1f} s"
+    assert time.monotonic() - started < 10
+    server.start()

@@ -27,6 +27,8 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     store: MetadataStore,
+    /// Closed at shutdown, so that long polls of the change log end instead of holding it up.
+    change_log: ChangeLog,
 }
 
 impl Server {
@@ -50,6 +52,7 @@ impl Server {
             registry: registry.clone(),
         };
         let change_log = ChangeLog::new(store.change_log());
+        let change_log_handle = change_log.clone();
         let maturity = MaturityTracker::new(&deployments, store.change_log());
         let listener = listen(&config.host, config.port, started, "cairn server listening").await?;
         // The controller rolls out alias moves; the embedded serving follows the deployments in-process,
@@ -77,6 +80,7 @@ impl Server {
             listener,
             router,
             store,
+            change_log: change_log_handle,
         })
     }
 
@@ -94,7 +98,13 @@ impl Server {
             let _ = tcp.set_nodelay(true);
         });
         axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown({
+                let log = self.change_log.clone();
+                async move {
+                    shutdown.await;
+                    log.close();
+                }
+            })
             .await
             .context("serving")?;
         self.store.close().await;

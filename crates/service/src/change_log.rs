@@ -20,11 +20,22 @@ pub const MAX_CHANGES: usize = 1000;
 #[derive(Clone)]
 pub struct ChangeLog {
     store: Arc<dyn ChangeLogStore>,
+    /// Set when the server shuts down: waiting calls answer at once, so that long polls do not hold up
+    /// a graceful shutdown.
+    closed: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl ChangeLog {
     pub fn new(store: Arc<dyn ChangeLogStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            closed: Arc::new(tokio::sync::watch::Sender::new(false)),
+        }
+    }
+
+    /// Ends every wait now and from now on (the server is shutting down).
+    pub fn close(&self) {
+        self.closed.send_replace(true);
     }
 
     /// Entries after `after`, oldest first, and the log's newest sequence (read after them); waits up
@@ -49,16 +60,21 @@ impl ChangeLog {
         let limit = limit.clamp(1, MAX_CHANGES);
         let deadline = tokio::time::Instant::now() + wait;
         let mut commits = self.store.commits();
+        let mut closed = self.closed.subscribe();
         loop {
             // Marked seen before reading, so a commit between the read and the wait still wakes us.
             commits.borrow_and_update();
             let found = self.store.changes(after, limit).await?;
-            if !found.is_empty() || tokio::time::Instant::now() >= deadline {
+            if !found.is_empty() || tokio::time::Instant::now() >= deadline || *closed.borrow() {
                 let head = self.store.head().await?.max(after);
                 return Ok((found, head));
             }
             let next = (tokio::time::Instant::now() + POLL).min(deadline);
-            let _ = tokio::time::timeout_at(next, commits.changed()).await;
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => {}
+                _ = commits.changed() => {}
+                _ = closed.wait_for(|c| *c) => {}
+            }
         }
     }
 
