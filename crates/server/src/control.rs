@@ -1,13 +1,15 @@
 //! The control loops `cairn server` runs in-process, following the change log without HTTP: the
 //! deployment controller, which rolls out alias moves (the one place a roll-out is recorded), and the
-//! control plane the embedded serving follows.
+//! control plane and model files the embedded serving reads.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use cairn_contract::StateDto;
-use cairn_service::{ChangeLog, Deployments};
+use cairn_mlflow::ARTIFACT_SCHEME;
+use cairn_service::{Artifacts, ChangeLog, Deployments, Registry};
+use cairn_serving::source::ModelFiles;
 use cairn_serving::{ControlPlane, Scope, Wanted};
 
 /// The longest one wait on the change log lasts before the controller reconciles anyway.
@@ -69,6 +71,33 @@ impl ControlPlane for InProcess {
 
     async fn wait(&self, after: i64, timeout: Duration) -> anyhow::Result<i64> {
         Ok(self.log.changes(after, 1, timeout).await?.1)
+    }
+}
+
+/// Registered versions' files, read from the server's own registry and artifact store.
+pub(crate) struct StoredModels {
+    pub registry: Registry,
+    pub artifacts: Artifacts,
+}
+
+/// The largest model file loaded into memory for serving.
+const MAX_MODEL_BYTES: u64 = 4 << 30;
+
+#[async_trait]
+impl ModelFiles for StoredModels {
+    async fn location(&self, name: &str, version: &str) -> anyhow::Result<String> {
+        let location = self.registry.get_download_uri(name, version).await?;
+        match location.strip_prefix(ARTIFACT_SCHEME) {
+            Some(path) => Ok(path.trim_matches('/').to_owned()),
+            None => anyhow::bail!(
+                "version {version} of {name} is stored at {location}; deployments serve models stored \
+                 through the server ({ARTIFACT_SCHEME})"
+            ),
+        }
+    }
+
+    async fn read(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        Ok(self.artifacts.read(path, MAX_MODEL_BYTES).await?)
     }
 }
 

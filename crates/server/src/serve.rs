@@ -1,6 +1,7 @@
 //! Binding, middleware and graceful shutdown.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -63,8 +64,11 @@ impl Server {
         ));
         let serving = cairn_serving::embedded(
             &config.serving,
-            &loopback(listener.local_addr()?),
             control::in_process(deployments.clone(), change_log.clone()),
+            Arc::new(control::StoredModels {
+                registry: registry.clone(),
+                artifacts: state.artifacts.clone(),
+            }),
         );
         let router = with_middleware(
             cairn_api::router(cairn_api::NativeApi {
@@ -111,16 +115,6 @@ impl Server {
         tracing::info!("cairn server stopped");
         Ok(())
     }
-}
-
-/// The URL this process reaches its own listener at.
-fn loopback(addr: SocketAddr) -> String {
-    let ip = match addr.ip() {
-        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
-        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
-        ip => ip,
-    };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 /// Binds `host:port` and logs that the server is up, with how long start-up took.

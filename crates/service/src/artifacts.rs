@@ -44,8 +44,8 @@ impl Artifacts {
         Ok((path.file_name().to_string(), download))
     }
 
-    /// A small text file, whole; refused past `limit` bytes.
-    pub async fn read_small(&self, path: &str, limit: u64) -> ServiceResult<String> {
+    /// A file, whole; refused past `limit` bytes.
+    pub async fn read(&self, path: &str, limit: u64) -> ServiceResult<Vec<u8>> {
         let (_, mut download) = self.download(path).await?;
         if download.size > limit {
             return Err(ServiceError::InvalidArgument(format!(
@@ -57,7 +57,12 @@ impl Artifacts {
         while let Some(chunk) = download.stream.next().await {
             bytes.extend_from_slice(&chunk?);
         }
-        String::from_utf8(bytes)
+        Ok(bytes)
+    }
+
+    /// A small text file, whole; refused past `limit` bytes.
+    pub async fn read_small(&self, path: &str, limit: u64) -> ServiceResult<String> {
+        String::from_utf8(self.read(path, limit).await?)
             .map_err(|_| ServiceError::InvalidArgument(format!("{path} is not UTF-8 text")))
     }
 

@@ -117,11 +117,16 @@ async fn serve_registered(
     Ok(endpoints)
 }
 
-/// The serving embedded in `cairn server`: every deployment of `plane` (the server's own control plane,
-/// in-process), at `/v2/models/{deployment}/…` and `/serving-endpoints/{deployment}/invocations`, with
-/// `/metrics`; models are fetched from `server` (the embedding server's own address). Without an ONNX
-/// Runtime the server still runs; each deployment then answers 503 saying how to install one.
-pub fn embedded(engine: &EngineConfig, server: &str, plane: Arc<dyn ControlPlane>) -> axum::Router {
+/// The serving embedded in `cairn server`: every deployment of `plane` (the server's own control plane),
+/// at `/v2/models/{deployment}/…` and `/serving-endpoints/{deployment}/invocations`, with `/metrics`;
+/// models are read through `files` (the server's own stores). Both in-process: no HTTP to itself.
+/// Without an ONNX Runtime the server still runs; each deployment then answers 503 saying how to
+/// install one.
+pub fn embedded(
+    engine: &EngineConfig,
+    plane: Arc<dyn ControlPlane>,
+    files: Arc<dyn source::ModelFiles>,
+) -> axum::Router {
     telemetry::install();
     let runtime = Runtime::init(engine.ort_dylib.as_deref()).map_err(|e| e.to_string());
     if let Err(why) = &runtime {
@@ -129,7 +134,7 @@ pub fn embedded(engine: &EngineConfig, server: &str, plane: Arc<dyn ControlPlane
     }
     let endpoints = Arc::new(Endpoints::default());
     let follower = Follower::new(
-        Loader::new(runtime, server, engine.options()),
+        Loader::with_files(runtime, "this server", files, engine.options()),
         plane,
         Scope::All,
         None,

@@ -1,11 +1,12 @@
 //! Models loaded onto the engine, and the loader that fetches and loads them.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use cairn_onnx::{Model, ModelOptions, Runtime};
 
-use crate::source::{self, Loaded};
+use crate::source::{self, HttpModelFiles, Loaded, ModelFiles};
 
 /// A model being served.
 pub struct Served {
@@ -33,22 +34,36 @@ pub struct Loader {
     runtime: Result<Runtime, String>,
     /// The Cairn server whose registry `models:/` references name.
     pub server: String,
+    /// Where registered versions' files come from.
+    files: Arc<dyn ModelFiles>,
     options: ModelOptions,
 }
 
 impl Loader {
+    /// Registered versions are fetched from `server`'s REST API.
     pub fn new(runtime: Result<Runtime, String>, server: &str, options: ModelOptions) -> Self {
+        let files = Arc::new(HttpModelFiles::new(server));
+        Self::with_files(runtime, server, files, options)
+    }
+
+    /// Registered versions are read through `files` (the server's own stores, in-process).
+    pub fn with_files(
+        runtime: Result<Runtime, String>,
+        server: &str,
+        files: Arc<dyn ModelFiles>,
+        options: ModelOptions,
+    ) -> Self {
         Loader {
             runtime,
             server: server.trim_end_matches('/').to_owned(),
+            files,
             options,
         }
     }
 
-    /// A registered version, through the server's REST API.
+    /// A registered version.
     pub async fn registered(&self, name: &str, version: &str) -> anyhow::Result<Served> {
-        let loaded =
-            source::load_registered(&self.server, &format!("models:/{name}/{version}")).await?;
+        let loaded = source::load_registered(self.files.as_ref(), name, version).await?;
         self.load(loaded, name).await
     }
 

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use async_trait::async_trait;
 use cairn_domain::deployment::{ModelRef, Target};
 use cairn_domain::mlmodel::{MlModel, NOT_ONNX};
 use serde_json::Value;
@@ -103,60 +104,84 @@ pub async fn alias_version(server: &str, name: &str, alias: &str) -> anyhow::Res
         .context("alias lookup returned no version")
 }
 
-/// Fetches a registered version through the server's MLflow REST API: the version's location, then its
-/// MLmodel and the ONNX file MLmodel names, through the proxied artifact API.
-pub async fn load_registered(server: &str, uri: &str) -> anyhow::Result<Loaded> {
-    let (name, version, alias) = parse_models_uri(uri)?;
-    let http = reqwest::Client::new();
-    let version = match (version, alias) {
-        (Some(v), _) => v,
-        (None, Some(alias)) => alias_version(server, &name, &alias).await?,
-        (None, None) => bail!("expected a version or an alias in {uri}"),
-    };
-    let location = get_json(
-        &http,
-        server,
-        "model-versions/get-download-uri",
-        &[("name", &name), ("version", &version)],
-    )
-    .await?["artifact_uri"]
-        .as_str()
-        .context("no artifact_uri")?
-        .to_owned();
-    let Some(path) = location.strip_prefix("mlflow-artifacts:") else {
-        bail!(
-            "version {version} of {name} is stored at {location}; cairn serve reads models stored \
-             through the server (mlflow-artifacts:)"
-        );
-    };
-    let root = format!(
-        "{}/api/2.0/mlflow-artifacts/artifacts/{}",
-        server.trim_end_matches('/'),
-        path.trim_matches('/')
-    );
-    let fetch = |file: String| {
-        let http = http.clone();
-        let url = format!("{root}/{file}");
-        async move {
-            let resp = http
-                .get(&url)
-                .send()
-                .await
-                .with_context(|| format!("cannot reach {url}"))?;
-            if !resp.status().is_success() {
-                bail!("{url} answered {}", resp.status());
-            }
-            Ok::<Vec<u8>, anyhow::Error>(resp.bytes().await?.to_vec())
+/// Where a registered version's files are read from: the server's REST API (replicas, `cairn serve`),
+/// or the server's own stores in-process (the serving `cairn server` embeds).
+#[async_trait]
+pub trait ModelFiles: Send + Sync + 'static {
+    /// The artifact path under which the version's files are (its MLmodel's folder).
+    async fn location(&self, name: &str, version: &str) -> anyhow::Result<String>;
+    /// One file's bytes.
+    async fn read(&self, path: &str) -> anyhow::Result<Vec<u8>>;
+}
+
+/// A registered version's files through a Cairn server's MLflow REST API: the version's location, then
+/// its files through the proxied artifact API.
+pub struct HttpModelFiles {
+    server: String,
+    http: reqwest::Client,
+}
+
+impl HttpModelFiles {
+    pub fn new(server: &str) -> Self {
+        Self {
+            server: server.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
         }
-    };
-    let mlmodel =
-        String::from_utf8(fetch("MLmodel".into()).await?).context("MLmodel is not UTF-8")?;
+    }
+}
+
+#[async_trait]
+impl ModelFiles for HttpModelFiles {
+    async fn location(&self, name: &str, version: &str) -> anyhow::Result<String> {
+        let location = get_json(
+            &self.http,
+            &self.server,
+            "model-versions/get-download-uri",
+            &[("name", name), ("version", version)],
+        )
+        .await?["artifact_uri"]
+            .as_str()
+            .context("no artifact_uri")?
+            .to_owned();
+        match location.strip_prefix("mlflow-artifacts:") {
+            Some(path) => Ok(path.trim_matches('/').to_owned()),
+            None => bail!(
+                "version {version} of {name} is stored at {location}; cairn serve reads models stored \
+                 through the server (mlflow-artifacts:)"
+            ),
+        }
+    }
+
+    async fn read(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        let url = format!("{}/api/2.0/mlflow-artifacts/artifacts/{path}", self.server);
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
+        if !resp.status().is_success() {
+            bail!("{url} answered {}", resp.status());
+        }
+        Ok(resp.bytes().await?.to_vec())
+    }
+}
+
+/// Fetches a registered version: its MLmodel, and the ONNX file MLmodel names.
+pub async fn load_registered(
+    files: &dyn ModelFiles,
+    name: &str,
+    version: &str,
+) -> anyhow::Result<Loaded> {
+    let root = files.location(name, version).await?;
+    let mlmodel = String::from_utf8(files.read(&format!("{root}/MLmodel")).await?)
+        .context("MLmodel is not UTF-8")?;
     let (data, columns) = read_mlmodel(&mlmodel)?;
-    let onnx = fetch(data).await?;
+    let onnx = files.read(&format!("{root}/{data}")).await?;
     Ok(Loaded {
         onnx,
         columns,
-        version: Some(version.clone()),
+        version: Some(version.to_owned()),
         description: format!("models:/{name}/{version}"),
     })
 }
