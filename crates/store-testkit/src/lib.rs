@@ -174,3 +174,43 @@ macro_rules! conformance_tests {
         }
     };
 }
+
+/// The registry's, the deployments' and the change log's checks, one `#[tokio::test]` each, for an
+/// engine's test file: the lists live here, beside the checks, so that every engine runs every one.
+///
+/// `$registry` opens `(Arc<dyn RegistryStore>, Arc<dyn TrackingStore>, guard)` on a fresh database;
+/// `$deployments` opens `(Arc<dyn DeploymentStore>, guard)`; `$plane` opens
+/// `(change_log::ControlPlane, guard)`. The checks that need two processes on one database stay in the
+/// engine's file (how a second process opens the same database is the engine's business).
+#[macro_export]
+macro_rules! control_plane_conformance_tests {
+    (registry: $registry:expr, deployments: $deployments:expr, change_log: $plane:expr $(,)?) => {
+        $crate::control_plane_conformance_tests!(@with $registry; registry;
+            (registry, tracking, _guard); (registry, tracking);
+            registry_lifecycle,
+            registry_failed_writes_leave_no_events,
+            registry_stages,
+            registry_tags_the_logged_model
+        );
+        $crate::control_plane_conformance_tests!(@with $deployments; deployments;
+            (store, _guard); (store);
+            deployments_lifecycle
+        );
+        $crate::control_plane_conformance_tests!(@with $plane; change_log;
+            (plane, _guard); (plane);
+            change_log_follows_commit_order,
+            change_log_failed_writes_leave_no_entry,
+            change_log_subject_changes,
+            change_log_head_and_commits
+        );
+    };
+    (@with $open:expr; $module:ident; $opened:tt; $args:tt; $($check:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                let $opened = $open.await;
+                $crate::$module::$check $args .await;
+            }
+        )*
+    };
+}
