@@ -4,14 +4,23 @@
 
 use std::collections::HashMap;
 
+use cairn_domain::EventKind;
 use cairn_domain::RunId;
-use cairn_domain::change_log::Topic;
+use cairn_domain::change_log::{ChangeEntry, Topic};
 use cairn_domain::deployment::{Deployment, DeploymentEventKind, Target};
 use cairn_domain::maturity::{DeploymentEvidence, Evidence, Maturity, TrackedVersion, assess};
-use cairn_store::{ChangeLogStore, DeploymentStore};
+use cairn_store::{ChangeLogStore, DeploymentStore, EventQuery};
 use std::sync::Arc;
 
 use crate::{Deployments, Registry, ServiceResult};
+
+/// A `rolled_out` deployment event: what it rolled out, and when.
+struct Rollout {
+    seq: i64,
+    timestamp_ms: i64,
+    model: String,
+    version: i64,
+}
 
 /// When a model reached a level: the change-log entry that brought its evidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,9 +137,9 @@ impl MaturityTracker {
         Ok(out)
     }
 
-    /// Every `rolled_out` event, by deployment: (seq, timestamp, version).
-    async fn rollouts(&self) -> ServiceResult<HashMap<String, Vec<(i64, i64, i64)>>> {
-        let mut out: HashMap<String, Vec<(i64, i64, i64)>> = HashMap::new();
+    /// Every `rolled_out` event, by deployment.
+    async fn rollouts(&self) -> ServiceResult<HashMap<String, Vec<Rollout>>> {
+        let mut out: HashMap<String, Vec<Rollout>> = HashMap::new();
         let mut after = 0;
         loop {
             let page = self
@@ -141,11 +150,12 @@ impl MaturityTracker {
             for e in page {
                 after = e.seq;
                 if let Some(s) = e.after {
-                    out.entry(e.deployment).or_default().push((
-                        e.seq,
-                        e.timestamp_ms,
-                        s.serving.primary.version,
-                    ));
+                    out.entry(e.deployment).or_default().push(Rollout {
+                        seq: e.seq,
+                        timestamp_ms: e.timestamp_ms,
+                        model: s.serving.primary.name,
+                        version: s.serving.primary.version,
+                    });
                 }
             }
             if done {
@@ -175,17 +185,31 @@ impl MaturityTracker {
                 });
             }
         };
-        let registry = self.subject_changes(Topic::Registry, &m.model).await?;
-        first(
-            1,
-            registry
+        // The model's history follows renames; its change-log entry is under the name it had then.
+        let created = self
+            .registry
+            .store
+            .events(EventQuery {
+                model: Some(m.model.clone()),
+                after_seq: 0,
+                limit: usize::MAX,
+            })
+            .await?
+            .into_iter()
+            .find(|e| {
+                e.kind == EventKind::VersionCreated
+                    && e.version.is_some_and(|v| qualifying.contains(&v))
+            });
+        let mut level1 = None;
+        if let Some(e) = created {
+            level1 = self
+                .subject_changes(Topic::Registry, &e.model_name)
+                .await?
                 .iter()
-                .find(|c| {
-                    c.kind == "version_created"
-                        && version_of(&c.detail).is_some_and(|v| qualifying.contains(&v))
-                })
-                .map(|c| (c.seq, c.timestamp_ms)),
-        );
+                .find(|c| c.topic_seq == e.seq)
+                .map(|c| (c.seq, c.timestamp_ms));
+        }
+        first(1, level1);
         if m.level >= 2 {
             let mut created = None;
             let mut rolled = None;
@@ -197,6 +221,14 @@ impl MaturityTracker {
                     .rposition(|c| c.kind == "deleted")
                     .map_or(0, |i| i + 1);
                 let live = &changes[start..];
+                // Only since it last started serving this model (an update may have moved it here).
+                let serves_model =
+                    |c: &ChangeEntry| model_of(&c.detail).is_some_and(|n| n == m.model.as_str());
+                let start = live
+                    .iter()
+                    .rposition(|c| !serves_model(c))
+                    .map_or(0, |i| i + 1);
+                let live = &live[start..];
                 let earliest = |a: Option<(i64, i64)>, b: Option<(i64, i64)>| match (a, b) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -238,15 +270,15 @@ impl MaturityTracker {
     }
 }
 
-fn version_of(detail: &Option<serde_json::Value>) -> Option<i64> {
-    detail.as_ref()?.get("version")?.as_i64()
+fn model_of(detail: &Option<serde_json::Value>) -> Option<&str> {
+    detail.as_ref()?.get("model")?.as_str()
 }
 
 /// A live deployment as evidence: what it serves, the alias it follows, the roll-outs since it was
 /// (last) created.
 fn deployment_evidence(
     d: &Deployment,
-    rollouts: &HashMap<String, Vec<(i64, i64, i64)>>,
+    rollouts: &HashMap<String, Vec<Rollout>>,
 ) -> DeploymentEvidence {
     let follows_alias = match &d.state.spec.model.target {
         Target::Alias(a) => Some(a.clone()),
@@ -257,8 +289,9 @@ fn deployment_evidence(
             .get(&d.name)
             .into_iter()
             .flatten()
-            .filter(|(_, at, _)| *at >= d.created_ms)
-            .map(|(seq, _, v)| (*seq, *v))
+            // This incarnation's, of the model it serves now (not of one it served before an update).
+            .filter(|r| r.timestamp_ms >= d.created_ms && r.model == d.state.serving.primary.name)
+            .map(|r| (r.seq, r.version))
             .collect(),
         None => vec![],
     };
