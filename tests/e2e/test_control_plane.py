@@ -409,6 +409,57 @@ def test_maturity_climbs_from_evidence_and_falls_when_the_deployment_goes(cairn_
     assert not m["levels"][1]["reached"] and not m["levels"][2]["reached"], m["levels"]
 
 
+def test_maturity_counts_only_what_a_deployment_did_for_this_model(cairn_server, experiment_id, iris_onnx):
+    """A deployment that rolled out model A, then updated to follow an alias of model B: B stands on level
+    2 (A's roll-out is not B's), reached when the deployment started serving B, after B's level 1; B's
+    own alias move then brings level 3."""
+    base, a, b, dep = cairn_server.url, model_name(), model_name(), deployment_name()
+    client = MlflowClient(tracking_uri=base)
+    for _ in range(2):
+        log_version(a, iris_onnx, params={"C": "1"}, metrics={"acc": 0.9})
+    client.set_registered_model_alias(a, "champion", "1")
+    assert cairn("deploy", "create", dep, "--model", f"models:/{a}@champion", server=base).returncode == 0
+    client.set_registered_model_alias(a, "champion", "2")
+    wait_for(base, dep, ["2"])
+    deadline = time.time() + 10
+    while maturity(base, a)["level"] != 3:
+        assert time.time() < deadline, maturity(base, a)
+        time.sleep(0.05)
+
+    for _ in range(2):
+        log_version(b, iris_onnx, params={"C": "1"}, metrics={"acc": 0.9})
+    client.set_registered_model_alias(b, "champion", "1")
+    assert cairn("deploy", "update", dep, "--model", f"models:/{b}@champion", server=base).returncode == 0
+    m = maturity(base, b)
+    assert m["level"] == 2, m
+    assert not m["levels"][2]["reached"] and m["levels"][2]["evidence"] == [], m["levels"][2]
+    assert [h["level"] for h in m["history"]] == [1, 2], m["history"]
+    assert m["history"][0]["seq"] < m["history"][1]["seq"], m["history"]
+    assert maturity(base, a)["level"] == 1
+
+    client.set_registered_model_alias(b, "champion", "2")
+    deadline = time.time() + 10
+    while (m := maturity(base, b))["level"] != 3:
+        assert time.time() < deadline, m
+        time.sleep(0.05)
+    assert [h["level"] for h in m["history"]] == [1, 2, 3], m["history"]
+    seqs = [h["seq"] for h in m["history"]]
+    assert seqs == sorted(set(seqs)), m["history"]
+    assert len(m["levels"][2]["evidence"]) == 1 and dep in m["levels"][2]["evidence"][0], m["levels"][2]
+
+
+def test_maturity_history_follows_a_rename(cairn_server, experiment_id, iris_onnx):
+    base, name = cairn_server.url, model_name()
+    log_version(name, iris_onnx, params={"C": "1"}, metrics={"acc": 0.9})
+    before = maturity(base, name)
+    assert before["level"] == 1 and [h["level"] for h in before["history"]] == [1], before
+    MlflowClient(tracking_uri=base).rename_registered_model(name, f"{name}-renamed")
+    after = maturity(base, f"{name}-renamed")
+    assert after["level"] == 1, after
+    assert after.get("history") == before["history"], after
+    assert requests.get(f"{base}{MATURITY}/{name}", timeout=10).status_code == 404
+
+
 def test_maturity_of_an_unknown_model_is_not_found(cairn_server):
     base, name = cairn_server.url, f"never-{uuid.uuid4().hex[:8]}"
     r = requests.get(f"{base}{MATURITY}/{name}", timeout=10)
