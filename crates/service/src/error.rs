@@ -41,6 +41,7 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound(m) => Self::NotFound(m),
             StoreError::AlreadyExists(m) => Self::AlreadyExists(m),
             StoreError::Conflict(m) => Self::InvalidArgument(m),
+            e @ StoreError::InvalidData(_) => Self::InvalidArgument(e.to_string()),
             StoreError::Unavailable(m) => Self::Unavailable(m),
             other => Self::Internal(other.to_string()),
         }

@@ -7,7 +7,7 @@ use cairn_store::{StoreError, StoreResult};
 use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, Transaction};
 
-use crate::PostgresStore;
+use crate::PostgresDb;
 
 /// How often one write is attempted when PostgreSQL keeps picking it as a deadlock or serialization victim.
 const MAX_ATTEMPTS: u32 = 5;
@@ -34,7 +34,7 @@ impl From<StoreError> for Fail {
 
 pub(crate) type TxResult<T> = Result<T, Fail>;
 
-impl PostgresStore {
+impl PostgresDb {
     /// Runs `attempt` — one whole transaction, begun and committed inside it — again when PostgreSQL aborted
     /// it to resolve a deadlock or a serialization failure, up to [`MAX_ATTEMPTS`] times.
     pub(crate) async fn write<T, F, Fut>(&self, mut attempt: F) -> StoreResult<T>
@@ -86,13 +86,30 @@ impl PostgresStore {
     }
 }
 
-/// Maps a database error: connection trouble is [`StoreError::Unavailable`] (naming the database), anything
-/// else [`StoreError::Internal`].
+/// Maps a database error: connection trouble is [`StoreError::Unavailable`] (naming the database), a value
+/// PostgreSQL refused (a data exception) [`StoreError::InvalidData`], anything else
+/// [`StoreError::Internal`].
 pub(crate) fn classify(e: sqlx::Error, label: &str) -> StoreError {
     if is_unavailable(&e) {
         StoreError::Unavailable(format!("PostgreSQL at {label}: {e}"))
+    } else if let Some(message) = data_exception(&e) {
+        StoreError::InvalidData(message)
     } else {
         StoreError::Internal(e.to_string())
+    }
+}
+
+/// PostgreSQL's message for a data exception (SQLSTATE class 22: 22021 a NUL byte or bad encoding in
+/// text, 22001 a string too long, 22P02 invalid text representation, 22003 a number out of range, …):
+/// a value the caller sent that the column cannot hold. A bound parameter PostgreSQL cannot encode
+/// (sqlx's `Encode` error) is the same.
+pub(crate) fn data_exception(e: &sqlx::Error) -> Option<String> {
+    match e {
+        sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("22")) => {
+            Some(d.message().to_owned())
+        }
+        sqlx::Error::Encode(inner) => Some(inner.to_string()),
+        _ => None,
     }
 }
 
@@ -139,4 +156,16 @@ fn backoff(tries: u32) -> Duration {
         .map(|d| d.subsec_nanos() % 10_000_000)
         .unwrap_or(0);
     Duration::from_millis(10 << (tries - 1).min(4)) + Duration::from_nanos(u64::from(jitter))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn encode_errors_are_invalid_data() {
+        let e = sqlx::Error::Encode("value too large".into());
+        assert!(matches!(
+            super::classify(e, "test"),
+            cairn_store::StoreError::InvalidData(_)
+        ));
+    }
 }

@@ -1,6 +1,6 @@
 //! The one error type every store returns.
 
-/// What went wrong in a store. The first three are the caller's doing; the last two are the engine's.
+/// What went wrong in a store. The first four are the caller's doing; the last two are the engine's.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -13,6 +13,11 @@ pub enum StoreError {
     /// The write contradicts stored state (e.g. changing an immutable param).
     #[error("{0}")]
     Conflict(String),
+    /// The engine refused a value the caller sent (PostgreSQL's data exceptions, SQLSTATE class 22: a
+    /// NUL byte in text, a string too long, a number out of range; SQLite's equivalents). A safety net
+    /// behind the domain's checks, so that such a value is the caller's error on every engine, not a fault.
+    #[error("invalid value: {0}")]
+    InvalidData(String),
     /// The engine cannot be reached right now (connection refused, pool timed out); retrying may work.
     #[error("metadata store unavailable: {0}")]
     Unavailable(String),
