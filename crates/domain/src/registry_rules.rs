@@ -28,6 +28,7 @@ pub fn validate_model_name_as(name: &str, field: &str) -> Result<(), DomainError
     if name.trim().is_empty() {
         return Err(missing(field));
     }
+    crate::validation::validate_no_nul(&format!("parameter '{field}'"), name)?;
     if name.contains('/') || name.contains(':') {
         return Err(DomainError::invalid(format!(
             "Invalid model name '{name}'. Names cannot contain '/' or ':'."
@@ -109,6 +110,7 @@ pub fn validate_settable_alias(alias: &str) -> Result<(), DomainError> {
 /// A registry tag: key rules as for tracking tags, value at most 5000 characters.
 pub fn validate_registry_tag(key: &str, value: &str) -> Result<(), DomainError> {
     crate::validation::validate_key(crate::validation::KeyKind::Tag, key)?;
+    crate::validation::validate_no_nul(&format!("tag '{key}' value"), value)?;
     let len = value.chars().count();
     if len > MAX_MODEL_VERSION_TAG_VALUE_LENGTH {
         return Err(DomainError::invalid(format!(
@@ -134,6 +136,8 @@ mod tests {
             "Missing value for required parameter 'name'."
         );
         assert!(validate_model_name(&"x".repeat(257)).is_err());
+        assert!(validate_model_name("a\0b").is_err());
+        assert!(validate_registry_tag("k", "a\0b").is_err());
     }
 
     #[test]

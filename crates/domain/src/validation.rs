@@ -23,6 +23,23 @@ pub const MAX_DATASET_PROFILE_LENGTH: usize = 16_777_215;
 pub const MAX_INPUT_TAG_KEY_LENGTH: usize = 255;
 pub const MAX_INPUT_TAG_VALUE_LENGTH: usize = 500;
 
+/// Checks that a string about to be stored holds no NUL character (U+0000). PostgreSQL cannot store one
+/// in text and SQLite would, so Cairn refuses it before any engine sees it: the same 400 on both, naming
+/// `field` (a request field, e.g. `name`, or a description of one, e.g. `param 'lr' value`).
+pub fn validate_no_nul(field: &str, value: &str) -> Result<(), DomainError> {
+    if value.contains('\0') {
+        return Err(DomainError::invalid(format!(
+            "Invalid value for {field}: it contains a NUL character (U+0000), which cannot be stored."
+        )));
+    }
+    Ok(())
+}
+
+/// [`validate_no_nul`] for an optional field.
+pub fn validate_no_nul_opt(field: &str, value: Option<&str>) -> Result<(), DomainError> {
+    value.map_or(Ok(()), |v| validate_no_nul(field, v))
+}
+
 /// What kind of key is being checked; it names the key in error messages.
 #[derive(Debug, Clone, Copy)]
 pub enum KeyKind {
@@ -80,6 +97,7 @@ pub fn validate_value_length(kind: KeyKind, key: &str, value: &str) -> Result<()
         KeyKind::Tag => MAX_TAG_VAL_LENGTH,
         KeyKind::Metric => return Ok(()),
     };
+    validate_no_nul(&format!("{} '{key}' value", kind.noun()), value)?;
     let len = value.chars().count();
     if len > limit {
         return Err(DomainError::invalid(format!(
@@ -98,6 +116,7 @@ pub fn validate_experiment_name(name: &str) -> Result<(), DomainError> {
             "Invalid experiment name: ''. Experiment name cannot be empty.",
         ));
     }
+    validate_no_nul("experiment name", name)?;
     if name.chars().count() > MAX_EXPERIMENT_NAME_LENGTH {
         return Err(DomainError::invalid(format!(
             "Experiment name had length {}, which exceeded length limit of {MAX_EXPERIMENT_NAME_LENGTH}",
@@ -208,6 +227,11 @@ mod tests {
         assert!(validate_value_length(KeyKind::Param, "k", &"v".repeat(6000)).is_ok());
         assert!(validate_value_length(KeyKind::Param, "k", &"v".repeat(6001)).is_err());
         assert!(validate_value_length(KeyKind::Tag, "k", &"v".repeat(8001)).is_err());
+        let nul = validate_value_length(KeyKind::Tag, "k", "a\0b").unwrap_err();
+        assert!(nul.to_string().contains("tag 'k' value"), "{nul}");
+        assert!(nul.to_string().contains("NUL"), "{nul}");
+        assert!(validate_experiment_name("a\0b").is_err());
+        assert!(validate_no_nul("name", "plain").is_ok());
     }
 
     #[test]

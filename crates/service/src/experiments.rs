@@ -4,7 +4,7 @@ use cairn_domain::search::{ExperimentFilter, ExperimentOrder};
 use cairn_domain::time::now_millis;
 use cairn_domain::validation::{
     KeyKind, MAX_RESULTS_SEARCH_EXPERIMENTS, validate_experiment_name, validate_key,
-    validate_max_results, validate_value_length,
+    validate_max_results, validate_no_nul, validate_no_nul_opt, validate_value_length,
 };
 use cairn_domain::{Experiment, ExperimentId, LifecycleStage, Tag, ViewType};
 use cairn_store::NewExperiment;
@@ -31,6 +31,7 @@ impl Tracking {
     ) -> ServiceResult<ExperimentId> {
         validate_experiment_name(name)?;
         validate_tags(&tags)?;
+        validate_no_nul_opt("artifact_location", artifact_location.as_deref())?;
         if let Some(loc) = &artifact_location
             && loc.trim().is_empty()
         {
@@ -60,6 +61,7 @@ impl Tracking {
                 "Missing value for required parameter 'experiment_name'.".into(),
             ));
         }
+        validate_no_nul("experiment_name", name)?;
         Ok(self.store.get_experiment_by_name(name).await?)
     }
 

@@ -2,7 +2,7 @@
 
 use cairn_domain::search::{LoggedModelFilter, LoggedModelOrder, LoggedModelOrderBy};
 use cairn_domain::time::now_millis;
-use cairn_domain::validation::validate_max_results;
+use cairn_domain::validation::{validate_max_results, validate_no_nul, validate_no_nul_opt};
 use cairn_domain::{LoggedModel, LoggedModelId, LoggedModelStatus, Param, Tag};
 use cairn_store::{LoggedModelUpdate, NewLoggedModel};
 
@@ -38,6 +38,12 @@ impl Tracking {
     pub async fn create_logged_model(&self, req: NewModel) -> ServiceResult<LoggedModel> {
         let experiment_id = parse_experiment_id(&req.experiment_id)?;
         validate_tags(&req.tags)?;
+        for p in &req.params {
+            validate_no_nul("param key", &p.key)?;
+            validate_no_nul(&format!("param '{}' value", p.key), &p.value)?;
+        }
+        validate_no_nul_opt("name", req.name.as_deref())?;
+        validate_no_nul_opt("model_type", req.model_type.as_deref())?;
         if let Some(run) = req.source_run_id.as_deref().filter(|r| !r.is_empty()) {
             parse_run_id(run)?;
         }

@@ -212,6 +212,20 @@ fn validate_dataset(d: &DatasetInput) -> ServiceResult<()> {
             Ok(())
         }
     };
+    for (field, value) in [
+        ("dataset name", Some(ds.name.as_str())),
+        ("dataset digest", Some(ds.digest.as_str())),
+        ("dataset source_type", Some(ds.source_type.as_str())),
+        ("dataset source", Some(ds.source.as_str())),
+        ("dataset schema", ds.schema.as_deref()),
+        ("dataset profile", ds.profile.as_deref()),
+    ] {
+        validate_no_nul_opt(field, value)?;
+    }
+    for t in &d.tags {
+        validate_no_nul("input tag key", &t.key)?;
+        validate_no_nul(&format!("input tag '{}' value", t.key), &t.value)?;
+    }
     if ds.name.is_empty() || ds.digest.is_empty() {
         return Err(ServiceError::InvalidArgument(
             "A dataset needs a name and a digest".into(),

@@ -15,6 +15,7 @@ use cairn_domain::search::{
     version_is_prompt,
 };
 use cairn_domain::time::now_millis;
+use cairn_domain::validation::{validate_no_nul, validate_no_nul_opt};
 use cairn_domain::{Change, ModelVersion, RegisteredModel, RegistryEvent, Stage, Tag};
 use cairn_store::{EventQuery, NewModelVersion, RegistryStore, TrackingStore};
 
@@ -94,6 +95,12 @@ fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.is_empty())
 }
 
+/// A description as stored: `None` when empty; one holding a NUL character is refused.
+fn checked_description(d: Option<String>) -> ServiceResult<Option<String>> {
+    validate_no_nul_opt("description", d.as_deref())?;
+    Ok(non_empty(d))
+}
+
 impl Registry {
     pub fn new(store: Arc<dyn RegistryStore>, tracking: Arc<dyn TrackingStore>) -> Self {
         Self { store, tracking }
@@ -110,7 +117,7 @@ impl Registry {
     ) -> ServiceResult<RegisteredModel> {
         validate_model_name(name)?;
         validate_tags(&tags)?;
-        let description = non_empty(description);
+        let description = checked_description(description)?;
         Ok(self
             .store
             .create_registered_model(name, description.as_deref(), tags, &change(actor))
@@ -145,7 +152,11 @@ impl Registry {
         validate_model_name(name)?;
         Ok(self
             .store
-            .update_registered_model(name, non_empty(description).as_deref(), &change(actor))
+            .update_registered_model(
+                name,
+                checked_description(description)?.as_deref(),
+                &change(actor),
+            )
             .await?)
     }
 
@@ -239,6 +250,11 @@ impl Registry {
             ));
         }
         validate_tags(&req.tags)?;
+        validate_no_nul("source", &req.source)?;
+        validate_no_nul_opt("run_id", req.run_id.as_deref())?;
+        validate_no_nul_opt("model_id", req.model_id.as_deref())?;
+        validate_no_nul_opt("run_link", req.run_link.as_deref())?;
+        let description = checked_description(req.description)?;
         let resolved = self
             .resolve_source(&req.source, non_empty(req.run_id), non_empty(req.model_id))
             .await?;
@@ -249,7 +265,7 @@ impl Registry {
             run_id: resolved.run_id,
             run_link: non_empty(req.run_link),
             model_id: resolved.model_id,
-            description: non_empty(req.description),
+            description,
             tags: req.tags,
             user_id: (!actor.is_empty() && actor != ANONYMOUS).then(|| actor.to_owned()),
         };
@@ -280,7 +296,7 @@ impl Registry {
             .update_model_version(
                 name,
                 version,
-                non_empty(description).as_deref(),
+                checked_description(description)?.as_deref(),
                 &change(actor),
             )
             .await?)

@@ -31,6 +31,10 @@ impl Tracking {
             .find(|t| t.key == RUN_NAME_TAG)
             .map(|t| t.value.clone());
         let given = req.run_name.filter(|n| !n.is_empty());
+        if let Some(name) = &given {
+            validate_run_name(name)?;
+        }
+        cairn_domain::validation::validate_no_nul("user_id", &req.user_id)?;
         if let (Some(a), Some(b)) = (&given, &tag_name)
             && a != b
         {
@@ -73,10 +77,7 @@ impl Tracking {
         let id = parse_run_id(id)?;
         let run_name = run_name.filter(|n| !n.is_empty());
         if let Some(name) = &run_name {
-            validate_tags(&[Tag {
-                key: RUN_NAME_TAG.into(),
-                value: name.clone(),
-            }])?;
+            validate_run_name(name)?;
         }
         Ok(self
             .store
@@ -106,6 +107,15 @@ impl Tracking {
             .set_run_lifecycle(&id, LifecycleStage::Active, now_millis())
             .await?)
     }
+}
+
+/// A run name is stored as the `mlflow.runName` tag too, so it follows a tag value's rules.
+fn validate_run_name(name: &str) -> ServiceResult<()> {
+    cairn_domain::validation::validate_no_nul("run_name", name)?;
+    validate_tags(&[Tag {
+        key: RUN_NAME_TAG.into(),
+        value: name.to_owned(),
+    }])
 }
 
 /// Parses a run id; one that cannot name a run is reported as not found, like MLflow's stores do.
