@@ -12,6 +12,10 @@ pub enum ArtifactError {
     /// The path collides with what is stored: a file where a folder is needed, or the reverse.
     #[error("{0}")]
     Conflict(String),
+    /// The content of an upload could not be read: the client disconnected or sent less than it
+    /// announced. The client's fault, not the store's; nothing is stored.
+    #[error("{0}")]
+    Upload(String),
     /// The backing store failed.
     #[error("artifact storage error: {0}")]
     Storage(String),
@@ -20,7 +24,7 @@ pub enum ArtifactError {
 impl ArtifactError {
     /// The content of an upload could not be read (the client's body failed mid-way).
     pub fn upload(e: impl std::fmt::Display) -> Self {
-        Self::Storage(format!("reading upload: {e}"))
+        Self::Upload(format!("The upload's body could not be read: {e}"))
     }
 
     /// No artifact at `path`, naming the artifact (never the server's own file paths).

@@ -28,7 +28,8 @@ pub struct ArtifactDownload {
 ///
 /// Errors: [`ArtifactError::NotFound`] for a missing file, [`ArtifactError::Conflict`] when a path
 /// collides with what is stored (a file where a folder is needed, or the reverse),
-/// [`ArtifactError::Storage`] when the backing store fails.
+/// [`ArtifactError::Upload`] when an upload's body fails, [`ArtifactError::Storage`] when the backing
+/// store fails.
 #[async_trait::async_trait]
 pub trait ArtifactStore: Send + Sync + 'static {
     /// Where the artifacts live, for logs and error messages.

@@ -54,6 +54,7 @@ impl From<ArtifactError> for ServiceError {
             ArtifactError::InvalidPath(m) => Self::InvalidArgument(m),
             ArtifactError::NotFound(m) => Self::NotFound(m),
             ArtifactError::Conflict(m) => Self::InvalidArgument(m),
+            ArtifactError::Upload(m) => Self::InvalidArgument(m),
             other => Self::Internal(other.to_string()),
         }
     }
