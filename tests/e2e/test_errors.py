@@ -156,3 +156,28 @@ def test_fluent_errors_surface_codes(experiment_id):
     with mlflow.start_run():
         with expect_mlflow_error("INVALID_PARAMETER_VALUE"):
             mlflow.log_metric("bad*name", 1.0)
+
+
+@pytest.mark.cairn_only  # mlflow server's own answer to a NUL is engine-dependent (stored, or a 500)
+def test_nul_characters_are_invalid_parameter_values(client, experiment_id, unique_name):
+    """A NUL (U+0000) in a stored string is the caller's error: a 400 the client raises at once (no
+    retries, which a 5xx would get for minutes), and nothing is stored."""
+    import time
+
+    run_id = client.create_run(experiment_id).info.run_id
+    started = time.monotonic()
+    with mlflow.start_run(run_id=run_id):
+        with expect_mlflow_error("INVALID_PARAMETER_VALUE", match="NUL"):
+            mlflow.set_tag("k", "a\x00b")
+        with expect_mlflow_error("INVALID_PARAMETER_VALUE", match="NUL"):
+            mlflow.log_param("p", "a\x00b")
+    with expect_mlflow_error("INVALID_PARAMETER_VALUE"):
+        client.log_metric(run_id, "a\x00b", 1.0)
+    with expect_mlflow_error("INVALID_PARAMETER_VALUE", match="NUL"):
+        client.create_experiment(f"{unique_name}-\x00")
+    with expect_mlflow_error("INVALID_PARAMETER_VALUE", match="NUL"):
+        client.create_registered_model(f"{unique_name}-model", description="a\x00b")
+    assert time.monotonic() - started < 10
+    data = client.get_run(run_id).data
+    assert "k" not in data.tags and data.params == {} and data.metrics == {}
+    assert client.search_registered_models(f"name = '{unique_name}-model'") == []

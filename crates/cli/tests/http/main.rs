@@ -5,6 +5,7 @@ mod support;
 
 mod artifacts;
 mod concurrency;
+mod data_errors;
 mod durability;
 mod errors;
 mod first_use;
