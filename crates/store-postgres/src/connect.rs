@@ -4,11 +4,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use cairn_store::{StoreError, StoreResult};
+use cairn_store_sql::TrackingEngine;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 
 use crate::errors::is_unavailable;
+use crate::load::Reader;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -22,15 +25,19 @@ const MIGRATE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Connections per store, i.e. per server process; PostgreSQL's default limit is 100 in all.
 const MAX_CONNECTIONS: u32 = 10;
 
-/// The PostgreSQL tracking store. Cheap to clone: clones share the pool.
+/// The PostgreSQL engine that [`PostgresStore`](crate::PostgresStore) tracks on and the registry's
+/// transactions run on. Cheap to clone: clones share the pool.
 #[derive(Clone)]
-pub struct PostgresStore {
+pub struct PostgresDb {
     pub(crate) pool: PgPool,
     /// `user@host:port/database`, for messages (never the password).
     pub(crate) label: Arc<str>,
 }
 
-impl PostgresStore {
+#[async_trait]
+impl TrackingEngine for PostgresDb {
+    type Reader = Reader;
+
     /// Connects to the database named by `uri` — `postgresql://user[:password]@host[:port]/database`
     /// (`postgres://` too, with libpq-style query parameters such as `?sslmode=`) — and brings its schema
     /// up to date.
@@ -38,7 +45,7 @@ impl PostgresStore {
     /// Fails within a few seconds with [`StoreError::Unavailable`], naming the database and the cause, when
     /// the server cannot be reached, refuses the login or has no such database; with
     /// [`StoreError::Internal`] when the URI is not a PostgreSQL URI.
-    pub async fn open(uri: &str) -> StoreResult<Self> {
+    async fn open(uri: &str) -> StoreResult<Self> {
         let options = parse(uri)?;
         let label: Arc<str> = describe(&options).into();
 
@@ -101,8 +108,16 @@ impl PostgresStore {
         Ok(Self { pool, label })
     }
 
+    async fn reader(&self) -> StoreResult<Reader> {
+        let conn = self.read(self.conn()).await?;
+        Ok(Reader {
+            conn,
+            store: self.clone(),
+        })
+    }
+
     /// Closes every connection; operations after this fail with `Unavailable`.
-    pub async fn close(&self) {
+    async fn close(&self) {
         self.pool.close().await;
     }
 }

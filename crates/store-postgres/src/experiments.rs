@@ -1,24 +1,22 @@
 //! Experiments and their tags.
 
-use cairn_domain::{Experiment, ExperimentId, LifecycleStage, Tag, ViewType};
+use async_trait::async_trait;
+use cairn_domain::{Experiment, ExperimentId, LifecycleStage, Tag};
 use cairn_store::{NewExperiment, StoreError, StoreResult};
 use cairn_store_sql::{
-    EXPERIMENT_COLUMNS, attach_experiment_tags, default_artifact_location,
-    experiment_name_not_found, experiment_name_taken, experiment_not_found,
-    experiment_not_in_stage, experiment_tag_not_found, experiments, experiments_in_view,
-    stage_before,
+    EXPERIMENT_COLUMNS, EngineExperiments, attach_experiment_tags, default_artifact_location,
+    experiment_name_taken, experiment_not_found, experiment_not_in_stage, experiment_tag_not_found,
+    experiments, stage_before,
 };
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
-use crate::PostgresStore;
+use crate::PostgresDb;
 use crate::errors::{TxResult, is_unique_violation};
 use crate::key_values;
 
-impl PostgresStore {
-    pub(crate) async fn create_experiment_impl(
-        &self,
-        new: NewExperiment,
-    ) -> StoreResult<ExperimentId> {
+#[async_trait]
+impl EngineExperiments for PostgresDb {
+    async fn create_experiment(&self, new: NewExperiment) -> StoreResult<ExperimentId> {
         let new = &new;
         self.write(|| async move {
             let mut tx = self.begin().await?;
@@ -89,33 +87,7 @@ impl PostgresStore {
         .await
     }
 
-    pub(crate) async fn get_experiment_impl(&self, id: ExperimentId) -> StoreResult<Experiment> {
-        self.find_experiments(&format!("experiment_id = {}", id.0), None)
-            .await?
-            .pop()
-            .ok_or_else(|| experiment_not_found(id))
-    }
-
-    pub(crate) async fn get_experiment_by_name_impl(&self, name: &str) -> StoreResult<Experiment> {
-        self.find_experiments("name = $1", Some(name))
-            .await?
-            .pop()
-            .ok_or_else(|| experiment_name_not_found(name))
-    }
-
-    pub(crate) async fn list_experiments_impl(
-        &self,
-        view: ViewType,
-    ) -> StoreResult<Vec<Experiment>> {
-        self.find_experiments(experiments_in_view(view), None).await
-    }
-
-    pub(crate) async fn rename_experiment_impl(
-        &self,
-        id: ExperimentId,
-        name: &str,
-        now: i64,
-    ) -> StoreResult<()> {
+    async fn rename_experiment(&self, id: ExperimentId, name: &str, now: i64) -> StoreResult<()> {
         self.write(|| async move {
             let r = sqlx::query(
                 "UPDATE experiments SET name = $1, last_update_time = $2 WHERE experiment_id = $3",
@@ -135,7 +107,7 @@ impl PostgresStore {
         .await
     }
 
-    pub(crate) async fn set_experiment_lifecycle_impl(
+    async fn set_experiment_lifecycle(
         &self,
         id: ExperimentId,
         stage: LifecycleStage,
@@ -174,11 +146,7 @@ impl PostgresStore {
         .await
     }
 
-    pub(crate) async fn set_experiment_tag_impl(
-        &self,
-        id: ExperimentId,
-        tag: Tag,
-    ) -> StoreResult<()> {
+    async fn set_experiment_tag(&self, id: ExperimentId, tag: Tag) -> StoreResult<()> {
         let tag = &tag;
         self.write(|| async move {
             let mut tx = self.begin().await?;
@@ -190,11 +158,7 @@ impl PostgresStore {
         .await
     }
 
-    pub(crate) async fn delete_experiment_tag_impl(
-        &self,
-        id: ExperimentId,
-        key: &str,
-    ) -> StoreResult<()> {
+    async fn delete_experiment_tag(&self, id: ExperimentId, key: &str) -> StoreResult<()> {
         self.write(|| async move {
             let mut tx = self.begin().await?;
             require_experiment(&mut tx, id).await?;

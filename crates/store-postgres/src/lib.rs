@@ -1,4 +1,5 @@
-//! Cairn's shared metadata store: [`cairn_store::TrackingStore`] on PostgreSQL through sqlx, and the
+//! Cairn's shared metadata store: PostgreSQL through sqlx for the shared tracking store
+//! (`cairn_store_sql::SqlTracking`: the reads and writes PostgreSQL spells its own way) and the
 //! transactions the shared model registry (`cairn_store_sql::SqlRegistry`) runs on (registry writes take
 //! one advisory lock, so they serialise across servers and the change log follows commit order).
 //!
@@ -25,6 +26,9 @@ mod logged_models;
 mod metrics;
 mod registry;
 mod runs;
-mod store;
 
-pub use connect::PostgresStore;
+pub use connect::PostgresDb;
+
+/// The PostgreSQL store: tracking ([`cairn_store::TrackingStore`]) on [`PostgresDb`], and the
+/// transactions the registry, deployments and change log run on.
+pub type PostgresStore = cairn_store_sql::SqlTracking<PostgresDb>;

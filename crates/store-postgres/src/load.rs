@@ -1,9 +1,13 @@
-//! PostgreSQL's side of the shared loads (`cairn-store-sql`): running their SELECTs on a connection.
+//! PostgreSQL's side of the shared loads and tracking reads (`cairn-store-sql`): running their SELECTs on
+//! a connection, and the read connections [`cairn_store_sql::SqlTracking`] reads through.
 
+use cairn_store::{StoreError, StoreResult};
 use cairn_store_sql::Fetch;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgRow;
-use sqlx::{AssertSqlSafe, PgConnection};
+use sqlx::{AssertSqlSafe, PgConnection, Postgres};
 
+use crate::PostgresDb;
 use crate::errors::{Fail, TxResult};
 
 /// A connection (pooled, or inside a transaction) running shared loads. Errors stay unclassified
@@ -24,5 +28,23 @@ impl Fetch for Loader<'_> {
             None => q,
         };
         Ok(q.fetch_all(&mut *self.0).await?)
+    }
+}
+
+/// A pooled connection for the shared tracking reads; its failures are classified as they happen.
+pub struct Reader {
+    pub(crate) conn: PoolConnection<Postgres>,
+    pub(crate) store: PostgresDb,
+}
+
+impl Fetch for Reader {
+    type Row = PgRow;
+    type Error = StoreError;
+    const PARAM: &'static str = Loader::PARAM;
+    const EXPLICIT_ORDER: bool = Loader::EXPLICIT_ORDER;
+
+    async fn fetch(&mut self, sql: String, bind: Option<&str>) -> StoreResult<Vec<PgRow>> {
+        let rows = Loader(&mut self.conn).fetch(sql, bind).await;
+        rows.map_err(|f| self.store.fail(f))
     }
 }

@@ -1,23 +1,22 @@
 //! Logged models (MLflow 3.x): the model entity, its params, tags and the metrics linked to it.
 
-use cairn_domain::{ExperimentId, LoggedModel, LoggedModelId, Tag};
+use async_trait::async_trait;
+use cairn_domain::{LoggedModel, LoggedModelId, Tag};
 use cairn_store::{LoggedModelUpdate, NewLoggedModel, StoreResult};
 use cairn_store_sql::{
-    load_active_model, load_active_models, load_model, model_artifact_uri, model_not_found,
-    model_tag_not_found, no_active_experiment,
+    EngineLoggedModels, load_model, model_artifact_uri, model_not_found, model_tag_not_found,
+    no_active_experiment,
 };
 use sqlx::{PgConnection, Row};
 
-use crate::PostgresStore;
+use crate::PostgresDb;
 use crate::errors::TxResult;
 use crate::key_values::{self, key_value_rows, last_per_key};
 use crate::load::Loader;
 
-impl PostgresStore {
-    pub(crate) async fn create_logged_model_impl(
-        &self,
-        new: NewLoggedModel,
-    ) -> StoreResult<LoggedModel> {
+#[async_trait]
+impl EngineLoggedModels for PostgresDb {
+    async fn create_logged_model(&self, new: NewLoggedModel) -> StoreResult<LoggedModel> {
         let new = &new;
         self.write(|| async move {
             let mut tx = self.begin().await?;
@@ -59,18 +58,7 @@ impl PostgresStore {
         .await
     }
 
-    pub(crate) async fn get_logged_model_impl(
-        &self,
-        id: &LoggedModelId,
-    ) -> StoreResult<LoggedModel> {
-        self.read(async {
-            let mut conn = self.conn().await?;
-            load_active_model(&mut Loader(&mut conn), id).await
-        })
-        .await
-    }
-
-    pub(crate) async fn update_logged_model_impl(
+    async fn update_logged_model(
         &self,
         id: &LoggedModelId,
         update: LoggedModelUpdate,
@@ -98,11 +86,7 @@ impl PostgresStore {
         .await
     }
 
-    pub(crate) async fn set_logged_model_tags_impl(
-        &self,
-        id: &LoggedModelId,
-        tags: Vec<Tag>,
-    ) -> StoreResult<()> {
+    async fn set_logged_model_tags(&self, id: &LoggedModelId, tags: Vec<Tag>) -> StoreResult<()> {
         let tags = &tags;
         self.write(|| async move {
             let mut tx = self.begin().await?;
@@ -114,11 +98,7 @@ impl PostgresStore {
         .await
     }
 
-    pub(crate) async fn delete_logged_model_tag_impl(
-        &self,
-        id: &LoggedModelId,
-        key: &str,
-    ) -> StoreResult<()> {
+    async fn delete_logged_model_tag(&self, id: &LoggedModelId, key: &str) -> StoreResult<()> {
         self.write(|| async move {
             let mut tx = self.begin().await?;
             lock_active(&mut tx, id).await?;
@@ -136,11 +116,7 @@ impl PostgresStore {
         .await
     }
 
-    pub(crate) async fn delete_logged_model_impl(
-        &self,
-        id: &LoggedModelId,
-        now: i64,
-    ) -> StoreResult<()> {
+    async fn delete_logged_model(&self, id: &LoggedModelId, now: i64) -> StoreResult<()> {
         self.write(|| async move {
             let r = sqlx::query(
                 "UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_timestamp_ms = $1 \
@@ -154,20 +130,6 @@ impl PostgresStore {
                 return Err(model_not_found(id).into());
             }
             Ok(())
-        })
-        .await
-    }
-
-    pub(crate) async fn list_logged_models_impl(
-        &self,
-        experiments: &[ExperimentId],
-    ) -> StoreResult<Vec<LoggedModel>> {
-        if experiments.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.read(async {
-            let mut conn = self.conn().await?;
-            load_active_models(&mut Loader(&mut conn), experiments).await
         })
         .await
     }

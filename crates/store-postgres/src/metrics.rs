@@ -2,20 +2,24 @@
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use cairn_domain::{Metric, Param, RunId, Tag};
 use cairn_store::{MetricHistoryQuery, StoreResult};
-use cairn_store_sql::{Point, check_params, history_metric, history_query, metric_statements};
+use cairn_store_sql::{
+    EngineMetrics, Point, check_params, history_metric, history_query, metric_statements,
+};
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
-use crate::PostgresStore;
+use crate::PostgresDb;
 use crate::errors::TxResult;
 use crate::runs::{lock_active, upsert_tags};
 
 /// Rows per multi-row INSERT: 9 columns × 1,000 stays far below PostgreSQL's 65,535 bound parameters.
 const METRIC_ROWS_PER_STATEMENT: usize = 1_000;
 
-impl PostgresStore {
-    pub(crate) async fn log_batch_impl(
+#[async_trait]
+impl EngineMetrics for PostgresDb {
+    async fn log_batch(
         &self,
         id: &RunId,
         metrics: Vec<Metric>,
@@ -39,13 +43,7 @@ impl PostgresStore {
         .await
     }
 
-    pub(crate) async fn metric_history_impl(
-        &self,
-        q: MetricHistoryQuery,
-    ) -> StoreResult<Vec<Metric>> {
-        if q.run_ids.is_empty() {
-            return Ok(Vec::new());
-        }
+    async fn metric_history(&self, q: MetricHistoryQuery) -> StoreResult<Vec<Metric>> {
         let run_ids: Vec<String> = q.run_ids.iter().map(|r| r.as_str().to_string()).collect();
         let mut b = history_query::<Postgres>(&q, |b| {
             b.push(" AND run_id = ANY(").push_bind(run_ids).push(")");

@@ -8,7 +8,7 @@ use cairn_store_sql::{RegistryDb, Row, Tx, Val};
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
 
-use crate::PostgresStore;
+use crate::PostgresDb;
 use crate::errors::{classify, is_unique_violation};
 
 /// Registry writes take this transaction-scoped advisory lock first: they run one at a time across every
@@ -95,7 +95,7 @@ impl Tx for PgTx {
 }
 
 #[async_trait]
-impl RegistryDb for PostgresStore {
+impl RegistryDb for PostgresDb {
     async fn begin_write(&self) -> StoreResult<Box<dyn Tx>> {
         let tx = self.begin().await.map_err(|f| self.fail(f))?;
         let mut tx = PgTx {

@@ -5,25 +5,25 @@
 
 use std::collections::BTreeMap;
 
-use cairn_domain::search::RunFields;
+use async_trait::async_trait;
 use cairn_domain::{
-    DatasetInput, ExperimentId, LifecycleStage, ModelInput, ModelOutput, Run, RunId, RunInfo, Tag,
-    ViewType,
+    DatasetInput, LifecycleStage, ModelInput, ModelOutput, Run, RunId, RunInfo, Tag,
 };
 use cairn_store::{NewRun, RunUpdate, StoreResult};
 use cairn_store_sql::{
-    RUN_NAME_TAG, RunScope, active_run, in_request_order, load_run, load_runs, run_artifact_uri,
-    run_not_found, run_tag_not_found,
+    EngineRuns, RUN_NAME_TAG, active_run, load_run, run_artifact_uri, run_not_found,
+    run_tag_not_found,
 };
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
-use crate::PostgresStore;
+use crate::PostgresDb;
 use crate::errors::TxResult;
 use crate::key_values;
 use crate::load::Loader;
 
-impl PostgresStore {
-    pub(crate) async fn create_run_impl(&self, new: NewRun) -> StoreResult<Run> {
+#[async_trait]
+impl EngineRuns for PostgresDb {
+    async fn create_run(&self, new: NewRun) -> StoreResult<Run> {
         let new = &new;
         self.write(|| async move {
             let mut tx = self.begin().await?;
@@ -57,51 +57,7 @@ impl PostgresStore {
         .await
     }
 
-    pub(crate) async fn get_run_impl(&self, id: &RunId) -> StoreResult<Run> {
-        self.read(async {
-            let mut conn = self.conn().await?;
-            load_run(&mut Loader(&mut conn), id).await
-        })
-        .await
-    }
-
-    /// Runs of the experiments: whole, or with only the children `fields` names (for a search).
-    pub(crate) async fn list_runs_impl(
-        &self,
-        experiments: &[ExperimentId],
-        view: ViewType,
-        fields: Option<&RunFields>,
-    ) -> StoreResult<Vec<Run>> {
-        if experiments.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.read(async {
-            let mut conn = self.conn().await?;
-            load_runs(
-                &mut Loader(&mut conn),
-                RunScope::Experiments(experiments, view),
-                fields,
-            )
-            .await
-        })
-        .await
-    }
-
-    pub(crate) async fn get_runs_impl(&self, ids: &[RunId]) -> StoreResult<Vec<Run>> {
-        let loaded = self
-            .read(async {
-                let mut conn = self.conn().await?;
-                load_runs(&mut Loader(&mut conn), RunScope::Ids(ids), None).await
-            })
-            .await?;
-        Ok(in_request_order(ids, loaded))
-    }
-
-    pub(crate) async fn update_run_impl(
-        &self,
-        id: &RunId,
-        update: RunUpdate,
-    ) -> StoreResult<RunInfo> {
+    async fn update_run(&self, id: &RunId, update: RunUpdate) -> StoreResult<RunInfo> {
         let update = &update;
         self.write(|| async move {
             let mut tx = self.begin().await?;
@@ -130,7 +86,7 @@ impl PostgresStore {
         .await
     }
 
-    pub(crate) async fn set_run_lifecycle_impl(
+    async fn set_run_lifecycle(
         &self,
         id: &RunId,
         stage: LifecycleStage,
@@ -154,7 +110,7 @@ impl PostgresStore {
         .await
     }
 
-    pub(crate) async fn delete_run_tag_impl(&self, id: &RunId, key: &str) -> StoreResult<()> {
+    async fn delete_run_tag(&self, id: &RunId, key: &str) -> StoreResult<()> {
         self.write(|| async move {
             let mut tx = self.begin().await?;
             lock_active(&mut tx, id).await?;
@@ -172,7 +128,7 @@ impl PostgresStore {
         .await
     }
 
-    pub(crate) async fn log_inputs_impl(
+    async fn log_inputs(
         &self,
         id: &RunId,
         datasets: Vec<DatasetInput>,
@@ -258,11 +214,7 @@ impl PostgresStore {
         .await
     }
 
-    pub(crate) async fn log_outputs_impl(
-        &self,
-        id: &RunId,
-        models: Vec<ModelOutput>,
-    ) -> StoreResult<()> {
+    async fn log_outputs(&self, id: &RunId, models: Vec<ModelOutput>) -> StoreResult<()> {
         // The last output of a model in the list wins, as when each replaces the one before.
         let steps: BTreeMap<&str, i64> = models
             .iter()

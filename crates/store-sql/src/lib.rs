@@ -1,11 +1,14 @@
-//! Engine-agnostic pieces shared by the sqlx-based stores: the whole model registry ([`SqlRegistry`],
-//! over transactions an engine supplies) and deployments ([`SqlDeployments`], on the same transactions); assembling domain entities (runs with their
+//! Engine-agnostic pieces shared by the sqlx-based stores: the one [`TrackingStore`](cairn_store::TrackingStore)
+//! implementation ([`SqlTracking`], over an engine's reads and writes, [`TrackingEngine`]), the whole model
+//! registry ([`SqlRegistry`], over transactions an engine supplies) and deployments ([`SqlDeployments`], on
+//! the same transactions); assembling domain entities (runs with their
 //! params, tags, latest metrics, inputs and outputs; experiments; logged models) from fetched rows, the
 //! key lists and literal quoting, latest-metric selection, the statements both dialects spell alike, and
 //! the errors both stores must word alike.
 //!
 //! Nothing here knows SQLite or PostgreSQL. An engine plugs in through [`Fetch`] (how it runs a SELECT on
-//! its connection, spells the bound parameter and maps errors) and keeps to itself what really differs:
+//! its connection, spells the bound parameter and maps errors) and [`TrackingEngine`] (its read
+//! connections and the tracking writes it spells its own way), and keeps to itself what really differs:
 //! connections, transactions and locking, retries, dialect-specific SQL, migrations and error mapping.
 
 // The registry's and the deployments' transactions; defined before the modules so that they see them.
@@ -52,6 +55,7 @@ mod messages;
 mod metrics;
 mod registry;
 mod runs;
+mod tracking;
 
 pub use change_log::{Signalled, SqlChangeLog};
 pub use checks::{active_run, check_params, run_artifact_uri};
@@ -67,3 +71,6 @@ pub use messages::*;
 pub use metrics::{Point, history_metric, history_query, metric_statements, points};
 pub use registry::{RegistryDb, Row, SqlRegistry, Tx, Val};
 pub use runs::{RUN_NAME_TAG, RunScope, in_request_order, load_run, load_runs};
+pub use tracking::{
+    EngineExperiments, EngineLoggedModels, EngineMetrics, EngineRuns, SqlTracking, TrackingEngine,
+};

@@ -4,27 +4,36 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use cairn_store::{StoreError, StoreResult};
+use cairn_store_sql::TrackingEngine;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use crate::errors::db;
+use crate::load::Reader;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// The SQLite tracking store.
+/// The SQLite engine that [`SqliteStore`](crate::SqliteStore) tracks on and the registry's transactions
+/// run on.
 #[derive(Clone)]
-pub struct SqliteStore {
+pub struct SqliteDb {
     /// The only connection that writes.
     pub(crate) write: SqlitePool,
     /// Read-only connections for queries.
     pub(crate) read: SqlitePool,
 }
 
-impl SqliteStore {
+#[async_trait]
+impl TrackingEngine for SqliteDb {
+    type Reader = Reader;
+
     /// Opens (creating if needed) the database named by `uri` — `sqlite:///abs/path.db`,
     /// `sqlite://rel/path.db` or a bare path, optionally with `?synchronous=full|normal` — and brings its
     /// schema up to date.
-    pub async fn open(uri: &str) -> StoreResult<Self> {
+    async fn open(uri: &str) -> StoreResult<Self> {
         let path = path_from_uri(uri)?;
         let synchronous = synchronous_from_uri(uri)?;
         if let Some(parent) = Path::new(&path).parent()
@@ -68,25 +77,28 @@ impl SqliteStore {
         Ok(Self { write, read })
     }
 
+    async fn reader(&self) -> StoreResult<Reader> {
+        Ok(Reader(self.read.acquire().await.map_err(db)?))
+    }
+
+    /// Flushes the WAL into the main file and closes every connection.
+    async fn close(&self) {
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.write)
+            .await;
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+impl SqliteDb {
     /// Starts a write transaction holding SQLite's write lock from its first statement. A deferred
     /// `BEGIN` would read first and then fail to upgrade with `SQLITE_BUSY_SNAPSHOT` — without waiting —
     /// whenever another process (a second server on the same file) committed in between.
     pub(crate) async fn begin_write(
         &self,
     ) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.write
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(crate::errors::db)
-    }
-
-    /// Flushes the WAL into the main file and closes every connection.
-    pub async fn close(&self) {
-        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.write)
-            .await;
-        self.read.close().await;
-        self.write.close().await;
+        self.write.begin_with("BEGIN IMMEDIATE").await.map_err(db)
     }
 }
 

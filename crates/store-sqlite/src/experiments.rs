@@ -1,23 +1,21 @@
 //! Experiments and their tags.
 
-use cairn_domain::{Experiment, ExperimentId, LifecycleStage, Tag, ViewType};
+use async_trait::async_trait;
+use cairn_domain::{Experiment, ExperimentId, LifecycleStage, Tag};
 use cairn_store::{NewExperiment, StoreError, StoreResult};
 use cairn_store_sql::{
-    EXPERIMENT_COLUMNS, attach_experiment_tags, default_artifact_location,
-    experiment_name_not_found, experiment_name_taken, experiment_not_found,
-    experiment_not_in_stage, experiment_tag_not_found, experiments, experiments_in_view,
-    stage_before,
+    EXPERIMENT_COLUMNS, EngineExperiments, attach_experiment_tags, default_artifact_location,
+    experiment_name_taken, experiment_not_found, experiment_not_in_stage, experiment_tag_not_found,
+    experiments, stage_before,
 };
 use sqlx::AssertSqlSafe;
 
-use crate::SqliteStore;
+use crate::SqliteDb;
 use crate::errors::{db, is_unique_violation};
 
-impl SqliteStore {
-    pub(crate) async fn create_experiment_impl(
-        &self,
-        new: NewExperiment,
-    ) -> StoreResult<ExperimentId> {
+#[async_trait]
+impl EngineExperiments for SqliteDb {
+    async fn create_experiment(&self, new: NewExperiment) -> StoreResult<ExperimentId> {
         let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, \
@@ -95,33 +93,7 @@ impl SqliteStore {
         Ok(exps)
     }
 
-    pub(crate) async fn get_experiment_impl(&self, id: ExperimentId) -> StoreResult<Experiment> {
-        self.find_experiments(&format!("experiment_id = {}", id.0), None)
-            .await?
-            .pop()
-            .ok_or_else(|| experiment_not_found(id))
-    }
-
-    pub(crate) async fn get_experiment_by_name_impl(&self, name: &str) -> StoreResult<Experiment> {
-        self.find_experiments("name = ?1", Some(name))
-            .await?
-            .pop()
-            .ok_or_else(|| experiment_name_not_found(name))
-    }
-
-    pub(crate) async fn list_experiments_impl(
-        &self,
-        view: ViewType,
-    ) -> StoreResult<Vec<Experiment>> {
-        self.find_experiments(experiments_in_view(view), None).await
-    }
-
-    pub(crate) async fn rename_experiment_impl(
-        &self,
-        id: ExperimentId,
-        name: &str,
-        now: i64,
-    ) -> StoreResult<()> {
+    async fn rename_experiment(&self, id: ExperimentId, name: &str, now: i64) -> StoreResult<()> {
         let r = sqlx::query(
             "UPDATE experiments SET name = ?1, last_update_time = ?2 WHERE experiment_id = ?3",
         )
@@ -138,7 +110,7 @@ impl SqliteStore {
         }
     }
 
-    pub(crate) async fn set_experiment_lifecycle_impl(
+    async fn set_experiment_lifecycle(
         &self,
         id: ExperimentId,
         stage: LifecycleStage,
@@ -173,11 +145,7 @@ impl SqliteStore {
         tx.commit().await.map_err(db)
     }
 
-    pub(crate) async fn set_experiment_tag_impl(
-        &self,
-        id: ExperimentId,
-        tag: Tag,
-    ) -> StoreResult<()> {
+    async fn set_experiment_tag(&self, id: ExperimentId, tag: Tag) -> StoreResult<()> {
         self.require_experiment(id).await?;
         sqlx::query("INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?1, ?2, ?3)")
             .bind(id.0)
@@ -189,11 +157,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(crate) async fn delete_experiment_tag_impl(
-        &self,
-        id: ExperimentId,
-        key: &str,
-    ) -> StoreResult<()> {
+    async fn delete_experiment_tag(&self, id: ExperimentId, key: &str) -> StoreResult<()> {
         self.require_experiment(id).await?;
         let r = sqlx::query("DELETE FROM experiment_tags WHERE experiment_id = ?1 AND key = ?2")
             .bind(id.0)
@@ -206,7 +170,9 @@ impl SqliteStore {
         }
         Ok(())
     }
+}
 
+impl SqliteDb {
     async fn require_experiment(&self, id: ExperimentId) -> StoreResult<()> {
         let found = sqlx::query("SELECT 1 FROM experiments WHERE experiment_id = ?1")
             .bind(id.0)

@@ -1,5 +1,6 @@
-//! Cairn's embedded metadata store: [`cairn_store::TrackingStore`] on SQLite through sqlx, and the
-//! transactions the shared model registry (`cairn_store_sql::SqlRegistry`) runs on.
+//! Cairn's embedded metadata store: SQLite through sqlx for the shared tracking store
+//! (`cairn_store_sql::SqlTracking`: the reads and writes SQLite spells its own way) and the transactions
+//! the shared model registry (`cairn_store_sql::SqlRegistry`) runs on.
 //!
 //! One file, WAL journal, `synchronous = NORMAL` by default (an acknowledged write survives `kill -9` of
 //! the process; `?synchronous=full` in the URI makes it survive a power cut too, at an fsync per commit). Writes go through a single connection (SQLite has one writer at a time; queueing in the
@@ -14,6 +15,9 @@ mod logged_models;
 mod metrics;
 mod registry;
 mod runs;
-mod store;
 
-pub use connect::SqliteStore;
+pub use connect::SqliteDb;
+
+/// The SQLite store: tracking ([`cairn_store::TrackingStore`]) on [`SqliteDb`], and the transactions the
+/// registry, deployments and change log run on.
+pub type SqliteStore = cairn_store_sql::SqlTracking<SqliteDb>;

@@ -1,22 +1,21 @@
 //! Logged models (MLflow 3.x): the model entity, its params, tags and the metrics linked to it.
 
-use cairn_domain::{ExperimentId, LoggedModel, LoggedModelId, Tag};
+use async_trait::async_trait;
+use cairn_domain::{LoggedModel, LoggedModelId, Tag};
 use cairn_store::{LoggedModelUpdate, NewLoggedModel, StoreResult};
 use cairn_store_sql::{
-    load_active_model, load_active_models, load_model, model_artifact_uri, model_not_found,
-    model_tag_not_found, no_active_experiment,
+    EngineLoggedModels, load_model, model_artifact_uri, model_not_found, model_tag_not_found,
+    no_active_experiment,
 };
 use sqlx::{Row, SqliteConnection};
 
-use crate::SqliteStore;
+use crate::SqliteDb;
 use crate::errors::db;
 use crate::load::Loader;
 
-impl SqliteStore {
-    pub(crate) async fn create_logged_model_impl(
-        &self,
-        new: NewLoggedModel,
-    ) -> StoreResult<LoggedModel> {
+#[async_trait]
+impl EngineLoggedModels for SqliteDb {
+    async fn create_logged_model(&self, new: NewLoggedModel) -> StoreResult<LoggedModel> {
         let mut tx = self.begin_write().await?;
         let location: String = sqlx::query(
             "SELECT artifact_location FROM experiments WHERE experiment_id = ?1 AND lifecycle_stage = 'active'",
@@ -59,15 +58,7 @@ impl SqliteStore {
         Ok(model)
     }
 
-    pub(crate) async fn get_logged_model_impl(
-        &self,
-        id: &LoggedModelId,
-    ) -> StoreResult<LoggedModel> {
-        let mut conn = self.read.acquire().await.map_err(db)?;
-        load_active_model(&mut Loader(&mut conn), id).await
-    }
-
-    pub(crate) async fn update_logged_model_impl(
+    async fn update_logged_model(
         &self,
         id: &LoggedModelId,
         update: LoggedModelUpdate,
@@ -92,11 +83,7 @@ impl SqliteStore {
         Ok(model)
     }
 
-    pub(crate) async fn set_logged_model_tags_impl(
-        &self,
-        id: &LoggedModelId,
-        tags: Vec<Tag>,
-    ) -> StoreResult<()> {
+    async fn set_logged_model_tags(&self, id: &LoggedModelId, tags: Vec<Tag>) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         require_model(&mut tx, id).await?;
         for t in &tags {
@@ -105,11 +92,7 @@ impl SqliteStore {
         tx.commit().await.map_err(db)
     }
 
-    pub(crate) async fn delete_logged_model_tag_impl(
-        &self,
-        id: &LoggedModelId,
-        key: &str,
-    ) -> StoreResult<()> {
+    async fn delete_logged_model_tag(&self, id: &LoggedModelId, key: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         require_model(&mut tx, id).await?;
         let r = sqlx::query("DELETE FROM logged_model_tags WHERE model_id = ?1 AND key = ?2")
@@ -124,11 +107,7 @@ impl SqliteStore {
         tx.commit().await.map_err(db)
     }
 
-    pub(crate) async fn delete_logged_model_impl(
-        &self,
-        id: &LoggedModelId,
-        now: i64,
-    ) -> StoreResult<()> {
+    async fn delete_logged_model(&self, id: &LoggedModelId, now: i64) -> StoreResult<()> {
         let r = sqlx::query(
             "UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_timestamp_ms = ?1 \
              WHERE model_id = ?2 AND lifecycle_stage = 'active'",
@@ -142,17 +121,6 @@ impl SqliteStore {
             return Err(model_not_found(id));
         }
         Ok(())
-    }
-
-    pub(crate) async fn list_logged_models_impl(
-        &self,
-        experiments: &[ExperimentId],
-    ) -> StoreResult<Vec<LoggedModel>> {
-        if experiments.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut conn = self.read.acquire().await.map_err(db)?;
-        load_active_models(&mut Loader(&mut conn), experiments).await
     }
 }
 

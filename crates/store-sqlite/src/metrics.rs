@@ -2,20 +2,24 @@
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use cairn_domain::{Metric, Param, RunId, Tag};
 use cairn_store::{MetricHistoryQuery, StoreResult};
-use cairn_store_sql::{check_params, history_metric, history_query, metric_statements, points};
+use cairn_store_sql::{
+    EngineMetrics, check_params, history_metric, history_query, metric_statements, points,
+};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
-use crate::SqliteStore;
+use crate::SqliteDb;
 use crate::errors::db;
 use crate::runs::{require_active, upsert_tag};
 
 /// Rows per multi-row INSERT: 9 columns × 500 stays far below SQLite's 32,766 bound variables.
 const METRIC_ROWS_PER_STATEMENT: usize = 500;
 
-impl SqliteStore {
-    pub(crate) async fn log_batch_impl(
+#[async_trait]
+impl EngineMetrics for SqliteDb {
+    async fn log_batch(
         &self,
         id: &RunId,
         metrics: Vec<Metric>,
@@ -36,13 +40,7 @@ impl SqliteStore {
         tx.commit().await.map_err(db)
     }
 
-    pub(crate) async fn metric_history_impl(
-        &self,
-        q: MetricHistoryQuery,
-    ) -> StoreResult<Vec<Metric>> {
-        if q.run_ids.is_empty() {
-            return Ok(Vec::new());
-        }
+    async fn metric_history(&self, q: MetricHistoryQuery) -> StoreResult<Vec<Metric>> {
         let mut b = history_query::<Sqlite>(&q, |b| {
             b.push(" AND run_id IN (");
             let mut sep = b.separated(", ");

@@ -6,7 +6,7 @@ use cairn_store_sql::{RegistryDb, Row, Tx, Val};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row as _, Sqlite, Transaction, TypeInfo, ValueRef};
 
-use crate::SqliteStore;
+use crate::SqliteDb;
 use crate::errors::{db, is_unique_violation};
 
 /// A registry transaction: on the writer (holding SQLite's write lock from `BEGIN IMMEDIATE`, so registry
@@ -75,9 +75,9 @@ impl Tx for SqliteTx {
 }
 
 #[async_trait]
-impl RegistryDb for SqliteStore {
+impl RegistryDb for SqliteDb {
     async fn begin_write(&self) -> StoreResult<Box<dyn Tx>> {
-        Ok(Box::new(SqliteTx(SqliteStore::begin_write(self).await?)))
+        Ok(Box::new(SqliteTx(SqliteDb::begin_write(self).await?)))
     }
 
     async fn begin_read(&self) -> StoreResult<Box<dyn Tx>> {

@@ -1,23 +1,23 @@
 //! Runs: creation, info updates, lifecycle, tags and inputs/outputs.
 
-use cairn_domain::search::RunFields;
+use async_trait::async_trait;
 use cairn_domain::{
-    DatasetInput, ExperimentId, LifecycleStage, ModelInput, ModelOutput, Run, RunId, RunInfo, Tag,
-    ViewType,
+    DatasetInput, LifecycleStage, ModelInput, ModelOutput, Run, RunId, RunInfo, Tag,
 };
 use cairn_store::{NewRun, RunUpdate, StoreResult};
 use cairn_store_sql::{
-    RUN_NAME_TAG, RunScope, active_run, in_request_order, load_run, load_runs, run_artifact_uri,
-    run_not_found, run_tag_not_found,
+    EngineRuns, RUN_NAME_TAG, active_run, load_run, run_artifact_uri, run_not_found,
+    run_tag_not_found,
 };
 use sqlx::{Row, SqliteConnection};
 
-use crate::SqliteStore;
+use crate::SqliteDb;
 use crate::errors::db;
 use crate::load::Loader;
 
-impl SqliteStore {
-    pub(crate) async fn create_run_impl(&self, new: NewRun) -> StoreResult<Run> {
+#[async_trait]
+impl EngineRuns for SqliteDb {
+    async fn create_run(&self, new: NewRun) -> StoreResult<Run> {
         let mut tx = self.begin_write().await?;
         let exp = sqlx::query(
             "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?1",
@@ -48,38 +48,7 @@ impl SqliteStore {
         Ok(run)
     }
 
-    pub(crate) async fn get_run_impl(&self, id: &RunId) -> StoreResult<Run> {
-        let mut conn = self.read.acquire().await.map_err(db)?;
-        load_run(&mut Loader(&mut conn), id).await
-    }
-
-    /// Runs of the experiments: whole, or with only the children `fields` names (for a search).
-    pub(crate) async fn list_runs_impl(
-        &self,
-        experiments: &[ExperimentId],
-        view: ViewType,
-        fields: Option<&RunFields>,
-    ) -> StoreResult<Vec<Run>> {
-        let mut conn = self.read.acquire().await.map_err(db)?;
-        load_runs(
-            &mut Loader(&mut conn),
-            RunScope::Experiments(experiments, view),
-            fields,
-        )
-        .await
-    }
-
-    pub(crate) async fn get_runs_impl(&self, ids: &[RunId]) -> StoreResult<Vec<Run>> {
-        let mut conn = self.read.acquire().await.map_err(db)?;
-        let loaded = load_runs(&mut Loader(&mut conn), RunScope::Ids(ids), None).await?;
-        Ok(in_request_order(ids, loaded))
-    }
-
-    pub(crate) async fn update_run_impl(
-        &self,
-        id: &RunId,
-        update: RunUpdate,
-    ) -> StoreResult<RunInfo> {
+    async fn update_run(&self, id: &RunId, update: RunUpdate) -> StoreResult<RunInfo> {
         let mut tx = self.begin_write().await?;
         require_active(&mut tx, id).await?;
         sqlx::query(
@@ -105,7 +74,7 @@ impl SqliteStore {
         Ok(run.info)
     }
 
-    pub(crate) async fn set_run_lifecycle_impl(
+    async fn set_run_lifecycle(
         &self,
         id: &RunId,
         stage: LifecycleStage,
@@ -127,7 +96,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(crate) async fn delete_run_tag_impl(&self, id: &RunId, key: &str) -> StoreResult<()> {
+    async fn delete_run_tag(&self, id: &RunId, key: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         require_active(&mut tx, id).await?;
         let r = sqlx::query("DELETE FROM tags WHERE run_id = ?1 AND key = ?2")
@@ -142,7 +111,7 @@ impl SqliteStore {
         tx.commit().await.map_err(db)
     }
 
-    pub(crate) async fn log_inputs_impl(
+    async fn log_inputs(
         &self,
         id: &RunId,
         datasets: Vec<DatasetInput>,
@@ -212,11 +181,7 @@ impl SqliteStore {
         tx.commit().await.map_err(db)
     }
 
-    pub(crate) async fn log_outputs_impl(
-        &self,
-        id: &RunId,
-        models: Vec<ModelOutput>,
-    ) -> StoreResult<()> {
+    async fn log_outputs(&self, id: &RunId, models: Vec<ModelOutput>) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         require_active(&mut tx, id).await?;
         for m in models {

@@ -1,5 +1,6 @@
-//! Cairn's metadata storage contracts. Each storage engine (SQLite in `cairn-store-sqlite`, PostgreSQL in
-//! a sibling crate) implements these traits; services hold them as `Arc<dyn …>` and never see SQL.
+//! Cairn's metadata storage contracts. `cairn-store-sql` implements them once for SQL, on the engines
+//! `cairn-store-sqlite` and `cairn-store-postgres` supply; services hold them as `Arc<dyn …>` and never
+//! see SQL.
 //!
 //! Key types: [`TrackingStore`] (experiments, runs, metrics, datasets, logged models), [`RegistryStore`]
 //! (registered models, versions, aliases and their change log), [`DeploymentStore`] (deployments and their history), [`ChangeLogStore`] (the control plane's one change log) and [`StoreError`].

@@ -1,0 +1,315 @@
+//! Experiment tracking on SQL: [`TrackingStore`] written once, as [`SqlTracking`] over an engine
+//! ([`TrackingEngine`]).
+//!
+//! The reads are written here, over the engine's read connections ([`TrackingEngine::reader`]) and the
+//! shared loads. An engine supplies only what really differs: its connections, its writes (SQLite's
+//! single writer, PostgreSQL's row locks, retries and `ON CONFLICT` upserts, each dialect's bulk
+//! statements and error wording), and the experiment and metric-history lookups whose SQL differs. Each group of writes is its own trait, implemented next to the tables it owns.
+
+use async_trait::async_trait;
+use cairn_domain::search::RunFields;
+use cairn_domain::{
+    DatasetInput, Experiment, ExperimentId, LifecycleStage, LoggedModel, LoggedModelId, Metric,
+    ModelInput, ModelOutput, Param, Run, RunId, RunInfo, Tag, ViewType,
+};
+use cairn_store::{
+    LoggedModelUpdate, MetricHistoryQuery, NewExperiment, NewLoggedModel, NewRun, RunUpdate,
+    StoreError, StoreResult, TrackingStore,
+};
+
+use crate::registry::{RegistryDb, Tx};
+use crate::{
+    Fetch, RunScope, experiment_name_not_found, experiment_not_found, experiments_in_view,
+    in_request_order, load_active_model, load_active_models, load_run, load_runs,
+};
+
+/// An engine tracking runs on: its read connections, and (through the supertraits)
+/// the writes and lookups whose SQL is its own.
+#[async_trait]
+pub trait TrackingEngine:
+    EngineExperiments + EngineRuns + EngineMetrics + EngineLoggedModels + Send + Sync + 'static
+{
+    /// A read connection running the shared loads; its failures are already [`StoreError`]s.
+    type Reader: Fetch<Error = StoreError>;
+
+    /// Opens the database `uri` names and brings its schema up to date.
+    async fn open(uri: &str) -> StoreResult<Self>
+    where
+        Self: Sized;
+
+    /// Closes every connection; operations after this fail with [`StoreError::Unavailable`].
+    async fn close(&self);
+
+    /// A read connection from the engine's pool (failing to get one is [`StoreError::Unavailable`]).
+    async fn reader(&self) -> StoreResult<Self::Reader>;
+}
+
+/// Experiments: writes, and the lookup all reads of experiments go through.
+#[async_trait]
+pub trait EngineExperiments {
+    async fn create_experiment(&self, new: NewExperiment) -> StoreResult<ExperimentId>;
+    /// The experiments matching `condition` (which may refer to `bind` as the reader's
+    /// [`Fetch::PARAM`]), with their tags, by id.
+    async fn find_experiments(
+        &self,
+        condition: &str,
+        bind: Option<&str>,
+    ) -> StoreResult<Vec<Experiment>>;
+    async fn rename_experiment(&self, id: ExperimentId, name: &str, now: i64) -> StoreResult<()>;
+    async fn set_experiment_lifecycle(
+        &self,
+        id: ExperimentId,
+        stage: LifecycleStage,
+        now: i64,
+    ) -> StoreResult<()>;
+    async fn set_experiment_tag(&self, id: ExperimentId, tag: Tag) -> StoreResult<()>;
+    async fn delete_experiment_tag(&self, id: ExperimentId, key: &str) -> StoreResult<()>;
+}
+
+/// Runs: creation, info, lifecycle, tags, inputs and outputs.
+#[async_trait]
+pub trait EngineRuns {
+    async fn create_run(&self, new: NewRun) -> StoreResult<Run>;
+    async fn update_run(&self, id: &RunId, update: RunUpdate) -> StoreResult<RunInfo>;
+    async fn set_run_lifecycle(
+        &self,
+        id: &RunId,
+        stage: LifecycleStage,
+        now: i64,
+    ) -> StoreResult<()>;
+    async fn delete_run_tag(&self, id: &RunId, key: &str) -> StoreResult<()>;
+    async fn log_inputs(
+        &self,
+        id: &RunId,
+        datasets: Vec<DatasetInput>,
+        models: Vec<ModelInput>,
+    ) -> StoreResult<()>;
+    async fn log_outputs(&self, id: &RunId, models: Vec<ModelOutput>) -> StoreResult<()>;
+}
+
+/// Metrics, params and tags in one batch (the ingest hot path), and metric history.
+#[async_trait]
+pub trait EngineMetrics {
+    async fn log_batch(
+        &self,
+        id: &RunId,
+        metrics: Vec<Metric>,
+        params: Vec<Param>,
+        tags: Vec<Tag>,
+    ) -> StoreResult<()>;
+    /// History for a query naming at least one run.
+    async fn metric_history(&self, query: MetricHistoryQuery) -> StoreResult<Vec<Metric>>;
+}
+
+/// Logged models' writes.
+#[async_trait]
+pub trait EngineLoggedModels {
+    async fn create_logged_model(&self, new: NewLoggedModel) -> StoreResult<LoggedModel>;
+    async fn update_logged_model(
+        &self,
+        id: &LoggedModelId,
+        update: LoggedModelUpdate,
+    ) -> StoreResult<LoggedModel>;
+    async fn set_logged_model_tags(&self, id: &LoggedModelId, tags: Vec<Tag>) -> StoreResult<()>;
+    async fn delete_logged_model_tag(&self, id: &LoggedModelId, key: &str) -> StoreResult<()>;
+    async fn delete_logged_model(&self, id: &LoggedModelId, now: i64) -> StoreResult<()>;
+}
+
+/// The tracking store on an engine; cheap to clone when the engine is.
+#[derive(Clone)]
+pub struct SqlTracking<E>(E);
+
+impl<E: TrackingEngine> SqlTracking<E> {
+    /// Opens the engine on the database `uri` names.
+    pub async fn open(uri: &str) -> StoreResult<Self> {
+        E::open(uri).await.map(Self)
+    }
+
+    /// Closes the engine's connections.
+    pub async fn close(&self) {
+        self.0.close().await
+    }
+}
+
+/// The registry, deployments and change log run on the same engine's transactions.
+#[async_trait]
+impl<E: RegistryDb> RegistryDb for SqlTracking<E> {
+    async fn begin_write(&self) -> StoreResult<Box<dyn Tx>> {
+        self.0.begin_write().await
+    }
+    async fn begin_read(&self) -> StoreResult<Box<dyn Tx>> {
+        self.0.begin_read().await
+    }
+}
+
+impl<E: TrackingEngine> SqlTracking<E> {
+    async fn one_experiment(
+        &self,
+        condition: &str,
+        bind: Option<&str>,
+        missing: impl FnOnce() -> StoreError,
+    ) -> StoreResult<Experiment> {
+        self.0
+            .find_experiments(condition, bind)
+            .await?
+            .pop()
+            .ok_or_else(missing)
+    }
+
+    /// Runs of the experiments: whole, or with only the children `fields` names (for a search).
+    async fn runs_of(
+        &self,
+        experiments: &[ExperimentId],
+        view: ViewType,
+        fields: Option<&RunFields>,
+    ) -> StoreResult<Vec<Run>> {
+        if experiments.is_empty() {
+            return Ok(Vec::new());
+        }
+        let scope = RunScope::Experiments(experiments, view);
+        load_runs(&mut self.0.reader().await?, scope, fields).await
+    }
+}
+
+#[async_trait]
+impl<E: TrackingEngine> TrackingStore for SqlTracking<E> {
+    async fn create_experiment(&self, new: NewExperiment) -> StoreResult<ExperimentId> {
+        self.0.create_experiment(new).await
+    }
+    async fn get_experiment(&self, id: ExperimentId) -> StoreResult<Experiment> {
+        let condition = format!("experiment_id = {}", id.0);
+        self.one_experiment(&condition, None, || experiment_not_found(id))
+            .await
+    }
+    async fn get_experiment_by_name(&self, name: &str) -> StoreResult<Experiment> {
+        let condition = format!("name = {}", <E::Reader as Fetch>::PARAM);
+        self.one_experiment(&condition, Some(name), || experiment_name_not_found(name))
+            .await
+    }
+    async fn list_experiments(&self, view: ViewType) -> StoreResult<Vec<Experiment>> {
+        self.0
+            .find_experiments(experiments_in_view(view), None)
+            .await
+    }
+    async fn rename_experiment(&self, id: ExperimentId, name: &str, now: i64) -> StoreResult<()> {
+        self.0.rename_experiment(id, name, now).await
+    }
+    async fn set_experiment_lifecycle(
+        &self,
+        id: ExperimentId,
+        stage: LifecycleStage,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.0.set_experiment_lifecycle(id, stage, now).await
+    }
+    async fn set_experiment_tag(&self, id: ExperimentId, tag: Tag) -> StoreResult<()> {
+        self.0.set_experiment_tag(id, tag).await
+    }
+    async fn delete_experiment_tag(&self, id: ExperimentId, key: &str) -> StoreResult<()> {
+        self.0.delete_experiment_tag(id, key).await
+    }
+
+    async fn create_run(&self, new: NewRun) -> StoreResult<Run> {
+        self.0.create_run(new).await
+    }
+    async fn get_run(&self, id: &RunId) -> StoreResult<Run> {
+        load_run(&mut self.0.reader().await?, id).await
+    }
+    async fn update_run(&self, id: &RunId, update: RunUpdate) -> StoreResult<RunInfo> {
+        self.0.update_run(id, update).await
+    }
+    async fn set_run_lifecycle(
+        &self,
+        id: &RunId,
+        stage: LifecycleStage,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.0.set_run_lifecycle(id, stage, now).await
+    }
+    async fn log_batch(
+        &self,
+        id: &RunId,
+        metrics: Vec<Metric>,
+        params: Vec<Param>,
+        tags: Vec<Tag>,
+    ) -> StoreResult<()> {
+        self.0.log_batch(id, metrics, params, tags).await
+    }
+    async fn delete_run_tag(&self, id: &RunId, key: &str) -> StoreResult<()> {
+        self.0.delete_run_tag(id, key).await
+    }
+    async fn log_inputs(
+        &self,
+        id: &RunId,
+        datasets: Vec<DatasetInput>,
+        models: Vec<ModelInput>,
+    ) -> StoreResult<()> {
+        self.0.log_inputs(id, datasets, models).await
+    }
+    async fn log_outputs(&self, id: &RunId, models: Vec<ModelOutput>) -> StoreResult<()> {
+        self.0.log_outputs(id, models).await
+    }
+    async fn metric_history(&self, query: MetricHistoryQuery) -> StoreResult<Vec<Metric>> {
+        if query.run_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.0.metric_history(query).await
+    }
+    async fn list_runs(
+        &self,
+        experiments: &[ExperimentId],
+        view: ViewType,
+    ) -> StoreResult<Vec<Run>> {
+        self.runs_of(experiments, view, None).await
+    }
+    async fn list_runs_for_search(
+        &self,
+        experiments: &[ExperimentId],
+        view: ViewType,
+        fields: &RunFields,
+    ) -> StoreResult<Vec<Run>> {
+        self.runs_of(experiments, view, Some(fields)).await
+    }
+    async fn get_runs(&self, ids: &[RunId]) -> StoreResult<Vec<Run>> {
+        let loaded = load_runs(&mut self.0.reader().await?, RunScope::Ids(ids), None).await?;
+        Ok(in_request_order(ids, loaded))
+    }
+
+    async fn create_logged_model(&self, new: NewLoggedModel) -> StoreResult<LoggedModel> {
+        self.0.create_logged_model(new).await
+    }
+    async fn get_logged_model(&self, id: &LoggedModelId) -> StoreResult<LoggedModel> {
+        load_active_model(&mut self.0.reader().await?, id).await
+    }
+    async fn update_logged_model(
+        &self,
+        id: &LoggedModelId,
+        update: LoggedModelUpdate,
+    ) -> StoreResult<LoggedModel> {
+        self.0.update_logged_model(id, update).await
+    }
+    async fn set_logged_model_tags(&self, id: &LoggedModelId, tags: Vec<Tag>) -> StoreResult<()> {
+        self.0.set_logged_model_tags(id, tags).await
+    }
+    async fn delete_logged_model_tag(&self, id: &LoggedModelId, key: &str) -> StoreResult<()> {
+        self.0.delete_logged_model_tag(id, key).await
+    }
+    async fn delete_logged_model(&self, id: &LoggedModelId, now: i64) -> StoreResult<()> {
+        self.0.delete_logged_model(id, now).await
+    }
+    async fn list_logged_models(
+        &self,
+        experiments: &[ExperimentId],
+    ) -> StoreResult<Vec<LoggedModel>> {
+        if experiments.is_empty() {
+            return Ok(Vec::new());
+        }
+        load_active_models(&mut self.0.reader().await?, experiments).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let mut reader = self.0.reader().await?;
+        reader.fetch("SELECT 1".to_owned(), None).await?;
+        Ok(())
+    }
+}
