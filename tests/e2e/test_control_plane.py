@@ -377,9 +377,9 @@ def test_maturity_climbs_from_evidence_and_falls_when_the_deployment_goes(cairn_
     assert l3["reached"] and l3["missing"] == [], l3
     rollout_entry = [e for e in entries_after(base, 0) if e["topic"] == "deployment" and e["subject"] == dep and e["kind"] == "rolled_out"]
     assert len(rollout_entry) == 1
-    # The evidence cites the rollout by its sequence number (the deployment history's, which
-    # `cairn deploy history` shows, or the change log's).
-    cites = {f"seq {rollout_entry[0]['topic_seq']})", f"seq {rollout_entry[0]['seq']})"}
+    # The evidence cites the rollout by the deployment's revision after it, as `cairn deploy history`
+    # numbers its rows.
+    cites = {f"(revision {rollout_entry[0]['detail']['revision']})"}
     assert any(
         dep in e and "@champion" in e and "version 2" in e and any(c in e for c in cites) for e in l3["evidence"]
     ), json.dumps([l3["evidence"], rollout_entry[0]])
@@ -542,6 +542,15 @@ def test_unknown_native_paths_are_404_in_the_native_format(cairn_server, method,
     body = r.json()
     assert set(body) == {"error_code", "message"}, body
     assert body["error_code"] == "RESOURCE_DOES_NOT_EXIST" and path in body["message"], body
+
+
+@pytest.mark.parametrize("method, path", [("patch", "/deployments"), ("delete", "/events"), ("post", "/maturity")])
+def test_a_known_path_with_another_method_is_405_in_the_native_format(cairn_server, method, path):
+    r = requests.request(method, f"{cairn_server.url}/api/cairn/v1{path}", timeout=10)
+    assert r.status_code == 405, r.text
+    assert r.headers["content-type"].startswith("application/json"), r.headers
+    body = r.json()
+    assert body["error_code"] == "METHOD_NOT_ALLOWED" and method.upper() in body["message"], body
 
 
 # ---------------------------------------------------------------------------------------------

@@ -113,10 +113,19 @@ pub fn router(s: NativeApi) -> Router {
         .route("/maturity", get(maturity::overview))
         .route("/maturity/{model}", get(maturity::model))
         .with_state(s.maturity)
-        .fallback(not_found);
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .nest(PREFIX, api)
         .merge(SwaggerUi::new("/api/cairn/docs").url(format!("{PREFIX}/openapi.json"), openapi()))
+}
+
+/// A known path with another method answers in the API's format.
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError(cairn_contract::ErrorBody::new(
+        cairn_contract::ErrorCode::MethodNotAllowed,
+        format!("{uri} does not take {method} in Cairn's native API."),
+    ))
 }
 
 /// An unknown path under the API answers in the API's format.

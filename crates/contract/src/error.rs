@@ -14,6 +14,9 @@ pub enum ErrorCode {
     /// 404: no such thing.
     #[serde(rename = "RESOURCE_DOES_NOT_EXIST")]
     NotFound,
+    /// 405: the path exists, but not with this method.
+    #[serde(rename = "METHOD_NOT_ALLOWED")]
+    MethodNotAllowed,
     /// 400: the name is taken.
     #[serde(rename = "RESOURCE_ALREADY_EXISTS")]
     AlreadyExists,
@@ -31,6 +34,7 @@ impl ErrorCode {
         match self {
             Self::InvalidArgument | Self::AlreadyExists => 400,
             Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
             Self::Unavailable => 503,
             Self::Internal => 500,
         }

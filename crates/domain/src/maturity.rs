@@ -69,7 +69,8 @@ pub struct DeploymentEvidence {
     /// The alias of this model its primary follows, if it follows one.
     pub follows_alias: Option<String>,
     pub serving_version: i64,
-    /// Alias moves this deployment rolled out by itself since it was created: (event seq, version).
+    /// Alias moves this deployment rolled out by itself since it was created: (the deployment's revision
+    /// after the roll-out, version).
     pub rollouts: Vec<(i64, i64)>,
 }
 
@@ -177,9 +178,9 @@ fn level3(e: &Evidence, model: &str) -> Finding {
         .iter()
         .flat_map(|d| {
             let alias = d.follows_alias.as_deref().unwrap_or_default();
-            d.rollouts.iter().map(move |(seq, v)| {
+            d.rollouts.iter().map(move |(revision, v)| {
                 format!(
-                    "deployment {} follows @{alias} and rolled out version {v} by itself (event seq {seq})",
+                    "deployment {} follows @{alias} and rolled out version {v} by itself (revision {revision})",
                     d.name
                 )
             })
@@ -335,7 +336,7 @@ mod tests {
         e.deployments[0].rollouts.push((7, 2));
         let m = assess("m", &e);
         assert_eq!(m.level, 3);
-        assert!(m.rungs[2].evidence[0].contains("seq 7"));
+        assert!(m.rungs[2].evidence[0].contains("revision 7"));
         assert!(m.rungs[3].missing[0].starts_with("not yet available"));
         assert_eq!(m.current().unwrap().automation, "Medium");
     }

@@ -16,7 +16,8 @@ use crate::{Deployments, Registry, ServiceResult};
 
 /// A `rolled_out` deployment event: what it rolled out, and when.
 struct Rollout {
-    seq: i64,
+    /// The deployment's revision after it (what `cairn deploy history` numbers it by).
+    revision: i64,
     timestamp_ms: i64,
     model: String,
     version: i64,
@@ -151,7 +152,7 @@ impl MaturityTracker {
                 after = e.seq;
                 if let Some(s) = e.after {
                     out.entry(e.deployment).or_default().push(Rollout {
-                        seq: e.seq,
+                        revision: e.revision.unwrap_or(e.seq),
                         timestamp_ms: e.timestamp_ms,
                         model: s.serving.primary.name,
                         version: s.serving.primary.version,
@@ -291,7 +292,7 @@ fn deployment_evidence(
             .flatten()
             // This incarnation's, of the model it serves now (not of one it served before an update).
             .filter(|r| r.timestamp_ms >= d.created_ms && r.model == d.state.serving.primary.name)
-            .map(|r| (r.seq, r.version))
+            .map(|r| (r.revision, r.version))
             .collect(),
         None => vec![],
     };
