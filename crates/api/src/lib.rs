@@ -20,7 +20,6 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::ApiError;
-pub use history::{EventDto, EventsResponse};
 
 /// Where the native API lives.
 pub const PREFIX: &str = "/api/cairn/v1";
@@ -49,8 +48,8 @@ pub const PREFIX: &str = "/api/cairn/v1";
         maturity::model
     ),
     components(schemas(
-        EventDto,
-        EventsResponse,
+        cairn_contract::EventDto,
+        cairn_contract::EventsResponse,
         cairn_contract::ErrorBody,
         cairn_contract::ErrorCode,
         cairn_contract::ChangeDto,

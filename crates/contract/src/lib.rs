@@ -9,6 +9,7 @@ mod change_log;
 mod deployments;
 mod error;
 mod maturity;
+mod registry;
 
 pub use change_log::{ChangeDto, ChangesResponse};
 pub use deployments::{
@@ -17,3 +18,4 @@ pub use deployments::{
 };
 pub use error::{ErrorBody, ErrorCode};
 pub use maturity::{LevelDto, MaturityDto, MaturityListResponse, ModelLevelDto, ReachedDto};
+pub use registry::{EventDto, EventsResponse};
