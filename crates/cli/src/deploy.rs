@@ -1,11 +1,14 @@
-//! `cairn deploy …`: deployments from the command line, through a server's HTTP API.
+//! `cairn deploy …`: deployments from the command line, through the native API's typed client.
 
 use anyhow::bail;
+use cairn_contract::{
+    CanaryDto, DeploymentBody, DeploymentDto, DeploymentEventDto, DeploymentResponse,
+    DeploymentsResponse, ServingDto, ServingModelDto,
+};
 use clap::{Args, Subcommand};
-use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::client::{Api, encode_segment, time};
+use crate::client::{client, time};
 
 #[derive(Debug, Args)]
 pub struct DeployCommand {
@@ -77,99 +80,100 @@ struct UpdateArgs {
     no_canary: bool,
 }
 
-fn path(name: &str) -> String {
-    format!("/api/cairn/v1/deployments/{}", encode_segment(name))
-}
-
 pub async fn run(cmd: DeployCommand) -> anyhow::Result<()> {
-    let api = Api::new(cmd.server.as_deref());
-    let answer = match cmd.command {
+    let api = client(cmd.server.as_deref());
+    let one = match cmd.command {
         DeploySub::Create(a) => {
-            let mut body = json!({ "name": a.name, "model": a.model });
-            let canary = updated_canary(a.canary.as_deref(), a.weight, &Value::Null)?;
-            if !canary.is_null() {
-                body["canary"] = canary;
-            }
-            api.call(Method::POST, "/api/cairn/v1/deployments", &[], Some(&body))
-                .await?
+            let body = DeploymentBody {
+                name: Some(a.name),
+                model: Some(a.model),
+                canary: updated_canary(a.canary.as_deref(), a.weight, None)?,
+            };
+            api.create_deployment(&body).await?
         }
         DeploySub::Update(a) => {
-            let current = api.call(Method::GET, &path(&a.name), &[], None).await?;
-            let d = &current["deployment"];
-            let mut body = json!({ "model": a.model.as_deref().or(d["model"].as_str()) });
-            let canary = if a.no_canary {
-                Value::Null
-            } else {
-                updated_canary(a.canary.as_deref(), a.weight, &d["canary"])?
-            };
-            if !canary.is_null() {
-                body["canary"] = canary;
-            }
-            api.call(Method::PUT, &path(&a.name), &[], Some(&body))
+            let current = api
+                .deployment(&a.name)
                 .await?
+                .ok_or_else(|| anyhow::anyhow!("Deployment '{}' not found.", a.name))?;
+            let canary = if a.no_canary {
+                None
+            } else {
+                updated_canary(a.canary.as_deref(), a.weight, current.state.canary.as_ref())?
+            };
+            let body = DeploymentBody {
+                name: None,
+                model: Some(a.model.unwrap_or(current.state.model)),
+                canary,
+            };
+            api.update_deployment(&a.name, &body).await?
         }
-        DeploySub::Rollback(a) => {
-            api.call(
-                Method::POST,
-                &format!("{}/rollback", path(&a.name)),
-                &[],
-                None,
-            )
+        DeploySub::Rollback(a) => api.rollback_deployment(&a.name).await?,
+        DeploySub::Get(a) => api
+            .deployment(&a.name)
             .await?
-        }
-        DeploySub::Get(a) => api.call(Method::GET, &path(&a.name), &[], None).await?,
+            .ok_or_else(|| anyhow::anyhow!("Deployment '{}' not found.", a.name))?,
         DeploySub::List => {
-            let answer = api
-                .call(Method::GET, "/api/cairn/v1/deployments", &[], None)
-                .await?;
-            if !cmd.json && answer["deployments"].as_array().is_some_and(Vec::is_empty) {
+            let deployments = api.deployments().await?;
+            if cmd.json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&DeploymentsResponse { deployments })?
+                );
+            } else if deployments.is_empty() {
                 println!("No deployments.");
-                return Ok(());
+            } else {
+                for d in &deployments {
+                    println!("{}", describe(d));
+                }
             }
-            answer
+            return Ok(());
         }
         DeploySub::History(a) => {
-            let events = api
-                .all_events(&format!("{}/history", path(&a.name)))
-                .await?;
-            if !cmd.json {
+            let events = api.deployment_history(&a.name).await?;
+            if cmd.json {
+                println!("{}", json!({ "events": events }));
+            } else {
                 for e in &events {
                     println!("{}", describe_event(e));
                 }
-                return Ok(());
             }
-            json!({ "events": events })
+            return Ok(());
         }
         DeploySub::Delete(a) => {
-            api.call(Method::DELETE, &path(&a.name), &[], None).await?;
-            if !cmd.json {
+            api.delete_deployment(&a.name).await?;
+            if cmd.json {
+                println!("{{}}");
+            } else {
                 println!("deleted {}", a.name);
-                return Ok(());
             }
-            json!({})
+            return Ok(());
         }
     };
     if cmd.json {
-        println!("{answer}");
-    } else if let Some(list) = answer["deployments"].as_array() {
-        for d in list {
-            println!("{}", describe(d));
-        }
+        println!(
+            "{}",
+            serde_json::to_string(&DeploymentResponse { deployment: one })?
+        );
     } else {
-        println!("{}", describe(&answer["deployment"]));
+        println!("{}", describe(&one));
     }
     Ok(())
 }
 
 /// The canary asked for: `--canary` and `--weight` together, or (on update) either one changing the
-/// deployment's current canary (`old`, null if none), the other kept. Either one alone with no current
-/// canary is refused here, saying what to add, rather than sent to the server half-filled.
-fn updated_canary(model: Option<&str>, weight: Option<i64>, old: &Value) -> anyhow::Result<Value> {
-    let model = model.or(old["model"].as_str());
-    let weight = weight.or(old["weight"].as_i64());
+/// deployment's current canary (`old`), the other kept. Either one alone with no current canary is
+/// refused here, saying what to add, rather than sent to the server half-filled.
+fn updated_canary(
+    model: Option<&str>,
+    weight: Option<i64>,
+    old: Option<&CanaryDto>,
+) -> anyhow::Result<Option<CanaryDto>> {
+    let model = model.map(str::to_owned).or(old.map(|c| c.model.clone()));
+    let weight = weight.or(old.map(|c| c.weight));
     match (model, weight) {
-        (Some(model), Some(weight)) => Ok(json!({ "model": model, "weight": weight })),
-        (None, None) => Ok(Value::Null),
+        (Some(model), Some(weight)) => Ok(Some(CanaryDto { model, weight })),
+        (None, None) => Ok(None),
         (None, Some(_)) => bail!(
             "--weight needs --canary MODEL (the canary's model reference, e.g. models:/name/3)"
         ),
@@ -180,20 +184,14 @@ fn updated_canary(model: Option<&str>, weight: Option<i64>, old: &Value) -> anyh
 }
 
 /// `m/3` or `m/3 + canary m/4 at 10%`.
-fn serving(s: &Value) -> String {
-    let model = |m: &Value| {
-        format!(
-            "{}/{}",
-            m["name"].as_str().unwrap_or("?"),
-            m["version"].as_str().unwrap_or("?")
-        )
-    };
-    let mut out = model(&s["primary"]);
-    if !s["canary"].is_null() {
+fn serving(s: &ServingDto) -> String {
+    let model = |m: &ServingModelDto| format!("{}/{}", m.name, m.version);
+    let mut out = model(&s.primary);
+    if let Some(c) = &s.canary {
         out.push_str(&format!(
             " + canary {} at {}%",
-            model(&s["canary"]),
-            s["canary"]["weight"]
+            model(c),
+            c.weight.unwrap_or(0)
         ));
     }
     out
@@ -201,43 +199,40 @@ fn serving(s: &Value) -> String {
 
 /// `churn  models:/churn@champion  serving churn/3  (revision 2)`, then the status when it is not plain
 /// `serving`: `  [rolling_out]`, or `  [degraded: <problem>]`.
-fn describe(d: &Value) -> String {
-    let mut spec = d["model"].as_str().unwrap_or("?").to_owned();
-    if let Some(c) = d["canary"]["model"].as_str() {
-        spec.push_str(&format!(" + canary {c} at {}%", d["canary"]["weight"]));
+fn describe(d: &DeploymentDto) -> String {
+    let mut spec = d.state.model.clone();
+    if let Some(c) = &d.state.canary {
+        spec.push_str(&format!(" + canary {} at {}%", c.model, c.weight));
     }
     let mut out = format!(
         "{}  {spec}  serving {}  (revision {})",
-        d["name"].as_str().unwrap_or("?"),
-        serving(&d["serving"]),
-        d["revision"]
+        d.name,
+        serving(&d.state.serving),
+        d.revision
     );
-    match (d["status"].as_str(), d["problem"].as_str()) {
-        (Some("serving") | None, _) => {}
-        (Some(status), Some(problem)) => out.push_str(&format!("  [{status}: {problem}]")),
-        (Some(status), None) => out.push_str(&format!("  [{status}]")),
+    match (d.status.as_str(), &d.problem) {
+        ("serving", _) => {}
+        (status, Some(problem)) => out.push_str(&format!("  [{status}: {problem}]")),
+        (status, None) => out.push_str(&format!("  [{status}]")),
     }
     out
 }
 
 /// `3  2026-11-27T10:01:02.345Z  alice  rolled_out  churn/1 -> churn/2`, numbered by the deployment's
 /// revision after the change (the log's sequence for events recorded before revisions were kept).
-fn describe_event(e: &Value) -> String {
-    let side = |k: &str| {
-        if e[k].is_null() {
-            "-".to_owned()
-        } else {
-            serving(&e[k]["serving"])
-        }
+fn describe_event(e: &DeploymentEventDto) -> String {
+    let side = |s: &Option<cairn_contract::StateDto>| {
+        s.as_ref()
+            .map_or_else(|| "-".to_owned(), |s| serving(&s.serving))
     };
     format!(
         "{:>5}  {}  {}  {}  {} -> {}",
-        e["revision"].as_i64().or(e["seq"].as_i64()).unwrap_or(0),
-        time(e["timestamp_ms"].as_i64()),
-        e["actor"].as_str().unwrap_or("?"),
-        e["kind"].as_str().unwrap_or("?"),
-        side("before"),
-        side("after"),
+        e.revision.unwrap_or(e.seq),
+        time(Some(e.timestamp_ms)),
+        e.actor,
+        e.kind,
+        side(&e.before),
+        side(&e.after),
     )
 }
 
@@ -245,30 +240,59 @@ fn describe_event(e: &Value) -> String {
 mod tests {
     use super::*;
 
+    fn model(name: &str, version: &str, weight: Option<u8>) -> ServingModelDto {
+        ServingModelDto {
+            name: name.into(),
+            version: version.into(),
+            weight,
+        }
+    }
+
+    fn deployment(canary: Option<CanaryDto>, serving: ServingDto) -> DeploymentDto {
+        serde_json::from_value(json!({
+            "name": "churn", "model": "models:/churn@champion", "serving": serving,
+            "canary": canary, "revision": 2, "created_ms": 0, "updated_ms": 0, "status": "serving"
+        }))
+        .unwrap()
+    }
+
     #[test]
     fn summaries() {
-        let d = json!({
-            "name": "churn", "model": "models:/churn@champion",
-            "canary": {"model": "models:/churn@challenger", "weight": 10},
-            "serving": {"primary": {"name": "churn", "version": "3"},
-                        "canary": {"name": "churn", "version": "4", "weight": 10}},
-            "revision": 2
-        });
+        let d = deployment(
+            Some(CanaryDto {
+                model: "models:/churn@challenger".into(),
+                weight: 10,
+            }),
+            ServingDto {
+                primary: model("churn", "3", None),
+                canary: Some(model("churn", "4", Some(10))),
+            },
+        );
         assert_eq!(
             describe(&d),
             "churn  models:/churn@champion + canary models:/churn@challenger at 10%  serving churn/3 + \
              canary churn/4 at 10%  (revision 2)"
         );
-        let degraded = json!({"name": "m", "model": "models:/m@a", "revision": 4,
-            "serving": {"primary": {"name": "m", "version": "1"}},
-            "status": "degraded", "problem": "no onnx flavour; still serving m/1"});
+        let mut degraded = deployment(
+            None,
+            ServingDto {
+                primary: model("churn", "1", None),
+                canary: None,
+            },
+        );
+        degraded.status = "degraded".into();
+        degraded.problem = Some("no onnx flavour; still serving churn/1".into());
         assert_eq!(
             describe(&degraded),
-            "m  models:/m@a  serving m/1  (revision 4)  [degraded: no onnx flavour; still serving m/1]"
+            "churn  models:/churn@champion  serving churn/1  (revision 2)  [degraded: no onnx flavour; \
+             still serving churn/1]"
         );
-        let e = json!({"seq": 30, "revision": 3, "kind": "rolled_out", "actor": "alice", "timestamp_ms": 0,
-            "before": {"serving": {"primary": {"name": "m", "version": "1"}}},
-            "after": {"serving": {"primary": {"name": "m", "version": "2"}}}});
+        let e: DeploymentEventDto = serde_json::from_value(json!({
+            "seq": 30, "revision": 3, "kind": "rolled_out", "actor": "alice", "timestamp_ms": 0,
+            "before": {"model": "models:/m@a", "serving": {"primary": {"name": "m", "version": "1"}}},
+            "after": {"model": "models:/m@a", "serving": {"primary": {"name": "m", "version": "2"}}}
+        }))
+        .unwrap();
         assert_eq!(
             describe_event(&e),
             "    3  1970-01-01T00:00:00.000Z  alice  rolled_out  m/1 -> m/2"
@@ -277,26 +301,23 @@ mod tests {
 
     #[test]
     fn an_update_keeps_what_it_does_not_change_of_the_canary() {
-        let old = json!({"model": "models:/m@challenger", "weight": 10});
-        assert_eq!(
-            updated_canary(None, Some(30), &old).unwrap(),
-            json!({"model": "models:/m@challenger", "weight": 30})
-        );
-        assert_eq!(
-            updated_canary(Some("models:/m/4"), None, &old).unwrap(),
-            json!({"model": "models:/m/4", "weight": 10})
-        );
-        assert_eq!(updated_canary(None, None, &old).unwrap(), old);
-        assert_eq!(
-            updated_canary(None, None, &Value::Null).unwrap(),
-            Value::Null
-        );
-        let err = updated_canary(None, Some(10), &Value::Null).unwrap_err();
+        let old = CanaryDto {
+            model: "models:/m@challenger".into(),
+            weight: 10,
+        };
+        let changed = |m, w| updated_canary(m, w, Some(&old)).unwrap().unwrap();
+        assert_eq!(changed(None, Some(30)).weight, 30);
+        assert_eq!(changed(None, Some(30)).model, "models:/m@challenger");
+        assert_eq!(changed(Some("models:/m/4"), None).model, "models:/m/4");
+        assert_eq!(changed(Some("models:/m/4"), None).weight, 10);
+        assert_eq!(changed(None, None), old);
+        assert!(updated_canary(None, None, None).unwrap().is_none());
+        let err = updated_canary(None, Some(10), None).unwrap_err();
         assert!(
             err.to_string().starts_with("--weight needs --canary MODEL"),
             "{err}"
         );
-        let err = updated_canary(Some("models:/m/4"), None, &Value::Null).unwrap_err();
+        let err = updated_canary(Some("models:/m/4"), None, None).unwrap_err();
         assert!(
             err.to_string().starts_with("--canary needs --weight N"),
             "{err}"

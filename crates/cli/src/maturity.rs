@@ -1,11 +1,10 @@
 //! `cairn maturity [MODEL]`: where each model stands on the six MLOps maturity levels, from evidence.
 
 use anyhow::Context;
-use cairn_client::Client;
 use cairn_contract::{MaturityDto, MaturityListResponse};
 use clap::Args;
 
-use crate::client::server_url;
+use crate::client::client;
 
 #[derive(Debug, Args)]
 pub struct MaturityCommand {
@@ -22,10 +21,7 @@ pub struct MaturityCommand {
 }
 
 pub async fn run(cmd: MaturityCommand) -> anyhow::Result<()> {
-    let mut client = Client::new(&server_url(cmd.server.as_deref()));
-    if let Ok(user) = std::env::var("MLFLOW_TRACKING_USERNAME") {
-        client = client.with_basic_auth(user, std::env::var("MLFLOW_TRACKING_PASSWORD").ok());
-    }
+    let client = client(cmd.server.as_deref());
     match &cmd.model {
         Some(model) => {
             let m = client

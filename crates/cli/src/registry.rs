@@ -1,10 +1,11 @@
-//! `cairn registry …`: the model registry from the command line, through a server's HTTP API (so it
-//! works the same against an embedded server and a scaled-out deployment).
+//! `cairn registry …`: the model registry from the command line, through the native API's typed client
+//! (so it works the same against an embedded server and a scaled-out deployment).
 
+use cairn_contract::EventDto;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use crate::client::{Api, encode_segment, time};
+use crate::client::{client, time};
 
 #[derive(Debug, Args)]
 pub struct RegistryCommand {
@@ -39,12 +40,9 @@ pub async fn run(cmd: RegistryCommand) -> anyhow::Result<()> {
 }
 
 async fn history(args: HistoryArgs) -> anyhow::Result<()> {
-    let api = Api::new(args.server.as_deref());
-    let path = format!(
-        "/api/cairn/v1/registry/models/{}/history",
-        encode_segment(&args.name)
-    );
-    let events = api.all_events(&path).await?;
+    let events = client(args.server.as_deref())
+        .model_history(&args.name)
+        .await?;
     if args.json {
         println!("{}", serde_json::json!({ "events": events }));
     } else {
@@ -56,57 +54,57 @@ async fn history(args: HistoryArgs) -> anyhow::Result<()> {
 }
 
 /// `12  2026-11-27T10:01:02.345Z  alice  alias_moved  champion: 1 -> 2`
-fn describe(e: &Value) -> String {
-    let time = time(e["timestamp_ms"].as_i64());
+fn describe(e: &EventDto) -> String {
+    let time = time(Some(e.timestamp_ms));
     format!(
         "{:>5}  {time}  {}  {}  {}",
-        e["seq"].as_i64().unwrap_or(0),
-        e["actor"].as_str().unwrap_or("?"),
-        e["kind"].as_str().unwrap_or("?"),
+        e.seq,
+        e.actor,
+        e.kind,
         details(e)
     )
     .trim_end()
     .to_owned()
 }
 
-fn details(e: &Value) -> String {
-    let version = e["version"].as_str();
-    let field = |side: &str, key: &str| -> Option<String> {
-        match &e[side][key] {
-            Value::Null => None,
-            Value::String(s) => Some(s.clone()),
-            other => Some(other.to_string()),
+fn details(e: &EventDto) -> String {
+    let version = e.version.as_deref();
+    let field = |side: &Option<Value>, key: &str| -> Option<String> {
+        match side.as_ref().map(|s| &s[key]) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => Some(other.to_string()),
         }
     };
-    let kind = e["kind"].as_str().unwrap_or("");
-    match kind {
+    let (before, after) = (&e.before, &e.after);
+    match e.kind.as_str() {
         "alias_set" | "alias_moved" | "alias_deleted" => {
-            let alias = e["alias"].as_str().unwrap_or("?");
-            let from = field("before", "version").unwrap_or_else(|| "-".into());
-            let to = field("after", "version").unwrap_or_else(|| "-".into());
+            let alias = e.alias.as_deref().unwrap_or("?");
+            let from = field(before, "version").unwrap_or_else(|| "-".into());
+            let to = field(after, "version").unwrap_or_else(|| "-".into());
             format!("{alias}: {from} -> {to}")
         }
         "model_renamed" => format!(
             "{} -> {}",
-            field("before", "name").unwrap_or_default(),
-            field("after", "name").unwrap_or_default()
+            field(before, "name").unwrap_or_default(),
+            field(after, "name").unwrap_or_default()
         ),
         "version_stage_changed" => format!(
             "v{}: {} -> {}",
             version.unwrap_or("?"),
-            field("before", "stage").unwrap_or_default(),
-            field("after", "stage").unwrap_or_default()
+            field(before, "stage").unwrap_or_default(),
+            field(after, "stage").unwrap_or_default()
         ),
         "version_created" => format!(
             "v{} from {}",
             version.unwrap_or("?"),
-            field("after", "source").unwrap_or_default()
+            field(after, "source").unwrap_or_default()
         ),
         "model_tag_set" | "model_tag_deleted" | "version_tag_set" | "version_tag_deleted" => {
-            let key = field("after", "key")
-                .or_else(|| field("before", "key"))
+            let key = field(after, "key")
+                .or_else(|| field(before, "key"))
                 .unwrap_or_default();
-            let value = field("after", "value").unwrap_or_else(|| "(deleted)".into());
+            let value = field(after, "value").unwrap_or_else(|| "(deleted)".into());
             match version {
                 Some(v) => format!("v{v} {key} = {value}"),
                 None => format!("{key} = {value}"),
@@ -125,10 +123,11 @@ mod tests {
 
     #[test]
     fn one_line_per_event_kind() {
-        let e = serde_json::json!({
+        let e: EventDto = serde_json::from_value(serde_json::json!({
             "seq": 7, "kind": "alias_moved", "model_name": "m", "version": "2", "alias": "champion",
             "actor": "alice", "timestamp_ms": 0, "before": {"version": "1"}, "after": {"version": "2"}
-        });
+        }))
+        .unwrap();
         assert_eq!(
             describe(&e),
             "    7  1970-01-01T00:00:00.000Z  alice  alias_moved  champion: 1 -> 2"

@@ -5,10 +5,12 @@
 use std::time::Duration;
 
 use cairn_contract::{
-    ChangesResponse, DeploymentDto, DeploymentResponse, DeploymentsResponse, ErrorBody, ErrorCode,
+    ChangesResponse, DeploymentBody, DeploymentDto, DeploymentEventDto, DeploymentEventsResponse,
+    DeploymentResponse, DeploymentsResponse, ErrorBody, ErrorCode, EventDto, EventsResponse,
     MaturityDto, MaturityListResponse,
 };
 use reqwest::{Method, StatusCode};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// What a call can run into.
@@ -49,6 +51,17 @@ pub type ClientResult<T> = Result<T, ClientError>;
 
 /// The API's path prefix.
 const PREFIX: &str = "/api/cairn/v1";
+/// How long an ordinary call may take.
+const CALL: Duration = Duration::from_secs(30);
+
+/// The query of one page of a history: the largest page, from `token`.
+fn page(token: &Option<String>) -> Vec<(&'static str, String)> {
+    let mut query = vec![("max_results", "1000".to_owned())];
+    if let Some(t) = token {
+        query.push(("page_token", t.clone()));
+    }
+    query
+}
 
 /// A Cairn server's native API.
 #[derive(Debug, Clone)]
@@ -98,12 +111,26 @@ impl Client {
         query: &[(&str, String)],
         timeout: Duration,
     ) -> ClientResult<T> {
+        self.send(method, path, query, None::<&()>, timeout).await
+    }
+
+    async fn send<T: DeserializeOwned, B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+        timeout: Duration,
+    ) -> ClientResult<T> {
         let url = format!("{}{PREFIX}{path}", self.base);
         let mut req = self
             .http
             .request(method, &url)
             .query(query)
             .timeout(timeout);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
         if let Some((user, password)) = &self.auth {
             req = req.basic_auth(user, password.as_ref());
         }
@@ -139,9 +166,7 @@ impl Client {
 
     /// Every deployment, by name.
     pub async fn deployments(&self) -> ClientResult<Vec<DeploymentDto>> {
-        let r: DeploymentsResponse = self
-            .call(Method::GET, "/deployments", &[], Duration::from_secs(30))
-            .await?;
+        let r: DeploymentsResponse = self.call(Method::GET, "/deployments", &[], CALL).await?;
         Ok(r.deployments)
     }
 
@@ -149,12 +174,75 @@ impl Client {
     pub async fn deployment(&self, name: &str) -> ClientResult<Option<DeploymentDto>> {
         let path = format!("/deployments/{}", encode_segment(name));
         match self
-            .call::<DeploymentResponse>(Method::GET, &path, &[], Duration::from_secs(30))
+            .call::<DeploymentResponse>(Method::GET, &path, &[], CALL)
             .await
         {
             Ok(r) => Ok(Some(r.deployment)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Creates a deployment (`body.name` names it).
+    pub async fn create_deployment(&self, body: &DeploymentBody) -> ClientResult<DeploymentDto> {
+        let r: DeploymentResponse = self
+            .send(Method::POST, "/deployments", &[], Some(body), CALL)
+            .await?;
+        Ok(r.deployment)
+    }
+
+    /// Replaces a deployment's model and canary.
+    pub async fn update_deployment(
+        &self,
+        name: &str,
+        body: &DeploymentBody,
+    ) -> ClientResult<DeploymentDto> {
+        let path = format!("/deployments/{}", encode_segment(name));
+        let r: DeploymentResponse = self.send(Method::PUT, &path, &[], Some(body), CALL).await?;
+        Ok(r.deployment)
+    }
+
+    /// Returns a deployment to what it served before, pinned.
+    pub async fn rollback_deployment(&self, name: &str) -> ClientResult<DeploymentDto> {
+        let path = format!("/deployments/{}/rollback", encode_segment(name));
+        let r: DeploymentResponse = self.call(Method::POST, &path, &[], CALL).await?;
+        Ok(r.deployment)
+    }
+
+    pub async fn delete_deployment(&self, name: &str) -> ClientResult<()> {
+        let path = format!("/deployments/{}", encode_segment(name));
+        let _: serde_json::Value = self.call(Method::DELETE, &path, &[], CALL).await?;
+        Ok(())
+    }
+
+    /// A deployment's whole history, oldest first.
+    pub async fn deployment_history(&self, name: &str) -> ClientResult<Vec<DeploymentEventDto>> {
+        let path = format!("/deployments/{}/history", encode_segment(name));
+        let mut events = Vec::new();
+        let mut token = None;
+        loop {
+            let r: DeploymentEventsResponse =
+                self.call(Method::GET, &path, &page(&token), CALL).await?;
+            events.extend(r.events);
+            match r.next_page_token {
+                Some(t) => token = Some(t),
+                None => return Ok(events),
+            }
+        }
+    }
+
+    /// A registered model's whole change history, oldest first.
+    pub async fn model_history(&self, name: &str) -> ClientResult<Vec<EventDto>> {
+        let path = format!("/registry/models/{}/history", encode_segment(name));
+        let mut events = Vec::new();
+        let mut token = None;
+        loop {
+            let r: EventsResponse = self.call(Method::GET, &path, &page(&token), CALL).await?;
+            events.extend(r.events);
+            match r.next_page_token {
+                Some(t) => token = Some(t),
+                None => return Ok(events),
+            }
         }
     }
 
