@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cairn_store::{StoreError, StoreResult};
-use cairn_store_sql::TrackingEngine;
+use cairn_store_sql::{TrackingEngine, Tx};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 
@@ -37,6 +37,8 @@ pub struct PostgresDb {
 #[async_trait]
 impl TrackingEngine for PostgresDb {
     type Reader = Reader;
+    const LOCK_ROW: &'static str = " FOR UPDATE";
+    const LOCK_KEY: &'static str = " FOR KEY SHARE";
 
     /// Connects to the database named by `uri` — `postgresql://user[:password]@host[:port]/database`
     /// (`postgres://` too, with libpq-style query parameters such as `?sslmode=`) — and brings its schema
@@ -114,6 +116,10 @@ impl TrackingEngine for PostgresDb {
             conn,
             store: self.clone(),
         })
+    }
+
+    async fn begin_tracking(&self) -> StoreResult<Box<dyn Tx>> {
+        self.begin_tx().await
     }
 
     /// Closes every connection; operations after this fail with `Unavailable`.

@@ -5,8 +5,7 @@ use cairn_domain::{Experiment, ExperimentId, LifecycleStage, Tag};
 use cairn_store::{NewExperiment, StoreError, StoreResult};
 use cairn_store_sql::{
     EXPERIMENT_COLUMNS, EngineExperiments, attach_experiment_tags, default_artifact_location,
-    experiment_name_taken, experiment_not_found, experiment_not_in_stage, experiment_tag_not_found,
-    experiments, stage_before,
+    experiment_not_in_stage, experiments, stage_before,
 };
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
@@ -87,26 +86,6 @@ impl EngineExperiments for PostgresDb {
         .await
     }
 
-    async fn rename_experiment(&self, id: ExperimentId, name: &str, now: i64) -> StoreResult<()> {
-        self.write(|| async move {
-            let r = sqlx::query(
-                "UPDATE experiments SET name = $1, last_update_time = $2 WHERE experiment_id = $3",
-            )
-            .bind(name)
-            .bind(now)
-            .bind(id.0)
-            .execute(&mut *self.conn().await?)
-            .await;
-            match r {
-                Ok(r) if r.rows_affected() == 0 => Err(experiment_not_found(id).into()),
-                Ok(_) => Ok(()),
-                Err(e) if is_unique_violation(&e) => Err(experiment_name_taken(name).into()),
-                Err(e) => Err(e.into()),
-            }
-        })
-        .await
-    }
-
     async fn set_experiment_lifecycle(
         &self,
         id: ExperimentId,
@@ -145,47 +124,6 @@ impl EngineExperiments for PostgresDb {
         })
         .await
     }
-
-    async fn set_experiment_tag(&self, id: ExperimentId, tag: Tag) -> StoreResult<()> {
-        let tag = &tag;
-        self.write(|| async move {
-            let mut tx = self.begin().await?;
-            require_experiment(&mut tx, id).await?;
-            upsert_tags(&mut tx, id.0, std::slice::from_ref(tag)).await?;
-            tx.commit().await?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn delete_experiment_tag(&self, id: ExperimentId, key: &str) -> StoreResult<()> {
-        self.write(|| async move {
-            let mut tx = self.begin().await?;
-            require_experiment(&mut tx, id).await?;
-            let r =
-                sqlx::query("DELETE FROM experiment_tags WHERE experiment_id = $1 AND key = $2")
-                    .bind(id.0)
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-            if r.rows_affected() == 0 {
-                return Err(experiment_tag_not_found(id, key).into());
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-        .await
-    }
-}
-
-/// Fails unless the experiment exists, holding it (FOR KEY SHARE) until the transaction ends.
-async fn require_experiment(conn: &mut PgConnection, id: ExperimentId) -> TxResult<()> {
-    sqlx::query("SELECT 1 FROM experiments WHERE experiment_id = $1 FOR KEY SHARE")
-        .bind(id.0)
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(|_| ())
-        .ok_or_else(|| experiment_not_found(id).into())
 }
 
 /// Sets experiment tags; the last of repeated keys wins.

@@ -4,8 +4,7 @@ use async_trait::async_trait;
 use cairn_domain::{LoggedModel, LoggedModelId, Tag};
 use cairn_store::{LoggedModelUpdate, NewLoggedModel, StoreResult};
 use cairn_store_sql::{
-    EngineLoggedModels, load_model, model_artifact_uri, model_not_found, model_tag_not_found,
-    no_active_experiment,
+    EngineLoggedModels, load_model, model_artifact_uri, model_not_found, no_active_experiment,
 };
 use sqlx::{PgConnection, Row};
 
@@ -93,42 +92,6 @@ impl EngineLoggedModels for PostgresDb {
             lock_active(&mut tx, id).await?;
             upsert_tags(&mut tx, id, tags).await?;
             tx.commit().await?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn delete_logged_model_tag(&self, id: &LoggedModelId, key: &str) -> StoreResult<()> {
-        self.write(|| async move {
-            let mut tx = self.begin().await?;
-            lock_active(&mut tx, id).await?;
-            let r = sqlx::query("DELETE FROM logged_model_tags WHERE model_id = $1 AND key = $2")
-                .bind(id.as_str())
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-            if r.rows_affected() == 0 {
-                return Err(model_tag_not_found(id, key).into());
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn delete_logged_model(&self, id: &LoggedModelId, now: i64) -> StoreResult<()> {
-        self.write(|| async move {
-            let r = sqlx::query(
-                "UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_timestamp_ms = $1 \
-                 WHERE model_id = $2 AND lifecycle_stage = 'active'",
-            )
-            .bind(now)
-            .bind(id.as_str())
-            .execute(&mut *self.conn().await?)
-            .await?;
-            if r.rows_affected() == 0 {
-                return Err(model_not_found(id).into());
-            }
             Ok(())
         })
         .await

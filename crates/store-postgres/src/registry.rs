@@ -1,4 +1,5 @@
-//! PostgreSQL's side of the shared registry (`cairn-store-sql`): transactions that run its statements.
+//! PostgreSQL's side of the shared registry and tracking writes (`cairn-store-sql`): transactions that
+//! run their statements.
 
 use std::sync::Arc;
 
@@ -94,20 +95,28 @@ impl Tx for PgTx {
     }
 }
 
+impl PostgresDb {
+    /// A READ COMMITTED transaction running the shared statements: tracking's that are written once
+    /// (which lock the rows they change), and the registry's after its lock.
+    pub(crate) async fn begin_tx(&self) -> StoreResult<Box<dyn Tx>> {
+        let tx = self.begin().await.map_err(|f| self.fail(f))?;
+        Ok(Box::new(PgTx {
+            tx,
+            label: self.label.clone(),
+        }))
+    }
+}
+
 #[async_trait]
 impl RegistryDb for PostgresDb {
     async fn begin_write(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = self.begin().await.map_err(|f| self.fail(f))?;
-        let mut tx = PgTx {
-            tx,
-            label: self.label.clone(),
-        };
+        let mut tx = self.begin_tx().await?;
         tx.execute(
             "SELECT pg_advisory_xact_lock($1)",
             vec![REGISTRY_LOCK.into()],
         )
         .await?;
-        Ok(Box::new(tx))
+        Ok(tx)
     }
 
     async fn begin_read(&self) -> StoreResult<Box<dyn Tx>> {

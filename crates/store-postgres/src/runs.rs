@@ -6,14 +6,9 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use cairn_domain::{
-    DatasetInput, LifecycleStage, ModelInput, ModelOutput, Run, RunId, RunInfo, Tag,
-};
+use cairn_domain::{DatasetInput, ModelInput, ModelOutput, Run, RunId, RunInfo, Tag};
 use cairn_store::{NewRun, RunUpdate, StoreResult};
-use cairn_store_sql::{
-    EngineRuns, RUN_NAME_TAG, active_run, load_run, run_artifact_uri, run_not_found,
-    run_tag_not_found,
-};
+use cairn_store_sql::{EngineRuns, RUN_NAME_TAG, active_run, load_run, run_artifact_uri};
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use crate::PostgresDb;
@@ -82,48 +77,6 @@ impl EngineRuns for PostgresDb {
             let run = load_run(&mut Loader(&mut tx), id).await?;
             tx.commit().await?;
             Ok(run.info)
-        })
-        .await
-    }
-
-    async fn set_run_lifecycle(
-        &self,
-        id: &RunId,
-        stage: LifecycleStage,
-        now: i64,
-    ) -> StoreResult<()> {
-        let deleted_time = (stage == LifecycleStage::Deleted).then_some(now);
-        self.write(|| async move {
-            let r = sqlx::query(
-                "UPDATE runs SET lifecycle_stage = $1, deleted_time = $2 WHERE run_id = $3",
-            )
-            .bind(stage.as_str())
-            .bind(deleted_time)
-            .bind(id.as_str())
-            .execute(&mut *self.conn().await?)
-            .await?;
-            if r.rows_affected() == 0 {
-                return Err(run_not_found(id).into());
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    async fn delete_run_tag(&self, id: &RunId, key: &str) -> StoreResult<()> {
-        self.write(|| async move {
-            let mut tx = self.begin().await?;
-            lock_active(&mut tx, id).await?;
-            let r = sqlx::query("DELETE FROM tags WHERE run_id = $1 AND key = $2")
-                .bind(id.as_str())
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-            if r.rows_affected() == 0 {
-                return Err(run_tag_not_found(id, key).into());
-            }
-            tx.commit().await?;
-            Ok(())
         })
         .await
     }

@@ -1,10 +1,16 @@
 //! Experiment tracking on SQL: [`TrackingStore`] written once, as [`SqlTracking`] over an engine
 //! ([`TrackingEngine`]).
 //!
-//! The reads are written here, over the engine's read connections ([`TrackingEngine::reader`]) and the
-//! shared loads. An engine supplies only what really differs: its connections, its writes (SQLite's
-//! single writer, PostgreSQL's row locks, retries and `ON CONFLICT` upserts, each dialect's bulk
-//! statements and error wording), and the experiment and metric-history lookups whose SQL differs. Each group of writes is its own trait, implemented next to the tables it owns.
+//! Written here: the reads, over the engine's read connections ([`TrackingEngine::reader`]) and the
+//! shared loads; and the writes that are the same statements on both engines (renaming an experiment,
+//! its tags, a run's lifecycle, deleting a run's or a logged model's tag, deleting a logged model), on
+//! the engine's tracking transactions ([`TrackingEngine::begin_tracking`], the registry's [`Tx`]: `$1`
+//! parameters), locking the row they depend on with the engine's [`TrackingEngine::LOCK_ROW`] /
+//! [`TrackingEngine::LOCK_KEY`]. An engine supplies only what really differs: its connections and
+//! transactions, and the writes whose SQL is its own (SQLite's single writer and `INSERT OR IGNORE`,
+//! PostgreSQL's retries and `ON CONFLICT` upserts, each dialect's bulk statements — the ingest hot path,
+//! `log_batch`, among them — and error wording), with the experiment and metric-history lookups whose
+//! SQL differs. Each group of them is its own trait, implemented next to the tables it owns.
 
 use async_trait::async_trait;
 use cairn_domain::search::RunFields;
@@ -17,10 +23,13 @@ use cairn_store::{
     StoreError, StoreResult, TrackingStore,
 };
 
-use crate::registry::{RegistryDb, Tx};
+use crate::messages::run_not_active;
+use crate::registry::{RegistryDb, Row, Tx, Val};
 use crate::{
-    Fetch, RunScope, experiment_name_not_found, experiment_not_found, experiments_in_view,
-    in_request_order, load_active_model, load_active_models, load_run, load_runs,
+    Fetch, RunScope, experiment_name_not_found, experiment_name_taken, experiment_not_found,
+    experiment_tag_not_found, experiments_in_view, in_request_order, load_active_model,
+    load_active_models, load_run, load_runs, model_not_found, model_tag_not_found, run_not_found,
+    run_tag_not_found,
 };
 
 /// An engine tracking runs on: its read connections, and (through the supertraits)
@@ -40,8 +49,18 @@ pub trait TrackingEngine:
     /// Closes every connection; operations after this fail with [`StoreError::Unavailable`].
     async fn close(&self);
 
+    /// How a tracking write locks the row of the run or logged model whose children it changes
+    /// (PostgreSQL: `FOR UPDATE`), and of the experiment it adds to or takes from (`FOR KEY SHARE`):
+    /// appended to the SELECT that checks the row. Empty on SQLite, whose one writer holds the lock.
+    const LOCK_ROW: &'static str;
+    const LOCK_KEY: &'static str;
+
     /// A read connection from the engine's pool (failing to get one is [`StoreError::Unavailable`]).
     async fn reader(&self) -> StoreResult<Self::Reader>;
+
+    /// A tracking write transaction, running the statements written here (`$1` parameters). It takes
+    /// no registry lock.
+    async fn begin_tracking(&self) -> StoreResult<Box<dyn Tx>>;
 }
 
 /// Experiments: writes, and the lookup all reads of experiments go through.
@@ -55,15 +74,12 @@ pub trait EngineExperiments {
         condition: &str,
         bind: Option<&str>,
     ) -> StoreResult<Vec<Experiment>>;
-    async fn rename_experiment(&self, id: ExperimentId, name: &str, now: i64) -> StoreResult<()>;
     async fn set_experiment_lifecycle(
         &self,
         id: ExperimentId,
         stage: LifecycleStage,
         now: i64,
     ) -> StoreResult<()>;
-    async fn set_experiment_tag(&self, id: ExperimentId, tag: Tag) -> StoreResult<()>;
-    async fn delete_experiment_tag(&self, id: ExperimentId, key: &str) -> StoreResult<()>;
 }
 
 /// Runs: creation, info, lifecycle, tags, inputs and outputs.
@@ -71,13 +87,6 @@ pub trait EngineExperiments {
 pub trait EngineRuns {
     async fn create_run(&self, new: NewRun) -> StoreResult<Run>;
     async fn update_run(&self, id: &RunId, update: RunUpdate) -> StoreResult<RunInfo>;
-    async fn set_run_lifecycle(
-        &self,
-        id: &RunId,
-        stage: LifecycleStage,
-        now: i64,
-    ) -> StoreResult<()>;
-    async fn delete_run_tag(&self, id: &RunId, key: &str) -> StoreResult<()>;
     async fn log_inputs(
         &self,
         id: &RunId,
@@ -111,8 +120,6 @@ pub trait EngineLoggedModels {
         update: LoggedModelUpdate,
     ) -> StoreResult<LoggedModel>;
     async fn set_logged_model_tags(&self, id: &LoggedModelId, tags: Vec<Tag>) -> StoreResult<()>;
-    async fn delete_logged_model_tag(&self, id: &LoggedModelId, key: &str) -> StoreResult<()>;
-    async fn delete_logged_model(&self, id: &LoggedModelId, now: i64) -> StoreResult<()>;
 }
 
 /// The tracking store on an engine; cheap to clone when the engine is.
@@ -156,6 +163,26 @@ impl<E: TrackingEngine> SqlTracking<E> {
             .ok_or_else(missing)
     }
 
+    /// Deletes the tag `key` of one experiment, run or logged model (`owner`, in `table`'s `column`) in one
+    /// write transaction, once `check` accepts the owner's row as `locate` (`$1` the owner) selects and
+    /// locks it. `None`: the owner has no such tag.
+    async fn delete_tag(
+        &self,
+        locate: &str,
+        check: impl FnOnce(&[Row]) -> StoreResult<()> + Send,
+        (table, column): (&str, &str),
+        owner: Val,
+        key: &str,
+    ) -> StoreResult<Option<()>> {
+        let mut tx = self.0.begin_tracking().await?;
+        check(&tx.query(locate, vec![owner.clone()]).await?)?;
+        let delete = format!("DELETE FROM {table} WHERE {column} = $1 AND key = $2");
+        if tx.execute(&delete, vec![owner, key.into()]).await? == 0 {
+            return Ok(None);
+        }
+        tx.commit().await.map(Some)
+    }
+
     /// Runs of the experiments: whole, or with only the children `fields` names (for a search).
     async fn runs_of(
         &self,
@@ -192,7 +219,17 @@ impl<E: TrackingEngine> TrackingStore for SqlTracking<E> {
             .await
     }
     async fn rename_experiment(&self, id: ExperimentId, name: &str, now: i64) -> StoreResult<()> {
-        self.0.rename_experiment(id, name, now).await
+        let mut tx = self.0.begin_tracking().await?;
+        let sql =
+            "UPDATE experiments SET name = $1, last_update_time = $2 WHERE experiment_id = $3";
+        let renamed = tx.execute(sql, vec![name.into(), now.into(), id.0.into()]);
+        match renamed.await {
+            Ok(0) => return Err(experiment_not_found(id)),
+            Ok(_) => {}
+            Err(StoreError::AlreadyExists(_)) => return Err(experiment_name_taken(name)),
+            Err(e) => return Err(e),
+        }
+        tx.commit().await
     }
     async fn set_experiment_lifecycle(
         &self,
@@ -203,10 +240,36 @@ impl<E: TrackingEngine> TrackingStore for SqlTracking<E> {
         self.0.set_experiment_lifecycle(id, stage, now).await
     }
     async fn set_experiment_tag(&self, id: ExperimentId, tag: Tag) -> StoreResult<()> {
-        self.0.set_experiment_tag(id, tag).await
+        let mut tx = self.0.begin_tracking().await?;
+        let exists = format!(
+            "SELECT 1 FROM experiments WHERE experiment_id = $1{}",
+            E::LOCK_KEY
+        );
+        if tx.query(&exists, vec![id.0.into()]).await?.is_empty() {
+            return Err(experiment_not_found(id));
+        }
+        tx.execute(
+            "INSERT INTO experiment_tags (experiment_id, key, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+            vec![id.0.into(), tag.key.into(), tag.value.into()],
+        )
+        .await?;
+        tx.commit().await
     }
     async fn delete_experiment_tag(&self, id: ExperimentId, key: &str) -> StoreResult<()> {
-        self.0.delete_experiment_tag(id, key).await
+        let locate = format!(
+            "SELECT 1 FROM experiments WHERE experiment_id = $1{}",
+            E::LOCK_KEY
+        );
+        let check = |rows: &[Row]| {
+            rows.first()
+                .map(|_| ())
+                .ok_or_else(|| experiment_not_found(id))
+        };
+        let tags = ("experiment_tags", "experiment_id");
+        self.delete_tag(&locate, check, tags, id.0.into(), key)
+            .await?
+            .ok_or_else(|| experiment_tag_not_found(id, key))
     }
 
     async fn create_run(&self, new: NewRun) -> StoreResult<Run> {
@@ -224,7 +287,20 @@ impl<E: TrackingEngine> TrackingStore for SqlTracking<E> {
         stage: LifecycleStage,
         now: i64,
     ) -> StoreResult<()> {
-        self.0.set_run_lifecycle(id, stage, now).await
+        let deleted_time = (stage == LifecycleStage::Deleted).then_some(now);
+        let mut tx = self.0.begin_tracking().await?;
+        let updated = tx.execute(
+            "UPDATE runs SET lifecycle_stage = $1, deleted_time = $2 WHERE run_id = $3",
+            vec![
+                stage.as_str().into(),
+                deleted_time.into(),
+                id.as_str().into(),
+            ],
+        );
+        if updated.await? == 0 {
+            return Err(run_not_found(id));
+        }
+        tx.commit().await
     }
     async fn log_batch(
         &self,
@@ -236,7 +312,20 @@ impl<E: TrackingEngine> TrackingStore for SqlTracking<E> {
         self.0.log_batch(id, metrics, params, tags).await
     }
     async fn delete_run_tag(&self, id: &RunId, key: &str) -> StoreResult<()> {
-        self.0.delete_run_tag(id, key).await
+        let locate = format!(
+            "SELECT lifecycle_stage FROM runs WHERE run_id = $1{}",
+            E::LOCK_ROW
+        );
+        let check = |rows: &[Row]| match rows {
+            [] => Err(run_not_found(id)),
+            [row, ..] => match row.text(0)?.as_str() {
+                "active" => Ok(()),
+                stage => Err(run_not_active(id, stage)),
+            },
+        };
+        self.delete_tag(&locate, check, ("tags", "run_id"), id.as_str().into(), key)
+            .await?
+            .ok_or_else(|| run_tag_not_found(id, key))
     }
     async fn log_inputs(
         &self,
@@ -292,10 +381,27 @@ impl<E: TrackingEngine> TrackingStore for SqlTracking<E> {
         self.0.set_logged_model_tags(id, tags).await
     }
     async fn delete_logged_model_tag(&self, id: &LoggedModelId, key: &str) -> StoreResult<()> {
-        self.0.delete_logged_model_tag(id, key).await
+        let locate = format!(
+            "SELECT 1 FROM logged_models WHERE model_id = $1 AND lifecycle_stage = 'active'{}",
+            E::LOCK_ROW
+        );
+        let check = |rows: &[Row]| rows.first().map(|_| ()).ok_or_else(|| model_not_found(id));
+        let tags = ("logged_model_tags", "model_id");
+        self.delete_tag(&locate, check, tags, id.as_str().into(), key)
+            .await?
+            .ok_or_else(|| model_tag_not_found(id, key))
     }
     async fn delete_logged_model(&self, id: &LoggedModelId, now: i64) -> StoreResult<()> {
-        self.0.delete_logged_model(id, now).await
+        let mut tx = self.0.begin_tracking().await?;
+        let deleted = tx.execute(
+            "UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_timestamp_ms = $1 \
+             WHERE model_id = $2 AND lifecycle_stage = 'active'",
+            vec![now.into(), id.as_str().into()],
+        );
+        if deleted.await? == 0 {
+            return Err(model_not_found(id));
+        }
+        tx.commit().await
     }
     async fn list_logged_models(
         &self,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cairn_store::{StoreError, StoreResult};
-use cairn_store_sql::TrackingEngine;
+use cairn_store_sql::{TrackingEngine, Tx};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -29,6 +29,8 @@ pub struct SqliteDb {
 #[async_trait]
 impl TrackingEngine for SqliteDb {
     type Reader = Reader;
+    const LOCK_ROW: &'static str = "";
+    const LOCK_KEY: &'static str = "";
 
     /// Opens (creating if needed) the database named by `uri` — `sqlite:///abs/path.db`,
     /// `sqlite://rel/path.db` or a bare path, optionally with `?synchronous=full|normal` — and brings its
@@ -79,6 +81,10 @@ impl TrackingEngine for SqliteDb {
 
     async fn reader(&self) -> StoreResult<Reader> {
         Ok(Reader(self.read.acquire().await.map_err(db)?))
+    }
+
+    async fn begin_tracking(&self) -> StoreResult<Box<dyn Tx>> {
+        self.begin_tx().await
     }
 
     /// Flushes the WAL into the main file and closes every connection.

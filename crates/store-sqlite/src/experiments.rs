@@ -1,12 +1,11 @@
 //! Experiments and their tags.
 
 use async_trait::async_trait;
-use cairn_domain::{Experiment, ExperimentId, LifecycleStage, Tag};
+use cairn_domain::{Experiment, ExperimentId, LifecycleStage};
 use cairn_store::{NewExperiment, StoreError, StoreResult};
 use cairn_store_sql::{
     EXPERIMENT_COLUMNS, EngineExperiments, attach_experiment_tags, default_artifact_location,
-    experiment_name_taken, experiment_not_found, experiment_not_in_stage, experiment_tag_not_found,
-    experiments, stage_before,
+    experiment_not_in_stage, experiments, stage_before,
 };
 use sqlx::AssertSqlSafe;
 
@@ -93,23 +92,6 @@ impl EngineExperiments for SqliteDb {
         Ok(exps)
     }
 
-    async fn rename_experiment(&self, id: ExperimentId, name: &str, now: i64) -> StoreResult<()> {
-        let r = sqlx::query(
-            "UPDATE experiments SET name = ?1, last_update_time = ?2 WHERE experiment_id = ?3",
-        )
-        .bind(name)
-        .bind(now)
-        .bind(id.0)
-        .execute(&self.write)
-        .await;
-        match r {
-            Ok(r) if r.rows_affected() == 0 => Err(experiment_not_found(id)),
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(experiment_name_taken(name)),
-            Err(e) => Err(db(e)),
-        }
-    }
-
     async fn set_experiment_lifecycle(
         &self,
         id: ExperimentId,
@@ -143,42 +125,5 @@ impl EngineExperiments for SqliteDb {
         .await
         .map_err(db)?;
         tx.commit().await.map_err(db)
-    }
-
-    async fn set_experiment_tag(&self, id: ExperimentId, tag: Tag) -> StoreResult<()> {
-        self.require_experiment(id).await?;
-        sqlx::query("INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?1, ?2, ?3)")
-            .bind(id.0)
-            .bind(tag.key)
-            .bind(tag.value)
-            .execute(&self.write)
-            .await
-            .map_err(db)?;
-        Ok(())
-    }
-
-    async fn delete_experiment_tag(&self, id: ExperimentId, key: &str) -> StoreResult<()> {
-        self.require_experiment(id).await?;
-        let r = sqlx::query("DELETE FROM experiment_tags WHERE experiment_id = ?1 AND key = ?2")
-            .bind(id.0)
-            .bind(key)
-            .execute(&self.write)
-            .await
-            .map_err(db)?;
-        if r.rows_affected() == 0 {
-            return Err(experiment_tag_not_found(id, key));
-        }
-        Ok(())
-    }
-}
-
-impl SqliteDb {
-    async fn require_experiment(&self, id: ExperimentId) -> StoreResult<()> {
-        let found = sqlx::query("SELECT 1 FROM experiments WHERE experiment_id = ?1")
-            .bind(id.0)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db)?;
-        found.map(|_| ()).ok_or_else(|| experiment_not_found(id))
     }
 }

@@ -4,8 +4,7 @@ use async_trait::async_trait;
 use cairn_domain::{LoggedModel, LoggedModelId, Tag};
 use cairn_store::{LoggedModelUpdate, NewLoggedModel, StoreResult};
 use cairn_store_sql::{
-    EngineLoggedModels, load_model, model_artifact_uri, model_not_found, model_tag_not_found,
-    no_active_experiment,
+    EngineLoggedModels, load_model, model_artifact_uri, model_not_found, no_active_experiment,
 };
 use sqlx::{Row, SqliteConnection};
 
@@ -90,37 +89,6 @@ impl EngineLoggedModels for SqliteDb {
             upsert_tag(&mut tx, id, t).await?;
         }
         tx.commit().await.map_err(db)
-    }
-
-    async fn delete_logged_model_tag(&self, id: &LoggedModelId, key: &str) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        require_model(&mut tx, id).await?;
-        let r = sqlx::query("DELETE FROM logged_model_tags WHERE model_id = ?1 AND key = ?2")
-            .bind(id.as_str())
-            .bind(key)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        if r.rows_affected() == 0 {
-            return Err(model_tag_not_found(id, key));
-        }
-        tx.commit().await.map_err(db)
-    }
-
-    async fn delete_logged_model(&self, id: &LoggedModelId, now: i64) -> StoreResult<()> {
-        let r = sqlx::query(
-            "UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_timestamp_ms = ?1 \
-             WHERE model_id = ?2 AND lifecycle_stage = 'active'",
-        )
-        .bind(now)
-        .bind(id.as_str())
-        .execute(&self.write)
-        .await
-        .map_err(db)?;
-        if r.rows_affected() == 0 {
-            return Err(model_not_found(id));
-        }
-        Ok(())
     }
 }
 

@@ -1,4 +1,5 @@
-//! SQLite's side of the shared registry (`cairn-store-sql`): transactions that run its statements.
+//! SQLite's side of the shared registry and tracking writes (`cairn-store-sql`): transactions that run
+//! their statements.
 
 use async_trait::async_trait;
 use cairn_store::{StoreError, StoreResult};
@@ -74,10 +75,18 @@ impl Tx for SqliteTx {
     }
 }
 
+impl SqliteDb {
+    /// A write transaction on the writer running the shared statements: the registry's, and tracking's
+    /// that are written once.
+    pub(crate) async fn begin_tx(&self) -> StoreResult<Box<dyn Tx>> {
+        Ok(Box::new(SqliteTx(SqliteDb::begin_write(self).await?)))
+    }
+}
+
 #[async_trait]
 impl RegistryDb for SqliteDb {
     async fn begin_write(&self) -> StoreResult<Box<dyn Tx>> {
-        Ok(Box::new(SqliteTx(SqliteDb::begin_write(self).await?)))
+        self.begin_tx().await
     }
 
     async fn begin_read(&self) -> StoreResult<Box<dyn Tx>> {

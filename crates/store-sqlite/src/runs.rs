@@ -1,14 +1,9 @@
 //! Runs: creation, info updates, lifecycle, tags and inputs/outputs.
 
 use async_trait::async_trait;
-use cairn_domain::{
-    DatasetInput, LifecycleStage, ModelInput, ModelOutput, Run, RunId, RunInfo, Tag,
-};
+use cairn_domain::{DatasetInput, ModelInput, ModelOutput, Run, RunId, RunInfo, Tag};
 use cairn_store::{NewRun, RunUpdate, StoreResult};
-use cairn_store_sql::{
-    EngineRuns, RUN_NAME_TAG, active_run, load_run, run_artifact_uri, run_not_found,
-    run_tag_not_found,
-};
+use cairn_store_sql::{EngineRuns, RUN_NAME_TAG, active_run, load_run, run_artifact_uri};
 use sqlx::{Row, SqliteConnection};
 
 use crate::SqliteDb;
@@ -72,43 +67,6 @@ impl EngineRuns for SqliteDb {
         let run = load_run(&mut Loader(&mut tx), id).await?;
         tx.commit().await.map_err(db)?;
         Ok(run.info)
-    }
-
-    async fn set_run_lifecycle(
-        &self,
-        id: &RunId,
-        stage: LifecycleStage,
-        now: i64,
-    ) -> StoreResult<()> {
-        let deleted_time = (stage == LifecycleStage::Deleted).then_some(now);
-        let r = sqlx::query(
-            "UPDATE runs SET lifecycle_stage = ?1, deleted_time = ?2 WHERE run_id = ?3",
-        )
-        .bind(stage.as_str())
-        .bind(deleted_time)
-        .bind(id.as_str())
-        .execute(&self.write)
-        .await
-        .map_err(db)?;
-        if r.rows_affected() == 0 {
-            return Err(run_not_found(id));
-        }
-        Ok(())
-    }
-
-    async fn delete_run_tag(&self, id: &RunId, key: &str) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        require_active(&mut tx, id).await?;
-        let r = sqlx::query("DELETE FROM tags WHERE run_id = ?1 AND key = ?2")
-            .bind(id.as_str())
-            .bind(key)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        if r.rows_affected() == 0 {
-            return Err(run_tag_not_found(id, key));
-        }
-        tx.commit().await.map_err(db)
     }
 
     async fn log_inputs(
