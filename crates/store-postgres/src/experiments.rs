@@ -1,11 +1,12 @@
-//! Experiments and their tags.
+//! Experiments: creation with their tags, and finding them (the writes both engines spell alike are
+//! `cairn_store_sql::SqlTracking`'s).
 
 use async_trait::async_trait;
-use cairn_domain::{Experiment, ExperimentId, LifecycleStage, Tag};
+use cairn_domain::{Experiment, ExperimentId, Tag};
 use cairn_store::{NewExperiment, StoreError, StoreResult};
 use cairn_store_sql::{
     EXPERIMENT_COLUMNS, EngineExperiments, attach_experiment_tags, default_artifact_location,
-    experiment_not_in_stage, experiments, stage_before,
+    experiments,
 };
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
@@ -82,45 +83,6 @@ impl EngineExperiments for PostgresDb {
             .await?;
             attach_experiment_tags(&mut exps, &rows);
             Ok(exps)
-        })
-        .await
-    }
-
-    async fn set_experiment_lifecycle(
-        &self,
-        id: ExperimentId,
-        stage: LifecycleStage,
-        now: i64,
-    ) -> StoreResult<()> {
-        self.write(|| async move {
-            let mut tx = self.begin().await?;
-            // The experiment row is locked first, then its runs: the order every transaction here takes
-            // them in.
-            let from = stage_before(stage);
-            let r = sqlx::query(
-                "UPDATE experiments SET lifecycle_stage = $1, last_update_time = $2 \
-                 WHERE experiment_id = $3 AND lifecycle_stage = $4",
-            )
-            .bind(stage.as_str())
-            .bind(now)
-            .bind(id.0)
-            .bind(from.as_str())
-            .execute(&mut *tx)
-            .await?;
-            if r.rows_affected() == 0 {
-                return Err(experiment_not_in_stage(id, from.as_str()).into());
-            }
-            let deleted_time = (stage == LifecycleStage::Deleted).then_some(now);
-            sqlx::query(
-                "UPDATE runs SET lifecycle_stage = $1, deleted_time = $2 WHERE experiment_id = $3",
-            )
-            .bind(stage.as_str())
-            .bind(deleted_time)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(())
         })
         .await
     }

@@ -2,15 +2,16 @@
 //! ([`TrackingEngine`]).
 //!
 //! Written here: the reads, over the engine's read connections ([`TrackingEngine::reader`]) and the
-//! shared loads; and the writes that are the same statements on both engines (renaming an experiment,
-//! its tags, a run's lifecycle, deleting a run's or a logged model's tag, deleting a logged model), on
-//! the engine's tracking transactions ([`TrackingEngine::begin_tracking`], the registry's [`Tx`]: `$1`
-//! parameters), locking the row they depend on with the engine's [`TrackingEngine::LOCK_ROW`] /
-//! [`TrackingEngine::LOCK_KEY`]. An engine supplies only what really differs: its connections and
-//! transactions, and the writes whose SQL is its own (SQLite's single writer and `INSERT OR IGNORE`,
-//! PostgreSQL's retries and `ON CONFLICT` upserts, each dialect's bulk statements — the ingest hot path,
-//! `log_batch`, among them — and error wording), with the experiment and metric-history lookups whose
-//! SQL differs. Each group of them is its own trait, implemented next to the tables it owns.
+//! shared loads; and the writes that are the same statements on both engines (an experiment's name,
+//! lifecycle (with its runs') and tags, a run's lifecycle, a run's or a logged model's tag deletes,
+//! deleting a logged model), on the engine's tracking transactions ([`TrackingEngine::begin_tracking`],
+//! the registry's [`Tx`]: `$1` parameters), locking the row they depend on with the engine's
+//! [`TrackingEngine::LOCK_ROW`] / [`TrackingEngine::LOCK_KEY`]. An engine supplies only what really
+//! differs: its connections and transactions, and the writes whose SQL is its own (SQLite's single
+//! writer and `INSERT OR IGNORE`, PostgreSQL's retries and `ON CONFLICT` upserts, each dialect's bulk
+//! statements — the ingest hot path, `log_batch`, among them — and error wording), with the experiment
+//! and metric-history lookups whose SQL differs. Each group of them is its own trait, implemented next
+//! to the tables it owns.
 
 use async_trait::async_trait;
 use cairn_domain::search::RunFields;
@@ -27,9 +28,9 @@ use crate::messages::run_not_active;
 use crate::registry::{RegistryDb, Row, Tx, Val};
 use crate::{
     Fetch, RunScope, experiment_name_not_found, experiment_name_taken, experiment_not_found,
-    experiment_tag_not_found, experiments_in_view, in_request_order, load_active_model,
-    load_active_models, load_run, load_runs, model_not_found, model_tag_not_found, run_not_found,
-    run_tag_not_found,
+    experiment_not_in_stage, experiment_tag_not_found, experiments_in_view, in_request_order,
+    load_active_model, load_active_models, load_run, load_runs, model_not_found,
+    model_tag_not_found, run_not_found, run_tag_not_found, stage_before,
 };
 
 /// An engine tracking runs on: its read connections, and (through the supertraits)
@@ -63,7 +64,8 @@ pub trait TrackingEngine:
     async fn begin_tracking(&self) -> StoreResult<Box<dyn Tx>>;
 }
 
-/// Experiments: writes, and the lookup all reads of experiments go through.
+/// Experiments: creation (RETURNING or the last rowid, and each engine's wording of a taken name), and
+/// the lookup all reads of experiments go through.
 #[async_trait]
 pub trait EngineExperiments {
     async fn create_experiment(&self, new: NewExperiment) -> StoreResult<ExperimentId>;
@@ -74,12 +76,6 @@ pub trait EngineExperiments {
         condition: &str,
         bind: Option<&str>,
     ) -> StoreResult<Vec<Experiment>>;
-    async fn set_experiment_lifecycle(
-        &self,
-        id: ExperimentId,
-        stage: LifecycleStage,
-        now: i64,
-    ) -> StoreResult<()>;
 }
 
 /// Runs: creation, info, lifecycle, tags, inputs and outputs.
@@ -237,7 +233,29 @@ impl<E: TrackingEngine> TrackingStore for SqlTracking<E> {
         stage: LifecycleStage,
         now: i64,
     ) -> StoreResult<()> {
-        self.0.set_experiment_lifecycle(id, stage, now).await
+        let from = stage_before(stage);
+        let deleted_time = (stage == LifecycleStage::Deleted).then_some(now);
+        // The experiment's row first, then its runs: the order every tracking write locks them in.
+        let mut tx = self.0.begin_tracking().await?;
+        let moved = tx.execute(
+            "UPDATE experiments SET lifecycle_stage = $1, last_update_time = $2 \
+             WHERE experiment_id = $3 AND lifecycle_stage = $4",
+            vec![
+                stage.as_str().into(),
+                now.into(),
+                id.0.into(),
+                from.as_str().into(),
+            ],
+        );
+        if moved.await? == 0 {
+            return Err(experiment_not_in_stage(id, from.as_str()));
+        }
+        tx.execute(
+            "UPDATE runs SET lifecycle_stage = $1, deleted_time = $2 WHERE experiment_id = $3",
+            vec![stage.as_str().into(), deleted_time.into(), id.0.into()],
+        )
+        .await?;
+        tx.commit().await
     }
     async fn set_experiment_tag(&self, id: ExperimentId, tag: Tag) -> StoreResult<()> {
         let mut tx = self.0.begin_tracking().await?;

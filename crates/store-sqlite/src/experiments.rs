@@ -1,11 +1,12 @@
-//! Experiments and their tags.
+//! Experiments: creation with their tags, and finding them (the writes both engines spell alike are
+//! `cairn_store_sql::SqlTracking`'s).
 
 use async_trait::async_trait;
-use cairn_domain::{Experiment, ExperimentId, LifecycleStage};
+use cairn_domain::{Experiment, ExperimentId};
 use cairn_store::{NewExperiment, StoreError, StoreResult};
 use cairn_store_sql::{
     EXPERIMENT_COLUMNS, EngineExperiments, attach_experiment_tags, default_artifact_location,
-    experiment_not_in_stage, experiments, stage_before,
+    experiments,
 };
 use sqlx::AssertSqlSafe;
 
@@ -90,40 +91,5 @@ impl EngineExperiments for SqliteDb {
         .map_err(db)?;
         attach_experiment_tags(&mut exps, &tags);
         Ok(exps)
-    }
-
-    async fn set_experiment_lifecycle(
-        &self,
-        id: ExperimentId,
-        stage: LifecycleStage,
-        now: i64,
-    ) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        let from = stage_before(stage);
-        let r = sqlx::query(
-            "UPDATE experiments SET lifecycle_stage = ?1, last_update_time = ?2 \
-             WHERE experiment_id = ?3 AND lifecycle_stage = ?4",
-        )
-        .bind(stage.as_str())
-        .bind(now)
-        .bind(id.0)
-        .bind(from.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        if r.rows_affected() == 0 {
-            return Err(experiment_not_in_stage(id, from.as_str()));
-        }
-        let deleted_time = (stage == LifecycleStage::Deleted).then_some(now);
-        sqlx::query(
-            "UPDATE runs SET lifecycle_stage = ?1, deleted_time = ?2 WHERE experiment_id = ?3",
-        )
-        .bind(stage.as_str())
-        .bind(deleted_time)
-        .bind(id.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)
     }
 }
