@@ -202,11 +202,27 @@ def test_a_write_that_changes_nothing_adds_no_entry(cairn_server, experiment_id,
     assert [(e["subject"], e["kind"]) for e in got] == [(name, "alias_deleted")], got
 
 
+def test_a_position_past_the_end_learns_where_the_log_is(cairn_server):
+    """A follower ahead of the log (its database restored from a backup, say) is told the real head."""
+    start = head(cairn_server.url)
+    body = events(cairn_server.url, after=start + 1000).json()
+    assert body["events"] == [] and body["last_seq"] == start + 1000, body
+    assert body["head"] == start, body
+
+
 @pytest.mark.parametrize(
     "params, fragment",
-    [({"wait": 61}, "wait"), ({"after": -1}, "after"), ({"after": "abc"}, "after"), ({"wait": "soon"}, "wait")],
+    [
+        ({"wait": 61}, "wait"),
+        ({"after": -1}, "after"),
+        ({"after": "abc"}, "after"),
+        ({"wait": "soon"}, "wait"),
+        ({"max_results": 0}, "max_results"),
+        ({"max_results": 1001}, "max_results"),
+    ],
 )
 def test_bad_event_queries_are_400_in_the_native_error_format(cairn_server, params, fragment):
+    """Every parameter out of its documented range is refused, saying which."""
     t0 = time.monotonic()
     r = events(cairn_server.url, **params)
     assert time.monotonic() - t0 < 2

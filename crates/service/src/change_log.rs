@@ -38,8 +38,9 @@ impl ChangeLog {
         self.closed.send_replace(true);
     }
 
-    /// Entries after `after`, oldest first, and the log's newest sequence (read after them); waits up
-    /// to `wait` for the first entry when there is none yet.
+    /// Entries after `after`, oldest first, and the log's newest sequence (read after them: a follower
+    /// may resume from it, and one ahead of the log — a database restored from a backup — learns where
+    /// the log really is); waits up to `wait` for the first entry when there is none yet.
     pub async fn changes(
         &self,
         after: i64,
@@ -57,7 +58,11 @@ impl ChangeLog {
                 MAX_WAIT.as_secs()
             )));
         }
-        let limit = limit.clamp(1, MAX_CHANGES);
+        if !(1..=MAX_CHANGES).contains(&limit) {
+            return Err(ServiceError::InvalidArgument(format!(
+                "'max_results' must be between 1 and {MAX_CHANGES}, got {limit}."
+            )));
+        }
         let deadline = tokio::time::Instant::now() + wait;
         let mut commits = self.store.commits();
         let mut closed = self.closed.subscribe();
@@ -66,7 +71,7 @@ impl ChangeLog {
             commits.borrow_and_update();
             let found = self.store.changes(after, limit).await?;
             if !found.is_empty() || tokio::time::Instant::now() >= deadline || *closed.borrow() {
-                let head = self.store.head().await?.max(after);
+                let head = self.store.head().await?;
                 return Ok((found, head));
             }
             let next = (tokio::time::Instant::now() + POLL).min(deadline);
