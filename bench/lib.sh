@@ -267,18 +267,3 @@ bench_finish() {
   log "wrote $out/results.md"
   cat "$out/results.md"
 }
-
-# The Cairn binary a bench drives: CAIRN_BIN as given (user_bin names it), else a release build of this
-# checkout; bin_note says which, for the results.
-bench_cairn_bin() {
-  user_bin=""
-  if [ -z "${CAIRN_BIN:-}" ]; then
-    log "building Cairn (cargo build --release -p cairn-cli)"
-    (cd "$repo" && cargo build --release -p cairn-cli) >&2
-    CAIRN_BIN=$repo/target/release/cairn
-    bin_note="built here from commit $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet HEAD -- crates Cargo.lock || echo ' with uncommitted changes')"
-  else
-    bin_note="CAIRN_BIN=$CAIRN_BIN" user_bin=$CAIRN_BIN
-  fi
-  [ -x "$CAIRN_BIN" ] || die "Cairn binary not executable: $CAIRN_BIN"
-}

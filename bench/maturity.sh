@@ -39,7 +39,16 @@ pg_version=""
 if [ "$BACKEND" = postgres ]; then
   pg_version=$(psql_admin 'SHOW server_version') || die "cannot connect to PG_URL=$PG_URL"
 fi
-bench_cairn_bin
+user_bin=""
+if [ -z "${CAIRN_BIN:-}" ]; then
+  log "building Cairn (cargo build --release -p cairn-cli)"
+  (cd "$repo" && cargo build --release -p cairn-cli) >&2
+  CAIRN_BIN=$repo/target/release/cairn
+  bin_note="built here from commit $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet HEAD -- crates Cargo.lock || echo ' with uncommitted changes')"
+else
+  bin_note="CAIRN_BIN=$CAIRN_BIN" user_bin=$CAIRN_BIN
+fi
+[ -x "$CAIRN_BIN" ] || die "Cairn binary not executable: $CAIRN_BIN"
 ts=$(date -u +%Y%m%dT%H%M%SZ)
 out=$repo/bench/results/maturity-$ts; mkdir -p "$out"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-maturity.XXXXXX"); pid="" db=""

@@ -30,7 +30,16 @@ export NO_PROXY="127.0.0.1,localhost,::1${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0
 [ -x "$py" ] || bash "$repo/scripts/python-env.sh" >&2
 "$repo/scripts/onnxruntime.sh" >/dev/null
 export ORT_DYLIB_PATH=${ORT_DYLIB_PATH:-$repo/.onnxruntime/libonnxruntime.so}
-bench_cairn_bin
+user_bin=""
+if [ -z "${CAIRN_BIN:-}" ]; then
+  log "building Cairn (cargo build --release -p cairn-cli)"
+  (cd "$repo" && cargo build --release -p cairn-cli) >&2
+  CAIRN_BIN=$repo/target/release/cairn
+  bin_note="built here from commit $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet HEAD -- crates Cargo.lock || echo ' with uncommitted changes')"
+else
+  bin_note="CAIRN_BIN=$CAIRN_BIN" user_bin=$CAIRN_BIN
+fi
+[ -x "$CAIRN_BIN" ] || die "Cairn binary not executable: $CAIRN_BIN"
 out=$repo/bench/results/rollout-$(date -u +%Y%m%dT%H%M%SZ); mkdir -p "$out"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-rollout.XXXXXX"); pids=()
 cleanup() {
