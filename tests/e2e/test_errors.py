@@ -181,3 +181,46 @@ def test_nul_characters_are_invalid_parameter_values(client, experiment_id, uniq
     data = client.get_run(run_id).data
     assert "k" not in data.tags and data.params == {} and data.metrics == {}
     assert client.search_registered_models(f"name = '{unique_name}-model'") == []
+
+
+def test_mlflow_words_for_missing_taken_and_clashing_entities(client, unique_name):
+    """The messages themselves are MLflow's (users and tools match on them); reference mode checks them
+    against a real `mlflow server`. Cairn's stores only say which entity and key; the MLflow adapter
+    words it."""
+    import re
+
+    def starts(text: str) -> str:
+        # The client prefixes the error code ("RESOURCE_DOES_NOT_EXIST: …").
+        return r"^(?:[A-Z_]+: )?" + re.escape(text)
+
+    with expect_mlflow_error("RESOURCE_DOES_NOT_EXIST", match=starts(f"Run with id={MISSING_RUN} not found")):
+        client.get_run(MISSING_RUN)
+    with expect_mlflow_error("RESOURCE_DOES_NOT_EXIST", match=starts("No Experiment with id=987654321 exists")):
+        client.get_experiment("987654321")
+    model = unique_name()
+    with expect_mlflow_error("RESOURCE_DOES_NOT_EXIST", match=starts(f"Registered Model with name={model} not found")):
+        client.get_registered_model(model)
+    client.create_registered_model(model)
+    with expect_mlflow_error("RESOURCE_ALREADY_EXISTS", match=starts(f"Registered Model (name={model}) already exists.")):
+        client.create_registered_model(model)
+    with expect_mlflow_error("RESOURCE_DOES_NOT_EXIST", match=starts(f"Model Version (name={model}, version=9) not found")):
+        client.get_model_version(model, "9")
+
+    exp = client.create_experiment(unique_name())
+    with expect_mlflow_error("RESOURCE_ALREADY_EXISTS", match=starts(f"Experiment(name={client.get_experiment(exp).name}) already exists.")):
+        client.create_experiment(client.get_experiment(exp).name)
+    run = client.create_run(exp).info.run_id
+    client.log_param(run, "p", "1")
+    with expect_mlflow_error(
+        "INVALID_PARAMETER_VALUE",
+        match=starts(
+            f"Changing param values is not allowed. Param with key='p' was already logged with value='1' "
+            f"for run ID='{run}'. Attempted logging new value '2'."
+        ),
+    ):
+        client.log_param(run, "p", "2")
+    client.delete_run(run)
+    with expect_mlflow_error(
+        "INVALID_PARAMETER_VALUE", match=starts(f"The run {run} must be in the 'active' state. Current state is deleted.")
+    ):
+        client.log_metric(run, "m", 1.0)

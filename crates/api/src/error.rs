@@ -27,7 +27,9 @@ impl ApiError {
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         let code = match &e {
-            ServiceError::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            ServiceError::InvalidArgument(_) | ServiceError::Conflict(_) => {
+                ErrorCode::InvalidArgument
+            }
             ServiceError::NotFound(_) => ErrorCode::NotFound,
             ServiceError::AlreadyExists(_) => ErrorCode::AlreadyExists,
             ServiceError::Unavailable(_) => ErrorCode::Unavailable,

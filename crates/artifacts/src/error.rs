@@ -6,8 +6,8 @@ pub enum ArtifactError {
     /// The path is malformed or would leave the artifact root.
     #[error("{0}")]
     InvalidPath(String),
-    /// No artifact at that path.
-    #[error("{0}")]
+    /// No artifact at that path (the artifact's path, never the server's own file paths).
+    #[error("Artifact '{0}' does not exist")]
     NotFound(String),
     /// The path collides with what is stored: a file where a folder is needed, or the reverse.
     #[error("{0}")]
@@ -29,7 +29,7 @@ impl ArtifactError {
 
     /// No artifact at `path`, naming the artifact (never the server's own file paths).
     pub fn not_found(path: &str) -> Self {
-        Self::NotFound(format!("Artifact '{path}' does not exist"))
+        Self::NotFound(path.to_owned())
     }
 
     /// `path` collides with an existing artifact: a file where a folder is needed, or the reverse.

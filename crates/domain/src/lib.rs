@@ -9,6 +9,7 @@
 pub mod change_log;
 pub mod deployment;
 pub mod entities;
+pub mod entity_error;
 pub mod error;
 pub mod ids;
 pub mod maturity;
@@ -21,6 +22,7 @@ pub mod time;
 pub mod validation;
 
 pub use entities::*;
+pub use entity_error::{Clash, Holder, Missing, Taken};
 pub use error::DomainError;
 pub use ids::{ExperimentId, LoggedModelId, RunId};
 pub use registry::{

@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use cairn_service::ServiceError;
 use serde::Serialize;
 
+use crate::wording;
+
 /// The MLflow error codes Cairn answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -58,14 +60,18 @@ impl ApiError {
 
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
-        let code = match &e {
-            ServiceError::InvalidArgument(_) => ErrorCode::InvalidParameterValue,
-            ServiceError::NotFound(_) => ErrorCode::ResourceDoesNotExist,
-            ServiceError::AlreadyExists(_) => ErrorCode::ResourceAlreadyExists,
-            ServiceError::Unavailable(_) => ErrorCode::TemporarilyUnavailable,
-            _ => ErrorCode::InternalError,
-        };
-        Self::new(code, e.to_string())
+        match &e {
+            ServiceError::InvalidArgument(m) => Self::invalid(m.clone()),
+            ServiceError::NotFound(m) => {
+                Self::new(ErrorCode::ResourceDoesNotExist, wording::missing(m))
+            }
+            ServiceError::AlreadyExists(t) => {
+                Self::new(ErrorCode::ResourceAlreadyExists, wording::taken(t))
+            }
+            ServiceError::Conflict(c) => Self::invalid(wording::clash(c)),
+            ServiceError::Unavailable(m) => Self::new(ErrorCode::TemporarilyUnavailable, m.clone()),
+            _ => Self::new(ErrorCode::InternalError, e.to_string()),
+        }
     }
 }
 

@@ -4,13 +4,14 @@
 //!
 //! Layout: [`routes`] is the route table; `handlers/*` are thin translations (extract a message, call a
 //! use case in `cairn-service`, convert back); `wire/*` are MLflow's messages with MLflow's field names;
-//! [`error`] is MLflow's error contract. No storage or domain logic lives here.
+//! [`error`] is MLflow's error contract and `wording` its words for missing, taken and clashing entities. No storage or domain logic lives here.
 
 pub mod error;
 mod extract;
 mod handlers;
 mod routes;
 mod wire;
+mod wording;
 
 use cairn_service::{Artifacts, Registry, Tracking};
 

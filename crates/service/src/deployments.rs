@@ -185,8 +185,8 @@ impl Deployments {
                 status: DeploymentStatus::RollingOut,
                 problem: None,
             }),
-            Err(ServiceError::InvalidArgument(why) | ServiceError::NotFound(why)) => {
-                Ok(problem(why.trim_end_matches('.').to_owned()))
+            Err(e @ (ServiceError::InvalidArgument(_) | ServiceError::NotFound(_))) => {
+                Ok(problem(e.to_string().trim_end_matches('.').to_owned()))
             }
             Err(e) => Err(e),
         }

@@ -1,7 +1,8 @@
-//! The one error type of the use cases; protocol adapters map it to their own error format.
+//! The one error type of the use cases; protocol adapters map it to their own error format and words.
+//! What is missing, taken or clashing stays typed up to the adapter, which words it.
 
 use cairn_artifacts::ArtifactError;
-use cairn_domain::DomainError;
+use cairn_domain::{Clash, DomainError, Missing, Taken};
 use cairn_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -12,10 +13,13 @@ pub enum ServiceError {
     InvalidArgument(String),
     /// A named entity does not exist.
     #[error("{0}")]
-    NotFound(String),
+    NotFound(Missing),
     /// A unique name is taken.
     #[error("{0}")]
-    AlreadyExists(String),
+    AlreadyExists(Taken),
+    /// The write contradicts stored state (a param changed, a deleted run written to).
+    #[error("{0}")]
+    Conflict(Clash),
     /// A backing engine is unreachable; the request may succeed later.
     #[error("{0}")]
     Unavailable(String),
@@ -40,7 +44,7 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::NotFound(m) => Self::NotFound(m),
             StoreError::AlreadyExists(m) => Self::AlreadyExists(m),
-            StoreError::Conflict(m) => Self::InvalidArgument(m),
+            StoreError::Conflict(c) => Self::Conflict(c),
             e @ StoreError::InvalidData(_) => Self::InvalidArgument(e.to_string()),
             StoreError::Unavailable(m) => Self::Unavailable(m),
             other => Self::Internal(other.to_string()),
@@ -52,7 +56,7 @@ impl From<ArtifactError> for ServiceError {
     fn from(e: ArtifactError) -> Self {
         match e {
             ArtifactError::InvalidPath(m) => Self::InvalidArgument(m),
-            ArtifactError::NotFound(m) => Self::NotFound(m),
+            ArtifactError::NotFound(path) => Self::NotFound(Missing::Artifact(path)),
             ArtifactError::Conflict(m) => Self::InvalidArgument(m),
             ArtifactError::Upload(m) => Self::InvalidArgument(m),
             other => Self::Internal(other.to_string()),

@@ -3,7 +3,7 @@
 use cairn_domain::search::{LoggedModelFilter, LoggedModelOrder, LoggedModelOrderBy};
 use cairn_domain::time::now_millis;
 use cairn_domain::validation::{validate_max_results, validate_no_nul, validate_no_nul_opt};
-use cairn_domain::{LoggedModel, LoggedModelId, LoggedModelStatus, Param, Tag};
+use cairn_domain::{LoggedModel, LoggedModelId, LoggedModelStatus, Missing, Param, Tag};
 use cairn_store::{LoggedModelUpdate, NewLoggedModel};
 
 use crate::experiments::{parse_experiment_id, validate_tags};
@@ -138,5 +138,5 @@ impl Tracking {
 
 fn parse_model_id(id: &str) -> ServiceResult<LoggedModelId> {
     LoggedModelId::parse(id)
-        .map_err(|_| ServiceError::NotFound(format!("Logged model with ID '{id}' not found.")))
+        .map_err(|_| ServiceError::NotFound(Missing::LoggedModel(id.to_owned())))
 }

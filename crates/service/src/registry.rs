@@ -16,7 +16,7 @@ use cairn_domain::search::{
 };
 use cairn_domain::time::now_millis;
 use cairn_domain::validation::{validate_no_nul, validate_no_nul_opt};
-use cairn_domain::{Change, ModelVersion, RegisteredModel, RegistryEvent, Stage, Tag};
+use cairn_domain::{Change, Missing, ModelVersion, RegisteredModel, RegistryEvent, Stage, Tag};
 use cairn_store::{EventQuery, NewModelVersion, RegistryStore, TrackingStore};
 
 use crate::search::{Page, paginate};
@@ -450,9 +450,7 @@ impl Registry {
                 .await?
                 .into_iter()
                 .max_by_key(|v| v.version)
-                .ok_or_else(|| {
-                    ServiceError::NotFound(format!("Latest version not found for model {name}."))
-                });
+                .ok_or_else(|| ServiceError::NotFound(Missing::LatestVersion(name.to_owned())));
         }
         self.store
             .get_version_by_alias(name, alias)

@@ -1,7 +1,7 @@
 //! Run lifecycle use cases.
 
 use cairn_domain::time::now_millis;
-use cairn_domain::{LifecycleStage, Run, RunId, RunInfo, RunStatus, Tag};
+use cairn_domain::{LifecycleStage, Missing, Run, RunId, RunInfo, RunStatus, Tag};
 use cairn_store::{NewRun, RunUpdate};
 
 use crate::experiments::{parse_experiment_id, validate_tags};
@@ -125,5 +125,5 @@ pub(crate) fn parse_run_id(id: &str) -> ServiceResult<RunId> {
             "Missing value for required parameter 'run_id'.".into(),
         ));
     }
-    RunId::parse(id).map_err(|_| ServiceError::NotFound(format!("Run with id={id} not found")))
+    RunId::parse(id).map_err(|_| ServiceError::NotFound(Missing::Run(id.to_owned())))
 }

@@ -39,6 +39,9 @@ impl TrackingEngine for PostgresDb {
     type Reader = Reader;
     const LOCK_ROW: &'static str = " FOR UPDATE";
     const LOCK_KEY: &'static str = " FOR KEY SHARE";
+    const LOCK_SHARE: &'static str = " FOR SHARE";
+    const LOCK_DATASETS: &'static str =
+        "SELECT pg_advisory_xact_lock(hashtextextended('cairn.datasets', $1))";
 
     /// Connects to the database named by `uri` — `postgresql://user[:password]@host[:port]/database`
     /// (`postgres://` too, with libpq-style query parameters such as `?sslmode=`) — and brings its schema

@@ -1,5 +1,5 @@
 //! Cairn's shared metadata store: PostgreSQL through sqlx for the shared tracking store
-//! (`cairn_store_sql::SqlTracking`: the reads and writes PostgreSQL spells its own way) and the
+//! (`cairn_store_sql::SqlTracking`: its connections, bulk ingest and the lookups PostgreSQL spells its own way) and the
 //! transactions the shared model registry (`cairn_store_sql::SqlRegistry`) runs on (registry writes take
 //! one advisory lock, so they serialise across servers and the change log follows commit order).
 //!
@@ -10,8 +10,9 @@
 //! - unique names are unique constraints, latest metrics an atomic conditional upsert, duplicate metric
 //!   points an `ON CONFLICT` no-op;
 //! - locks are taken in one order (experiment, then run, then its child rows; dataset writes of one
-//!   experiment take turns on an advisory lock), and a transaction that PostgreSQL still aborts as a
-//!   deadlock or serialization victim (SQLSTATE 40P01/40001) is retried a few times.
+//!   experiment take turns on an advisory lock), so the shared writes need no retry; `log_batch`, the one
+//!   write spelt here, still retries a transaction PostgreSQL aborts as a deadlock or serialization
+//!   victim (SQLSTATE 40P01/40001) a few times.
 //!
 //! Connection trouble (refused, timed out, dropped, database gone) surfaces as
 //! [`StoreError::Unavailable`](cairn_store::StoreError::Unavailable); the pool tests each connection
@@ -22,7 +23,6 @@ mod errors;
 mod experiments;
 mod key_values;
 mod load;
-mod logged_models;
 mod metrics;
 mod registry;
 mod runs;

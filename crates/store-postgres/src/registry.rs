@@ -84,7 +84,9 @@ impl Tx for PgTx {
     async fn execute(&mut self, sql: &str, args: Vec<Val>) -> StoreResult<u64> {
         match bind(sql, args).execute(&mut *self.tx).await {
             Ok(r) => Ok(r.rows_affected()),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists(e.to_string())),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists(
+                cairn_domain::Taken::Key(e.to_string()),
+            )),
             Err(e) => Err(self.fail(e)),
         }
     }

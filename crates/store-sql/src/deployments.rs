@@ -10,6 +10,7 @@ use cairn_domain::deployment::{Deployment, DeploymentEvent, DeploymentEventKind,
 use cairn_store::{DeploymentChange, DeploymentStore, StoreError, StoreResult};
 
 use crate::change_log::append;
+use crate::errors::{deployment_not_found, deployment_taken};
 use crate::registry::{RegistryDb, Row, Tx};
 
 /// Deployments on a SQL engine.
@@ -25,10 +26,6 @@ impl SqlDeployments {
 }
 
 const COLUMNS: &str = "name, state_json, revision, created_ms, updated_ms";
-
-fn not_found(name: &str) -> StoreError {
-    StoreError::NotFound(format!("Deployment '{name}' not found."))
-}
 
 fn to_json(state: &DeploymentState) -> StoreResult<String> {
     serde_json::to_string(state).map_err(|e| StoreError::Internal(e.to_string()))
@@ -150,9 +147,7 @@ impl DeploymentStore for SqlDeployments {
                 )
                 .await?;
             if inserted == 0 {
-                return Err(StoreError::AlreadyExists(format!(
-                    "Deployment '{name}' already exists."
-                )));
+                return Err(deployment_taken(name));
             }
             record(tx, name, change, 1, None, Some(state)).await?;
             Ok(Deployment {
@@ -167,7 +162,9 @@ impl DeploymentStore for SqlDeployments {
 
     async fn get_deployment(&self, name: &str) -> StoreResult<Deployment> {
         read!(self, |tx| {
-            fetch(tx, name).await?.ok_or_else(|| not_found(name))
+            fetch(tx, name)
+                .await?
+                .ok_or_else(|| deployment_not_found(name))
         })
     }
 
@@ -192,7 +189,9 @@ impl DeploymentStore for SqlDeployments {
         change: &DeploymentChange,
     ) -> StoreResult<Option<Deployment>> {
         write!(self, |tx| {
-            let current = fetch(tx, name).await?.ok_or_else(|| not_found(name))?;
+            let current = fetch(tx, name)
+                .await?
+                .ok_or_else(|| deployment_not_found(name))?;
             if current.revision != revision {
                 return Ok(None);
             }
@@ -226,7 +225,9 @@ impl DeploymentStore for SqlDeployments {
 
     async fn delete_deployment(&self, name: &str, change: &DeploymentChange) -> StoreResult<()> {
         write!(self, |tx| {
-            let current = fetch(tx, name).await?.ok_or_else(|| not_found(name))?;
+            let current = fetch(tx, name)
+                .await?
+                .ok_or_else(|| deployment_not_found(name))?;
             tx.execute("DELETE FROM deployments WHERE name = $1", vec![name.into()])
                 .await?;
             record(
@@ -262,7 +263,7 @@ impl DeploymentStore for SqlDeployments {
                 )
                 .await?;
             if rows.is_empty() && after_seq == 0 {
-                return Err(not_found(name));
+                return Err(deployment_not_found(name));
             }
             rows.iter().map(event).collect()
         })

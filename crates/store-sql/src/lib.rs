@@ -46,31 +46,30 @@ mod change_log;
 mod checks;
 mod columns;
 mod deployments;
+mod errors;
 mod experiments;
 mod fetch;
 mod inputs;
 mod literals;
 mod logged_models;
-mod messages;
 mod metrics;
 mod registry;
 mod runs;
 mod tracking;
+mod tracking_writes;
 
 pub use change_log::{Signalled, SqlChangeLog};
-pub use checks::{active_run, check_params, run_artifact_uri};
+pub use checks::{active_run, check_params};
 pub use columns::Columns;
 pub use deployments::SqlDeployments;
+pub use errors::*;
 pub use experiments::{
     EXPERIMENT_COLUMNS, attach_experiment_tags, default_artifact_location, experiments,
     experiments_in_view, stage_before,
 };
 pub use fetch::Fetch;
 pub use logged_models::{load_active_model, load_active_models, load_model, model_artifact_uri};
-pub use messages::*;
 pub use metrics::{Point, history_metric, history_query, metric_statements, points};
 pub use registry::{RegistryDb, Row, SqlRegistry, Tx, Val};
 pub use runs::{RUN_NAME_TAG, RunScope, in_request_order, load_run, load_runs};
-pub use tracking::{
-    EngineExperiments, EngineLoggedModels, EngineMetrics, EngineRuns, SqlTracking, TrackingEngine,
-};
+pub use tracking::{EngineExperiments, EngineMetrics, SqlTracking, TrackingEngine};

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use cairn_domain::{ExperimentId, LoggedModel, LoggedModelId, Metric, Param, Tag};
 use cairn_store::{StoreError, StoreResult};
 
+use crate::errors::model_not_found;
 use crate::literals::id_list;
-use crate::messages::model_not_found;
 use crate::{Columns, Fetch};
 
 /// Which models to load.

@@ -9,9 +9,9 @@ use cairn_domain::{
 };
 use cairn_store::{StoreError, StoreResult};
 
+use crate::errors::run_not_found;
 use crate::inputs::load_inputs;
 use crate::literals::{id_list, quoted};
-use crate::messages::run_not_found;
 use crate::{Columns, Fetch};
 
 /// The tag MLflow keeps in step with a run's name.

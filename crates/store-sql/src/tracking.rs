@@ -1,17 +1,14 @@
 //! Experiment tracking on SQL: [`TrackingStore`] written once, as [`SqlTracking`] over an engine
 //! ([`TrackingEngine`]).
 //!
-//! Written here: the reads, over the engine's read connections ([`TrackingEngine::reader`]) and the
-//! shared loads; and the writes that are the same statements on both engines (an experiment's name,
-//! lifecycle (with its runs') and tags, a run's lifecycle, a run's or a logged model's tag deletes,
-//! deleting a logged model), on the engine's tracking transactions ([`TrackingEngine::begin_tracking`],
-//! the registry's [`Tx`]: `$1` parameters), locking the row they depend on with the engine's
-//! [`TrackingEngine::LOCK_ROW`] / [`TrackingEngine::LOCK_KEY`]. An engine supplies only what really
-//! differs: its connections and transactions, and the writes whose SQL is its own (SQLite's single
-//! writer and `INSERT OR IGNORE`, PostgreSQL's retries and `ON CONFLICT` upserts, each dialect's bulk
-//! statements — the ingest hot path, `log_batch`, among them — and error wording), with the experiment
-//! and metric-history lookups whose SQL differs. Each group of them is its own trait, implemented next
-//! to the tables it owns.
+//! Written here and in `tracking_writes`: the reads, over the engine's read connections
+//! ([`TrackingEngine::reader`]) and the shared loads; and every write whose statements both engines
+//! share, on the engine's tracking transactions ([`TrackingEngine::begin_tracking`], the registry's
+//! [`Tx`]: `$1` parameters), locking the row it depends on with the engine's lock clauses
+//! ([`TrackingEngine::LOCK_ROW`] and its siblings). An engine supplies only what really differs: its
+//! connections and transactions, the ingest hot path `log_batch` (each dialect's bulk statements:
+//! PostgreSQL's `UNNEST` arrays, SQLite's prepared multi-row inserts on its one writer), and the
+//! experiment and metric-history lookups whose SQL is its own.
 
 use async_trait::async_trait;
 use cairn_domain::search::RunFields;
@@ -24,7 +21,7 @@ use cairn_store::{
     StoreError, StoreResult, TrackingStore,
 };
 
-use crate::messages::run_not_active;
+use crate::errors::run_not_active;
 use crate::registry::{RegistryDb, Row, Tx, Val};
 use crate::{
     Fetch, RunScope, experiment_name_not_found, experiment_name_taken, experiment_not_found,
@@ -36,9 +33,7 @@ use crate::{
 /// An engine tracking runs on: its read connections, and (through the supertraits)
 /// the writes and lookups whose SQL is its own.
 #[async_trait]
-pub trait TrackingEngine:
-    EngineExperiments + EngineRuns + EngineMetrics + EngineLoggedModels + Send + Sync + 'static
-{
+pub trait TrackingEngine: EngineExperiments + EngineMetrics + Send + Sync + 'static {
     /// A read connection running the shared loads; its failures are already [`StoreError`]s.
     type Reader: Fetch<Error = StoreError>;
 
@@ -55,6 +50,13 @@ pub trait TrackingEngine:
     /// appended to the SELECT that checks the row. Empty on SQLite, whose one writer holds the lock.
     const LOCK_ROW: &'static str;
     const LOCK_KEY: &'static str;
+    /// How a write that adds a run or a logged model to an experiment locks the experiment's row
+    /// against a concurrent lifecycle change (PostgreSQL: `FOR SHARE`; empty on SQLite).
+    const LOCK_SHARE: &'static str;
+    /// A statement (`$1`: the experiment id) that makes dataset writes of one experiment take turns, or
+    /// empty. PostgreSQL needs it: two runs inserting the same new datasets in opposite orders would wait
+    /// on each other until its deadlock check (a second) aborts one.
+    const LOCK_DATASETS: &'static str;
 
     /// A read connection from the engine's pool (failing to get one is [`StoreError::Unavailable`]).
     async fn reader(&self) -> StoreResult<Self::Reader>;
@@ -64,11 +66,9 @@ pub trait TrackingEngine:
     async fn begin_tracking(&self) -> StoreResult<Box<dyn Tx>>;
 }
 
-/// Experiments: creation (RETURNING or the last rowid, and each engine's wording of a taken name), and
-/// the lookup all reads of experiments go through.
+/// Experiments: the lookup all reads of experiments go through (its SQL is the engine's own).
 #[async_trait]
 pub trait EngineExperiments {
-    async fn create_experiment(&self, new: NewExperiment) -> StoreResult<ExperimentId>;
     /// The experiments matching `condition` (which may refer to `bind` as the reader's
     /// [`Fetch::PARAM`]), with their tags, by id.
     async fn find_experiments(
@@ -76,20 +76,6 @@ pub trait EngineExperiments {
         condition: &str,
         bind: Option<&str>,
     ) -> StoreResult<Vec<Experiment>>;
-}
-
-/// Runs: creation, info, lifecycle, tags, inputs and outputs.
-#[async_trait]
-pub trait EngineRuns {
-    async fn create_run(&self, new: NewRun) -> StoreResult<Run>;
-    async fn update_run(&self, id: &RunId, update: RunUpdate) -> StoreResult<RunInfo>;
-    async fn log_inputs(
-        &self,
-        id: &RunId,
-        datasets: Vec<DatasetInput>,
-        models: Vec<ModelInput>,
-    ) -> StoreResult<()>;
-    async fn log_outputs(&self, id: &RunId, models: Vec<ModelOutput>) -> StoreResult<()>;
 }
 
 /// Metrics, params and tags in one batch (the ingest hot path), and metric history.
@@ -106,18 +92,6 @@ pub trait EngineMetrics {
     async fn metric_history(&self, query: MetricHistoryQuery) -> StoreResult<Vec<Metric>>;
 }
 
-/// Logged models' writes.
-#[async_trait]
-pub trait EngineLoggedModels {
-    async fn create_logged_model(&self, new: NewLoggedModel) -> StoreResult<LoggedModel>;
-    async fn update_logged_model(
-        &self,
-        id: &LoggedModelId,
-        update: LoggedModelUpdate,
-    ) -> StoreResult<LoggedModel>;
-    async fn set_logged_model_tags(&self, id: &LoggedModelId, tags: Vec<Tag>) -> StoreResult<()>;
-}
-
 /// The tracking store on an engine; cheap to clone when the engine is.
 #[derive(Clone)]
 pub struct SqlTracking<E>(E);
@@ -131,6 +105,10 @@ impl<E: TrackingEngine> SqlTracking<E> {
     /// Closes the engine's connections.
     pub async fn close(&self) {
         self.0.close().await
+    }
+
+    pub(crate) fn engine(&self) -> &E {
+        &self.0
     }
 }
 
@@ -197,7 +175,7 @@ impl<E: TrackingEngine> SqlTracking<E> {
 #[async_trait]
 impl<E: TrackingEngine> TrackingStore for SqlTracking<E> {
     async fn create_experiment(&self, new: NewExperiment) -> StoreResult<ExperimentId> {
-        self.0.create_experiment(new).await
+        self.insert_experiment(new).await
     }
     async fn get_experiment(&self, id: ExperimentId) -> StoreResult<Experiment> {
         let condition = format!("experiment_id = {}", id.0);
@@ -291,13 +269,13 @@ impl<E: TrackingEngine> TrackingStore for SqlTracking<E> {
     }
 
     async fn create_run(&self, new: NewRun) -> StoreResult<Run> {
-        self.0.create_run(new).await
+        self.insert_run(new).await
     }
     async fn get_run(&self, id: &RunId) -> StoreResult<Run> {
         load_run(&mut self.0.reader().await?, id).await
     }
     async fn update_run(&self, id: &RunId, update: RunUpdate) -> StoreResult<RunInfo> {
-        self.0.update_run(id, update).await
+        self.write_run_info(id, update).await
     }
     async fn set_run_lifecycle(
         &self,
@@ -351,10 +329,10 @@ impl<E: TrackingEngine> TrackingStore for SqlTracking<E> {
         datasets: Vec<DatasetInput>,
         models: Vec<ModelInput>,
     ) -> StoreResult<()> {
-        self.0.log_inputs(id, datasets, models).await
+        self.write_inputs(id, datasets, models).await
     }
     async fn log_outputs(&self, id: &RunId, models: Vec<ModelOutput>) -> StoreResult<()> {
-        self.0.log_outputs(id, models).await
+        self.write_outputs(id, models).await
     }
     async fn metric_history(&self, query: MetricHistoryQuery) -> StoreResult<Vec<Metric>> {
         if query.run_ids.is_empty() {
@@ -383,7 +361,7 @@ impl<E: TrackingEngine> TrackingStore for SqlTracking<E> {
     }
 
     async fn create_logged_model(&self, new: NewLoggedModel) -> StoreResult<LoggedModel> {
-        self.0.create_logged_model(new).await
+        self.insert_logged_model(new).await
     }
     async fn get_logged_model(&self, id: &LoggedModelId) -> StoreResult<LoggedModel> {
         load_active_model(&mut self.0.reader().await?, id).await
@@ -393,10 +371,10 @@ impl<E: TrackingEngine> TrackingStore for SqlTracking<E> {
         id: &LoggedModelId,
         update: LoggedModelUpdate,
     ) -> StoreResult<LoggedModel> {
-        self.0.update_logged_model(id, update).await
+        self.write_logged_model_status(id, update).await
     }
     async fn set_logged_model_tags(&self, id: &LoggedModelId, tags: Vec<Tag>) -> StoreResult<()> {
-        self.0.set_logged_model_tags(id, tags).await
+        self.write_logged_model_tags(id, tags).await
     }
     async fn delete_logged_model_tag(&self, id: &LoggedModelId, key: &str) -> StoreResult<()> {
         let locate = format!(

@@ -31,6 +31,9 @@ impl TrackingEngine for SqliteDb {
     type Reader = Reader;
     const LOCK_ROW: &'static str = "";
     const LOCK_KEY: &'static str = "";
+    const LOCK_SHARE: &'static str = "";
+    // One writer: dataset writes already take turns.
+    const LOCK_DATASETS: &'static str = "";
 
     /// Opens (creating if needed) the database named by `uri` — `sqlite:///abs/path.db`,
     /// `sqlite://rel/path.db` or a bare path, optionally with `?synchronous=full|normal` — and brings its

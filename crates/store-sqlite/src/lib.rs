@@ -1,5 +1,5 @@
 //! Cairn's embedded metadata store: SQLite through sqlx for the shared tracking store
-//! (`cairn_store_sql::SqlTracking`: the reads and writes SQLite spells its own way) and the transactions
+//! (`cairn_store_sql::SqlTracking`: its connections, bulk ingest and the lookups SQLite spells its own way) and the transactions
 //! the shared model registry (`cairn_store_sql::SqlRegistry`) runs on.
 //!
 //! One file, WAL journal, `synchronous = NORMAL` by default (an acknowledged write survives `kill -9` of
@@ -11,7 +11,6 @@ mod connect;
 mod errors;
 mod experiments;
 mod load;
-mod logged_models;
 mod metrics;
 mod registry;
 mod runs;

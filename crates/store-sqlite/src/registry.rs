@@ -65,7 +65,9 @@ impl Tx for SqliteTx {
     async fn execute(&mut self, sql: &str, args: Vec<Val>) -> StoreResult<u64> {
         match bind(sql, args).execute(&mut *self.0).await {
             Ok(r) => Ok(r.rows_affected()),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists(e.to_string())),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists(
+                cairn_domain::Taken::Key(e.to_string()),
+            )),
             Err(e) => Err(db(e)),
         }
     }

@@ -1,6 +1,9 @@
 //! Experiments: the Default experiment, create/get/list, rename, tags, and lifecycle cascading to runs.
 
-use cairn_domain::{Experiment, ExperimentId, LifecycleStage, LoggedModelId, ViewType};
+use cairn_domain::{
+    Clash, Experiment, ExperimentId, Holder, LifecycleStage, LoggedModelId, Missing, Taken,
+    ViewType,
+};
 use cairn_store::{NewExperiment, NewLoggedModel};
 
 use crate::fixtures::{
@@ -92,10 +95,7 @@ pub async fn experiments_crud(store: Store) {
             })
             .await,
     );
-    assert!(
-        dup.starts_with(&format!("Experiment(name={name}) already exists.")),
-        "{dup}"
-    );
+    assert_eq!(dup, Taken::Experiment(name.clone()));
     let all = store.list_experiments(ViewType::All).await.expect("list");
     assert_eq!(all.iter().filter(|e| e.name == name).count(), 1);
     assert_eq!(store.get_experiment(id).await.expect("get"), expected);
@@ -103,12 +103,12 @@ pub async fn experiments_crud(store: Store) {
     let missing = ExperimentId(i64::MAX);
     assert_eq!(
         not_found(store.get_experiment(missing).await),
-        format!("No Experiment with id={missing} exists")
+        Missing::Experiment(missing)
     );
     let nobody = unique("nobody");
     assert_eq!(
         not_found(store.get_experiment_by_name(&nobody).await),
-        format!("Could not find experiment with name '{nobody}'")
+        Missing::ExperimentNamed(nobody.clone())
     );
 
     let active = store
@@ -147,10 +147,7 @@ pub async fn experiment_rename(store: Store) {
     not_found(store.get_experiment_by_name(&old).await);
 
     let msg = already_exists(store.rename_experiment(a, &taken, T0 + 6).await);
-    assert!(
-        msg.starts_with(&format!("Experiment(name={taken}) already exists.")),
-        "{msg}"
-    );
+    assert_eq!(msg, Taken::Experiment(taken.clone()));
     let e = store.get_experiment(a).await.expect("get");
     assert_eq!(
         (e.name.as_str(), e.last_update_time),
@@ -160,7 +157,7 @@ pub async fn experiment_rename(store: Store) {
     let missing = ExperimentId(i64::MAX);
     assert_eq!(
         not_found(store.rename_experiment(missing, &unique("x"), T0).await),
-        format!("No Experiment with id={missing} exists")
+        Missing::Experiment(missing)
     );
 }
 
@@ -190,11 +187,14 @@ pub async fn experiment_tags(store: Store) {
     );
     assert_eq!(
         not_found(store.delete_experiment_tag(id, "k2").await),
-        format!("No tag with name: k2 in experiment with id {id}")
+        Missing::ExperimentTag {
+            experiment: id,
+            key: "k2".to_string()
+        }
     );
 
     let missing = ExperimentId(i64::MAX);
-    let msg = format!("No Experiment with id={missing} exists");
+    let msg = Missing::Experiment(missing);
     assert_eq!(
         not_found(store.set_experiment_tag(missing, tag("k", "v")).await),
         msg
@@ -260,7 +260,11 @@ pub async fn experiment_lifecycle_cascade(store: Store) {
     );
     assert_eq!(
         msg,
-        format!("The experiment {id} must be in the 'active' state. Current state is deleted.")
+        Clash::NotActive {
+            holder: Holder::Experiment,
+            id: id.to_string(),
+            stage: "deleted".to_string()
+        }
     );
     conflict(
         store
@@ -281,7 +285,7 @@ pub async fn experiment_lifecycle_cascade(store: Store) {
             })
             .await,
     );
-    assert_eq!(msg, format!("No active Experiment with id={id} exists"));
+    assert_eq!(msg, Missing::ActiveExperiment(id));
 
     store
         .set_experiment_lifecycle(id, LifecycleStage::Active, T0 + 20)
@@ -304,7 +308,10 @@ pub async fn experiment_lifecycle_cascade(store: Store) {
                 .set_experiment_lifecycle(id, LifecycleStage::Active, T0 + 30)
                 .await
         ),
-        format!("No Experiment with id={id} in the 'deleted' state exists")
+        Missing::ExperimentInStage {
+            id,
+            stage: "deleted".to_string()
+        }
     );
     store
         .set_experiment_lifecycle(id, LifecycleStage::Deleted, T0 + 40)
@@ -316,7 +323,10 @@ pub async fn experiment_lifecycle_cascade(store: Store) {
                 .set_experiment_lifecycle(id, LifecycleStage::Deleted, T0 + 50)
                 .await
         ),
-        format!("No Experiment with id={id} in the 'active' state exists")
+        Missing::ExperimentInStage {
+            id,
+            stage: "active".to_string()
+        }
     );
     let e = store.get_experiment(id).await.expect("get");
     assert_eq!(
@@ -331,6 +341,9 @@ pub async fn experiment_lifecycle_cascade(store: Store) {
                 .set_experiment_lifecycle(missing, LifecycleStage::Deleted, T0)
                 .await
         ),
-        format!("No Experiment with id={missing} in the 'active' state exists")
+        Missing::ExperimentInStage {
+            id: missing,
+            stage: "active".to_string()
+        }
     );
 }

@@ -3,7 +3,7 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use cairn_domain::{ExperimentId, Metric, Param, Run, RunId, Tag};
+use cairn_domain::{Clash, ExperimentId, Metric, Missing, Param, Run, RunId, Tag, Taken};
 use cairn_store::{NewExperiment, NewRun, StoreError, StoreResult, TrackingStore};
 
 pub(crate) type Store = Arc<dyn TrackingStore>;
@@ -82,7 +82,7 @@ pub(crate) async fn run(store: &Store, experiment: ExperimentId, name: &str) -> 
 }
 
 #[track_caller]
-pub(crate) fn not_found<T: Debug>(r: StoreResult<T>) -> String {
+pub(crate) fn not_found<T: Debug>(r: StoreResult<T>) -> Missing {
     match r {
         Err(StoreError::NotFound(m)) => m,
         other => panic!("expected StoreError::NotFound, got {other:?}"),
@@ -90,7 +90,7 @@ pub(crate) fn not_found<T: Debug>(r: StoreResult<T>) -> String {
 }
 
 #[track_caller]
-pub(crate) fn conflict<T: Debug>(r: StoreResult<T>) -> String {
+pub(crate) fn conflict<T: Debug>(r: StoreResult<T>) -> Clash {
     match r {
         Err(StoreError::Conflict(m)) => m,
         other => panic!("expected StoreError::Conflict, got {other:?}"),
@@ -98,7 +98,7 @@ pub(crate) fn conflict<T: Debug>(r: StoreResult<T>) -> String {
 }
 
 #[track_caller]
-pub(crate) fn already_exists<T: Debug>(r: StoreResult<T>) -> String {
+pub(crate) fn already_exists<T: Debug>(r: StoreResult<T>) -> Taken {
     match r {
         Err(StoreError::AlreadyExists(m)) => m,
         other => panic!("expected StoreError::AlreadyExists, got {other:?}"),

@@ -1,7 +1,7 @@
 //! Logged models: create/get/update/tags/delete/list, and the metrics linked to a model.
 
 use cairn_domain::{
-    ExperimentId, LifecycleStage, LoggedModel, LoggedModelId, LoggedModelStatus, Metric,
+    ExperimentId, LifecycleStage, LoggedModel, LoggedModelId, LoggedModelStatus, Metric, Missing,
 };
 use cairn_store::{LoggedModelUpdate, NewLoggedModel};
 
@@ -87,7 +87,10 @@ pub async fn logged_models_lifecycle(store: Store) {
     assert_eq!(store.get_logged_model(&id).await.expect("get"), expected);
     assert_eq!(
         not_found(store.delete_logged_model_tag(&id, "k2").await),
-        format!("No tag with key 'k2' found for logged model with ID '{id}'")
+        Missing::LoggedModelTag {
+            model: id.to_string(),
+            key: "k2".to_string()
+        }
     );
 
     let missing_exp = ExperimentId(i64::MAX);
@@ -97,7 +100,7 @@ pub async fn logged_models_lifecycle(store: Store) {
                 .create_logged_model(new_model(&LoggedModelId::generate(), missing_exp, "x", T0))
                 .await
         ),
-        format!("No active Experiment with id={missing_exp} exists")
+        Missing::ActiveExperiment(missing_exp)
     );
 
     let second = LoggedModelId::generate();
@@ -114,7 +117,7 @@ pub async fn logged_models_lifecycle(store: Store) {
         .delete_logged_model(&second, T0 + 9)
         .await
         .expect("delete");
-    let gone = format!("Logged model with ID '{second}' not found.");
+    let gone = Missing::LoggedModel(second.to_string());
     assert_eq!(not_found(store.get_logged_model(&second).await), gone);
     assert_eq!(
         not_found(
@@ -155,7 +158,7 @@ pub async fn logged_models_lifecycle(store: Store) {
     let missing = LoggedModelId::generate();
     assert_eq!(
         not_found(store.get_logged_model(&missing).await),
-        format!("Logged model with ID '{missing}' not found.")
+        Missing::LoggedModel(missing.to_string())
     );
 }
 

@@ -1,6 +1,6 @@
 //! log_batch atomicity and param immutability; metric points (NaN, duplicates), latest values, history.
 
-use cairn_domain::{Metric, RunId};
+use cairn_domain::{Clash, Metric, RunId};
 use cairn_store::{HistoryOrder, MetricHistoryQuery};
 
 use crate::fixtures::{
@@ -60,10 +60,12 @@ pub async fn log_batch_atomicity(store: Store) {
     );
     assert_eq!(
         msg,
-        format!(
-            "Changing param values is not allowed. Param with key='p' was already logged with \
-             value='1' for run ID='{id}'. Attempted logging new value '2'."
-        )
+        Clash::ParamChanged {
+            run: id.to_string(),
+            key: "p".to_string(),
+            old: "1".to_string(),
+            new: "2".to_string()
+        }
     );
     let got = store.get_run(&id).await.expect("get");
     assert_eq!(got.data.params, vec![param("p", "1")]);

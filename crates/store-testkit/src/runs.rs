@@ -1,8 +1,8 @@
 //! Runs: create/get/update, the run-name tag, lifecycle and refusal of writes to deleted runs, list views.
 
 use cairn_domain::{
-    Dataset, DatasetInput, ExperimentId, LifecycleStage, ModelInput, ModelOutput, Run, RunData,
-    RunId, RunInfo, RunStatus, ViewType,
+    Clash, Dataset, DatasetInput, ExperimentId, Holder, LifecycleStage, Missing, ModelInput,
+    ModelOutput, Run, RunData, RunId, RunInfo, RunStatus, ViewType,
 };
 use cairn_store::{NewExperiment, NewRun, RunUpdate};
 
@@ -83,12 +83,12 @@ pub async fn runs_create_get_update(store: Store) {
                 })
                 .await
         ),
-        format!("No Experiment with id={missing_exp} exists")
+        Missing::Experiment(missing_exp)
     );
     let missing = RunId::generate();
     assert_eq!(
         not_found(store.get_run(&missing).await),
-        format!("Run with id={missing} not found")
+        Missing::Run(missing.to_string())
     );
 
     let finished = store
@@ -137,7 +137,7 @@ pub async fn runs_create_get_update(store: Store) {
     assert_eq!(got.data.tag(RUN_NAME), Some("second"));
     assert_eq!(
         not_found(store.update_run(&missing, RunUpdate::default()).await),
-        format!("Run with id={missing} not found")
+        Missing::Run(missing.to_string())
     );
 }
 
@@ -203,7 +203,10 @@ pub async fn deleted_run_refuses_writes(store: Store) {
     store.delete_run_tag(&id, "drop").await.expect("delete tag");
     assert_eq!(
         not_found(store.delete_run_tag(&id, "drop").await),
-        format!("No tag with name: drop in run with id {id}")
+        Missing::RunTag {
+            run: id.to_string(),
+            key: "drop".to_string()
+        }
     );
 
     store
@@ -214,7 +217,11 @@ pub async fn deleted_run_refuses_writes(store: Store) {
     assert_eq!(before.info.lifecycle_stage, LifecycleStage::Deleted);
     assert_eq!(before.data.tags, vec![tag("keep", "1")]);
 
-    let msg = format!("The run {id} must be in the 'active' state. Current state is deleted.");
+    let msg = Clash::NotActive {
+        holder: Holder::Run,
+        id: id.to_string(),
+        stage: "deleted".to_string(),
+    };
     assert_eq!(
         conflict(
             store
@@ -297,7 +304,7 @@ pub async fn deleted_run_refuses_writes(store: Store) {
     assert_eq!(got.data.metrics, vec![point("m", 1.0, 0, T0)]);
 
     let missing = RunId::generate();
-    let msg = format!("Run with id={missing} not found");
+    let msg = Missing::Run(missing.to_string());
     assert_eq!(
         not_found(
             store

@@ -1,4 +1,7 @@
-//! The one error type every store returns.
+//! The one error type every store returns. What was missing, taken or clashing is typed
+//! ([`Missing`], [`Taken`], [`Clash`]): each protocol adapter words it, never a store.
+
+use cairn_domain::{Clash, Missing, Taken};
 
 /// What went wrong in a store. The first four are the caller's doing; the last two are the engine's.
 #[derive(Debug, thiserror::Error)]
@@ -6,13 +9,13 @@
 pub enum StoreError {
     /// The named entity does not exist.
     #[error("{0}")]
-    NotFound(String),
+    NotFound(Missing),
     /// A unique name or key is already taken.
     #[error("{0}")]
-    AlreadyExists(String),
+    AlreadyExists(Taken),
     /// The write contradicts stored state (e.g. changing an immutable param).
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Clash),
     /// The engine refused a value the caller sent (PostgreSQL's data exceptions, SQLSTATE class 22: a
     /// NUL byte in text, a string too long, a number out of range; SQLite's equivalents). A safety net
     /// behind the domain's checks, so that such a value is the caller's error on every engine, not a fault.

@@ -5,9 +5,10 @@ use cairn_store::StoreResult;
 use serde_json::json;
 
 use super::db::Tx;
-use super::load::{load_version, model_not_found};
+use super::load::load_version;
 use super::store::SqlRegistry;
 use super::writes::*;
+use crate::errors::registered_model_not_found;
 
 impl SqlRegistry {
     pub(super) async fn set_alias_impl(
@@ -75,7 +76,7 @@ impl SqlRegistry {
         let model = catalog
             .models
             .get(name)
-            .ok_or_else(|| model_not_found(name))?;
+            .ok_or_else(|| registered_model_not_found(name))?;
         match model.aliases.iter().find(|a| a.alias == alias) {
             Some(a) => cached_version(&catalog, name, a.version).map(Some),
             None => Ok(None),

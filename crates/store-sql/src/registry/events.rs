@@ -4,9 +4,9 @@ use cairn_domain::RegistryEvent;
 use cairn_store::{EventQuery, StoreError, StoreResult};
 
 use super::db::{Tx, Val};
-use super::load::model_not_found;
 use super::store::SqlRegistry;
 use super::writes::*;
+use crate::errors::registered_model_not_found;
 
 impl SqlRegistry {
     pub(super) async fn events_impl(&self, query: EventQuery) -> StoreResult<Vec<RegistryEvent>> {
@@ -32,7 +32,7 @@ impl SqlRegistry {
                             .first()
                             .map(|r| r.text(0))
                             .transpose()?
-                            .ok_or_else(|| model_not_found(name))?,
+                            .ok_or_else(|| registered_model_not_found(name))?,
                     };
                     ("model_key = $3 AND", vec![key.into()])
                 }

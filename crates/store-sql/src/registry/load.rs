@@ -7,20 +7,11 @@ use cairn_domain::{ModelAlias, ModelVersion, RegisteredModel, Stage, Tag, Versio
 use cairn_store::{StoreError, StoreResult};
 
 use super::db::{Row, Tx, Val};
+use crate::errors::{registered_model_not_found, version_not_found};
 
 const VERSION_COLUMNS: &str = "v.name, v.version, v.creation_timestamp, v.last_updated_timestamp, \
      v.description, v.user_id, v.current_stage, v.source, v.storage_location, v.run_id, v.run_link, \
      v.model_id, v.status, v.status_message";
-
-pub(crate) fn model_not_found(name: &str) -> StoreError {
-    StoreError::NotFound(format!("Registered Model with name={name} not found"))
-}
-
-pub(crate) fn version_not_found(name: &str, version: i64) -> StoreError {
-    StoreError::NotFound(format!(
-        "Model Version (name={name}, version={version}) not found"
-    ))
-}
 
 fn parse<T: std::str::FromStr>(s: String) -> StoreResult<T>
 where
@@ -250,5 +241,5 @@ pub(crate) async fn load_model(tx: &mut dyn Tx, name: &str) -> StoreResult<Regis
     load_models(tx, Some(name))
         .await?
         .pop()
-        .ok_or_else(|| model_not_found(name))
+        .ok_or_else(|| registered_model_not_found(name))
 }

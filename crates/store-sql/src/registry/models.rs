@@ -1,13 +1,14 @@
 //! Registered models: create, read, rename, describe, delete, tag — each write with its event.
 
 use cairn_domain::{Change, EventKind, NewEvent, RegisteredModel, Tag};
-use cairn_store::{StoreError, StoreResult};
+use cairn_store::StoreResult;
 use serde_json::{Value, json};
 
 use super::db::Tx;
-use super::load::{Versions, load_model, load_versions, model_not_found};
+use super::load::{Versions, load_model, load_versions};
 use super::store::SqlRegistry;
 use super::writes::*;
+use crate::errors::{registered_model_not_found, registered_model_taken};
 
 impl SqlRegistry {
     pub(super) async fn create_registered_model_impl(
@@ -33,9 +34,7 @@ impl SqlRegistry {
                 )
                 .await?;
             if n == 0 {
-                return Err(StoreError::AlreadyExists(format!(
-                    "Registered Model (name={name}) already exists."
-                )));
+                return Err(registered_model_taken(name));
             }
             for t in &tags {
                 upsert_model_tag(tx, name, t).await?;
@@ -62,7 +61,7 @@ impl SqlRegistry {
             .models
             .get(name)
             .map(|m| RegisteredModel::clone(m))
-            .ok_or_else(|| model_not_found(name))
+            .ok_or_else(|| registered_model_not_found(name))
     }
 
     pub(super) async fn rename_registered_model_impl(
@@ -82,9 +81,7 @@ impl SqlRegistry {
                     .await?
                     .is_empty();
                 if taken {
-                    return Err(StoreError::AlreadyExists(format!(
-                        "Registered Model (name={new_name}) already exists."
-                    )));
+                    return Err(registered_model_taken(new_name));
                 }
                 tx.execute(
                     "UPDATE registered_models SET name = $2, last_updated_timestamp = $3 WHERE name = $1",

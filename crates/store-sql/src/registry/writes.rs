@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::catalog::Catalog;
 use super::db::Tx;
-use super::load::{model_not_found, version_not_found};
+use crate::errors::{registered_model_not_found, version_not_found};
 
 /// A live version from the catalog, or the not-found error for the model or the version.
 pub(super) fn cached_version(
@@ -17,7 +17,7 @@ pub(super) fn cached_version(
     version: i64,
 ) -> StoreResult<ModelVersion> {
     if !catalog.models.contains_key(name) {
-        return Err(model_not_found(name));
+        return Err(registered_model_not_found(name));
     }
     catalog
         .versions
@@ -37,7 +37,7 @@ pub(super) async fn model_key(tx: &mut dyn Tx, name: &str) -> StoreResult<String
     .first()
     .map(|r| r.text(0))
     .transpose()?
-    .ok_or_else(|| model_not_found(name))
+    .ok_or_else(|| registered_model_not_found(name))
 }
 
 /// The version an alias points at, if the model has that alias.

@@ -1,0 +1,145 @@
+//! What a request found missing, taken or clashing with stored state: the entity and its key, typed,
+//! so that each protocol words the error itself (MLflow's words live in the MLflow adapter only). The
+//! `Display` wording is Cairn's own, used by the native API and the CLI.
+
+use std::fmt;
+
+use crate::ExperimentId;
+
+/// An entity that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Missing {
+    Experiment(ExperimentId),
+    ExperimentNamed(String),
+    /// A lifecycle change found the experiment missing, or not in the stage it changes from.
+    ExperimentInStage {
+        id: ExperimentId,
+        stage: String,
+    },
+    ActiveExperiment(ExperimentId),
+    ExperimentTag {
+        experiment: ExperimentId,
+        key: String,
+    },
+    Run(String),
+    RunTag {
+        run: String,
+        key: String,
+    },
+    LoggedModel(String),
+    LoggedModelTag {
+        model: String,
+        key: String,
+    },
+    RegisteredModel(String),
+    ModelVersion {
+        model: String,
+        version: i64,
+    },
+    /// The model has no version to be the latest.
+    LatestVersion(String),
+    Deployment(String),
+    /// An artifact, by its path under the artifact root (never the server's own file paths).
+    Artifact(String),
+}
+
+impl fmt::Display for Missing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Experiment(id) => write!(f, "Experiment {id} not found."),
+            Self::ExperimentNamed(name) => write!(f, "Experiment '{name}' not found."),
+            Self::ExperimentInStage { id, stage } => write!(f, "No {stage} experiment {id}."),
+            Self::ActiveExperiment(id) => write!(f, "No active experiment {id}."),
+            Self::ExperimentTag { experiment, key } => {
+                write!(f, "Experiment {experiment} has no tag '{key}'.")
+            }
+            Self::Run(id) => write!(f, "Run '{id}' not found."),
+            Self::RunTag { run, key } => write!(f, "Run '{run}' has no tag '{key}'."),
+            Self::LoggedModel(id) => write!(f, "Logged model '{id}' not found."),
+            Self::LoggedModelTag { model, key } => {
+                write!(f, "Logged model '{model}' has no tag '{key}'.")
+            }
+            Self::RegisteredModel(name) => write!(f, "Registered model '{name}' not found."),
+            Self::ModelVersion { model, version } => {
+                write!(f, "Version {version} of model '{model}' not found.")
+            }
+            Self::LatestVersion(model) => write!(f, "Model '{model}' has no versions."),
+            Self::Deployment(name) => write!(f, "Deployment '{name}' not found."),
+            Self::Artifact(path) => write!(f, "Artifact '{path}' does not exist."),
+        }
+    }
+}
+
+/// A unique name or key that is already taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Taken {
+    Experiment(String),
+    RegisteredModel(String),
+    Deployment(String),
+    /// A unique key the engine reported taken, in its own words; callers that know which entity it
+    /// is turn it into one of the variants above.
+    Key(String),
+}
+
+impl fmt::Display for Taken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Experiment(name) => write!(f, "Experiment '{name}' already exists."),
+            Self::RegisteredModel(name) => write!(f, "Registered model '{name}' already exists."),
+            Self::Deployment(name) => write!(f, "Deployment '{name}' already exists."),
+            Self::Key(engine) => write!(f, "Already exists: {engine}"),
+        }
+    }
+}
+
+/// The kind of entity a [`Clash`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    Experiment,
+    Run,
+}
+
+impl fmt::Display for Holder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Experiment => "experiment",
+            Self::Run => "run",
+        })
+    }
+}
+
+/// A write that contradicts stored state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Clash {
+    /// The entity must be active for this write, and is in `stage`.
+    NotActive {
+        holder: Holder,
+        id: String,
+        stage: String,
+    },
+    /// Params are immutable: `key` was logged with `old`, and the write sends `new`.
+    ParamChanged {
+        run: String,
+        key: String,
+        old: String,
+        new: String,
+    },
+}
+
+impl fmt::Display for Clash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotActive { holder, id, stage } => {
+                write!(f, "The {holder} {id} is {stage}; it must be active.")
+            }
+            Self::ParamChanged { run, key, old, new } => write!(
+                f,
+                "Param '{key}' of run {run} is already '{old}' and cannot change to '{new}': \
+                 params are immutable."
+            ),
+        }
+    }
+}
