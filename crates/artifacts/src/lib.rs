@@ -5,10 +5,12 @@
 //! (`cairn-artifacts-object-store`: a local folder or S3 through `object_store`) and are chosen by the
 //! composition root. Knows nothing of HTTP, of the metadata store or of any storage backend.
 
+mod content_type;
 mod error;
 mod path;
 mod store;
 
+pub use content_type::content_type;
 pub use error::ArtifactError;
 pub use path::ArtifactPath;
 pub use store::{ArtifactDownload, ArtifactEntry, ArtifactStore, ByteStream};

@@ -70,6 +70,14 @@ impl Server {
                 artifacts: state.artifacts.clone(),
             }),
         );
+        let web = cairn_web::router(cairn_web::WebUi {
+            tracking: state.tracking.clone(),
+            registry: registry.clone(),
+            deployments: deployments.clone(),
+            maturity: maturity.clone(),
+            artifacts: state.artifacts.clone(),
+            artifact_scheme: ARTIFACT_SCHEME,
+        });
         let router = with_middleware(
             cairn_api::router(cairn_api::NativeApi {
                 registry,
@@ -78,7 +86,8 @@ impl Server {
                 maturity,
             })
             .merge(cairn_mlflow::router(state))
-            .merge(serving),
+            .merge(serving)
+            .merge(web),
         );
         Ok(Self {
             listener,

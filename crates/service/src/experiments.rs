@@ -23,6 +23,14 @@ pub struct ExperimentSearch {
 }
 
 impl Tracking {
+    /// Active run counts and last activity of these experiments (those without runs are left out).
+    pub async fn run_activity(
+        &self,
+        experiments: &[ExperimentId],
+    ) -> ServiceResult<Vec<cairn_store::RunActivity>> {
+        Ok(self.store.run_activity(experiments).await?)
+    }
+
     pub async fn create_experiment(
         &self,
         name: &str,

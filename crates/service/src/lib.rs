@@ -27,6 +27,7 @@ use std::sync::Arc;
 use cairn_store::TrackingStore;
 
 pub use artifacts::Artifacts;
+pub use cairn_store::RunActivity;
 pub use change_log::{ChangeLog, MAX_CHANGES, MAX_WAIT};
 pub use deployments::{DeploymentRequest, Deployments};
 pub use error::{ServiceError, ServiceResult};

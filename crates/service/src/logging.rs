@@ -92,6 +92,28 @@ impl Tracking {
             .await?)
     }
 
+    /// Every point of one metric of these runs, by run then step: what a chart downsamples (the UI
+    /// bounds what it sends, never the points it reads).
+    pub async fn metric_points(&self, run_ids: &[String], key: &str) -> ServiceResult<Vec<Metric>> {
+        let ids = run_ids
+            .iter()
+            .map(|r| parse_run_id(r))
+            .collect::<ServiceResult<Vec<_>>>()?;
+        if ids.is_empty() || key.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .store
+            .metric_history(MetricHistoryQuery {
+                run_ids: ids,
+                key: key.to_owned(),
+                min_step: None,
+                max_step: None,
+                order: HistoryOrder::Step,
+            })
+            .await?)
+    }
+
     pub async fn metric_history(&self, req: MetricHistoryRequest) -> ServiceResult<HistoryPage> {
         let id = parse_run_id(&req.run_id)?;
         if req.key.is_empty() {

@@ -17,16 +17,16 @@ use cairn_domain::{
     ModelInput, ModelOutput, Param, Run, RunId, RunInfo, Tag, ViewType,
 };
 use cairn_store::{
-    LoggedModelUpdate, MetricHistoryQuery, NewExperiment, NewLoggedModel, NewRun, RunUpdate,
-    StoreError, StoreResult, TrackingStore,
+    LoggedModelUpdate, MetricHistoryQuery, NewExperiment, NewLoggedModel, NewRun, RunActivity,
+    RunUpdate, StoreError, StoreResult, TrackingStore,
 };
 
 use crate::errors::run_not_active;
 use crate::registry::{RegistryDb, Row, Tx, Val};
 use crate::{
-    Fetch, RunScope, experiment_name_not_found, experiment_name_taken, experiment_not_found,
-    experiment_not_in_stage, experiment_tag_not_found, experiments_in_view, in_request_order,
-    load_active_model, load_active_models, load_run, load_runs, model_not_found,
+    Columns, Fetch, RunScope, experiment_name_not_found, experiment_name_taken,
+    experiment_not_found, experiment_not_in_stage, experiment_tag_not_found, experiments_in_view,
+    in_request_order, load_active_model, load_active_models, load_run, load_runs, model_not_found,
     model_tag_not_found, run_not_found, run_tag_not_found, stage_before,
 };
 
@@ -407,6 +407,27 @@ impl<E: TrackingEngine> TrackingStore for SqlTracking<E> {
             return Ok(Vec::new());
         }
         load_active_models(&mut self.0.reader().await?, experiments).await
+    }
+
+    async fn run_activity(&self, experiments: &[ExperimentId]) -> StoreResult<Vec<RunActivity>> {
+        if experiments.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = experiments.iter().map(|e| e.0.to_string()).collect();
+        let sql = format!(
+            "SELECT experiment_id, COUNT(*), MAX(COALESCE(end_time, start_time)) FROM runs \
+             WHERE lifecycle_stage = 'active' AND experiment_id IN ({}) GROUP BY experiment_id",
+            ids.join(", ")
+        );
+        let rows = self.0.reader().await?.fetch(sql, None).await?;
+        Ok(rows
+            .iter()
+            .map(|r| RunActivity {
+                experiment: ExperimentId(r.int(0)),
+                runs: r.int(1),
+                last_ms: r.opt_int(2),
+            })
+            .collect())
     }
 
     async fn ping(&self) -> StoreResult<()> {

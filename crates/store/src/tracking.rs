@@ -172,4 +172,16 @@ pub trait TrackingStore: Send + Sync + 'static {
 
     /// Cheap liveness probe of the engine (for `/health` and readiness).
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Per experiment among `experiments` that has active runs: how many, and the latest start or end
+    /// time among them. Counted in the engine, without loading runs (the UI's experiments list).
+    async fn run_activity(&self, experiments: &[ExperimentId]) -> StoreResult<Vec<RunActivity>>;
+}
+
+/// How busy an experiment is: its active runs and when one last started or ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunActivity {
+    pub experiment: ExperimentId,
+    pub runs: i64,
+    pub last_ms: Option<i64>,
 }

@@ -52,7 +52,7 @@ pub async fn download(State(s): State<AppState>, Path(path): Path<String>) -> Ap
     let headers = resp.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(content_type(&name)),
+        HeaderValue::from_static(cairn_artifacts::content_type(&name)),
     );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(file.size));
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -140,24 +140,4 @@ pub async fn list_for_run(
             })
             .collect(),
     }))
-}
-
-/// The Content-Type for a file name, as MLflow guesses it from the extension.
-fn content_type(name: &str) -> &'static str {
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "txt" | "log" | "yaml" | "yml" | "md" | "py" | "cfg" | "ini" | "toml" => "text/plain",
-        "json" => "application/json",
-        "csv" => "text/csv",
-        "html" | "htm" => "text/html",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "svg" => "image/svg+xml",
-        "pdf" => "application/pdf",
-        _ => "application/octet-stream",
-    }
 }

@@ -1,0 +1,182 @@
+//! Compare runs: a difference table of attributes, params, metrics and tags (only the rows that differ,
+//! on a toggle), and parallel coordinates and a scatter of the numeric columns, drawn on canvas by
+//! `parallel.js` from the values this page carries.
+
+use std::collections::BTreeSet;
+
+use axum::extract::{Query, State};
+use axum::response::IntoResponse;
+use cairn_domain::Run;
+use maud::html;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::WebUi;
+use crate::error::{PageResult, invalid};
+use crate::format;
+use crate::layout::{Page, json_island};
+
+#[derive(Debug, Deserialize)]
+pub struct CompareQuery {
+    /// Run ids, comma-separated.
+    #[serde(default)]
+    runs: String,
+    /// Show only the rows whose values differ.
+    #[serde(default)]
+    diff: bool,
+}
+
+const MAX_RUNS: usize = 1000;
+
+pub async fn page(
+    State(ui): State<WebUi>,
+    Query(q): Query<CompareQuery>,
+) -> PageResult<impl IntoResponse> {
+    let ids: Vec<&str> = q.runs.split(',').filter(|s| !s.is_empty()).collect();
+    if ids.is_empty() || ids.len() > MAX_RUNS {
+        return Err(invalid(format!("choose 1 to {MAX_RUNS} runs to compare")).into());
+    }
+    let mut runs = Vec::with_capacity(ids.len());
+    for id in &ids {
+        runs.push(ui.tracking.get_run(id).await?);
+    }
+    let params: BTreeSet<&str> = runs
+        .iter()
+        .flat_map(|r| r.data.params.iter().map(|p| p.key.as_str()))
+        .collect();
+    let metrics: BTreeSet<&str> = runs
+        .iter()
+        .flat_map(|r| r.data.metrics.iter().map(|m| m.key.as_str()))
+        .collect();
+    let tags: BTreeSet<&str> = runs
+        .iter()
+        .flat_map(|r| {
+            r.data
+                .tags
+                .iter()
+                .filter(|t| !t.key.starts_with("mlflow."))
+                .map(|t| t.key.as_str())
+        })
+        .collect();
+    let param = |r: &Run, k: &str| {
+        r.data
+            .params
+            .iter()
+            .find(|p| p.key == k)
+            .map(|p| p.value.clone())
+    };
+    let metric = |r: &Run, k: &str| r.data.metrics.iter().find(|m| m.key == k).map(|m| m.value);
+    let tag = |r: &Run, k: &str| {
+        r.data
+            .tags
+            .iter()
+            .find(|t| t.key == k)
+            .map(|t| t.value.clone())
+    };
+    let mut rows: Vec<(String, &str, Vec<String>)> = Vec::new();
+    rows.push((
+        "Status".into(),
+        "attr",
+        runs.iter()
+            .map(|r| r.info.status.as_str().to_owned())
+            .collect(),
+    ));
+    rows.push((
+        "User".into(),
+        "attr",
+        runs.iter().map(|r| r.info.user_id.clone()).collect(),
+    ));
+    for k in &params {
+        rows.push((
+            k.to_string(),
+            "param",
+            runs.iter()
+                .map(|r| param(r, k).unwrap_or_default())
+                .collect(),
+        ));
+    }
+    for k in &metrics {
+        rows.push((
+            k.to_string(),
+            "metric",
+            runs.iter()
+                .map(|r| metric(r, k).map(format::number).unwrap_or_default())
+                .collect(),
+        ));
+    }
+    for k in &tags {
+        rows.push((
+            k.to_string(),
+            "tag",
+            runs.iter().map(|r| tag(r, k).unwrap_or_default()).collect(),
+        ));
+    }
+    let differs = |v: &[String]| v.iter().any(|x| x != &v[0]);
+    // Numeric axes for the plots: every metric, and params whose values all parse as numbers.
+    let mut axes: Vec<Value> = Vec::new();
+    for k in &params {
+        let vals: Vec<Option<f64>> = runs
+            .iter()
+            .map(|r| param(r, k).and_then(|v| v.parse().ok()))
+            .collect();
+        if vals.iter().all(Option::is_some) {
+            axes.push(json!({ "name": format!("params.{k}"), "values": vals }));
+        } else {
+            // Categorical: each distinct value gets a position, labelled by its value.
+            let cats: BTreeSet<String> = runs.iter().filter_map(|r| param(r, k)).collect();
+            let cats: Vec<String> = cats.into_iter().collect();
+            let vals: Vec<Option<usize>> = runs
+                .iter()
+                .map(|r| param(r, k).and_then(|v| cats.iter().position(|c| *c == v)))
+                .collect();
+            axes.push(json!({ "name": format!("params.{k}"), "values": vals, "categories": cats }));
+        }
+    }
+    for k in &metrics {
+        let vals: Vec<Option<f64>> = runs
+            .iter()
+            .map(|r| metric(r, k).filter(|v| v.is_finite()))
+            .collect();
+        axes.push(json!({ "name": format!("metrics.{k}"), "values": vals }));
+    }
+    let names: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            if r.info.run_name.is_empty() {
+                r.info.run_id.as_str().to_owned()
+            } else {
+                r.info.run_name.clone()
+            }
+        })
+        .collect();
+    let toggle = format!("/compare?runs={}&diff={}", q.runs, !q.diff);
+    let body = html! {
+        h1 { "Compare " (runs.len()) " runs" }
+        p { a #diff-toggle href=(toggle) { @if q.diff { "Show all rows" } @else { "Show only differences" } } }
+        div.scroll { table.list #compare-table {
+            thead { tr { th { "" } @for (r, n) in runs.iter().zip(&names) {
+                th { a href=(format!("/experiments/{}/runs/{}", r.info.experiment_id.0, r.info.run_id.as_str())) { (n) } }
+            } } }
+            tbody { @for (key, kind, vals) in &rows {
+                @if !q.diff || differs(vals) {
+                    tr class=(if differs(vals) { "differs" } else { "" }) data-kind=(kind) {
+                        th { span.kind { (kind) } " " (key) }
+                        @for v in vals { td { (v) } }
+                    }
+                }
+            } }
+        } }
+        h2 { "Parallel coordinates" }
+        canvas #parallel width="1000" height="360" aria-label="Parallel coordinates of the compared runs" {}
+        h2 { "Scatter" }
+        div.toolbar { label { "X " select #scatter-x {} } label { "Y " select #scatter-y {} } }
+        canvas #scatter width="600" height="400" aria-label="Scatter of two columns" {}
+        (json_island("compare-data", &json!({ "runs": names, "axes": axes })))
+    };
+    Ok(Page {
+        title: "Compare runs".into(),
+        section: "Experiments",
+        scripts: &["parallel.js"],
+        body,
+    })
+}
