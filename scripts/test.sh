@@ -4,7 +4,7 @@
 #   2. scale-out — PostgreSQL metadata (a fresh database per server) and S3-compatible artifacts (a local
 #      moto server started here).
 # Each pass runs the Rust black-box HTTP tests and the end-to-end suite that drives the official mlflow
-# client against the same `cairn` binary; one dev-profile build serves every step. Before them: formatting,
+# client (and, for the web UI, Chromium) against the same `cairn` binary; one dev-profile build serves every step. Before them: formatting,
 # clippy and the dependency directions; between them, the suite's MLflow-parity tests against a real
 # `mlflow server`, which checks the tests themselves.
 # PostgreSQL: CAIRN_TEST_PG_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
@@ -13,6 +13,19 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export CAIRN_TEST_PG_ADMIN_URL=${CAIRN_TEST_PG_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
 py="$root/.venv/bin/python"
+
+# What the suite drives besides the binary, from Debian's packages when missing: psql (scratch
+# databases), curl (the local S3 bucket), npm (the web UI's pinned assets, `npm ci` in the build) and
+# Chromium (the web UI tests; Playwright drives /usr/bin/chromium, never a browser of its own).
+missing=()
+command -v psql >/dev/null || missing+=(postgresql-client)
+command -v curl >/dev/null || missing+=(curl)
+command -v npm >/dev/null || missing+=(npm)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
 echo "== formatting"
 cargo fmt --all -- --check
@@ -25,15 +38,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== Python environment (pinned)"
 scripts/python-env.sh
-
-# Command-line clients the suite drives: psql (scratch databases) and curl (the local S3 bucket).
-missing=()
-command -v psql >/dev/null || missing+=(postgresql-client)
-command -v curl >/dev/null || missing+=(curl)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "== installing ${missing[*]}"
-  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
 
 echo "== PostgreSQL at $CAIRN_TEST_PG_ADMIN_URL"
 psql "$CAIRN_TEST_PG_ADMIN_URL" -qtAc "select 1" >/dev/null \

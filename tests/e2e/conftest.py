@@ -435,6 +435,7 @@ def pytest_runtest_call(item):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
+    setattr(item, f"rep_{call.when}", report)  # fixtures read it at teardown (screenshots on failure)
     if report.failed and call.when in ("setup", "call"):
         seen, log_hits = getattr(item, "_cairn_5xx", ([], []))
         if seen or log_hits:

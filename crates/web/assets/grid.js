@@ -116,7 +116,9 @@ function render() {
     out.push(el);
   }
   body.replaceChildren(...out);
-  status.textContent = `${rows.length}${done ? "" : "+"} runs` + (selected.size ? ` · ${selected.size} selected` : "");
+  status.textContent = done && !rows.length
+    ? "No runs match."
+    : `${rows.length}${done ? "" : "+"} runs` + (selected.size ? ` · ${selected.size} selected` : "");
   if (!done && !loading && last >= rows.length - OVERSCAN * 2) load();
 }
 
@@ -155,7 +157,6 @@ async function load() {
       renderHead();
       renderChooser();
     }
-    if (rows.length === 0) status.textContent = "No runs match.";
   } finally {
     loading = false;
   }

@@ -189,9 +189,14 @@ async fn all_history(ui: &WebUi, name: &str) -> PageResult<Vec<RegistryEvent>> {
 fn timeline_entry(e: &RegistryEvent) -> Markup {
     let alias = e.alias.clone().unwrap_or_default();
     let version = |v: &Option<serde_json::Value>| {
+        // The registry records versions as MLflow's wire does, as strings.
         v.as_ref()
             .and_then(|v| v.get("version"))
-            .and_then(|v| v.as_i64())
+            .and_then(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .or_else(|| v.as_i64().map(|n| n.to_string()))
+            })
             .map(|v| format!("v{v}"))
     };
     let to = version(&e.after)
