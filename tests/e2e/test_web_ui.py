@@ -171,8 +171,9 @@ def test_the_runs_grid_pages_virtualises_sorts_filters_and_exports(cairn_server,
             break
         page.wait_for_timeout(250)
     expect(page.locator("#grid-status")).to_have_text(f"{n} runs")
-    assert grid.locator(".grid-row").count() <= 100
+    grid.evaluate("g => g.scrollTop = g.scrollHeight")  # the last page made the body taller
     expect(grid.locator(".grid-row").last).to_contain_text("r0000")
+    assert grid.locator(".grid-row").count() <= 100
 
     # Sort on a metric: the server orders, the URL keeps it.
     grid.locator(".grid-head .cell", has_text=re.compile("^m1$")).get_by_role("link").click()
@@ -363,11 +364,17 @@ def test_models_deployments_and_maturity_pages(cairn_server, page, experiment_id
     while requests.get(f"{base}/api/cairn/v1/deployments/{dep}").json()["deployment"]["serving"]["primary"]["version"] != "2":
         assert time.time() < deadline, "the alias move was not rolled out"
         time.sleep(0.2)
+    X = np.ones((1, 4), dtype=np.float32)
+    for _ in range(3):
+        body = {"inputs": [{"name": "X", "shape": [1, 4], "datatype": "FP32", "data": X[0].tolist()}]}
+        assert requests.post(f"{base}/v2/models/{dep}/infer", json=body, timeout=10).status_code == 200
     page.goto(f"{base}/deployments")
     expect(page.locator("#deployments")).to_contain_text(dep)
     page.get_by_role("link", name=dep).click()
     expect(page.locator("#deployment-header")).to_contain_text("v2")
     expect(page.locator("#deployment-history")).to_contain_text("rolled_out")
+    expect(page.locator("#traffic #requests")).to_have_text("3")
+    expect(page.locator("#traffic #errors")).to_have_text("0")
     page.get_by_role("link", name="Roll back…").click()
     page.locator("#confirm-rollback").click()
     expect(page.locator("#deployment-history")).to_contain_text("rolled_back")

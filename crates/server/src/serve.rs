@@ -77,6 +77,7 @@ impl Server {
             maturity: maturity.clone(),
             artifacts: state.artifacts.clone(),
             artifact_scheme: ARTIFACT_SCHEME,
+            metrics: cairn_serving::render_metrics,
         });
         let router = with_middleware(
             cairn_api::router(cairn_api::NativeApi {

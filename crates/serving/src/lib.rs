@@ -34,6 +34,8 @@ use endpoints::{Endpoints, Routing, Unservable};
 pub use follow::{ControlPlane, Scope, Wanted};
 use follow::{Follower, HttpControlPlane};
 pub use served::{Loader, Served};
+/// The Prometheus exposition text of this process's serving metrics (what `GET /metrics` answers).
+pub use telemetry::render as render_metrics;
 
 /// `cairn serve`: loads what the settings name and returns the router serving it; for an alias or a
 /// deployment, also starts following it.

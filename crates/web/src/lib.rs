@@ -32,6 +32,9 @@ pub struct WebUi {
     /// The URI scheme of artifacts this server stores (`mlflow-artifacts:`); runs elsewhere have none
     /// to browse here.
     pub artifact_scheme: &'static str,
+    /// This process's Prometheus metrics in text format (the serving's requests, errors and latency
+    /// per deployment), which the deployments pages summarise.
+    pub metrics: fn() -> String,
 }
 
 /// The UI's routes, with their state applied. It has no fallback: unknown paths stay the MLflow

@@ -27,6 +27,8 @@ pub struct CompareQuery {
 }
 
 const MAX_RUNS: usize = 1000;
+/// Runs drawn together in one chart card (the series endpoint's limit).
+const MAX_CHART_RUNS: usize = 100;
 
 pub async fn page(
     State(ui): State<WebUi>,
@@ -166,6 +168,17 @@ pub async fn page(
                 }
             } }
         } }
+        @if runs.len() <= MAX_CHART_RUNS && !metrics.is_empty() {
+            h2 { "Charts" }
+            div.chart-options {
+                label { "X axis " select.x-axis { option value="step" { "Step" } option value="time" { "Wall time" } option value="relative" { "Relative time" } } }
+                label { input.log-scale type="checkbox"; " Log scale" }
+                label { "Smoothing " input.smoothing type="range" min="0" max="0.99" step="0.01" value="0"; }
+            }
+            div.charts { @for k in &metrics {
+                figure.chart-card data-runs=(ids.join(",")) data-key=(k) { figcaption { (k) } div.chart {} }
+            } }
+        }
         h2 { "Parallel coordinates" }
         canvas #parallel width="1000" height="360" aria-label="Parallel coordinates of the compared runs" {}
         h2 { "Scatter" }
@@ -176,7 +189,7 @@ pub async fn page(
     Ok(Page {
         title: "Compare runs".into(),
         section: "Experiments",
-        scripts: &["parallel.js"],
+        scripts: &["parallel.js", "charts.js"],
         body,
     })
 }

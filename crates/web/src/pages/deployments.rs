@@ -27,6 +27,7 @@ fn serving(d: &Deployment) -> Markup {
 
 pub async fn list(State(ui): State<WebUi>) -> PageResult<impl IntoResponse> {
     let deployments = ui.deployments.list().await?;
+    let metrics = (ui.metrics)();
     let mut rows = Vec::with_capacity(deployments.len());
     for d in deployments {
         let c = ui.deployments.condition(&d).await?;
@@ -36,11 +37,12 @@ pub async fn list(State(ui): State<WebUi>) -> PageResult<impl IntoResponse> {
         h1 { "Deployments" }
         @if rows.is_empty() { p.empty { "No deployments. Create one with " code { "cairn deploy create NAME --model models:/MODEL@ALIAS" } "." } }
         @else {
-            table.list #deployments { thead { tr { th { "Name" } th { "Follows" } th { "Serving" } th { "Status" } th { "Updated" } } } tbody {
+            table.list #deployments { thead { tr { th { "Name" } th { "Follows" } th { "Serving" } th.num { "Requests" } th { "Status" } th { "Updated" } } } tbody {
                 @for (d, c) in &rows { tr {
                     td { a href=(format!("/deployments/{}", enc(&d.name))) { (d.name) } }
                     td { code { (d.state.spec.model.uri()) } }
                     td { (serving(d)) }
+                    td.num { (super::traffic::of(&metrics, &d.name).requests) }
                     td { span class=(format!("status {}", c.status.as_str())) { (c.status.as_str()) } @if let Some(p) = &c.problem { " " span.problem { (p) } } }
                     td title=(format::time(d.updated_ms)) { (format::ago(d.updated_ms)) }
                 } }
@@ -80,6 +82,17 @@ pub async fn page(
             @if let Some(p) = &c.problem { dt { "Problem" } dd.problem { (p) } }
             dt { "Revision" } dd { (d.revision) }
             dt { "Endpoint" } dd { code { "/serving-endpoints/" (name) "/invocations" } }
+        }
+        section #traffic {
+            h2 { "Traffic on this server" }
+            @let t = super::traffic::of(&(ui.metrics)(), &name);
+            dl.header {
+                dt { "Requests" } dd #requests { (t.requests) }
+                dt { "Errors" } dd #errors { (t.errors) }
+                dt { "Mean latency" } dd { (t.mean_ms().map(|m| format!("{m:.2} ms")).unwrap_or_else(|| "–".into())) }
+                dt { "Median latency" } dd { (t.median_bound_ms().map(|m| format!("≤ {m} ms")).unwrap_or_else(|| "–".into())) }
+            }
+            p.meta { "Counted since this server started, from its " a href="/metrics" { "Prometheus metrics" } "; replicas count their own." }
         }
         p { a.button href=(format!("/deployments/{}/rollback", enc(&name))) { "Roll back…" } }
         section #deployment-history {

@@ -9,6 +9,7 @@ pub mod maturity;
 pub mod models;
 pub mod run;
 pub mod runs;
+pub mod traffic;
 
 use axum::response::Redirect;
 

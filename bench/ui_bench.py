@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Web UI benchmark in headless Chromium (Debian's /usr/bin/chromium through Playwright), run by
+bench/ui.sh against a fresh `cairn server` (and, for page weight, a fresh `mlflow server`).
+
+Seeds over bare HTTP (log_batch, a thread pool): one experiment of --runs runs, each with --params params
+and --metrics metrics; and --chart-runs runs of one metric with --chart-points steps each. Then, --repeats
+times each (medians reported), in a fresh browser context (cold cache):
+  grid_first_rows_ms   navigation start -> the first grid row visible on /experiments/ID
+  grid_sort_ms         click a metric's header -> first row of the server-sorted grid visible
+  grid_filter_ms       a filtered grid (metrics + params) loaded -> first row visible
+  grid_dom_rows        grid rows in the DOM after load and after a scroll to the middle
+  chart_first_frame_ms /compare of the chart runs -> the chart card's canvas drawn (series fetched,
+                       downsampled in the server, drawn by uPlot)
+  cold_js_css_gzip_kb  bytes of JS + CSS a cold visit of the run page transfers (as encoded on the wire)
+For --mlflow-url, the cold-visit JS + CSS of MLflow's UI (its own page, `/`) is measured the same way.
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+API = "/api/2.0/mlflow/"
+
+
+def post(s, base, path, body):
+    r = s.post(base + API + path, json=body, timeout=600)
+    r.raise_for_status()
+    return r.json()
+
+
+def seed(base, runs, params, metrics, chart_runs, chart_points, threads):
+    s = requests.Session()
+    exp = post(s, base, "experiments/create", {"name": f"ui-bench-{uuid.uuid4().hex[:8]}"})["experiment_id"]
+    now = int(time.time() * 1000)
+
+    def one(i):
+        sess = requests.Session()
+        rid = post(sess, base, "runs/create", {"experiment_id": exp, "run_name": f"r{i:06d}", "start_time": now + i})["run"]["info"]["run_id"]
+        post(sess, base, "runs/log-batch", {
+            "run_id": rid,
+            "params": [{"key": f"p{j}", "value": str((i * 7 + j) % 97)} for j in range(params)],
+            "metrics": [{"key": f"m{j}", "value": ((i * 31 + j * 17) % 1000) / 1000.0, "timestamp": now, "step": 0} for j in range(metrics)],
+        })
+        return rid
+
+    t0 = time.time()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, range(runs)))
+    seeded = time.time() - t0
+    chart_exp = post(s, base, "experiments/create", {"name": f"ui-bench-chart-{uuid.uuid4().hex[:8]}"})["experiment_id"]
+    chart_ids = []
+    for c in range(chart_runs):
+        rid = post(s, base, "runs/create", {"experiment_id": chart_exp, "start_time": now})["run"]["info"]["run_id"]
+        chart_ids.append(rid)
+
+        def batch(start, rid=rid, c=c):
+            sess = requests.Session()
+            pts = [{"key": "loss", "value": 1.0 / (k + 1) + c * 0.01, "timestamp": now + k, "step": k} for k in range(start, min(start + 1000, chart_points))]
+            post(sess, base, "runs/log-batch", {"run_id": rid, "metrics": pts})
+
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(batch, range(0, chart_points, 1000)))
+    return exp, chart_ids, seeded
+
+
+def transferred(page_responses):
+    """JS + CSS bytes as they crossed the wire (encoded), from the responses' sizes."""
+    total = 0
+    for resp in page_responses:
+        kind = resp.request.resource_type
+        if kind in ("script", "stylesheet"):
+            try:
+                total += resp.request.sizes()["responseBodySize"]
+            except Exception:
+                total += len(resp.body())
+    return total
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--server", required=True)
+    ap.add_argument("--mlflow-url")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--runs", type=int, default=100_000)
+    ap.add_argument("--params", type=int, default=50)
+    ap.add_argument("--metrics", type=int, default=50)
+    ap.add_argument("--chart-runs", type=int, default=10)
+    ap.add_argument("--chart-points", type=int, default=1_000_000)
+    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=5)
+    a = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    exp, chart_ids, seeded = seed(a.server, a.runs, a.params, a.metrics, a.chart_runs, a.chart_points, a.threads)
+    print(f"seeded {a.runs} runs in {seeded:.1f}s", file=sys.stderr)
+    res = {"runs": a.runs, "params": a.params, "metrics": a.metrics, "chart_runs": a.chart_runs,
+           "chart_points": a.chart_points, "seed_s": round(seeded, 1)}
+    timings = {k: [] for k in ("grid_first_rows_ms", "grid_sort_ms", "grid_filter_ms", "chart_first_frame_ms")}
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--disable-gpu", "--disable-dev-shm-usage"])
+        for _ in range(a.repeats):
+            ctx = b.new_context(viewport={"width": 1400, "height": 900})
+            pg = ctx.new_page()
+            t = time.perf_counter()
+            pg.goto(f"{a.server}/experiments/{exp}")
+            pg.locator("#grid .grid-row").first.wait_for()
+            timings["grid_first_rows_ms"].append((time.perf_counter() - t) * 1000)
+            res["grid_dom_rows"] = pg.locator("#grid .grid-row").count()
+            t = time.perf_counter()
+            pg.locator("#grid .grid-head .cell", has_text="m7").get_by_role("link").click()
+            pg.wait_for_url("**order=*")
+            pg.locator("#grid .grid-row").first.wait_for()
+            timings["grid_sort_ms"].append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            pg.goto(f"{a.server}/experiments/{exp}?filter=" + requests.utils.quote("metrics.m3 > 0.5 and params.p1 = '10'"))
+            pg.locator("#grid .grid-row").first.wait_for()
+            timings["grid_filter_ms"].append((time.perf_counter() - t) * 1000)
+            ctx.close()
+            ctx = b.new_context(viewport={"width": 1400, "height": 900})
+            pg = ctx.new_page()
+            t = time.perf_counter()
+            pg.goto(f"{a.server}/compare?runs=" + ",".join(chart_ids))
+            pg.locator("figure.chart-card[data-mounted=true] canvas").first.wait_for()
+            timings["chart_first_frame_ms"].append((time.perf_counter() - t) * 1000)
+            ctx.close()
+        # Cold visit of the heaviest page (a run page: charts), JS + CSS on the wire.
+        ctx = b.new_context()
+        pg = ctx.new_page()
+        seen = []
+        pg.on("response", lambda r: seen.append(r))
+        pg.goto(f"{a.server}/experiments/{exp}", wait_until="networkidle")
+        pg.goto(f"{a.server}/runs/{chart_ids[0]}", wait_until="networkidle")
+        res["cold_js_css_gzip_kb"] = round(transferred(seen) / 1024, 1)
+        ctx.close()
+        if a.mlflow_url:
+            ctx = b.new_context()
+            pg = ctx.new_page()
+            seen = []
+            pg.on("response", lambda r: seen.append(r))
+            pg.goto(a.mlflow_url + "/", wait_until="load", timeout=120_000)
+            pg.wait_for_timeout(5000)  # its UI polls, so it is never network-idle: give the lazy chunks time
+            res["mlflow_cold_js_css_gzip_kb"] = round(transferred(seen) / 1024, 1)
+            ctx.close()
+        b.close()
+    for k, v in timings.items():
+        res[k] = round(statistics.median(v), 1)
+        res[k + "_all"] = [round(x, 1) for x in v]
+    print(json.dumps(res, indent=2))
+    with open(a.out, "w") as f:
+        json.dump(res, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
