@@ -217,6 +217,17 @@ def test_a_bad_filter_is_an_inline_message_not_a_5xx(cairn_server, page, client,
     expect(error).not_to_be_empty()
     r = requests.get(f"{cairn_server.url}/ui/experiments/{exp}/runs", params={"filter": "params.x LIKE"})
     assert r.status_code == 400 and r.json()["error"], r.text
+    # Malformed requests of the UI are 4xx in its own formats too: a JSON body for data, a page for pages.
+    r = requests.get(f"{cairn_server.url}/ui/series", params={"runs": "x"})
+    assert r.status_code == 400 and "key" in r.json()["error"], r.text
+    r = requests.get(f"{cairn_server.url}/ui/series", params={"runs": "0" * 32, "key": "m", "width": "wide"})
+    assert r.status_code == 400 and r.json()["error"], r.text
+    r = requests.post(f"{cairn_server.url}/experiments", data={})
+    assert r.status_code == 400 and "text/html" in r.headers["content-type"], r.text
+    r = requests.get(f"{cairn_server.url}/experiments/not-a-number")
+    assert r.status_code in (400, 404) and "text/html" in r.headers["content-type"], r.text
+    r = requests.get(f"{cairn_server.url}/compare")
+    assert r.status_code == 400, r.text
     page.problems.clear()  # the 400 the page fetched is the point of this test
 
 

@@ -82,3 +82,55 @@ pub type DataResult<T> = Result<T, DataError>;
 pub fn invalid(message: impl Into<String>) -> ServiceError {
     ServiceError::InvalidArgument(message.into())
 }
+
+/// A query string of type `T`; a malformed one is a 400 page (`Query` would answer plain text).
+pub struct PageQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S>
+    for PageQuery<T>
+{
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|e| PageError(invalid(e.body_text())))
+    }
+}
+
+/// A query string of type `T` for a `/ui/…` data endpoint; a malformed one is a JSON 400.
+pub struct DataQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S>
+    for DataQuery<T>
+{
+    type Rejection = DataError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|e| DataError(invalid(e.body_text())))
+    }
+}
+
+/// A form body of type `T`; a malformed one is a 400 page.
+pub struct PageForm<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for PageForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::Form::<T>::from_request(req, state)
+            .await
+            .map(|f| Self(f.0))
+            .map_err(|e| PageError(invalid(e.body_text())))
+    }
+}

@@ -3,7 +3,7 @@
 //! never reads more than 1 MB unless the user asks; downloads stream.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use cairn_domain::Run;
@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::enc;
 use crate::WebUi;
-use crate::error::{DataResult, PageResult, invalid};
+use crate::error::{DataQuery, DataResult, PageQuery, PageResult, invalid};
 use crate::format;
 use crate::layout::{Page, crumbs};
 
@@ -61,7 +61,7 @@ fn join(root: &str, rel: &str) -> String {
 pub async fn tree(
     State(ui): State<WebUi>,
     Path((experiment_id, run_id)): Path<(String, String)>,
-    Query(q): Query<TreeQuery>,
+    PageQuery(q): PageQuery<TreeQuery>,
 ) -> PageResult<impl IntoResponse> {
     let run = ui.tracking.get_run(&run_id).await?;
     let root = root(&ui, &run)?;
@@ -219,7 +219,7 @@ pub struct RawQuery {
 pub async fn raw(
     State(ui): State<WebUi>,
     Path(run_id): Path<String>,
-    Query(q): Query<RawQuery>,
+    DataQuery(q): DataQuery<RawQuery>,
 ) -> DataResult<Response> {
     let run = ui.tracking.get_run(&run_id).await?;
     let root = root(&ui, &run)?;
@@ -249,7 +249,7 @@ pub async fn raw(
 pub async fn preview_fragment(
     State(ui): State<WebUi>,
     Path(run_id): Path<String>,
-    Query(q): Query<RawQuery>,
+    PageQuery(q): PageQuery<RawQuery>,
 ) -> PageResult<Response> {
     let run = ui.tracking.get_run(&run_id).await?;
     let root = root(&ui, &run)?;

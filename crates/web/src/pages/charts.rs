@@ -5,13 +5,13 @@
 //! points than the chart has pixels, every point is sent as it is.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use cairn_domain::Metric;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::WebUi;
-use crate::error::{DataResult, invalid};
+use crate::error::{DataQuery, DataResult, invalid};
 
 #[derive(Debug, Deserialize)]
 pub struct SeriesQuery {
@@ -34,7 +34,7 @@ const MAX_RUNS: usize = 100;
 
 pub async fn series(
     State(ui): State<WebUi>,
-    Query(q): Query<SeriesQuery>,
+    DataQuery(q): DataQuery<SeriesQuery>,
 ) -> DataResult<Json<Value>> {
     let runs: Vec<String> = q
         .runs

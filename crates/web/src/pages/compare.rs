@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use cairn_domain::Run;
 use maud::html;
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::WebUi;
-use crate::error::{PageResult, invalid};
+use crate::error::{PageQuery, PageResult, invalid};
 use crate::format;
 use crate::layout::{Page, json_island};
 
@@ -32,7 +32,7 @@ const MAX_CHART_RUNS: usize = 100;
 
 pub async fn page(
     State(ui): State<WebUi>,
-    Query(q): Query<CompareQuery>,
+    PageQuery(q): PageQuery<CompareQuery>,
 ) -> PageResult<impl IntoResponse> {
     let ids: Vec<&str> = q.runs.split(',').filter(|s| !s.is_empty()).collect();
     if ids.is_empty() || ids.len() > MAX_RUNS {

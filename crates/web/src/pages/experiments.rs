@@ -4,8 +4,7 @@
 
 use std::collections::HashMap;
 
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 use cairn_domain::ViewType;
 use cairn_service::ExperimentSearch;
@@ -14,7 +13,7 @@ use serde::Deserialize;
 
 use super::{enc, see};
 use crate::WebUi;
-use crate::error::PageResult;
+use crate::error::{PageForm, PageQuery, PageResult};
 use crate::format;
 use crate::layout::Page;
 
@@ -36,7 +35,7 @@ const PAGE_SIZE: i64 = 100;
 
 pub async fn list(
     State(ui): State<WebUi>,
-    Query(q): Query<ListQuery>,
+    PageQuery(q): PageQuery<ListQuery>,
 ) -> PageResult<impl IntoResponse> {
     let view = match q.view.as_str() {
         "deleted" => ViewType::DeletedOnly,
@@ -162,7 +161,10 @@ pub struct NameForm {
     name: String,
 }
 
-pub async fn create(State(ui): State<WebUi>, Form(f): Form<NameForm>) -> PageResult<Redirect> {
+pub async fn create(
+    State(ui): State<WebUi>,
+    PageForm(f): PageForm<NameForm>,
+) -> PageResult<Redirect> {
     let id = ui.tracking.create_experiment(&f.name, None, vec![]).await?;
     Ok(see(&format!("/experiments/{id}")))
 }
@@ -170,7 +172,7 @@ pub async fn create(State(ui): State<WebUi>, Form(f): Form<NameForm>) -> PageRes
 pub async fn rename(
     State(ui): State<WebUi>,
     Path(id): Path<String>,
-    Form(f): Form<NameForm>,
+    PageForm(f): PageForm<NameForm>,
 ) -> PageResult<Redirect> {
     ui.tracking.rename_experiment(&id, &f.name).await?;
     Ok(see("/experiments"))

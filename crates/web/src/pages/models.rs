@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use cairn_domain::deployment::{Deployment, Target};
 use cairn_domain::{EventKind, RegistryEvent};
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::enc;
 use super::maturity::{badge, rungs};
 use crate::WebUi;
-use crate::error::PageResult;
+use crate::error::{PageQuery, PageResult};
 use crate::format;
 use crate::layout::{Page, crumbs};
 
@@ -29,7 +29,7 @@ pub struct ListQuery {
 
 pub async fn list(
     State(ui): State<WebUi>,
-    Query(q): Query<ListQuery>,
+    PageQuery(q): PageQuery<ListQuery>,
 ) -> PageResult<impl IntoResponse> {
     let filter = if q.q.is_empty() {
         String::new()

@@ -2,7 +2,7 @@
 //! keys at a time, each with a sparkline and a chart card mounted when scrolled into view), tags,
 //! description, datasets with digests, logged models, registered versions, and a link to its artifacts.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 use cairn_domain::Run;
 use cairn_service::{LoggedModelSearch, RegistrySearch, RunSearch};
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::enc;
 use super::runs::PARENT_TAG;
 use crate::WebUi;
-use crate::error::PageResult;
+use crate::error::{PageQuery, PageResult};
 use crate::format;
 use crate::layout::{Page, crumbs};
 
@@ -41,7 +41,7 @@ pub async fn by_id(State(ui): State<WebUi>, Path(run): Path<String>) -> PageResu
 pub async fn page(
     State(ui): State<WebUi>,
     Path((experiment_id, run_id)): Path<(String, String)>,
-    Query(q): Query<RunQuery>,
+    PageQuery(q): PageQuery<RunQuery>,
 ) -> PageResult<impl IntoResponse> {
     let run = ui.tracking.get_run(&run_id).await?;
     let experiment = ui

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use cairn_domain::{Run, ViewType};
@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::enc;
 use crate::WebUi;
-use crate::error::{DataResult, PageResult};
+use crate::error::{DataQuery, DataResult, PageQuery, PageResult};
 use crate::layout::{Page, crumbs, json_island};
 
 /// The parent's id, as the mlflow client tags nested runs.
@@ -70,7 +70,7 @@ const MAX_ROWS: i64 = 1000;
 pub async fn grid(
     State(ui): State<WebUi>,
     Path(id): Path<String>,
-    Query(q): Query<GridQuery>,
+    PageQuery(q): PageQuery<GridQuery>,
 ) -> PageResult<impl IntoResponse> {
     let experiment = ui.tracking.get_experiment(&id).await?;
     let config = json!({
@@ -129,7 +129,7 @@ pub async fn grid(
 pub async fn rows(
     State(ui): State<WebUi>,
     Path(id): Path<String>,
-    Query(q): Query<GridQuery>,
+    DataQuery(q): DataQuery<GridQuery>,
 ) -> DataResult<Json<Value>> {
     let max = q.max.unwrap_or(200).clamp(1, MAX_ROWS);
     let page = ui
@@ -252,7 +252,7 @@ async fn registered_versions(ui: &WebUi, runs: &[Run]) -> DataResult<HashMap<Str
 pub async fn csv(
     State(ui): State<WebUi>,
     Path(id): Path<String>,
-    Query(q): Query<GridQuery>,
+    DataQuery(q): DataQuery<GridQuery>,
 ) -> DataResult<Response> {
     // The first page runs before the response starts, so that a bad filter is a 400, not a cut stream.
     let first = ui
