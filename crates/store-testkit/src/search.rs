@@ -97,10 +97,10 @@ async fn populate(store: &Store, exp: ExperimentId, rng: &mut Rng, n: usize) {
         let mut tags = Vec::new();
         for key in ["p", "q"] {
             if rng.chance(70) {
-                params.push(param(key, *rng.pick(STRINGS)));
+                params.push(param(key, rng.pick::<&str>(STRINGS)));
             }
             if rng.chance(70) {
-                tags.push(tag(key, *rng.pick(STRINGS)));
+                tags.push(tag(key, rng.pick::<&str>(STRINGS)));
             }
         }
         store
