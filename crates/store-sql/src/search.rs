@@ -105,39 +105,48 @@ async fn read(
     let Some(filter) = compile_filter(q.filter, d, &mut sql) else {
         return Ok(None);
     };
+    let mut from = "runs r".to_owned();
     let mut joins = String::new();
+    let mut condition = String::new();
     let rank_col = plan.first.rank.clone().map(|expr| Col {
         expr,
         ascending: true,
         kind: Kind::Int,
     });
-    let (segment, cols, condition) = match &part {
+    let (segment, cols) = match &part {
         Part::Segment(s, _) => {
             let Some(cond) = plan.first.segments.get(*s) else {
                 return Ok(None);
             };
             let mut cols: Vec<&Col> = Vec::new();
-            if let Some(join) = &plan.first.join {
+            match &plan.first.join {
                 // Segment 0 holds the runs that have the key: an inner join, which can drive the
-                // search from the key's index in value order.
-                if *s == 0 {
-                    joins.push_str(&join.replacen(" LEFT JOIN ", " JOIN ", 1));
-                } else {
-                    joins.push_str(join);
+                // search from the key's `(key, value)` index in value order and stop at the page's
+                // end. SQLite's planner would rather scan the experiment's runs and sort them all;
+                // its CROSS JOIN fixes the join order.
+                Some(j) if *s == 0 && j.by_value && d == Dialect::Sqlite => {
+                    from = format!("{} CROSS JOIN runs r", j.table);
+                    condition = format!(" AND {}", j.on);
                 }
+                Some(j) if *s == 0 => joins.push_str(&format!(" JOIN {} ON {}", j.table, j.on)),
+                Some(j) => joins.push_str(&j.left()),
+                None => {}
             }
             if *s == 0 {
                 cols.push(&plan.first.raw);
             }
             cols.extend(plan.rest.iter());
-            (Some(*s), cols, format!(" AND {cond}"))
+            condition.push_str(&format!(" AND {cond}"));
+            (Some(*s), cols)
         }
         Part::Whole(_) => {
-            joins.extend(plan.first.join.iter().map(String::as_str));
+            if let Some(j) = &plan.first.join {
+                joins.push_str(&j.left());
+            }
             let mut cols: Vec<&Col> = rank_col.iter().collect();
             cols.push(&plan.first.value);
             cols.extend(plan.rest.iter());
-            (None, cols, String::new())
+            (None, cols)
         }
     };
     for join in &plan.joins {
@@ -152,7 +161,7 @@ async fn read(
     }
     let select: String = cols.iter().map(|c| format!(", {}", c.expr)).collect();
     let mut text = format!(
-        "SELECT r.run_id{select} FROM runs r{joins} WHERE {}{condition} AND {filter}{keyset} \
+        "SELECT r.run_id{select} FROM {from}{joins} WHERE {}{condition} AND {filter}{keyset} \
          ORDER BY {} LIMIT {}",
         scope(q.experiments, q.view),
         order_by(&cols),

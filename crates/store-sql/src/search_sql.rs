@@ -286,8 +286,8 @@ pub(crate) struct Col {
 /// The first sort key, which splits the search into segments by its rank.
 #[derive(Debug, Clone)]
 pub(crate) struct First {
-    /// The LEFT JOIN it reads, if any (segment 0, where the key is present, may make it inner).
-    pub join: Option<String>,
+    /// The table it reads, if any: LEFT JOINed, or inner in segment 0 (where the key is present).
+    pub join: Option<Join>,
     /// The condition of each segment, in order.
     pub segments: Vec<String>,
     /// Segment 0's column: the raw value, non-NULL there.
@@ -307,9 +307,24 @@ pub(crate) struct SortPlan {
     pub joins: Vec<String>,
 }
 
+/// The table a sort key reads, aliased, and how it joins `runs r`.
+#[derive(Debug, Clone)]
+pub(crate) struct Join {
+    pub table: String,
+    pub on: String,
+    /// Whether an index on `(key, value)` serves it (latest metrics).
+    pub by_value: bool,
+}
+
+impl Join {
+    pub fn left(&self) -> String {
+        format!(" LEFT JOIN {} ON {}", self.table, self.on)
+    }
+}
+
 /// The rank and value columns of one key, the join that reads it, and what each rank means.
 struct KeyCols {
-    join: Option<String>,
+    join: Option<Join>,
     /// The rank expression and, for each rank, its condition; `None` for a key never missing.
     rank: Option<(String, Vec<String>)>,
     raw: String,
@@ -319,14 +334,16 @@ struct KeyCols {
 
 fn key_cols(i: usize, field: &RunField, d: Dialect, sql: &mut Sql) -> Option<KeyCols> {
     let a = format!("o{i}");
-    let join = |table: &str, key: &str, sql: &mut Sql| -> Option<String> {
+    let join = |table: &str, key: &str, sql: &mut Sql| -> Option<Join> {
         if key.contains('\0') {
             return None;
         }
         let k = sql.bind(key);
-        Some(format!(
-            " LEFT JOIN {table} {a} ON {a}.run_id = r.run_id AND {a}.key = {k}"
-        ))
+        Some(Join {
+            table: format!("{table} {a}"),
+            on: format!("{a}.run_id = r.run_id AND {a}.key = {k}"),
+            by_value: table == "latest_metrics",
+        })
     };
     Some(match field {
         RunField::Metric(key) => KeyCols {
@@ -418,7 +435,7 @@ pub(crate) fn compile_order(order: &RunOrder, d: Dialect, sql: &mut Sql) -> Opti
     let mut joins = Vec::new();
     for (i, (field, ascending)) in keys {
         let k = key_cols(i, field, d, sql)?;
-        joins.extend(k.join);
+        joins.extend(k.join.map(|j| j.left()));
         if let Some((rank, _)) = k.rank {
             rest.push(Col {
                 expr: rank,
