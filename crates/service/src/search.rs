@@ -1,10 +1,15 @@
 //! Run search, and the offset pagination every search shares.
+//!
+//! A run search goes to the store first ([`cairn_store::TrackingStore::search_run_ids`]: SQL stores filter, sort and
+//! page in the database, with keyset page tokens); a store that cannot answer a query with the domain's
+//! semantics says so, and the search then filters and sorts the candidates here, on the domain's grammar.
 
-use cairn_domain::search::{PageToken, RunFields, RunFilter, RunOrder};
+use cairn_domain::search::{PageToken, RunFields, RunFilter, RunOrder, RunPageToken};
 use cairn_domain::validation::{
     DEFAULT_MAX_RESULTS_SEARCH_RUNS, MAX_RESULTS_SEARCH_RUNS, validate_max_results,
 };
 use cairn_domain::{ExperimentId, Run, ViewType};
+use cairn_store::RunQuery;
 
 use crate::experiments::parse_experiment_id;
 use crate::{ServiceError, ServiceResult, Tracking};
@@ -28,9 +33,9 @@ pub struct RunSearch {
 }
 
 impl Tracking {
-    /// Runs of the given experiments that pass the filter, in the requested order, one page at a time.
-    /// Filtering and ordering run here, on the domain's grammar, so every store engine answers alike.
-    /// Candidates are loaded with only what the filter and order read; only the page is loaded whole.
+    /// Runs of the given experiments that pass the filter, in the requested order, one page at a time:
+    /// by the store when it can, else here (candidates loaded with only what the filter and order read).
+    /// Only the page is loaded whole.
     pub async fn search_runs(&self, q: RunSearch) -> ServiceResult<Page<Run>> {
         let max = q.max_results.unwrap_or(DEFAULT_MAX_RESULTS_SEARCH_RUNS);
         validate_max_results(max, MAX_RESULTS_SEARCH_RUNS)?;
@@ -41,6 +46,35 @@ impl Tracking {
             .iter()
             .map(|id| parse_experiment_id(id))
             .collect::<ServiceResult<Vec<ExperimentId>>>()?;
+        let token = match q.page_token.as_deref().filter(|t| !t.is_empty()) {
+            Some(t) => RunPageToken::decode(t)?,
+            None => RunPageToken::default(),
+        };
+        let limit = usize::try_from(max)
+            .map_err(|_| ServiceError::InvalidArgument("bad max_results".into()))?;
+        let query = RunQuery {
+            experiments: &ids,
+            view: q.view,
+            filter: &filter,
+            order: &order,
+            after: token.keyset.as_ref(),
+            offset: token.offset,
+            limit,
+        };
+        if let Some(page) = self.store.search_run_ids(query).await? {
+            let offset = token.offset + page.ids.len();
+            let next_page_token = page.next.map(|keyset| {
+                RunPageToken {
+                    offset,
+                    keyset: Some(keyset),
+                }
+                .encode()
+            });
+            return Ok(Page {
+                items: self.store.get_runs(&page.ids).await?,
+                next_page_token,
+            });
+        }
         let fields = RunFields::of(&filter, &order);
         let mut runs: Vec<Run> = self
             .store

@@ -37,6 +37,7 @@ pub struct PostgresDb {
 #[async_trait]
 impl TrackingEngine for PostgresDb {
     type Reader = Reader;
+    const DIALECT: cairn_store_sql::Dialect = cairn_store_sql::Dialect::Postgres;
     const LOCK_ROW: &'static str = " FOR UPDATE";
     const LOCK_KEY: &'static str = " FOR KEY SHARE";
     const LOCK_SHARE: &'static str = " FOR SHARE";

@@ -31,6 +31,7 @@ fn bind(
         q = match a {
             Val::Int(v) => q.bind(v),
             Val::Text(v) => q.bind(v),
+            Val::Real(v) => q.bind(v),
         };
     }
     q
@@ -58,6 +59,7 @@ impl PgTx {
                 "BOOL" => Val::Int(Some(i64::from(
                     r.try_get::<bool, _>(i).map_err(|e| self.fail(e))?,
                 ))),
+                "FLOAT8" => Val::Real(Some(r.try_get(i).map_err(|e| self.fail(e))?)),
                 "TEXT" | "VARCHAR" => Val::Text(Some(r.try_get(i).map_err(|e| self.fail(e))?)),
                 other => {
                     return Err(StoreError::Internal(format!(

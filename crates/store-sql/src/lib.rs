@@ -55,6 +55,8 @@ mod logged_models;
 mod metrics;
 mod registry;
 mod runs;
+mod search;
+mod search_sql;
 mod tracking;
 mod tracking_writes;
 
@@ -72,4 +74,5 @@ pub use logged_models::{load_active_model, load_active_models, load_model, model
 pub use metrics::{Point, history_metric, history_query, metric_statements, points};
 pub use registry::{RegistryDb, Row, SqlRegistry, Tx, Val};
 pub use runs::{RUN_NAME_TAG, RunScope, in_request_order, load_run, load_runs};
+pub use search_sql::Dialect;
 pub use tracking::{EngineExperiments, EngineMetrics, SqlTracking, TrackingEngine};

@@ -44,16 +44,33 @@ fn stored(v: f64) -> (f64, bool) {
     if v.is_nan() { (0.0, true) } else { (v, false) }
 }
 
-/// The newest point of each key; keys in order, so that row locks are always taken alike.
+/// Whether the proposed latest point (`excluded`) is newer than the stored one.
+const NEWER: &str = "(excluded.step, excluded.timestamp, excluded.is_nan, excluded.value) > \
+     (latest_metrics.step, latest_metrics.timestamp, latest_metrics.is_nan, latest_metrics.value)";
+
+/// The smallest and largest value, NaN left out (`None` while every value is NaN).
+type Extremes = (Option<f64>, Option<f64>);
+
+/// The newest point of each key, and its extremes; keys in order, so that row locks are always taken
+/// alike.
 fn latest_per_key<'a>(
     metrics: impl IntoIterator<Item = &'a Metric>,
-) -> BTreeMap<&'a str, &'a Metric> {
-    let mut latest: BTreeMap<&str, &Metric> = BTreeMap::new();
+) -> BTreeMap<&'a str, (&'a Metric, Extremes)> {
+    let mut latest: BTreeMap<&str, (&Metric, Extremes)> = BTreeMap::new();
     for m in metrics {
-        match latest.get(m.key.as_str()) {
-            Some(cur) if !m.is_newer_than(cur) => {}
-            _ => {
-                latest.insert(&m.key, m);
+        let v = (!m.value.is_nan()).then_some(m.value);
+        match latest.get_mut(m.key.as_str()) {
+            Some((cur, (min, max))) => {
+                if m.is_newer_than(cur) {
+                    *cur = m;
+                }
+                if let Some(v) = v {
+                    *min = Some(min.map_or(v, |x| x.min(v)));
+                    *max = Some(max.map_or(v, |x| x.max(v)));
+                }
+            }
+            None => {
+                latest.insert(&m.key, (m, (v, v)));
             }
         }
     }
@@ -73,6 +90,7 @@ where
     for<'t> String: Encode<'t, DB> + Type<DB>,
     for<'t> Option<String>: Encode<'t, DB> + Type<DB>,
     for<'t> f64: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<f64>: Encode<'t, DB> + Type<DB>,
     for<'t> bool: Encode<'t, DB> + Type<DB>,
     for<'t> i64: Encode<'t, DB> + Type<DB>,
 {
@@ -106,27 +124,38 @@ where
         statements.push(b);
     }
     let mut b = QueryBuilder::new(
-        "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp) ",
+        "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp, min_value, \
+         max_value) ",
     );
     b.push_values(
-        latest_per_key(points.iter().map(|p| p.metric)).values(),
-        |mut row, m| {
+        latest_per_key(points.iter().map(|p| p.metric)),
+        |mut row, (_, (m, (min, max)))| {
             let (value, is_nan) = stored(m.value);
             row.push_bind(id.as_str().to_string())
                 .push_bind(m.key.clone())
                 .push_bind(value)
                 .push_bind(is_nan)
                 .push_bind(m.step)
-                .push_bind(m.timestamp);
+                .push_bind(m.timestamp)
+                .push_bind(min)
+                .push_bind(max);
         },
     );
-    // Atomic per row: the stored point is replaced only by a newer one, whatever commits in between.
+    // Atomic per row: the stored point is replaced only by a newer one, whatever commits in between;
+    // the extremes take in every point.
     b.push(
-        " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, \
-         step = excluded.step, timestamp = excluded.timestamp \
-         WHERE (excluded.step, excluded.timestamp, excluded.is_nan, excluded.value) > \
-               (latest_metrics.step, latest_metrics.timestamp, latest_metrics.is_nan, \
-                latest_metrics.value)",
+        " ON CONFLICT (run_id, key) DO UPDATE SET \
+         value = CASE WHEN NEWER THEN excluded.value ELSE latest_metrics.value END, \
+         is_nan = CASE WHEN NEWER THEN excluded.is_nan ELSE latest_metrics.is_nan END, \
+         step = CASE WHEN NEWER THEN excluded.step ELSE latest_metrics.step END, \
+         timestamp = CASE WHEN NEWER THEN excluded.timestamp ELSE latest_metrics.timestamp END, \
+         min_value = CASE WHEN latest_metrics.min_value IS NULL \
+             OR excluded.min_value < latest_metrics.min_value THEN excluded.min_value \
+             ELSE latest_metrics.min_value END, \
+         max_value = CASE WHEN latest_metrics.max_value IS NULL \
+             OR excluded.max_value > latest_metrics.max_value THEN excluded.max_value \
+             ELSE latest_metrics.max_value END"
+            .replace("NEWER", NEWER),
     );
     statements.push(b);
     statements
@@ -209,8 +238,17 @@ mod tests {
             point("b", 1, 5, 0.0),
         ];
         let latest = latest_per_key(&batch);
-        let got: Vec<_> = latest.iter().map(|(k, m)| (*k, m.value)).collect();
-        assert_eq!(got, [("a", 3.0), ("b", 0.0)]);
-        assert!(std::ptr::eq(latest["b"], &batch[0]));
+        let got: Vec<_> = latest.iter().map(|(k, (m, e))| (*k, m.value, *e)).collect();
+        assert_eq!(
+            got,
+            [
+                ("a", 3.0, (Some(1.0), Some(9.0))),
+                ("b", 0.0, (Some(0.0), Some(0.0)))
+            ]
+        );
+        assert!(std::ptr::eq(latest["b"].0, &batch[0]));
+        let nan = [point("n", 1, 1, f64::NAN), point("n", 2, 1, 4.0)];
+        assert_eq!(latest_per_key(&nan)["n"].1, (Some(4.0), Some(4.0)));
+        assert_eq!(latest_per_key(&nan[..1])["n"].1, (None, None));
     }
 }

@@ -18,11 +18,12 @@ use cairn_domain::{
 };
 use cairn_store::{
     LoggedModelUpdate, MetricHistoryQuery, NewExperiment, NewLoggedModel, NewRun, RunActivity,
-    RunUpdate, StoreError, StoreResult, TrackingStore,
+    RunIdPage, RunQuery, RunUpdate, StoreError, StoreResult, TrackingStore,
 };
 
 use crate::errors::run_not_active;
 use crate::registry::{RegistryDb, Row, Tx, Val};
+use crate::search_sql::Dialect;
 use crate::{
     Columns, Fetch, RunScope, experiment_name_not_found, experiment_name_taken,
     experiment_not_found, experiment_not_in_stage, experiment_tag_not_found, experiments_in_view,
@@ -33,7 +34,9 @@ use crate::{
 /// An engine tracking runs on: its read connections, and (through the supertraits)
 /// the writes and lookups whose SQL is its own.
 #[async_trait]
-pub trait TrackingEngine: EngineExperiments + EngineMetrics + Send + Sync + 'static {
+pub trait TrackingEngine:
+    EngineExperiments + EngineMetrics + RegistryDb + Send + Sync + 'static
+{
     /// A read connection running the shared loads; its failures are already [`StoreError`]s.
     type Reader: Fetch<Error = StoreError>;
 
@@ -57,6 +60,9 @@ pub trait TrackingEngine: EngineExperiments + EngineMetrics + Send + Sync + 'sta
     /// empty. PostgreSQL needs it: two runs inserting the same new datasets in opposite orders would wait
     /// on each other until its deadlock check (a second) aborts one.
     const LOCK_DATASETS: &'static str;
+
+    /// How run searches spell bytewise text comparison and LIKE on this engine.
+    const DIALECT: Dialect;
 
     /// A read connection from the engine's pool (failing to get one is [`StoreError::Unavailable`]).
     async fn reader(&self) -> StoreResult<Self::Reader>;
@@ -354,6 +360,10 @@ impl<E: TrackingEngine> TrackingStore for SqlTracking<E> {
         fields: &RunFields,
     ) -> StoreResult<Vec<Run>> {
         self.runs_of(experiments, view, Some(fields)).await
+    }
+    async fn search_run_ids(&self, query: RunQuery<'_>) -> StoreResult<Option<RunIdPage>> {
+        let mut tx = RegistryDb::begin_read(&self.0).await?;
+        crate::search::search_run_ids(&mut *tx, E::DIALECT, query).await
     }
     async fn get_runs(&self, ids: &[RunId]) -> StoreResult<Vec<Run>> {
         let loaded = load_runs(&mut self.0.reader().await?, RunScope::Ids(ids), None).await?;

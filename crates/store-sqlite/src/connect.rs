@@ -29,6 +29,7 @@ pub struct SqliteDb {
 #[async_trait]
 impl TrackingEngine for SqliteDb {
     type Reader = Reader;
+    const DIALECT: cairn_store_sql::Dialect = cairn_store_sql::Dialect::Sqlite;
     const LOCK_ROW: &'static str = "";
     const LOCK_KEY: &'static str = "";
     const LOCK_SHARE: &'static str = "";

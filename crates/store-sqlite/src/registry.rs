@@ -28,6 +28,7 @@ fn bind(
         q = match a {
             Val::Int(v) => q.bind(v),
             Val::Text(v) => q.bind(v),
+            Val::Real(v) => q.bind(v),
         };
     }
     q
@@ -45,6 +46,7 @@ fn decode(r: &SqliteRow) -> StoreResult<Row> {
         out.push(match kind.as_str() {
             "INTEGER" => Val::Int(Some(r.try_get(i).map_err(db)?)),
             "TEXT" => Val::Text(Some(r.try_get(i).map_err(db)?)),
+            "REAL" => Val::Real(Some(r.try_get(i).map_err(db)?)),
             other => {
                 return Err(StoreError::Internal(format!(
                     "unexpected SQLite value type {other} in registry row"

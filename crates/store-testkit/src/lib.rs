@@ -32,6 +32,7 @@ mod logged_models;
 mod metrics;
 pub mod registry;
 mod runs;
+mod search;
 
 pub use concurrency::{
     concurrent_conflicting_params, concurrent_conflicting_params_across,
@@ -52,6 +53,7 @@ pub use runs::{
     deleted_run_refuses_writes, list_runs_views, run_name_sync, runs_create_get_update,
     search_loading,
 };
+pub use search::{search_in_store_matches_domain, search_in_store_matches_domain_randomized};
 
 /// One check of the contract.
 pub type Check = fn(Arc<dyn TrackingStore>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -77,6 +79,12 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("list_runs_views", |s| Box::pin(list_runs_views(s))),
     ("search_loading", |s| Box::pin(search_loading(s))),
+    ("search_in_store_matches_domain", |s| {
+        Box::pin(search_in_store_matches_domain(s))
+    }),
+    ("search_in_store_matches_domain_randomized", |s| {
+        Box::pin(search_in_store_matches_domain_randomized(s))
+    }),
     ("log_batch_atomicity", |s| Box::pin(log_batch_atomicity(s))),
     ("metrics_nan_and_dedup", |s| {
         Box::pin(metrics_nan_and_dedup(s))
@@ -142,6 +150,8 @@ macro_rules! conformance_tests {
             deleted_run_refuses_writes,
             list_runs_views,
             search_loading,
+            search_in_store_matches_domain,
+            search_in_store_matches_domain_randomized,
             log_batch_atomicity,
             metrics_nan_and_dedup,
             latest_metric_semantics,

@@ -18,7 +18,7 @@ pub use error::StoreError;
 pub use registry::{EventQuery, NewModelVersion, RegistryStore};
 pub use tracking::{
     HistoryOrder, LoggedModelUpdate, MetricHistoryQuery, NewExperiment, NewLoggedModel, NewRun,
-    RunActivity, RunUpdate, TrackingStore,
+    RunActivity, RunIdPage, RunQuery, RunUpdate, TrackingStore,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -5,7 +5,7 @@
 //! param immutability), inside the same transaction as the write.
 
 use async_trait::async_trait;
-use cairn_domain::search::RunFields;
+use cairn_domain::search::{Keyset, RunFields, RunFilter, RunOrder};
 use cairn_domain::{
     DatasetInput, Experiment, ExperimentId, LifecycleStage, LoggedModel, LoggedModelId,
     LoggedModelStatus, Metric, ModelInput, ModelOutput, Param, Run, RunId, RunInfo, RunStatus, Tag,
@@ -35,6 +35,28 @@ pub struct NewRun {
     pub user_id: String,
     pub start_time: i64,
     pub tags: Vec<Tag>,
+}
+
+/// A run search for a store that filters, sorts and pages itself
+/// ([`TrackingStore::search_run_ids`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RunQuery<'a> {
+    pub experiments: &'a [ExperimentId],
+    pub view: ViewType,
+    pub filter: &'a RunFilter,
+    pub order: &'a RunOrder,
+    /// Where the page starts: after this keyset (one the store wrote), or else after `offset` rows.
+    pub after: Option<&'a Keyset>,
+    pub offset: usize,
+    /// At most this many ids.
+    pub limit: usize,
+}
+
+/// One page of a run search: ids in order, and the keyset of the last one when more follow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunIdPage {
+    pub ids: Vec<RunId>,
+    pub next: Option<Keyset>,
 }
 
 /// Changes to a run's info; `None` leaves a field as it is.
@@ -150,6 +172,14 @@ pub trait TrackingStore: Send + Sync + 'static {
         view: ViewType,
         fields: &RunFields,
     ) -> StoreResult<Vec<Run>>;
+    /// The ids of one page of a run search, filtered and ordered exactly as
+    /// [`RunFilter::matches`] and [`RunOrder::compare`] would. `None`: this store cannot answer this
+    /// query with those semantics (the caller then filters [`list_runs_for_search`](Self::list_runs_for_search)
+    /// itself); the default answers `None` to every query.
+    async fn search_run_ids(&self, query: RunQuery<'_>) -> StoreResult<Option<RunIdPage>> {
+        let _ = query;
+        Ok(None)
+    }
     /// Whole runs by id, in the order given; ids that name no run are left out.
     async fn get_runs(&self, ids: &[RunId]) -> StoreResult<Vec<Run>>;
 

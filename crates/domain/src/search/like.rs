@@ -11,7 +11,7 @@
 
 /// A compiled `LIKE` or `ILIKE` pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct LikePattern {
+pub struct LikePattern {
     /// The pattern, ASCII-lowercased for `ILIKE`.
     pattern: Box<[u8]>,
     case_insensitive: bool,
@@ -31,6 +31,17 @@ impl LikePattern {
             case_insensitive,
             literal,
         }
+    }
+
+    /// The pattern as SQL's LIKE reads it (`%`, `_`, no escape character); ASCII-lowercased when case
+    /// insensitive.
+    pub fn pattern(&self) -> &str {
+        std::str::from_utf8(&self.pattern).unwrap_or_default()
+    }
+
+    /// Whether the pattern folds ASCII case (ILIKE).
+    pub fn case_insensitive(&self) -> bool {
+        self.case_insensitive
     }
 
     pub fn matches(&self, text: &str) -> bool {

@@ -23,12 +23,14 @@ mod runs;
 mod test_support;
 
 pub use experiments::{ExperimentFilter, ExperimentOrder};
+pub use like::LikePattern;
 pub use logged_models::{LoggedModelFilter, LoggedModelOrder, LoggedModelOrderBy};
-pub use page_token::PageToken;
+pub use page_token::{KeyValue, Keyset, PageToken, RunPageToken};
+pub use predicate::{KeyTest, NumOp, NumTest, StrTest};
 pub use registry::{
     ModelVersionFilter, ModelVersionOrder, RegisteredModelFilter, RegisteredModelOrder,
     version_is_prompt,
 };
 pub use run_fields::RunFields;
 pub use run_order::RunOrder;
-pub use runs::RunFilter;
+pub use runs::{DatasetField, RunAttr, RunClause, RunField, RunFilter};

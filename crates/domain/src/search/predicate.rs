@@ -23,7 +23,7 @@ pub(crate) fn invalid_comparator(op: &Op, valid: &[&str]) -> DomainError {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum NumOp {
+pub enum NumOp {
     Eq,
     Ne,
     Lt,
@@ -51,7 +51,7 @@ impl NumOp {
 
 /// `<value> <op> <literal>` for numbers.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct NumTest {
+pub struct NumTest {
     op: NumOp,
     value: f64,
     /// The literal's exact value when written as an integer, so integer columns compare exactly.
@@ -59,7 +59,7 @@ pub(crate) struct NumTest {
 }
 
 impl NumTest {
-    pub fn new(op: NumOp, literal: Number) -> Self {
+    pub(crate) fn new(op: NumOp, literal: Number) -> Self {
         Self {
             op,
             value: literal.value,
@@ -68,6 +68,20 @@ impl NumTest {
     }
 
     /// IEEE comparison: a NaN operand satisfies only `!=`.
+    pub fn op(&self) -> NumOp {
+        self.op
+    }
+
+    /// The literal as a float.
+    pub fn value(&self) -> f64 {
+        self.value
+    }
+
+    /// The literal when it is an integer, which integer attributes compare exactly.
+    pub fn int(&self) -> Option<i64> {
+        self.int
+    }
+
     pub fn test_f64(&self, x: f64) -> bool {
         self.op.holds(x.partial_cmp(&self.value))
     }
@@ -82,7 +96,7 @@ impl NumTest {
 
 /// `<value> <op> <literal>` for strings. `=` and `!=` are exact (SQLite's binary collation).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum StrTest {
+pub enum StrTest {
     Eq(String),
     Ne(String),
     Like(LikePattern),
@@ -117,7 +131,7 @@ fn contains(sorted: &[String], s: &str) -> bool {
 /// A test of an optional string (a param or tag that may be absent). An absent key satisfies only
 /// `IS NULL`: as in SQL, `!=` and `NOT LIKE`-style tests on a missing row do not match.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum KeyTest {
+pub enum KeyTest {
     Str(StrTest),
     IsNull,
     IsNotNull,

@@ -58,6 +58,12 @@ impl RunOrder {
         RunOrder { keys }
     }
 
+    /// The sort keys in order, each with whether it ascends; ends with the implicit tiebreaks, so that
+    /// the last key is `run_id` and the order is total.
+    pub fn keys(&self) -> &[(RunField, bool)] {
+        &self.keys
+    }
+
     /// The fields the order reads.
     pub(crate) fn fields(&self) -> impl Iterator<Item = &RunField> {
         self.keys.iter().map(|(f, _)| f)

@@ -38,7 +38,7 @@ const DATASET_KEYS: &[&str] = &["name", "digest", "context"];
 
 /// A run attribute that can be filtered or ordered on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RunAttr {
+pub enum RunAttr {
     RunId,
     RunName,
     Status,
@@ -83,13 +83,13 @@ impl RunAttr {
         }
     }
 
-    pub(crate) fn is_numeric(self) -> bool {
+    pub fn is_numeric(self) -> bool {
         matches!(self, RunAttr::StartTime | RunAttr::EndTime)
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DatasetField {
+pub enum DatasetField {
     Name,
     Digest,
     Context,
@@ -97,7 +97,7 @@ pub(crate) enum DatasetField {
 
 /// What a run identifier names, aliases resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum RunField {
+pub enum RunField {
     Metric(String),
     Param(String),
     Tag(String),
@@ -147,8 +147,10 @@ pub struct RunFilter {
     clauses: Vec<RunClause>,
 }
 
+/// One compiled clause of a run filter, for a store that evaluates filters itself (in SQL): it must
+/// answer exactly as [`RunFilter::matches`] does.
 #[derive(Debug, Clone, PartialEq)]
-enum RunClause {
+pub enum RunClause {
     Metric(String, NumTest),
     Param(String, KeyTest),
     Tag(String, KeyTest),
@@ -165,6 +167,11 @@ impl RunFilter {
             .map(compile)
             .collect::<Result<_, _>>()?;
         Ok(RunFilter { clauses })
+    }
+
+    /// The clauses, all of which a run must satisfy.
+    pub fn clauses(&self) -> &[RunClause] {
+        &self.clauses
     }
 
     /// Whether `run` satisfies every clause.

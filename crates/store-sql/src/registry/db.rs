@@ -10,6 +10,14 @@ use cairn_store::{StoreError, StoreResult};
 pub enum Val {
     Int(Option<i64>),
     Text(Option<String>),
+    /// A float (bound by run searches, read back as their sort values).
+    Real(Option<f64>),
+}
+
+impl From<f64> for Val {
+    fn from(v: f64) -> Self {
+        Val::Real(Some(v))
+    }
 }
 
 impl From<i64> for Val {
