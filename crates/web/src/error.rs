@@ -83,7 +83,19 @@ pub fn invalid(message: impl Into<String>) -> ServiceError {
     ServiceError::InvalidArgument(message.into())
 }
 
-/// A query string of type `T`; a malformed one is a 400 page (`Query` would answer plain text).
+/// The query string as `T`, a malformed one the caller's error (`Query` alone would answer plain text).
+async fn query<S: Send + Sync, T: serde::de::DeserializeOwned>(
+    parts: &mut axum::http::request::Parts,
+    state: &S,
+) -> Result<T, ServiceError> {
+    use axum::extract::FromRequestParts;
+    axum::extract::Query::<T>::from_request_parts(parts, state)
+        .await
+        .map(|q| q.0)
+        .map_err(|e| invalid(e.body_text()))
+}
+
+/// A query string of type `T`; a malformed one is a 400 page.
 pub struct PageQuery<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S>
@@ -95,10 +107,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestP
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| Self(q.0))
-            .map_err(|e| PageError(invalid(e.body_text())))
+        query(parts, state).await.map(Self).map_err(PageError)
     }
 }
 
@@ -114,10 +123,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestP
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| Self(q.0))
-            .map_err(|e| DataError(invalid(e.body_text())))
+        query(parts, state).await.map(Self).map_err(DataError)
     }
 }
 
