@@ -22,7 +22,6 @@ import argparse
 import concurrent.futures
 import hashlib
 import json
-import math
 import os
 import random
 import sys
@@ -30,6 +29,8 @@ import time
 import uuid
 
 import requests
+
+from raw_http_bench import percentile  # the same interpolation as the tracking bench
 
 API = "/api/2.0/mlflow/"
 T0 = 1_700_000_000_000
@@ -45,16 +46,6 @@ QUERIES = {
         "order_by": [],
     },
 }
-
-
-def percentile(values, p):
-    s = sorted(values)
-    if not s:
-        return math.nan
-    pos = (len(s) - 1) * p / 100.0
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
 def session():

@@ -56,7 +56,7 @@ impl IntoResponse for Page<'_> {
                 }
             }
         };
-        let mut r = PreEscaped(markup.into_string()).0.into_response();
+        let mut r = markup.into_string().into_response();
         let h = r.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
