@@ -7,6 +7,8 @@
 #   UI_ARGS=""     extra args for bench/ui_bench.py, e.g. "--runs 10000 --chart-points 100000 --repeats 5"
 #   CAIRN_BIN      use this binary instead of `cargo build --release -p cairn-cli`
 #   MLFLOW=1       0 skips the MLflow UI page-weight measure
+#   DATA_DIR       keep Cairn's data here (seeded once, reused by later runs of the same sizes) instead of
+#                  a fresh temp dir
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 py=${CAIRN_VENV:-$repo/.venv}/bin/python
@@ -27,7 +29,7 @@ wait_up() { for _ in $(seq 1 600); do curl -sf "$1" >/dev/null && return 0; slee
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"' EXIT
 cport=$(port)
-"$CAIRN_BIN" server --host 127.0.0.1 --port "$cport" --data-dir "$tmp/cairn" >"$out/cairn.log" 2>&1 &
+"$CAIRN_BIN" server --host 127.0.0.1 --port "$cport" --data-dir "${DATA_DIR:-$tmp/cairn}" >"$out/cairn.log" 2>&1 &
 pids+=($!)
 wait_up "http://127.0.0.1:$cport/health" || { log "cairn did not start"; exit 1; }
 margs=()

@@ -3,7 +3,8 @@
 bench/ui.sh against a fresh `cairn server` (and, for page weight, a fresh `mlflow server`).
 
 Seeds over bare HTTP (log_batch, a thread pool): one experiment of --runs runs, each with --params params
-and --metrics metrics; and --chart-runs runs of one metric with --chart-points steps each. Then, --repeats
+and --metrics metrics; and --chart-runs runs of one metric with --chart-points steps each — unless the
+server already holds a completed seeding of the same sizes (ui.sh DATA_DIR=... keeps one). Then, --repeats
 times each (medians reported), in a fresh browser context (cold cache):
   grid_first_rows_ms   navigation start -> the first grid row visible on /experiments/ID
   grid_sort_ms         click a metric's header -> first row of the server-sorted grid visible
@@ -33,26 +34,59 @@ def post(s, base, path, body):
     return r.json()
 
 
+def existing(s, base, name):
+    """The id of experiment `name` if a previous seeding on this data dir completed it (see ui.sh DATA_DIR)."""
+    r = s.get(base + API + "experiments/get-by-name", params={"experiment_name": name}, timeout=60)
+    if r.status_code != 200:
+        return None
+    exp = r.json()["experiment"]
+    done = {t["key"]: t["value"] for t in exp.get("tags", [])}.get("ui-bench.seeded")
+    return exp["experiment_id"] if done == "true" else None
+
+
+def chart_run_ids(s, base, exp):
+    return [r["info"]["run_id"] for r in post(s, base, "runs/search", {"experiment_ids": [exp], "max_results": 1000})["runs"]]
+
+
+def fresh(s, base, name):
+    """A new experiment `name` (a partial seeding left behind by an interrupted run keeps its name)."""
+    suffix = "" if existing_any(s, base, name) is None else f"-{uuid.uuid4().hex[:8]}"
+    return post(s, base, "experiments/create", {"name": name + suffix})["experiment_id"]
+
+
+def mark_seeded(s, base, exp):
+    post(s, base, "experiments/set-experiment-tag", {"experiment_id": exp, "key": "ui-bench.seeded", "value": "true"})
+
+
 def seed(base, runs, params, metrics, chart_runs, chart_points, threads):
     s = requests.Session()
-    exp = post(s, base, "experiments/create", {"name": f"ui-bench-{uuid.uuid4().hex[:8]}"})["experiment_id"]
     now = int(time.time() * 1000)
+    name = f"ui-bench-{runs}x{params}x{metrics}"
+    chart_name = f"ui-bench-chart-{chart_runs}x{chart_points}"
+    seeded = 0.0
+    exp = existing(s, base, name)
+    if exp is None:
+        exp = fresh(s, base, name)
 
-    def one(i):
-        sess = requests.Session()
-        rid = post(sess, base, "runs/create", {"experiment_id": exp, "run_name": f"r{i:06d}", "start_time": now + i})["run"]["info"]["run_id"]
-        post(sess, base, "runs/log-batch", {
-            "run_id": rid,
-            "params": [{"key": f"p{j}", "value": str((i * 7 + j) % 97)} for j in range(params)],
-            "metrics": [{"key": f"m{j}", "value": ((i * 31 + j * 17) % 1000) / 1000.0, "timestamp": now, "step": 0} for j in range(metrics)],
-        })
-        return rid
+        def one(i):
+            sess = requests.Session()
+            rid = post(sess, base, "runs/create", {"experiment_id": exp, "run_name": f"r{i:06d}", "start_time": now + i})["run"]["info"]["run_id"]
+            post(sess, base, "runs/log-batch", {
+                "run_id": rid,
+                "params": [{"key": f"p{j}", "value": str((i * 7 + j) % 97)} for j in range(params)],
+                "metrics": [{"key": f"m{j}", "value": ((i * 31 + j * 17) % 1000) / 1000.0, "timestamp": now, "step": 0} for j in range(metrics)],
+            })
+            return rid
 
-    t0 = time.time()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(one, range(runs)))
-    seeded = time.time() - t0
-    chart_exp = post(s, base, "experiments/create", {"name": f"ui-bench-chart-{uuid.uuid4().hex[:8]}"})["experiment_id"]
+        t0 = time.time()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(one, range(runs)))
+        seeded = time.time() - t0
+        mark_seeded(s, base, exp)
+    chart_exp = existing(s, base, chart_name)
+    if chart_exp is not None:
+        return exp, chart_run_ids(s, base, chart_exp), seeded
+    chart_exp = fresh(s, base, chart_name)
     chart_ids = []
     for c in range(chart_runs):
         rid = post(s, base, "runs/create", {"experiment_id": chart_exp, "start_time": now})["run"]["info"]["run_id"]
@@ -65,7 +99,13 @@ def seed(base, runs, params, metrics, chart_runs, chart_points, threads):
 
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(batch, range(0, chart_points, 1000)))
+    mark_seeded(s, base, chart_exp)
     return exp, chart_ids, seeded
+
+
+def existing_any(s, base, name):
+    r = s.get(base + API + "experiments/get-by-name", params={"experiment_name": name}, timeout=60)
+    return r.json()["experiment"]["experiment_id"] if r.status_code == 200 else None
 
 
 def transferred(page_responses):

@@ -283,6 +283,12 @@ def test_a_long_metric_is_downsampled_per_pixel_and_zoom_reads_full_resolution(c
     assert max(v for v in s["max"] if v is not None) == 50.0  # the spike survives downsampling
     z = requests.get(f"{cairn_server.url}/ui/series", params={"runs": rid, "key": "loss", "width": 400, "min": 100, "max": 399}).json()
     assert z["series"][0]["raw"] and z["series"][0]["x"] == list(range(100, 400))
+    # The time axes read the same summary: the whole run downsampled, a zoom at full resolution.
+    rel = requests.get(f"{cairn_server.url}/ui/series", params={"runs": rid, "key": "loss", "width": 400, "x": "relative"}).json()["series"][0]
+    assert rel["points"] == 20_000 and not rel["raw"] and 0 < len(rel["x"]) <= 400 and rel["x"][0] >= 0
+    assert max(v for v in rel["max"] if v is not None) == 50.0
+    tz = requests.get(f"{cairn_server.url}/ui/series", params={"runs": rid, "key": "loss", "width": 400, "x": "time", "min": now + 100, "max": now + 399}).json()["series"][0]
+    assert tz["raw"] and tz["x"] == [now + s for s in range(100, 400)]
     page.goto(f"{cairn_server.url}/experiments/{experiment_id}/runs/{rid}")
     card = page.locator("figure.chart-card[data-key=loss]")
     expect(card).to_have_attribute("data-mounted", "true")
@@ -290,6 +296,51 @@ def test_a_long_metric_is_downsampled_per_pixel_and_zoom_reads_full_resolution(c
     expect(card.locator("canvas").first).to_be_visible()
     expect(page.locator(".sparkline canvas")).to_be_visible()
     snap(page, "run")
+
+
+def grid_cells(page):
+    """The first grid row as {column label: cell text}."""
+    return page.evaluate("""() => {
+        const head = [...document.querySelectorAll('#grid .grid-head .cell')].map((c) => c.textContent);
+        const cells = document.querySelector('#grid .grid-row').querySelectorAll('.cell');
+        return Object.fromEntries([...cells].map((c) => [head[+c.getAttribute('aria-colindex') - 1], c.textContent]));
+    }""")
+
+
+def test_the_grid_shows_a_metrics_min_and_max_on_request(cairn_server, page, client, unique_name):
+    exp = client.create_experiment(unique_name())
+    rid = client.create_run(exp, run_name="extremes").info.run_id
+    now = int(time.time() * 1000)
+    client.log_batch(rid, metrics=[Metric("loss", v, now + i, i) for i, v in enumerate([3.0, 0.5, 2.0])])
+    # Not shown by default (MLflow shows the latest value); the column chooser adds them.
+    page.goto(f"{cairn_server.url}/experiments/{exp}")
+    expect(page.locator("#grid .grid-row").first).to_be_visible()
+    assert grid_cells(page)["loss"] == "2" and "loss (max)" not in grid_cells(page)
+    page.locator("#columns summary").click()
+    page.locator("#column-list label", has_text="max.loss").locator("input").check()
+    expect(page.locator("#grid .grid-head .cell", has_text="loss (max)")).to_have_count(1)
+    # The rows are read again, with the extremes.
+    page.wait_for_function("() => [...document.querySelectorAll('#grid .grid-row .cell')].some((c) => c.textContent === '3')")
+    assert grid_cells(page)["loss (max)"] == "3"
+    # The choice is in the URL: a fresh visit shows it, rows and all.
+    assert "max.loss" in page.url
+    page.goto(f"{cairn_server.url}/experiments/{exp}?cols=metrics.loss,min.loss,max.loss")
+    expect(page.locator("#grid .grid-row").first).to_be_visible()
+    cells = grid_cells(page)
+    assert (cells["loss"], cells["loss (min)"], cells["loss (max)"]) == ("2", "0.5", "3"), cells
+    # Only the columns in view are in the DOM: 120 params make 120 head cells, far fewer row cells.
+    for start in (0, 60):  # MLflow takes at most 100 params a batch
+        client.log_batch(rid, params=[Param(f"q{i:03d}", str(i)) for i in range(start, start + 60)])
+    page.goto(f"{cairn_server.url}/experiments/{exp}")
+    expect(page.locator("#grid .grid-row").first).to_be_visible()
+    heads = page.locator("#grid .grid-head .cell").count()
+    assert heads > 120 and page.locator("#grid .grid-row").first.locator(".cell").count() < 30
+    page.locator("#grid").evaluate("g => g.scrollLeft = g.scrollWidth")
+    expect(page.locator(f"#grid .grid-row .cell[aria-colindex='{heads}']")).to_have_count(1)
+    r = requests.get(f"{cairn_server.url}/ui/experiments/{exp}/runs", params={"extremes": "1"}).json()
+    assert r["rows"][0]["min"] == {"loss": 0.5} and r["rows"][0]["max"] == {"loss": 3.0}
+    r = requests.get(f"{cairn_server.url}/ui/experiments/{exp}/runs").json()
+    assert "min" not in r["rows"][0]
 
 
 def test_artifacts_are_browsed_lazily_and_previews_never_read_past_a_megabyte(cairn_server, page, experiment_id, tmp_path):

@@ -127,7 +127,7 @@ pub struct Param {
 
 /// One metric observation. `value` may be NaN; infinities are clamped to ±f64::MAX on write, as MLflow's
 /// SQL store does.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Metric {
     pub key: String,
     pub value: f64,

@@ -13,6 +13,7 @@ pub mod entity_error;
 pub mod error;
 pub mod ids;
 pub mod maturity;
+pub mod metric_series;
 pub mod mlmodel;
 pub mod names;
 pub mod registry;

@@ -21,13 +21,14 @@ mod registry;
 mod registry_sources;
 mod runs;
 mod search;
+mod series;
 
 use std::sync::Arc;
 
 use cairn_store::TrackingStore;
 
 pub use artifacts::Artifacts;
-pub use cairn_store::RunActivity;
+pub use cairn_store::{MetricExtremes, RunActivity};
 pub use change_log::{ChangeLog, MAX_CHANGES, MAX_WAIT};
 pub use deployments::{DeploymentRequest, Deployments};
 pub use error::{ServiceError, ServiceResult};
@@ -38,6 +39,7 @@ pub use maturity::{MaturityTracker, Overview, Reached};
 pub use registry::{Actor, HistoryRequest, NewVersionRequest, Registry, RegistrySearch};
 pub use runs::NewRunRequest;
 pub use search::{Page, RunSearch};
+pub use series::Series;
 
 /// Experiment tracking use cases over a metadata store.
 #[derive(Clone)]

@@ -6,8 +6,8 @@ use cairn_domain::validation::{
     KeyKind, MAX_RESULTS_GET_METRIC_HISTORY, validate_batch_counts, validate_key,
     validate_max_results, validate_unique_param_keys, validate_value_length,
 };
-use cairn_domain::{DatasetInput, Metric, ModelInput, ModelOutput, Param, Tag};
-use cairn_store::{HistoryOrder, MetricHistoryQuery};
+use cairn_domain::{DatasetInput, Metric, ModelInput, ModelOutput, Param, RunId, Tag};
+use cairn_store::{HistoryOrder, MetricExtremes, MetricHistoryQuery};
 
 use crate::experiments::validate_tags;
 use crate::runs::parse_run_id;
@@ -92,26 +92,9 @@ impl Tracking {
             .await?)
     }
 
-    /// Every point of one metric of these runs, by run then step: what a chart downsamples (the UI
-    /// bounds what it sends, never the points it reads).
-    pub async fn metric_points(&self, run_ids: &[String], key: &str) -> ServiceResult<Vec<Metric>> {
-        let ids = run_ids
-            .iter()
-            .map(|r| parse_run_id(r))
-            .collect::<ServiceResult<Vec<_>>>()?;
-        if ids.is_empty() || key.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(self
-            .store
-            .metric_history(MetricHistoryQuery {
-                run_ids: ids,
-                key: key.to_owned(),
-                min_step: None,
-                max_step: None,
-                order: HistoryOrder::Step,
-            })
-            .await?)
+    /// Each metric's smallest and largest value for these runs (the grid's min and max columns).
+    pub async fn metric_extremes(&self, runs: &[RunId]) -> ServiceResult<Vec<MetricExtremes>> {
+        Ok(self.store.metric_extremes(runs).await?)
     }
 
     pub async fn metric_history(&self, req: MetricHistoryRequest) -> ServiceResult<HistoryPage> {

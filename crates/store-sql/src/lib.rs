@@ -57,6 +57,7 @@ mod registry;
 mod runs;
 mod search;
 mod search_sql;
+mod summary;
 mod tracking;
 mod tracking_writes;
 

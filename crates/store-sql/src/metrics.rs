@@ -1,8 +1,9 @@
-//! Metric points as stored, the statements that append them and move each key's latest value forward,
-//! and metric history.
+//! Metric points as stored, the statements that append them, move each key's latest value forward and
+//! fold them into the summary pyramid charts read ([`cairn_domain::metric_series`]), and metric history.
 
 use std::collections::BTreeMap;
 
+use cairn_domain::metric_series::summarize;
 use cairn_domain::{Metric, RunId};
 use cairn_store::{HistoryOrder, MetricHistoryQuery};
 use sqlx::{Database, Encode, QueryBuilder, Type};
@@ -77,9 +78,14 @@ fn latest_per_key<'a>(
     latest
 }
 
+/// Whether the proposed newest point of a summary bucket (`excluded`) is newer than the stored one.
+const NEWER_IN_BUCKET: &str = "(excluded.last_step, excluded.last_timestamp, excluded.last_is_nan, \
+     excluded.last_value) > (metric_summary.last_step, metric_summary.last_timestamp, \
+     metric_summary.last_is_nan, metric_summary.last_value)";
+
 /// The statements that log `points` for run `id`, to run in order: multi-row inserts of at most
 /// `rows_per_statement` points each (the engine knows its bound-parameter limit), then one upsert of each
-/// key's latest value. None for no points.
+/// key's latest value, then upserts of the summary buckets the points fall in. None for no points.
 pub fn metric_statements<DB>(
     id: &RunId,
     points: &[Point<'_>],
@@ -158,6 +164,58 @@ where
             .replace("NEWER", NEWER),
     );
     statements.push(b);
+    let buckets: Vec<_> = summarize(points.iter().map(|p| p.metric))
+        .into_iter()
+        .collect();
+    for chunk in buckets.chunks(rows_per_statement) {
+        let mut b = QueryBuilder::new(
+            "INSERT INTO metric_summary (run_id, key, level, bucket, n, min_value, max_value, \
+             first_step, min_timestamp, max_timestamp, last_step, last_timestamp, last_value, \
+             last_is_nan) ",
+        );
+        b.push_values(chunk, |mut row, ((key, level, index), s)| {
+            let (last_value, last_is_nan) = stored(s.last_value);
+            row.push_bind(id.as_str().to_string())
+                .push_bind(key.to_string())
+                .push_bind(i64::from(*level))
+                .push_bind(*index)
+                .push_bind(s.count)
+                .push_bind(s.min)
+                .push_bind(s.max)
+                .push_bind(s.first_step)
+                .push_bind(s.min_timestamp)
+                .push_bind(s.max_timestamp)
+                .push_bind(s.last_step)
+                .push_bind(s.last_timestamp)
+                .push_bind(last_value)
+                .push_bind(last_is_nan);
+        });
+        // The same merge as `StepBucket::merge`, atomic per row.
+        b.push(
+            " ON CONFLICT (run_id, key, level, bucket) DO UPDATE SET \
+             n = metric_summary.n + excluded.n, \
+             min_value = CASE WHEN metric_summary.min_value IS NULL \
+                 OR excluded.min_value < metric_summary.min_value THEN excluded.min_value \
+                 ELSE metric_summary.min_value END, \
+             max_value = CASE WHEN metric_summary.max_value IS NULL \
+                 OR excluded.max_value > metric_summary.max_value THEN excluded.max_value \
+                 ELSE metric_summary.max_value END, \
+             first_step = CASE WHEN excluded.first_step < metric_summary.first_step \
+                 THEN excluded.first_step ELSE metric_summary.first_step END, \
+             min_timestamp = CASE WHEN excluded.min_timestamp < metric_summary.min_timestamp \
+                 THEN excluded.min_timestamp ELSE metric_summary.min_timestamp END, \
+             max_timestamp = CASE WHEN excluded.max_timestamp > metric_summary.max_timestamp \
+                 THEN excluded.max_timestamp ELSE metric_summary.max_timestamp END, \
+             last_value = CASE WHEN NEWER THEN excluded.last_value ELSE metric_summary.last_value END, \
+             last_is_nan = CASE WHEN NEWER THEN excluded.last_is_nan \
+                 ELSE metric_summary.last_is_nan END, \
+             last_timestamp = CASE WHEN NEWER THEN excluded.last_timestamp \
+                 ELSE metric_summary.last_timestamp END, \
+             last_step = CASE WHEN NEWER THEN excluded.last_step ELSE metric_summary.last_step END"
+                .replace("NEWER", NEWER_IN_BUCKET),
+        );
+        statements.push(b);
+    }
     statements
 }
 

@@ -11,14 +11,16 @@
 //! experiment and metric-history lookups whose SQL is its own.
 
 use async_trait::async_trait;
+use cairn_domain::metric_series::StepBucket;
 use cairn_domain::search::RunFields;
 use cairn_domain::{
     DatasetInput, Experiment, ExperimentId, LifecycleStage, LoggedModel, LoggedModelId, Metric,
     ModelInput, ModelOutput, Param, Run, RunId, RunInfo, Tag, ViewType,
 };
 use cairn_store::{
-    LoggedModelUpdate, MetricHistoryQuery, NewExperiment, NewLoggedModel, NewRun, RunActivity,
-    RunIdPage, RunQuery, RunUpdate, StoreError, StoreResult, TrackingStore,
+    LoggedModelUpdate, MetricExtremes, MetricHistoryQuery, NewExperiment, NewLoggedModel, NewRun,
+    RunActivity, RunIdPage, RunQuery, RunUpdate, StoreError, StoreResult, SummaryQuery,
+    TrackingStore,
 };
 
 use crate::errors::run_not_active;
@@ -345,6 +347,14 @@ impl<E: TrackingEngine> TrackingStore for SqlTracking<E> {
             return Ok(Vec::new());
         }
         self.0.metric_history(query).await
+    }
+    async fn metric_summary(&self, query: SummaryQuery) -> StoreResult<Vec<StepBucket>> {
+        let mut tx = RegistryDb::begin_read(&self.0).await?;
+        crate::summary::metric_summary(&mut *tx, &query).await
+    }
+    async fn metric_extremes(&self, runs: &[RunId]) -> StoreResult<Vec<MetricExtremes>> {
+        let mut tx = RegistryDb::begin_read(&self.0).await?;
+        crate::summary::metric_extremes(&mut *tx, runs).await
     }
     async fn list_runs(
         &self,

@@ -47,7 +47,7 @@ pub use inputs::{dataset_inputs, model_inputs_outputs};
 pub use logged_models::{logged_model_metrics, logged_models_lifecycle};
 pub use metrics::{
     latest_metric_semantics, log_batch_atomicity, metric_history_order_and_bounds,
-    metric_history_time_order, metrics_nan_and_dedup,
+    metric_history_time_order, metric_summary_pyramid, metrics_nan_and_dedup,
 };
 pub use runs::{
     deleted_run_refuses_writes, list_runs_views, run_name_sync, runs_create_get_update,
@@ -97,6 +97,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("metric_history_time_order", |s| {
         Box::pin(metric_history_time_order(s))
+    }),
+    ("metric_summary_pyramid", |s| {
+        Box::pin(metric_summary_pyramid(s))
     }),
     ("dataset_inputs", |s| Box::pin(dataset_inputs(s))),
     ("model_inputs_outputs", |s| {
@@ -157,6 +160,7 @@ macro_rules! conformance_tests {
             latest_metric_semantics,
             metric_history_order_and_bounds,
             metric_history_time_order,
+            metric_summary_pyramid,
             dataset_inputs,
             model_inputs_outputs,
             logged_models_lifecycle,

@@ -362,3 +362,99 @@ pub async fn metric_history_time_order(store: Store) {
         ]
     );
 }
+
+/// The summary pyramid charts read: after batches logged at different times (points out of order, a
+/// NaN, a re-logged point, negative steps), each level holds what summarizing all points at once gives
+/// (a re-logged identical point counts twice: counts only size reads); a step range selects the
+/// buckets holding those steps.
+pub async fn metric_summary_pyramid(store: Store) {
+    use cairn_domain::metric_series::{SUMMARY_LEVELS, StepBucket, summarize};
+    use cairn_store::SummaryQuery;
+
+    let (exp, _) = experiment(&store, "pyramid").await;
+    let id = run(&store, exp, "r").await.info.run_id;
+    let other = run(&store, exp, "other").await.info.run_id;
+    let batches = [
+        vec![
+            point("loss", 1.0, 0, T0 + 5),
+            point("loss", 4.0, 70, T0 + 1),
+        ],
+        vec![
+            point("loss", f64::NAN, 63, T0 + 9),
+            point("loss", -2.0, -3, T0),
+        ],
+        (0..2000)
+            .map(|s| point("loss", s as f64 * 0.5, s * 3, T0 + s))
+            .collect(),
+        vec![point("loss", 4.0, 70, T0 + 1), point("acc", 0.5, 1, T0)],
+    ];
+    for b in &batches {
+        store
+            .log_batch(&id, b.clone(), vec![], vec![])
+            .await
+            .expect("log_batch");
+    }
+    store
+        .log_batch(&other, vec![point("loss", 99.0, 0, T0)], vec![], vec![])
+        .await
+        .expect("other run");
+    let all: Vec<Metric> = batches
+        .concat()
+        .into_iter()
+        .filter(|m| m.key == "loss")
+        .collect();
+    let expected = summarize(&all);
+    for level in SUMMARY_LEVELS {
+        let got = store
+            .metric_summary(SummaryQuery {
+                run_id: id.clone(),
+                key: "loss".into(),
+                level,
+                steps: None,
+            })
+            .await
+            .expect("metric_summary");
+        let want: Vec<&StepBucket> = expected.values().filter(|b| b.level == level).collect();
+        assert_eq!(got.len(), want.len(), "level {level}");
+        // NaN never equals itself: compare with a newest NaN written as infinity (never stored).
+        let comparable = |b: &StepBucket| StepBucket {
+            last_value: if b.last_value.is_nan() {
+                f64::INFINITY
+            } else {
+                b.last_value
+            },
+            ..b.clone()
+        };
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!(
+                comparable(g),
+                comparable(w),
+                "level {level} bucket {}",
+                w.index
+            );
+        }
+    }
+    let ranged = store
+        .metric_summary(SummaryQuery {
+            run_id: id.clone(),
+            key: "loss".into(),
+            level: 6,
+            steps: Some((64, 200)),
+        })
+        .await
+        .expect("ranged");
+    assert_eq!(
+        ranged.iter().map(|b| b.index).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    let none = store
+        .metric_summary(SummaryQuery {
+            run_id: id.clone(),
+            key: "missing".into(),
+            level: 6,
+            steps: None,
+        })
+        .await
+        .expect("missing key");
+    assert!(none.is_empty());
+}

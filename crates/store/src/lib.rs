@@ -17,8 +17,9 @@ pub use deployments::{DeploymentChange, DeploymentStore};
 pub use error::StoreError;
 pub use registry::{EventQuery, NewModelVersion, RegistryStore};
 pub use tracking::{
-    HistoryOrder, LoggedModelUpdate, MetricHistoryQuery, NewExperiment, NewLoggedModel, NewRun,
-    RunActivity, RunIdPage, RunQuery, RunUpdate, TrackingStore,
+    HistoryOrder, LoggedModelUpdate, MetricExtremes, MetricHistoryQuery, NewExperiment,
+    NewLoggedModel, NewRun, RunActivity, RunIdPage, RunQuery, RunUpdate, SummaryQuery,
+    TrackingStore,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -5,6 +5,7 @@
 //! param immutability), inside the same transaction as the write.
 
 use async_trait::async_trait;
+use cairn_domain::metric_series::StepBucket;
 use cairn_domain::search::{Keyset, RunFields, RunFilter, RunOrder};
 use cairn_domain::{
     DatasetInput, Experiment, ExperimentId, LifecycleStage, LoggedModel, LoggedModelId,
@@ -99,6 +100,26 @@ pub struct MetricHistoryQuery {
     pub order: HistoryOrder,
 }
 
+/// One level of the summary pyramid of one run's metric ([`cairn_domain::metric_series`]), over an
+/// inclusive step range (the buckets that hold those steps).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryQuery {
+    pub run_id: RunId,
+    pub key: String,
+    pub level: u8,
+    pub steps: Option<(i64, i64)>,
+}
+
+/// The smallest and largest value ever logged for one metric of one run (NaN left out; `None` while
+/// every value is NaN).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricExtremes {
+    pub run_id: String,
+    pub key: String,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
 /// How the points of a history are ordered: by run id first, then as MLflow's SQL store orders each
 /// query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +178,10 @@ pub trait TrackingStore: Send + Sync + 'static {
     async fn log_outputs(&self, id: &RunId, models: Vec<ModelOutput>) -> StoreResult<()>;
     /// Every point of one metric for the given runs, ordered by run, step, timestamp.
     async fn metric_history(&self, query: MetricHistoryQuery) -> StoreResult<Vec<Metric>>;
+    /// The summary buckets a [`SummaryQuery`] names, by bucket.
+    async fn metric_summary(&self, query: SummaryQuery) -> StoreResult<Vec<StepBucket>>;
+    /// Every metric's extremes for these runs, by run then key.
+    async fn metric_extremes(&self, runs: &[RunId]) -> StoreResult<Vec<MetricExtremes>>;
     /// Every run of the given experiments whose lifecycle stage the view admits, fully loaded.
     async fn list_runs(
         &self,

@@ -1,7 +1,7 @@
-// The runs grid: every run the filter matches, a page at a time from the server, with only the rows in
-// view in the DOM (a fixed row height makes the window arithmetic). Columns and selection live in the
+// The runs grid: every run the filter matches, a page at a time from the server, with only the rows and
+// columns in view in the DOM (a fixed row height, and the head's cell offsets, make the window arithmetic). Columns and selection live in the
 // URL; sorting is a navigation to the same page with another `order`, done by the server.
-const ROW = 28, OVERSCAN = 10, PAGE = 200;
+const ROW = 28, OVERSCAN = 10, COL_OVERSCAN = 2, PAGE = 200;
 const config = JSON.parse(document.getElementById("grid-config").textContent);
 const grid = document.getElementById("grid");
 const head = grid.querySelector(".grid-head");
@@ -12,6 +12,7 @@ const compare = document.getElementById("compare");
 const url = new URL(window.location.href);
 
 let rows = [], next = null, loading = false, done = false, focus = -1;
+let offsets = []; // [left, width] of each shown column, read off the head
 const selected = new Set((url.searchParams.get("sel") || "").split(",").filter(Boolean));
 const keys = { params: new Set(), metrics: new Set(), tags: new Set() };
 let chosen = url.searchParams.has("cols") ? url.searchParams.get("cols").split(",").filter(Boolean) : null;
@@ -33,11 +34,15 @@ const quote = (k) => "`" + k.replace(/`/g, "") + "`";
 function columns() {
   const dynamic = [];
   for (const k of keys.params) dynamic.push({ id: "params." + k, label: k, sort: "params." + quote(k), value: (r) => r.params[k] ?? "" });
-  for (const k of keys.metrics) dynamic.push({ id: "metrics." + k, label: k, sort: "metrics." + quote(k), num: true, value: (r) => fmt(r.metrics[k]) });
+  for (const k of keys.metrics) {
+    dynamic.push({ id: "metrics." + k, label: k, sort: "metrics." + quote(k), num: true, value: (r) => fmt(r.metrics[k]) });
+    // Each metric's extremes over its whole history, on request (the server sends them only then).
+    for (const e of ["min", "max"]) dynamic.push({ id: e + "." + k, label: `${k} (${e})`, num: true, extreme: true, value: (r) => fmt(r[e]?.[k]) });
+  }
   for (const k of keys.tags) dynamic.push({ id: "tags." + k, label: k, sort: "tags." + quote(k), value: (r) => r.tags[k] ?? "" });
   const all = [...dynamic, ...extra];
   // By default the experiment's params and metrics are columns, as in MLflow; tags on request.
-  const shown = chosen ? all.filter((c) => chosen.includes(c.id)) : all.filter((c) => !c.id.startsWith("tags."));
+  const shown = chosen ? all.filter((c) => chosen.includes(c.id)) : all.filter((c) => !c.id.startsWith("tags.") && !c.extreme);
   return { all, shown: [...fixed, ...shown] };
 }
 
@@ -73,6 +78,17 @@ function renderHead() {
     }
     return el;
   }));
+  offsets = [...head.children].map((el) => [el.offsetLeft, el.offsetWidth]);
+}
+
+// The shown columns in horizontal view, and a couple beyond each side.
+function columnWindow(count) {
+  const left = grid.scrollLeft, right = left + grid.clientWidth;
+  let a = offsets.findIndex(([l, w]) => l + w >= left);
+  let b = offsets.findIndex(([l]) => l > right);
+  if (a < 0) a = 0;
+  if (b < 0) b = count;
+  return [Math.max(0, a - COL_OVERSCAN), Math.min(count, b + COL_OVERSCAN)];
 }
 
 function render() {
@@ -81,6 +97,7 @@ function render() {
   const first = Math.max(0, Math.floor(grid.scrollTop / ROW) - OVERSCAN);
   const last = Math.min(rows.length, Math.ceil((grid.scrollTop + grid.clientHeight) / ROW) + OVERSCAN);
   const ids = new Set(rows.map((r) => r.id));
+  const [ca, cb] = columnWindow(shown.length);
   const out = [];
   for (let i = first; i < last; i++) {
     const r = rows[i];
@@ -91,10 +108,13 @@ function render() {
     el.setAttribute("aria-rowindex", String(i + 1));
     el.setAttribute("aria-selected", String(selected.has(r.id)));
     el.dataset.run = r.id;
-    for (const c of shown) {
+    el.style.paddingLeft = (offsets[ca]?.[0] || 0) + "px";
+    for (let j = ca; j < cb; j++) {
+      const c = shown[j];
       const cell = document.createElement("div");
       cell.className = "cell " + (c.cls || "") + (c.num ? " num" : "");
       cell.setAttribute("role", "gridcell");
+      cell.setAttribute("aria-colindex", String(j + 1));
       if (c.id === "sel") {
         const box = document.createElement("input");
         box.type = "checkbox";
@@ -136,6 +156,7 @@ async function load() {
   loading = true;
   const q = new URLSearchParams({ filter: config.filter, order: config.order, view: config.view, max: String(PAGE) });
   if (next) q.set("page", next);
+  if (extremesShown()) q.set("extremes", "1");
   try {
     const res = await fetch(`/ui/experiments/${config.experiment}/runs?${q}`);
     const data = await res.json();
@@ -146,22 +167,29 @@ async function load() {
       status.textContent = "";
       return;
     }
-    const before = keys.params.size + keys.metrics.size + keys.tags.size;
-    data.params.forEach((k) => keys.params.add(k));
-    data.metrics.forEach((k) => keys.metrics.add(k));
-    data.tags.forEach((k) => keys.tags.add(k));
-    rows = rows.concat(data.rows);
-    next = data.next;
-    done = !next;
-    if (keys.params.size + keys.metrics.size + keys.tags.size !== before || rows.length === data.rows.length) {
-      renderHead();
-      renderChooser();
-    }
+    take(data);
   } finally {
     loading = false;
   }
   render();
 }
+
+// Adds a page of rows; the head and chooser change only when new keys came with it.
+function take(data) {
+  const before = keys.params.size + keys.metrics.size + keys.tags.size;
+  data.params.forEach((k) => keys.params.add(k));
+  data.metrics.forEach((k) => keys.metrics.add(k));
+  data.tags.forEach((k) => keys.tags.add(k));
+  rows = rows.concat(data.rows);
+  next = data.next;
+  done = !next;
+  if (keys.params.size + keys.metrics.size + keys.tags.size !== before || rows.length === data.rows.length) {
+    renderHead();
+    renderChooser();
+  }
+}
+
+const extremesShown = () => columns().shown.some((c) => c.extreme);
 
 function renderChooser() {
   const list = document.getElementById("column-list");
@@ -180,6 +208,13 @@ function renderChooser() {
       u.searchParams.set("cols", chosen.join(","));
       history.replaceState(null, "", u);
       renderHead();
+      if (c.extreme && box.checked && rows.length && !("min" in rows[0])) {
+        // The rows in hand came without extremes: read them again with.
+        rows = [];
+        next = null;
+        done = false;
+        if (!loading) load();
+      }
       render();
     });
     label.append(box, " " + c.id);
@@ -212,4 +247,10 @@ if (selected.size) {
   compare.setAttribute("aria-disabled", "false");
 }
 renderHead();
-load();
+// The first rows came with the page (or the filter's error did); later pages are fetched on scroll.
+if (config.first) {
+  take(config.first);
+  render();
+} else if (errorBox.hidden) {
+  load();
+}

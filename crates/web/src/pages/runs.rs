@@ -10,15 +10,15 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use cairn_domain::{Run, ViewType};
-use cairn_service::{RegistrySearch, RunSearch};
+use cairn_domain::{Run, RunId, ViewType};
+use cairn_service::{RegistrySearch, RunSearch, ServiceError};
 use maud::html;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::enc;
 use crate::WebUi;
-use crate::error::{DataQuery, DataResult, PageQuery, PageResult};
+use crate::error::{self, DataQuery, DataResult, PageQuery, PageResult};
 use crate::layout::{Page, crumbs, json_island};
 
 /// The parent's id, as the mlflow client tags nested runs.
@@ -37,9 +37,23 @@ pub struct GridQuery {
     pub page: Option<String>,
     #[serde(default)]
     pub max: Option<i64>,
+    /// The grid's chosen columns (`cols` in the page's URL); `min.K` and `max.K` are metric extremes.
+    #[serde(default)]
+    pub cols: String,
+    /// `1`: send each metric's min and max too (the grid asks when such a column is shown).
+    #[serde(default)]
+    pub extremes: String,
 }
 
 impl GridQuery {
+    fn extremes(&self) -> bool {
+        self.extremes == "1"
+            || self
+                .cols
+                .split(',')
+                .any(|c| c.starts_with("min.") || c.starts_with("max."))
+    }
+
     fn view(&self) -> ViewType {
         match self.view.as_str() {
             "deleted" => ViewType::DeletedOnly,
@@ -66,6 +80,8 @@ impl GridQuery {
 
 /// Rows a grid request returns at most.
 const MAX_ROWS: i64 = 1000;
+/// Rows that come with the page: a screenful and some.
+const FIRST_ROWS: i64 = 50;
 
 pub async fn grid(
     State(ui): State<WebUi>,
@@ -73,11 +89,19 @@ pub async fn grid(
     PageQuery(q): PageQuery<GridQuery>,
 ) -> PageResult<impl IntoResponse> {
     let experiment = ui.tracking.get_experiment(&id).await?;
+    // The first rows come with the page, so they show without another round trip; a bad filter is
+    // shown inline (the search is the user's, not the page's, so the page itself is still served).
+    let (first, error) = match rows_of(&ui, &id, &q, FIRST_ROWS, None).await {
+        Ok(rows) => (Some(rows), None),
+        Err(e) if error::status(&e).is_client_error() => (None, Some(e.to_string())),
+        Err(e) => return Err(e.into()),
+    };
     let config = json!({
         "experiment": id,
         "filter": q.filter,
         "order": q.order,
         "view": q.view,
+        "first": first,
     });
     let csv = format!(
         "/ui/experiments/{id}/runs.csv?filter={}&order={}&view={}",
@@ -102,7 +126,7 @@ pub async fn grid(
             a.button href=(csv) download { "CSV" }
             a.button #compare href="/compare" aria-disabled="true" { "Compare selected" }
         }
-        p.error #filter-error role="alert" hidden {}
+        p.error #filter-error role="alert" hidden[error.is_none()] { (error.as_deref().unwrap_or("")) }
         details #columns {
             summary { "Columns" }
             input #column-search type="search" placeholder="Find a column" aria-label="Find a column";
@@ -132,27 +156,49 @@ pub async fn rows(
     DataQuery(q): DataQuery<GridQuery>,
 ) -> DataResult<Json<Value>> {
     let max = q.max.unwrap_or(200).clamp(1, MAX_ROWS);
-    let page = ui
-        .tracking
-        .search_runs(q.search(&id, max, q.page.clone()))
-        .await?;
-    let versions = registered_versions(&ui, &page.items).await?;
+    Ok(Json(rows_of(&ui, &id, &q, max, q.page.clone()).await?))
+}
+
+async fn rows_of(
+    ui: &WebUi,
+    id: &str,
+    q: &GridQuery,
+    max: i64,
+    page: Option<String>,
+) -> Result<Value, ServiceError> {
+    let page = ui.tracking.search_runs(q.search(id, max, page)).await?;
+    let versions = registered_versions(ui, &page.items).await?;
+    let mut extremes: HashMap<String, (Map<String, Value>, Map<String, Value>)> = HashMap::new();
+    if q.extremes() {
+        let ids: Vec<RunId> = page.items.iter().map(|r| r.info.run_id.clone()).collect();
+        for e in ui.tracking.metric_extremes(&ids).await? {
+            let (min, max) = extremes.entry(e.run_id).or_default();
+            min.insert(e.key.clone(), e.min.map_or(Value::Null, number));
+            max.insert(e.key, e.max.map_or(Value::Null, number));
+        }
+    }
     let mut keys = Keys::default();
     let rows: Vec<Value> = page
         .items
         .iter()
         .map(|r| {
             keys.add(r);
-            row(r, versions.get(r.info.run_id.as_str()))
+            let mut v = row(r, versions.get(r.info.run_id.as_str()));
+            if q.extremes() {
+                let (min, max) = extremes.remove(r.info.run_id.as_str()).unwrap_or_default();
+                v["min"] = Value::Object(min);
+                v["max"] = Value::Object(max);
+            }
+            v
         })
         .collect();
-    Ok(Json(json!({
+    Ok(json!({
         "rows": rows,
         "next": page.next_page_token,
         "params": keys.params,
         "metrics": keys.metrics,
         "tags": keys.tags,
-    })))
+    }))
 }
 
 #[derive(Default)]
@@ -213,7 +259,10 @@ fn number(v: f64) -> Value {
 }
 
 /// `name/version` of the versions registered from each run, in one registry search per page.
-async fn registered_versions(ui: &WebUi, runs: &[Run]) -> DataResult<HashMap<String, Vec<String>>> {
+async fn registered_versions(
+    ui: &WebUi,
+    runs: &[Run],
+) -> Result<HashMap<String, Vec<String>>, ServiceError> {
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
     // The registry's filter grammar takes lists of ids; keep each request's filter short.
     for chunk in runs.chunks(100) {

@@ -1,0 +1,87 @@
+-- Charts at any length: a summary pyramid of each run's metric history, kept on write. At level s, bucket b
+-- holds the points whose step lies in [b << s, (b + 1) << s): how many, their smallest and largest value
+-- (NaN left out; NULL while every value is NaN), first step, time span, and newest point (largest step, then
+-- timestamp, then NaN-ness, then value). A chart of a million points reads a thousand of these rows
+-- (cairn_domain::metric_series). Backfilled here from the history already logged.
+
+CREATE TABLE metric_summary (
+    run_id         TEXT COLLATE "C" NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    key            TEXT COLLATE "C" NOT NULL,
+    level          INTEGER NOT NULL,
+    bucket         BIGINT  NOT NULL,
+    n              BIGINT  NOT NULL,
+    min_value      DOUBLE PRECISION,
+    max_value      DOUBLE PRECISION,
+    first_step     BIGINT  NOT NULL,
+    min_timestamp  BIGINT  NOT NULL,
+    max_timestamp  BIGINT  NOT NULL,
+    last_step      BIGINT  NOT NULL,
+    last_timestamp BIGINT  NOT NULL,
+    last_value     DOUBLE PRECISION NOT NULL,
+    last_is_nan    BOOLEAN NOT NULL,
+    PRIMARY KEY (run_id, key, level, bucket)
+);
+
+INSERT INTO metric_summary
+SELECT run_id, key, 6, bucket, n, min_value, max_value, first_step, min_timestamp, max_timestamp,
+       step, timestamp, value, is_nan
+FROM (SELECT run_id, key, step >> 6 AS bucket, step, timestamp, value, is_nan,
+             ROW_NUMBER() OVER (PARTITION BY run_id, key, step >> 6
+                                ORDER BY step DESC, timestamp DESC, is_nan DESC, value DESC) AS newest,
+             COUNT(*) OVER b AS n,
+             MIN(CASE WHEN NOT is_nan THEN value END) OVER b AS min_value,
+             MAX(CASE WHEN NOT is_nan THEN value END) OVER b AS max_value,
+             MIN(step) OVER b AS first_step,
+             MIN(timestamp) OVER b AS min_timestamp,
+             MAX(timestamp) OVER b AS max_timestamp
+      FROM metrics
+      WINDOW b AS (PARTITION BY run_id, key, step >> 6)) points
+WHERE newest = 1;
+
+INSERT INTO metric_summary
+SELECT run_id, key, 10, bucket, n, min_value, max_value, first_step, min_timestamp, max_timestamp,
+       step, timestamp, value, is_nan
+FROM (SELECT run_id, key, step >> 10 AS bucket, step, timestamp, value, is_nan,
+             ROW_NUMBER() OVER (PARTITION BY run_id, key, step >> 10
+                                ORDER BY step DESC, timestamp DESC, is_nan DESC, value DESC) AS newest,
+             COUNT(*) OVER b AS n,
+             MIN(CASE WHEN NOT is_nan THEN value END) OVER b AS min_value,
+             MAX(CASE WHEN NOT is_nan THEN value END) OVER b AS max_value,
+             MIN(step) OVER b AS first_step,
+             MIN(timestamp) OVER b AS min_timestamp,
+             MAX(timestamp) OVER b AS max_timestamp
+      FROM metrics
+      WINDOW b AS (PARTITION BY run_id, key, step >> 10)) points
+WHERE newest = 1;
+
+INSERT INTO metric_summary
+SELECT run_id, key, 14, bucket, n, min_value, max_value, first_step, min_timestamp, max_timestamp,
+       step, timestamp, value, is_nan
+FROM (SELECT run_id, key, step >> 14 AS bucket, step, timestamp, value, is_nan,
+             ROW_NUMBER() OVER (PARTITION BY run_id, key, step >> 14
+                                ORDER BY step DESC, timestamp DESC, is_nan DESC, value DESC) AS newest,
+             COUNT(*) OVER b AS n,
+             MIN(CASE WHEN NOT is_nan THEN value END) OVER b AS min_value,
+             MAX(CASE WHEN NOT is_nan THEN value END) OVER b AS max_value,
+             MIN(step) OVER b AS first_step,
+             MIN(timestamp) OVER b AS min_timestamp,
+             MAX(timestamp) OVER b AS max_timestamp
+      FROM metrics
+      WINDOW b AS (PARTITION BY run_id, key, step >> 14)) points
+WHERE newest = 1;
+
+INSERT INTO metric_summary
+SELECT run_id, key, 18, bucket, n, min_value, max_value, first_step, min_timestamp, max_timestamp,
+       step, timestamp, value, is_nan
+FROM (SELECT run_id, key, step >> 18 AS bucket, step, timestamp, value, is_nan,
+             ROW_NUMBER() OVER (PARTITION BY run_id, key, step >> 18
+                                ORDER BY step DESC, timestamp DESC, is_nan DESC, value DESC) AS newest,
+             COUNT(*) OVER b AS n,
+             MIN(CASE WHEN NOT is_nan THEN value END) OVER b AS min_value,
+             MAX(CASE WHEN NOT is_nan THEN value END) OVER b AS max_value,
+             MIN(step) OVER b AS first_step,
+             MIN(timestamp) OVER b AS min_timestamp,
+             MAX(timestamp) OVER b AS max_timestamp
+      FROM metrics
+      WINDOW b AS (PARTITION BY run_id, key, step >> 18)) points
+WHERE newest = 1;
