@@ -13,7 +13,9 @@ times each (medians reported), in a fresh browser context (cold cache):
   chart_first_frame_ms /compare of the chart runs -> the chart card's canvas drawn (series fetched,
                        downsampled in the server, drawn by uPlot)
   cold_js_css_gzip_kb  bytes of JS + CSS a cold visit of the run page transfers (as encoded on the wire)
-For --mlflow-url, the cold-visit JS + CSS of MLflow's UI (its own page, `/`) is measured the same way.
+For --mlflow-url, the cold-visit JS + CSS of MLflow's UI (its own page, `/`) is measured the same way, and
+(--peer-runs) both UIs' first grid rows on the same smaller experiment seeded into both servers:
+  peer_cairn_first_rows_ms / peer_mlflow_first_rows_ms   navigation start -> first grid row visible
 """
 import argparse
 import json
@@ -58,31 +60,38 @@ def mark_seeded(s, base, exp):
     post(s, base, "experiments/set-experiment-tag", {"experiment_id": exp, "key": "ui-bench.seeded", "value": "true"})
 
 
+def seed_runs(base, name, runs, params, metrics, threads):
+    """Experiment `name` of `runs` runs × `params` params × `metrics` metrics (reused when complete);
+    returns its id and the seconds seeding took."""
+    s = requests.Session()
+    exp = existing(s, base, name)
+    if exp is not None:
+        return exp, 0.0
+    exp = fresh(s, base, name)
+    now = int(time.time() * 1000)
+
+    def one(i):
+        sess = requests.Session()
+        rid = post(sess, base, "runs/create", {"experiment_id": exp, "run_name": f"r{i:06d}", "start_time": now + i})["run"]["info"]["run_id"]
+        post(sess, base, "runs/log-batch", {
+            "run_id": rid,
+            "params": [{"key": f"p{j}", "value": str((i * 7 + j) % 97)} for j in range(params)],
+            "metrics": [{"key": f"m{j}", "value": ((i * 31 + j * 17) % 1000) / 1000.0, "timestamp": now, "step": 0} for j in range(metrics)],
+        })
+        return rid
+
+    t0 = time.time()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one, range(runs)))
+    mark_seeded(s, base, exp)
+    return exp, time.time() - t0
+
+
 def seed(base, runs, params, metrics, chart_runs, chart_points, threads):
     s = requests.Session()
     now = int(time.time() * 1000)
-    name = f"ui-bench-{runs}x{params}x{metrics}"
+    exp, seeded = seed_runs(base, f"ui-bench-{runs}x{params}x{metrics}", runs, params, metrics, threads)
     chart_name = f"ui-bench-chart-{chart_runs}x{chart_points}"
-    seeded = 0.0
-    exp = existing(s, base, name)
-    if exp is None:
-        exp = fresh(s, base, name)
-
-        def one(i):
-            sess = requests.Session()
-            rid = post(sess, base, "runs/create", {"experiment_id": exp, "run_name": f"r{i:06d}", "start_time": now + i})["run"]["info"]["run_id"]
-            post(sess, base, "runs/log-batch", {
-                "run_id": rid,
-                "params": [{"key": f"p{j}", "value": str((i * 7 + j) % 97)} for j in range(params)],
-                "metrics": [{"key": f"m{j}", "value": ((i * 31 + j * 17) % 1000) / 1000.0, "timestamp": now, "step": 0} for j in range(metrics)],
-            })
-            return rid
-
-        t0 = time.time()
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(one, range(runs)))
-        seeded = time.time() - t0
-        mark_seeded(s, base, exp)
     chart_exp = existing(s, base, chart_name)
     if chart_exp is not None:
         return exp, chart_run_ids(s, base, chart_exp), seeded
@@ -133,11 +142,17 @@ def main():
     ap.add_argument("--chart-points", type=int, default=1_000_000)
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--peer-runs", type=int, default=2000,
+                    help="with --mlflow-url: runs (× 10 params × 10 metrics) seeded into both servers to time the "
+                         "first grid rows of each UI on the same data (0 skips)")
+    ap.add_argument("--seed-only", action="store_true", help="seed (for a later run on the same DATA_DIR) and stop")
     a = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
     exp, chart_ids, seeded = seed(a.server, a.runs, a.params, a.metrics, a.chart_runs, a.chart_points, a.threads)
     print(f"seeded {a.runs} runs in {seeded:.1f}s", file=sys.stderr)
+    if a.seed_only:
+        return
     res = {"runs": a.runs, "params": a.params, "metrics": a.metrics, "chart_runs": a.chart_runs,
            "chart_points": a.chart_points, "seed_s": round(seeded, 1)}
     timings = {k: [] for k in ("grid_first_rows_ms", "grid_sort_ms", "grid_filter_ms", "chart_first_frame_ms")}
@@ -177,6 +192,29 @@ def main():
         pg.goto(f"{a.server}/runs/{chart_ids[0]}", wait_until="networkidle")
         res["cold_js_css_gzip_kb"] = round(transferred(seen) / 1024, 1)
         ctx.close()
+        if a.mlflow_url and a.peer_runs:
+            # The same data in both servers, the same navigation: until the first grid row is visible.
+            name = f"ui-bench-peer-{a.peer_runs}"
+            ours, _ = seed_runs(a.server, name, a.peer_runs, 10, 10, a.threads)
+            theirs, took = seed_runs(a.mlflow_url, name, a.peer_runs, 10, 10, a.threads)
+            print(f"seeded {a.peer_runs} runs into mlflow server in {took:.1f}s", file=sys.stderr)
+            peer = {"cairn": [], "mlflow": []}
+            for _ in range(a.repeats):
+                for who, url, row in (("cairn", f"{a.server}/experiments/{ours}", "#grid .grid-row"),
+                                      # MLflow 3 opens a GenAI overview unless asked for the runs table (ag-grid).
+                                      ("mlflow", f"{a.mlflow_url}/#/experiments/{theirs}/runs?workflowType=machine_learning",
+                                       ".ag-pinned-left-cols-container .ag-row a")):
+                    ctx = b.new_context(viewport={"width": 1400, "height": 900})
+                    pg = ctx.new_page()
+                    t = time.perf_counter()
+                    pg.goto(url)
+                    pg.locator(row).first.wait_for(timeout=120_000)
+                    peer[who].append((time.perf_counter() - t) * 1000)
+                    ctx.close()
+            res["peer_runs"] = a.peer_runs
+            for who, v in peer.items():
+                res[f"peer_{who}_first_rows_ms"] = round(statistics.median(v), 1)
+                res[f"peer_{who}_first_rows_ms_all"] = [round(x, 1) for x in v]
         if a.mlflow_url:
             ctx = b.new_context()
             pg = ctx.new_page()

@@ -159,6 +159,9 @@ pub async fn rows(
     Ok(Json(rows_of(&ui, &id, &q, max, q.page.clone()).await?))
 }
 
+/// A run's metric minimums and maximums, by key.
+type Extremes = (Map<String, Value>, Map<String, Value>);
+
 async fn rows_of(
     ui: &WebUi,
     id: &str,
@@ -168,7 +171,7 @@ async fn rows_of(
 ) -> Result<Value, ServiceError> {
     let page = ui.tracking.search_runs(q.search(id, max, page)).await?;
     let versions = registered_versions(ui, &page.items).await?;
-    let mut extremes: HashMap<String, (Map<String, Value>, Map<String, Value>)> = HashMap::new();
+    let mut extremes: HashMap<String, Extremes> = HashMap::new();
     if q.extremes() {
         let ids: Vec<RunId> = page.items.iter().map(|r| r.info.run_id.clone()).collect();
         for e in ui.tracking.metric_extremes(&ids).await? {
