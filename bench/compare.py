@@ -13,11 +13,14 @@ Subcommands
   pg-url URL DBNAME                 print URL with its database name replaced by DBNAME
   server-record OUT --cold-start-ms N --rss-start JSON --rss-end JSON --stop-ms N -- CMD...
                                     write the per-server-per-round record
-  meta OUT KEY=VALUE...             write meta.json (values that parse as JSON are stored as JSON)
+  meta OUT KEY=VALUE...             write meta.json (values written as JSON -- numbers, lists -- are stored
+                                    as JSON, anything else as a string)
   render DIR                        print the Markdown results for a results directory (the suite --
-                                    tracking or registry -- comes from its meta.json)
+                                    tracking or registry -- comes from its meta.json; the servers Cairn
+                                    is compared with -- MLflow, FastTrackML -- from its "order")
   update-docs DIR DOC               replace DOC's text between the suite's results markers
-                                    (<!-- <suite>-results[-<backend>]:start/end -->)
+                                    (<!-- <suite>-results[-fasttrackml][-<backend>]:start/end -->;
+                                    -fasttrackml for a run with FastTrackML but not MLflow)
 """
 import json
 import os
@@ -29,7 +32,23 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-SIDES = [("mlflow", "MLflow"), ("cairn", "Cairn")]
+# Every server kind, in table column order; Cairn (last) is the one the ratios are about.
+SIDES = [("mlflow", "MLflow"), ("fasttrackml", "FastTrackML"), ("cairn", "Cairn")]
+NAMES = dict(SIDES)
+
+
+def _others(meta):
+    """The servers Cairn is compared with, in column order: those the run had (meta.json "order"); MLflow
+    when it had none (a Cairn-only run, or an older results directory), shown as "—"."""
+    ran = set(meta.get("order") or [])
+    return [s for s, _ in SIDES if s != "cairn" and s in ran] or ["mlflow"]
+
+
+def _target_for(target, side):
+    """A metric's target ratio against `side`: a number is the target against MLflow; a dict maps side -> ratio."""
+    if isinstance(target, dict):
+        return target.get(side)
+    return target if side == "mlflow" else None
 
 # --- process helpers -------------------------------------------------------------------------
 
@@ -267,10 +286,17 @@ METRICS = [
 ]
 
 # Server-side rows from bench/raw_http_bench.py (<side>-r<n>.raw.json); getters take that file's JSON.
-# Same format as METRICS; no targets (those belong to the client-measured rows above).
+# Same format as METRICS. The MLflow targets belong to the client-measured rows above; the FastTrackML ones
+# (issue: log_batch >= 3x, log_metric >= 1.5x, with the same bare-HTTP client) to these rows.
 RAW_PREFIX = "raw HTTP (server-side): "
+FML_TARGET_LOG_BATCH = 3
+FML_TARGET_LOG_METRIC = 1.5
 RAW_METRICS = [
-    (RAW_PREFIX + "log_batch metrics/s", _get(("raw_log_batch", "metrics_per_s")), True, None, "metrics/s"),
+    (RAW_PREFIX + "log_metric calls/s", _get(("raw_log_metric", "calls_per_s")), True,
+     {"fasttrackml": FML_TARGET_LOG_METRIC}, "calls/s"),
+    (RAW_PREFIX + "log_metric p50 latency", _get(("raw_log_metric", "lat_ms_p50")), False, None, "ms"),
+    (RAW_PREFIX + "log_batch metrics/s", _get(("raw_log_batch", "metrics_per_s")), True,
+     {"fasttrackml": FML_TARGET_LOG_BATCH}, "metrics/s"),
     (RAW_PREFIX + "log_batch p50 latency", _get(("raw_log_batch", "lat_ms_p50")), False, None, "ms"),
     (RAW_PREFIX + "search_runs max100 calls/s", _get(("raw_search_runs_max100", "calls_per_s")), True, None,
      "calls/s"),
@@ -326,7 +352,7 @@ def _median(xs):
 
 def _tracking_context(meta, data, raw, have_raw):
     corpus = None
-    for side, _ in SIDES:
+    for side in data:
         for c, _s in data[side]:
             ph = c and _phase(c, "c_search_runs_max100")
             if ph:
@@ -336,7 +362,7 @@ def _tracking_context(meta, data, raw, have_raw):
              + (f"; search corpus {corpus} runs" if corpus else "")]
     if have_raw:
         lines.append(f"- Server-side rows: `bench/raw_http_bench.py` (requests "
-                     f"{next((x.get('requests_version') for side, _ in SIDES for x in raw[side] if x), '?')}), "
+                     f"{next((x.get('requests_version') for side in raw for x in raw[side] if x), '?')}), "
                      f"args: `{meta.get('raw_http_args') or '(defaults)'}`")
 
     def target_note(label):
@@ -362,7 +388,7 @@ def _rows_returned_footer(docs, prefixes, title):
 def _tracking_footer(data, raw, have_raw):
     if not have_raw:
         return []
-    return _rows_returned_footer([x for side, _ in SIDES for x in raw[side]], ("",),
+    return _rows_returned_footer([x for side in raw for x in raw[side]], ("",),
                                  "Rows returned per raw search call: ")
 
 
@@ -413,12 +439,12 @@ REG_RAW_NOTE = ("Rows marked *raw HTTP (server-side)* come from the same `bench/
 
 def _registry_context(meta, data, raw, have_raw):
     corpus = None
-    for side, _ in SIDES:
+    for side in data:
         for c, _s in data[side]:
             ph = c and _phase(c, "seed_model_versions")
             if ph:
                 corpus = (ph.get("versions"), ph.get("models"))
-    reqs = next((c.get("requests_version") for side, _ in SIDES for c, _s in data[side] if c), "?")
+    reqs = next((c.get("requests_version") for side in data for c, _s in data[side] if c), "?")
     line = (f"- Client: `bench/registry_bench.py`, mlflow client {meta.get('mlflow_version', '?')}"
             + (f" and requests {reqs} (raw rows)" if have_raw else "")
             + f", args: `{meta.get('client_args') or '(defaults)'}`")
@@ -428,13 +454,13 @@ def _registry_context(meta, data, raw, have_raw):
 
 
 def _registry_footer(data, raw, have_raw):
-    docs = [c for side, _ in SIDES for c, _s in data[side]]
+    docs = [c for side in data for c, _s in data[side]]
     return _rows_returned_footer(docs, ("search", "raw_search"), "Rows returned per search call (all pages): ")
 
 
 SUITES = {
     "tracking": {
-        "title": "Tracking API: Cairn vs MLflow",
+        "title": "Tracking API: Cairn vs {others}",
         "metrics": METRICS,
         "raw_metrics": RAW_METRICS,
         "raw_note": RAW_NOTE,
@@ -444,7 +470,7 @@ SUITES = {
         "footer": _tracking_footer,
     },
     "registry": {
-        "title": "Model registry: Cairn vs MLflow",
+        "title": "Model registry: Cairn vs {others}",
         "metrics": REG_METRICS,
         "raw_metrics": REG_RAW_METRICS,
         "raw_note": REG_RAW_NOTE,
@@ -456,95 +482,121 @@ SUITES = {
 }
 
 
+def _ratio(other, cairn, hib, unit):
+    """Cairn advantage over `other` (> 1 = Cairn better): cairn/other for throughputs, other/cairn otherwise."""
+    if other is None or cairn is None or unit in ("procs", "load"):
+        return None
+    if hib:
+        return cairn / other if other else None
+    return other / cairn if cairn else None
+
+
 def render(d):
     meta = _load(os.path.join(d, "meta.json")) or {}
     suite = SUITES[meta.get("suite", "tracking")]
     rounds = int(meta.get("rounds", 0)) or _guess_rounds(d)
+    others = _others(meta)
+    cols = others + ["cairn"]
     data, raw = {}, {}
-    for side, _ in SIDES:
+    for side in cols:
         data[side] = [(_load(os.path.join(d, f"{side}-r{r}.json")), _load(os.path.join(d, f"{side}-r{r}.server.json")))
                       for r in range(1, rounds + 1)]
         raw[side] = [_load(os.path.join(d, f"{side}-r{r}{suite['raw_suffix']}")) for r in range(1, rounds + 1)]
-    have_raw = any(suite["has_raw"](x) for side, _ in SIDES for x in raw[side])
+    have_raw = any(suite["has_raw"](x) for side in cols for x in raw[side])
     # (label, per-side list of per-round values, higher_is_better, target, unit); None label = section row
     rows = []
     for label, get, hib, target, unit in suite["metrics"]:
-        rows.append((label, {side: [get(c, s) for c, s in data[side]] for side, _ in SIDES}, hib, target, unit))
+        rows.append((label, {side: [get(c, s) for c, s in data[side]] for side in cols}, hib, target, unit))
     if have_raw:
         rows.append((None, None, None, None, None))
         for label, get, hib, target, unit in suite["raw_metrics"]:
-            rows.append((label, {side: [get(x, None) for x in raw[side]] for side, _ in SIDES}, hib, target, unit))
-    n_ok = {side: sum(1 for c, s in data[side] if c is not None and s is not None) for side, _ in SIDES}
+            rows.append((label, {side: [get(x, None) for x in raw[side]] for side in cols}, hib, target, unit))
+    n_ok = {side: sum(1 for c, s in data[side] if c is not None and s is not None) for side in cols}
     context_lines, target_note = suite["context"](meta, data, raw, have_raw)
 
     L = []
-    L.append(f"### {suite['title']} — {meta.get('date', '?')}")
+    title = suite["title"].format(others=" and ".join(NAMES[o] for o in others))
+    L.append(f"### {title} — {meta.get('date', '?')}")
     L.append("")
     L.append(f"- Machine: {meta.get('nproc', '?')} CPUs ({meta.get('cpu_model', '?')}), "
              f"{meta.get('mem_total', '?')} RAM, kernel {meta.get('kernel', '?')}; "
              f"loadavg at start `{meta.get('loadavg_start', '?')}`, at end `{meta.get('loadavg_end', '?')}`")
     backend = meta.get("backend", "sqlite")
+    every = "both" if len(cols) == 2 else f"all {len(cols)}" if len(cols) > 3 else "all three"
     if backend == "postgres":
-        bdesc = ("PostgreSQL for both (" + str(meta.get("pg_version", "?")) +
+        bdesc = (f"PostgreSQL for {every} (" + str(meta.get("pg_version", "?")) +
                  "; a fresh database per server per round, same server instance)")
     else:
-        bdesc = "SQLite for both (fresh temp directory per server per round)"
+        bdesc = f"SQLite for {every} (fresh temp directory per server per round)"
     L.append(f"- Backend: {bdesc}")
-    L.append(f"- MLflow {meta.get('mlflow_version', '?')}: `mlflow server --workers 1` (uvicorn), "
-             f"default settings otherwise; Cairn: {meta.get('cairn_version', '—')} "
-             f"(commit {meta.get('git_commit', '?')})")
+    servers = []
+    if "mlflow" in others:
+        servers.append(f"MLflow {meta.get('mlflow_version', '?')}: `mlflow server --workers 1` (uvicorn), "
+                       "default settings otherwise")
+    if "fasttrackml" in others:
+        servers.append(f"FastTrackML {meta.get('fml_version', '?')}: `fml server`, default settings otherwise "
+                       "(cold start: first 200 from `GET /api/2.0/mlflow/experiments/get-by-name"
+                       "?experiment_name=Default`)")
+    servers.append(f"Cairn: {meta.get('cairn_version', '—')} (commit {meta.get('git_commit', '?')})")
+    L.append("- " + "; ".join(servers))
     L.extend(context_lines)
-    names = dict(SIDES)
-    order = " → ".join(names.get(x, x) for x in meta.get("order", []))
+    order = " → ".join(NAMES.get(x, x) for x in meta.get("order", []))
     L.append(f"- Rounds: {rounds} ({order} in each round, one server at a time); "
-             f"complete rounds: MLflow {n_ok['mlflow']}, Cairn {n_ok['cairn']}; values are medians over rounds")
+             f"complete rounds: {', '.join(f'{NAMES[s]} {n_ok[s]}' for s in cols)}; values are medians over rounds")
     L.append(f"- Command: `{meta.get('command', '?')}`")
-    busy = [v for side, _ in SIDES for c, s in data[side] for v in [_loadavg_max(c, s)] if v is not None]
-    busy += [v for side, _ in SIDES for x in raw[side] for v in [_loadavg_max(x, None)] if v is not None]
+    busy = [v for side in cols for c, s in data[side] for v in [_loadavg_max(c, s)] if v is not None]
+    busy += [v for side in cols for x in raw[side] for v in [_loadavg_max(x, None)] if v is not None]
     ncpu = meta.get("nproc")
     if busy and isinstance(ncpu, int) and max(busy) > ncpu:
         L.append(f"- **Note:** 1-minute loadavg reached {max(busy):g} on {ncpu} CPUs during the measured phases "
                  "(other processes were competing); treat the absolute numbers as noisy")
     L.append("")
-    L.append("| Metric | Unit | MLflow (median) | Cairn (median) | Cairn advantage (>1 = Cairn better) "
-             "| Advantage = | Target |")
-    L.append("|---|---|--:|--:|--:|---|---|")
+    meds = " | ".join(f"{NAMES[s]} (median)" for s in cols)
+    if len(others) == 1:
+        L.append(f"| Metric | Unit | {meds} | Cairn advantage (>1 = Cairn better) | Advantage = | Target |")
+    else:
+        adv = " | ".join(f"Cairn advantage vs {NAMES[o]}" for o in others)
+        tgt = " | ".join(f"Target vs {NAMES[o]}" for o in others)
+        L.append(f"| Metric | Unit | {meds} | {adv} | Advantage = (>1 = Cairn better) | {tgt} |")
+    ncol = 2 + len(cols) + 2 * len(others) + 1
+    L.append("|---|---|" + "--:|" * (len(cols) + len(others)) + "---|" * (1 + len(others)))
     for label, vals, hib, target, unit in rows:
         if label is None:
-            L.append("| ***Server-side: raw HTTP, bare `requests.Session` (no mlflow client)*** |  |  |  |  |  |  |")
+            L.append("| ***Server-side: raw HTTP, bare `requests.Session` (no mlflow client)*** |" + "  |" * (ncol - 1))
             continue
-        med = {side: _median(vals[side]) for side, _ in SIDES}
-        m, c = med["mlflow"], med["cairn"]
-        ratio = None
-        if m is not None and c is not None and unit not in ("procs", "load"):
-            if hib and m:
-                ratio = c / m
-            elif not hib and c:
-                ratio = m / c
-        rdef = "" if unit in ("procs", "load") else ("Cairn / MLflow" if hib else "MLflow / Cairn")
-        rtxt = "—" if ratio is None else f"{ratio:.2f}×"
-        if target is None:
-            ttxt = ""
-        elif ratio is None:
-            ttxt = f"≥ {target}× (—)"
-        else:
-            ttxt = f"≥ {target}× " + ("**met**" if ratio >= target else "**missed**")
-        if target is not None:
-            ttxt += target_note(label)
-        L.append(f"| {label} | {unit} | {_fmt(m, unit)} | {_fmt(c, unit)} | {rtxt} | {rdef} | {ttxt} |")
+        med = {side: _median(vals[side]) for side in cols}
+        c = med["cairn"]
+        rtxts, ttxts = [], []
+        for o in others:
+            ratio = _ratio(med[o], c, hib, unit)
+            rtxts.append("—" if ratio is None else f"{ratio:.2f}×")
+            t = _target_for(target, o)
+            if t is None:
+                ttxt = ""
+            elif ratio is None:
+                ttxt = f"≥ {t}× (—)"
+            else:
+                ttxt = f"≥ {t}× " + ("**met**" if ratio >= t else "**missed**")
+            if t is not None:
+                ttxt += target_note(label)
+            ttxts.append(ttxt)
+        other = NAMES[others[0]] if len(others) == 1 else "other"
+        rdef = "" if unit in ("procs", "load") else (f"Cairn / {other}" if hib else f"{other} / Cairn")
+        L.append(f"| {label} | {unit} | " + " | ".join(_fmt(med[s], unit) for s in cols)
+                 + f" | {' | '.join(rtxts)} | {rdef} | {' | '.join(ttxts)} |")
     if have_raw:
         L.append("")
         L.append(suite["raw_note"])
     L.append("")
     L.append("<details><summary>Per-round values</summary>")
     L.append("")
-    hdr = ["Metric"] + [f"MLflow r{r}" for r in range(1, rounds + 1)] + [f"Cairn r{r}" for r in range(1, rounds + 1)]
+    hdr = ["Metric"] + [f"{NAMES[s]} r{r}" for s in cols for r in range(1, rounds + 1)]
     L.append("| " + " | ".join(hdr) + " |")
-    L.append("|---|" + "--:|" * (2 * rounds))
+    L.append("|---|" + "--:|" * (len(cols) * rounds))
     for label, vals, _hib, _t, unit in rows:
         if label is None:
             continue
-        flat = [v for side, _ in SIDES for v in vals[side]]
+        flat = [v for side in cols for v in vals[side]]
         L.append(f"| {label} ({unit}) | " + " | ".join(_fmt(v, unit) for v in flat) + " |")
     L.extend(suite["footer"](data, raw, have_raw))
     L.append("")
@@ -567,9 +619,12 @@ def markers(d):
     """Each suite and backend has its own results section: SQLite the plain markers, others suffixed."""
     meta = _load(os.path.join(d, "meta.json")) or {}
     suite, backend = meta.get("suite", "tracking"), meta.get("backend", "sqlite")
-    if backend == "sqlite":
-        return (f"<!-- {suite}-results:start -->", f"<!-- {suite}-results:end -->")
-    return (f"<!-- {suite}-results-{backend}:start -->", f"<!-- {suite}-results-{backend}:end -->")
+    name = f"{suite}-results"
+    if _others(meta) == ["fasttrackml"]:
+        name += "-fasttrackml"  # FastTrackML without MLflow: its own section, the MLflow one stays as it is
+    if backend != "sqlite":
+        name += f"-{backend}"
+    return (f"<!-- {name}:start -->", f"<!-- {name}:end -->")
 
 
 def update_docs(d, doc):
@@ -628,7 +683,9 @@ def main(argv):
         for kv in a[1:]:
             k, v = kv.split("=", 1)
             try:
-                meta[k] = json.loads(v)
+                x = json.loads(v)
+                # Only values written in JSON's own form: a short commit id such as 4361e66 parses as a float.
+                meta[k] = x if json.dumps(x, separators=(",", ":"), ensure_ascii=False) == v else v
             except ValueError:
                 meta[k] = v
         with open(out, "w") as f:

@@ -3,6 +3,10 @@
 #   bench_name   log prefix (e.g. tracking-bench)
 #   repo         repository root
 #   helper       bench/compare.py (process helpers, meta.json, rendering)
+# and may set (before bench_common_env):
+#   bench_server_kinds     server kinds SERVERS may name (default "mlflow cairn"; the tracking bench adds
+#                          fasttrackml: FastTrackML's `fml server`, from the venv FML_VENV)
+#   bench_default_servers  SERVERS when unset (default mlflow,cairn)
 # and then calls, in this order:
 #   bench_common_env; <its own knobs>; bench_validate_common; <its own checks>
 #   bench_loopback_only; bench_toolchain RUN_PYTHON_ENV; bench_results_dir
@@ -19,7 +23,9 @@ die() { log "error: $*"; exit 1; }
 # Knobs every benchmark shares (documented in each script's header).
 bench_common_env() {
   ROUNDS=${ROUNDS:-3}
-  SERVERS=${SERVERS:-mlflow,cairn}
+  bench_server_kinds=${bench_server_kinds:-mlflow cairn}
+  bench_default_servers=${bench_default_servers:-mlflow,cairn}
+  SERVERS=${SERVERS:-$bench_default_servers}
   BACKEND=${BACKEND:-sqlite}
   PG_URL=${PG_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
   START_TIMEOUT=${START_TIMEOUT:-120}
@@ -27,15 +33,17 @@ bench_common_env() {
   CLIENT_TIMEOUT=${CLIENT_TIMEOUT:-3600}
   IDLE_SETTLE_S=${IDLE_SETTLE_S:-2}
   KEEP_DATA=${KEEP_DATA:-0}
+  FML_VENV=${FML_VENV:-$repo/.venv-fasttrackml}
 }
 
 bench_validate_common() {
   [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer (got '$ROUNDS')"
   IFS=',' read -r -a servers <<< "$SERVERS"
   [ ${#servers[@]} -gt 0 ] || die "SERVERS is empty"
-  local s
+  local s kinds
+  kinds=${bench_server_kinds// /, }
   for s in "${servers[@]}"; do
-    case $s in mlflow|cairn) ;; *) die "SERVERS: unknown server '$s' (mlflow, cairn)" ;; esac
+    [[ " $bench_server_kinds " == *" $s "* ]] || die "SERVERS: unknown server '$s' ($kinds)"
   done
   case $BACKEND in sqlite|postgres) ;; *) die "BACKEND must be sqlite or postgres (got '$BACKEND')" ;; esac
 }
@@ -48,9 +56,13 @@ bench_loopback_only() {
 
 want() { [[ ",$SERVERS," == *",$1,"* ]]; }
 
+fml_pin=0.6.0  # FastTrackML release the benchmarks compare against (PyPI fasttrackml, Go binary `fml`)
+
 psql_admin() { psql "$PG_URL" -v ON_ERROR_STOP=1 -qAtX -c "$1"; }
 
-# venv + mlflow, the Cairn binary (built unless CAIRN_BIN is set), PostgreSQL checks.
+# venv + mlflow, the Cairn binary (built unless CAIRN_BIN is set; only if SERVERS has cairn), FastTrackML
+# (if SERVERS has fasttrackml: FML_VENV, created with `pip install fasttrackml==$fml_pin` if it has no
+# `fml`), PostgreSQL checks.
 # $1 = 1: run scripts/python-env.sh first (create or reuse the pinned venv); 0: use the venv as it is.
 bench_toolchain() {
   if [ "${1:-1}" = 1 ]; then
@@ -74,6 +86,21 @@ bench_toolchain() {
     cairn_version=${cairn_version:-unknown}
   else
     cairn_version="not run"
+  fi
+
+  fml_version="not run"
+  if want fasttrackml; then
+    fml_bin=$FML_VENV/bin/fml
+    if [ ! -x "$fml_bin" ]; then
+      log "creating $FML_VENV with fasttrackml==$fml_pin"
+      python3 -m venv "$FML_VENV" && "$FML_VENV/bin/pip" install -q "fasttrackml==$fml_pin" >&2 ||
+        die "could not install fasttrackml==$fml_pin into $FML_VENV"
+    fi
+    [ -x "$fml_bin" ] || die "FastTrackML binary not executable: $fml_bin"
+    fml_version=$(timeout 10 "$fml_bin" --version 2>/dev/null | head -n1 || true)
+    fml_version=${fml_version#FastTrackML version }
+    fml_version=${fml_version:-unknown}
+    [ "$fml_version" = "$fml_pin" ] || log "warning: $fml_bin is FastTrackML $fml_version, not $fml_pin"
   fi
 
   pg_version=""
@@ -107,7 +134,7 @@ bench_results_dir() {
 # (appended to $cmdline), then bench_cmdline_finish.
 bench_cmdline_start() {
   cmdline="ROUNDS=$ROUNDS"
-  [ "$SERVERS" = mlflow,cairn ] || cmdline+=" SERVERS=$SERVERS"
+  [ "$SERVERS" = "$bench_default_servers" ] || cmdline+=" SERVERS=$SERVERS"
   [ "$BACKEND" = sqlite ] || cmdline+=" BACKEND=$BACKEND PG_URL=$PG_URL"
 }
 
@@ -131,6 +158,7 @@ bench_meta() {
     "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)" \
     "mlflow_version=$mlflow_version" \
     "cairn_version=$cairn_version" \
+    "fml_version=$fml_version" \
     "git_commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo none)" \
     "backend=$BACKEND" \
     "pg_version=$pg_version" \
@@ -182,10 +210,12 @@ bench_traps() {
 }
 
 # bench_start_server SIDE ROUND DB_PREFIX: fresh temp dir (+ database <DB_PREFIX>_<ts>_<side>_r<n>), spawn
-# the server on a free loopback port in its own process group, wait for 200 on /health.
+# the server on a free loopback port in its own process group, wait for 200 on its readiness URL: /health
+# (mlflow, cairn), GET experiments/get-by-name?experiment_name=Default (fasttrackml, as bench/search.sh:
+# the first MLflow API answer, after its migrations and default experiment).
 # Sets cur_side cur_tag cur_port cur_cold (ms) cur_cmd cur_pid cur_work (cur_db, cur_huey).
 bench_start_server() {
-  local side=$1 r=$2 db_prefix=$3 backend_uri=""
+  local side=$1 r=$2 db_prefix=$3 backend_uri="" ready_path=/health
   cur_side=$side cur_tag="$1-r$2"
   cur_work=$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench-$cur_tag.XXXXXX")
   cur_port=$("$py" "$helper" free-port)
@@ -204,6 +234,11 @@ bench_start_server() {
     cairn)
       cur_cmd=("$CAIRN_BIN" server --host 127.0.0.1 --port "$cur_port" --data-dir "$cur_work/data")
       [ "$BACKEND" = sqlite ] || cur_cmd+=(--backend-store-uri "$backend_uri") ;;
+    fasttrackml)
+      [ "$BACKEND" = postgres ] || backend_uri="sqlite://$cur_work/fml.db"
+      cur_cmd=("$fml_bin" server --listen-address "127.0.0.1:$cur_port" --database-uri "$backend_uri"
+               --default-artifact-root "$cur_work/artifacts")
+      ready_path="/api/2.0/mlflow/experiments/get-by-name?experiment_name=Default" ;;
   esac
 
   log "round $r/$ROUNDS: starting $side on 127.0.0.1:$cur_port"
@@ -212,8 +247,8 @@ bench_start_server() {
   # setsid: own process group (pgid == pid), so the whole tree can be signalled and measured.
   ( cd "$cur_work" && exec setsid "${cur_cmd[@]}" ) >"$out/$cur_tag.server.log" 2>&1 &
   cur_pid=$!
-  if ! bg_wait "$py" "$helper" wait-health "http://127.0.0.1:$cur_port/health" "$t0" "$cur_pid" "$START_TIMEOUT" \
-      >"$out/$cur_tag.cold_start_ms"; then
+  if ! bg_wait "$py" "$helper" wait-health "http://127.0.0.1:$cur_port$ready_path" "$t0" "$cur_pid" \
+      "$START_TIMEOUT" >"$out/$cur_tag.cold_start_ms"; then
     log "$side did not become healthy; last lines of $out/$cur_tag.server.log:"
     tail -n 30 "$out/$cur_tag.server.log" >&2 || true
     exit 1

@@ -11,6 +11,8 @@ Usage:
   python bench/raw_http_bench.py --tracking-uri http://127.0.0.1:PORT --out FILE
 
 Phases (sequential, one connection):
+  raw_log_metric           --n-log-metric (1000) POST runs/log-metric, one metric each (key `m`, distinct
+                           steps), into a fresh run in the same fresh experiment
   raw_log_batch            --n-batch-calls (50) POST runs/log-batch, --batch-size (1000) metrics each
                            (keys k0..k9, distinct steps), into a fresh run in a fresh experiment
   raw_search_runs_max<N>   --n-search-calls (20) POST runs/search per page size in --search-max-results
@@ -100,10 +102,35 @@ def find_search_experiment(api, pattern):
     return exps[-1] if exps else None
 
 
+def timed(requests_, phase):
+    """Sends each request (a no-argument callable returning the response) in turn: per-call latencies
+    (s, body read included), the wall time and the last response; any non-200 ends the run."""
+    lat, codes, r = [], [], None
+    t0 = time.perf_counter()
+    for send in requests_:
+        t = time.perf_counter()
+        r = send()
+        r.content
+        lat.append(time.perf_counter() - t)
+        codes.append(r.status_code)
+    wall = time.perf_counter() - t0
+    bad = [c for c in codes if c != 200]
+    if bad:
+        raise SystemExit(f"{phase}: {len(bad)} non-200 responses (first {bad[0]})")
+    return lat, wall, r
+
+
+def post_timed(sess, url, bodies, phase):
+    """POSTs each prepared body in turn on one connection (see `timed`)."""
+    lat, wall, _ = timed([lambda b=b: sess.post(url, data=b, headers=JSON_HEADERS) for b in bodies], phase)
+    return lat, wall
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tracking-uri", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--n-log-metric", type=int, default=1000)
     ap.add_argument("--n-batch-calls", type=int, default=50)
     ap.add_argument("--batch-size", type=int, default=1000)
     ap.add_argument("--n-search-calls", type=int, default=20)
@@ -130,9 +157,26 @@ def main():
         body = {"experiment_id": exp_id, "run_name": name, "start_time": int(time.time() * 1000)}
         return api.post("runs/create", body)["run"]["info"]["run_id"]
 
+    ts = int(time.time() * 1000)
+
+    # --- raw_log_metric ----------------------------------------------------------------------
+    if args.n_log_metric > 0:
+        url = api.url("runs/log-metric")
+
+        def metric_body(run_id, i):
+            return json.dumps({"run_id": run_id, "key": "m", "value": 1.0 / (i + 1), "timestamp": ts + i,
+                               "step": i})
+
+        warm_run = new_run("raw-log-metric-warmup")
+        for i in range(args.warmup):
+            sess.post(url, data=metric_body(warm_run, i), headers=JSON_HEADERS).raise_for_status()
+        run_id = new_run("raw-log-metric")
+        bodies = [metric_body(run_id, i) for i in range(args.n_log_metric)]  # serialised before timing
+        lat, wall = post_timed(sess, url, bodies, "raw_log_metric")
+        out["phases"].append(report("raw_log_metric", lat, wall, body_bytes=len(bodies[0])))
+
     # --- raw_log_batch -----------------------------------------------------------------------
     url = api.url("runs/log-batch")
-    ts = int(time.time() * 1000)
 
     def batch_body(run_id, c):
         return json.dumps({"run_id": run_id, "metrics": [
@@ -145,18 +189,7 @@ def main():
             sess.post(url, data=batch_body(warm_run, c), headers=JSON_HEADERS).raise_for_status()
         run_id = new_run("raw-log-batch")
         bodies = [batch_body(run_id, c) for c in range(args.n_batch_calls)]  # serialised before timing
-        lat, codes = [], []
-        t0 = time.perf_counter()
-        for body in bodies:
-            t = time.perf_counter()
-            r = sess.post(url, data=body, headers=JSON_HEADERS)
-            r.content
-            lat.append(time.perf_counter() - t)
-            codes.append(r.status_code)
-        wall = time.perf_counter() - t0
-        bad = [c for c in codes if c != 200]
-        if bad:
-            raise SystemExit(f"raw_log_batch: {len(bad)} non-200 responses (first {bad[0]})")
+        lat, wall = post_timed(sess, url, bodies, "raw_log_batch")
         n = args.n_batch_calls * args.batch_size
         out["phases"].append(report("raw_log_batch", lat, wall, metrics_per_call=args.batch_size,
                                     metrics_per_s=round(n / wall, 1), body_bytes=len(bodies[0])))
@@ -200,18 +233,7 @@ def main():
         url = api.url("runs/get") + "?" + urllib.parse.urlencode({"run_id": rid})
         for _ in range(args.warmup):
             sess.get(url).raise_for_status()
-        lat, codes = [], []
-        t0 = time.perf_counter()
-        for _ in range(args.n_get_run):
-            t = time.perf_counter()
-            r = sess.get(url)
-            r.content
-            lat.append(time.perf_counter() - t)
-            codes.append(r.status_code)
-        wall = time.perf_counter() - t0
-        bad = [c for c in codes if c != 200]
-        if bad:
-            raise SystemExit(f"raw_get_run: {len(bad)} non-200 responses (first {bad[0]})")
+        lat, wall, r = timed([lambda: sess.get(url)] * args.n_get_run, "raw_get_run")
         out["phases"].append(report("raw_get_run", lat, wall, response_bytes=len(r.content)))
 
     out["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")

@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
-# Tracking-API benchmark: Cairn vs `mlflow server`, driven by the same shared MLflow client.
+# Tracking-API benchmark: Cairn vs `mlflow server` and FastTrackML (`fml server`), driven by the same
+# shared MLflow client and the same bare-HTTP client.
 #
 # Usage: bench/tracking.sh [--update-docs] [--help]
 #
-# Per round (ROUNDS, default 3), for each server in SERVERS order (A B A B ...; one server at a time):
+# Per round (ROUNDS, default 3), for each server in SERVERS order (A B C A B C ...; one server at a time):
 #   fresh temp dir (and, for BACKEND=postgres, a fresh database) -> spawn the server on 127.0.0.1 ->
-#   cold start = spawn -> first 200 from GET /health -> idle RSS at start (process tree) ->
-#   shared client (mlflow_client_bench.py) -> idle RSS after run -> raw HTTP phases (bench/raw_http_bench.py,
-#   bare requests.Session: server-side cost without the mlflow client) -> SIGTERM (SIGKILL fallback) -> clean up.
-# Then prints a Markdown table of medians and ratios to stdout and writes everything to
-# bench/results/<timestamp>/ (gitignored). --update-docs also rewrites the results section of
-# docs/benchmarks.md between <!-- tracking-results:start --> and <!-- tracking-results:end -->.
+#   cold start = spawn -> first 200 from GET /health (FastTrackML: GET
+#   /api/2.0/mlflow/experiments/get-by-name?experiment_name=Default, as bench/search.sh) -> idle RSS at
+#   start (process tree) -> shared client (mlflow_client_bench.py) -> idle RSS after run -> raw HTTP phases
+#   (bench/raw_http_bench.py, bare requests.Session: server-side cost without the mlflow client) ->
+#   SIGTERM (SIGKILL fallback) -> clean up.
+# Then prints a Markdown table of medians and ratios (Cairn/MLflow and Cairn/FastTrackML, for the servers
+# that ran) to stdout and writes everything to bench/results/<timestamp>/ (gitignored). --update-docs also
+# rewrites the results section of docs/benchmarks.md between <!-- tracking-results:start --> and
+# <!-- tracking-results:end --> (a run with fasttrackml but not mlflow: tracking-results-fasttrackml:start
+# / :end; BACKEND=postgres appends -postgres to the marker names).
+#
+# Servers (SERVERS):
+#   mlflow       `mlflow server --workers 1` from the pinned venv (CAIRN_VENV)
+#   cairn        `cairn server` (CAIRN_BIN, or built)
+#   fasttrackml  FastTrackML 0.6.0, `fml server --listen-address 127.0.0.1:P --database-uri sqlite://DIR/fml.db
+#                --default-artifact-root DIR/artifacts` from FML_VENV (BACKEND=postgres: the database's
+#                postgresql:// URI). It serves the MLflow REST API under /api/2.0/mlflow/ and runs every phase
+#                of both clients; a phase a server cannot answer would make its client fail, and a phase
+#                left out (client args) shows "—" in the table.
 #
 # Environment:
 #   ROUNDS=3                  rounds per server
-#   SERVERS=mlflow,cairn      which servers and in which order within a round (e.g. SERVERS=mlflow)
+#   SERVERS=fasttrackml,mlflow,cairn
+#                             which servers and in which order within a round (e.g. SERVERS=fasttrackml,cairn)
 #   BACKEND=sqlite            sqlite | postgres
 #   PG_URL=postgresql://postgres@127.0.0.1:5432/postgres
 #                             (BACKEND=postgres) admin URL on a loopback server; a database
@@ -22,10 +37,13 @@
 #   BENCH_CLIENT_ARGS=""      extra args for the client, e.g.
 #                             "--n-log-metric 100 --n-batch-calls 5 --n-runs 100 --n-search-calls 3"
 #   RAW_HTTP=1                0 skips bench/raw_http_bench.py (the "raw HTTP (server-side)" rows show "—")
-#   RAW_HTTP_ARGS=""          extra args for it, e.g. "--n-batch-calls 10 --n-search-calls 5 --n-get-run 100"
+#   RAW_HTTP_ARGS=""          extra args for it, e.g.
+#                             "--n-log-metric 100 --n-batch-calls 10 --n-search-calls 5 --n-get-run 100"
 #   CAIRN_BIN                 use this binary instead of `cargo build --release -p cairn-cli`
 #   CAIRN_SHARED_DIR          default <repo>/../shared (client: $CAIRN_SHARED_DIR/bench/mlflow_client_bench.py)
 #   CAIRN_VENV                venv made by scripts/python-env.sh (default <repo>/.venv)
+#   FML_VENV                  venv with fasttrackml==0.6.0 (default <repo>/.venv-fasttrackml; created with
+#                             `python3 -m venv` + `pip install -q fasttrackml==0.6.0` if it has no bin/fml)
 #   START_TIMEOUT=120 STOP_TIMEOUT=60 CLIENT_TIMEOUT=3600   seconds
 #   IDLE_SETTLE_S=2           pause before each idle-RSS sample
 #   KEEP_DATA=0               1 keeps the servers' temp data dirs (path is logged)
@@ -38,6 +56,8 @@ helper=$repo/bench/compare.py
 raw_bench=$repo/bench/raw_http_bench.py
 doc=$repo/docs/benchmarks.md
 bench_name=tracking-bench
+bench_server_kinds="fasttrackml mlflow cairn"
+bench_default_servers=fasttrackml,mlflow,cairn
 # shellcheck source=bench/lib.sh
 . "$repo/bench/lib.sh"
 

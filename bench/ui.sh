@@ -27,7 +27,7 @@ tmp=$(mktemp -d)
 port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 1 600); do curl -sf "$1" >/dev/null && return 0; sleep 0.2; done; return 1; }
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"' EXIT
+trap 'for p in "${pids[@]}"; do kill -- "$p" 2>/dev/null || true; done; rm -rf "$tmp"' EXIT
 cport=$(port)
 "$CAIRN_BIN" server --host 127.0.0.1 --port "$cport" --data-dir "${DATA_DIR:-$tmp/cairn}" >"$out/cairn.log" 2>&1 &
 pids+=($!)
@@ -35,9 +35,10 @@ wait_up "http://127.0.0.1:$cport/health" || { log "cairn did not start"; exit 1;
 margs=()
 if [ "${MLFLOW:-1}" = 1 ]; then
   mport=$(port)
-  (cd "$tmp" && "$repo/.venv/bin/mlflow" server --host 127.0.0.1 --port "$mport" \
+  # Its own process group: `mlflow server` leaves job runners and huey consumers behind its own pid.
+  (cd "$tmp" && exec setsid "$repo/.venv/bin/mlflow" server --host 127.0.0.1 --port "$mport" \
     --backend-store-uri "sqlite:///$tmp/mlflow.db" >"$out/mlflow.log" 2>&1) &
-  pids+=($!)
+  pids+=(-$!)
   wait_up "http://127.0.0.1:$mport/health" && margs=(--mlflow-url "http://127.0.0.1:$mport")
 fi
 log "cairn $("$CAIRN_BIN" --version 2>/dev/null || true) on :$cport; results in $out"

@@ -13,6 +13,9 @@ times each (medians reported), in a fresh browser context (cold cache):
   chart_first_frame_ms /compare of the chart runs -> the chart card's canvas drawn (series fetched,
                        downsampled in the server, drawn by uPlot)
   cold_js_css_gzip_kb  bytes of JS + CSS a cold visit of the run page transfers (as encoded on the wire)
+"Visible" is the first animation frame after the element entered the DOM, timed in the page
+(performance.timeOrigin + performance.now(); a click from the page's Date.now() just before it); each
+*_wall_ms is the same measure on Playwright's clock, with its own round trips in it.
 For --mlflow-url, the cold-visit JS + CSS of MLflow's UI (its own page, `/`) is measured the same way, and
 (--peer-runs) both UIs' first grid rows on the same smaller experiment seeded into both servers:
   peer_cairn_first_rows_ms / peer_mlflow_first_rows_ms   navigation start -> first grid row visible
@@ -117,6 +120,22 @@ def existing_any(s, base, name):
     return r.json()["experiment"]["experiment_id"] if r.status_code == 200 else None
 
 
+# Injected before any page script: for each selector, the epoch ms of the first animation frame after an
+# element matching it entered the DOM (the frame that shows it).
+FIRST_FRAME = """
+window.__firstFrame = {};
+const wanted = %s;
+new MutationObserver(() => {
+  for (const w of wanted) {
+    if (!(w in window.__firstFrame) && document.querySelector(w)) {
+      window.__firstFrame[w] = 0;
+      requestAnimationFrame(() => { window.__firstFrame[w] = performance.timeOrigin + performance.now(); });
+    }
+  }
+}).observe(document, { subtree: true, childList: true, attributes: true });
+"""
+
+
 def transferred(page_responses):
     """JS + CSS bytes as they crossed the wire (encoded), from the responses' sizes."""
     total = 0
@@ -156,32 +175,49 @@ def main():
     res = {"runs": a.runs, "params": a.params, "metrics": a.metrics, "chart_runs": a.chart_runs,
            "chart_points": a.chart_points, "seed_s": round(seeded, 1)}
     timings = {k: [] for k in ("grid_first_rows_ms", "grid_sort_ms", "grid_filter_ms", "chart_first_frame_ms")}
+    wall = {k: [] for k in timings}
+    row, chart = "#grid .grid-row", "figure.chart-card[data-mounted=true] canvas"
+
+    def seen(pg, what, since=None):
+        """In-page ms from navigation start (or from `since`, epoch ms) to the first animation frame
+        after `what` appeared (FIRST_FRAME's observer): what the user sees, without Playwright's own
+        round trips."""
+        pg.locator(what).first.wait_for()
+        pg.wait_for_function("(w) => window.__firstFrame && window.__firstFrame[w]", arg=what)
+        at, origin = pg.evaluate("(w) => [window.__firstFrame[w], performance.timeOrigin]", what)
+        return at - (origin if since is None else since)
+
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--disable-gpu", "--disable-dev-shm-usage"])
         for _ in range(a.repeats):
             ctx = b.new_context(viewport={"width": 1400, "height": 900})
+            ctx.add_init_script(FIRST_FRAME % json.dumps([row, chart]))
             pg = ctx.new_page()
             t = time.perf_counter()
-            pg.goto(f"{a.server}/experiments/{exp}")
-            pg.locator("#grid .grid-row").first.wait_for()
-            timings["grid_first_rows_ms"].append((time.perf_counter() - t) * 1000)
-            res["grid_dom_rows"] = pg.locator("#grid .grid-row").count()
+            pg.goto(f"{a.server}/experiments/{exp}", wait_until="commit")
+            timings["grid_first_rows_ms"].append(seen(pg, row))
+            wall["grid_first_rows_ms"].append((time.perf_counter() - t) * 1000)
+            res["grid_dom_rows"] = pg.locator(row).count()
+            link = pg.locator("#grid .grid-head .cell", has_text="m7").get_by_role("link")
+            link.wait_for()
             t = time.perf_counter()
-            pg.locator("#grid .grid-head .cell", has_text="m7").get_by_role("link").click()
-            pg.wait_for_url("**order=*")
-            pg.locator("#grid .grid-row").first.wait_for()
-            timings["grid_sort_ms"].append((time.perf_counter() - t) * 1000)
+            clicked = pg.evaluate("Date.now()")
+            link.click(no_wait_after=True)
+            pg.wait_for_url("**order=*", wait_until="commit")
+            timings["grid_sort_ms"].append(seen(pg, row, since=clicked))
+            wall["grid_sort_ms"].append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
-            pg.goto(f"{a.server}/experiments/{exp}?filter=" + requests.utils.quote("metrics.m3 > 0.5 and params.p1 = '10'"))
-            pg.locator("#grid .grid-row").first.wait_for()
-            timings["grid_filter_ms"].append((time.perf_counter() - t) * 1000)
+            pg.goto(f"{a.server}/experiments/{exp}?filter=" + requests.utils.quote("metrics.m3 > 0.5 and params.p1 = '10'"), wait_until="commit")
+            timings["grid_filter_ms"].append(seen(pg, row))
+            wall["grid_filter_ms"].append((time.perf_counter() - t) * 1000)
             ctx.close()
             ctx = b.new_context(viewport={"width": 1400, "height": 900})
+            ctx.add_init_script(FIRST_FRAME % json.dumps([row, chart]))
             pg = ctx.new_page()
             t = time.perf_counter()
-            pg.goto(f"{a.server}/compare?runs=" + ",".join(chart_ids))
-            pg.locator("figure.chart-card[data-mounted=true] canvas").first.wait_for()
-            timings["chart_first_frame_ms"].append((time.perf_counter() - t) * 1000)
+            pg.goto(f"{a.server}/compare?runs=" + ",".join(chart_ids), wait_until="commit")
+            timings["chart_first_frame_ms"].append(seen(pg, chart))
+            wall["chart_first_frame_ms"].append((time.perf_counter() - t) * 1000)
             ctx.close()
         # Cold visit of the heaviest page (a run page: charts), JS + CSS on the wire.
         ctx = b.new_context()
@@ -200,16 +236,16 @@ def main():
             print(f"seeded {a.peer_runs} runs into mlflow server in {took:.1f}s", file=sys.stderr)
             peer = {"cairn": [], "mlflow": []}
             for _ in range(a.repeats):
-                for who, url, row in (("cairn", f"{a.server}/experiments/{ours}", "#grid .grid-row"),
+                for who, url, sel in (("cairn", f"{a.server}/experiments/{ours}", row),
                                       # MLflow 3 opens a GenAI overview unless asked for the runs table (ag-grid).
                                       ("mlflow", f"{a.mlflow_url}/#/experiments/{theirs}/runs?workflowType=machine_learning",
                                        ".ag-pinned-left-cols-container .ag-row a")):
                     ctx = b.new_context(viewport={"width": 1400, "height": 900})
+                    ctx.add_init_script(FIRST_FRAME % json.dumps([sel]))
                     pg = ctx.new_page()
-                    t = time.perf_counter()
-                    pg.goto(url)
-                    pg.locator(row).first.wait_for(timeout=120_000)
-                    peer[who].append((time.perf_counter() - t) * 1000)
+                    pg.goto(url, wait_until="commit")
+                    pg.locator(sel).first.wait_for(timeout=120_000)
+                    peer[who].append(seen(pg, sel))
                     ctx.close()
             res["peer_runs"] = a.peer_runs
             for who, v in peer.items():
@@ -228,6 +264,7 @@ def main():
     for k, v in timings.items():
         res[k] = round(statistics.median(v), 1)
         res[k + "_all"] = [round(x, 1) for x in v]
+        res[k.replace("_ms", "_wall_ms")] = round(statistics.median(wall[k]), 1)
     print(json.dumps(res, indent=2))
     with open(a.out, "w") as f:
         json.dump(res, f, indent=2)

@@ -229,7 +229,7 @@ pub fn plan(buckets: &[StepBucket], axis: XAxis, range: XRange, width: usize, t0
 
 /// The largest step a coarse bucket can hold points at (its newest point need not be the largest step
 /// when timestamps decide; the bucket's end bounds both).
-fn bucket_end(b: &StepBucket) -> i64 {
+pub fn bucket_end(b: &StepBucket) -> i64 {
     ((b.index + 1) << b.level) - 1
 }
 

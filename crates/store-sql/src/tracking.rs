@@ -348,7 +348,7 @@ impl<E: TrackingEngine> TrackingStore for SqlTracking<E> {
         }
         self.0.metric_history(query).await
     }
-    async fn metric_summary(&self, query: SummaryQuery) -> StoreResult<Vec<StepBucket>> {
+    async fn metric_summary(&self, query: SummaryQuery) -> StoreResult<Vec<(String, StepBucket)>> {
         let mut tx = RegistryDb::begin_read(&self.0).await?;
         crate::summary::metric_summary(&mut *tx, &query).await
     }

@@ -407,7 +407,7 @@ pub async fn metric_summary_pyramid(store: Store) {
     for level in SUMMARY_LEVELS {
         let got = store
             .metric_summary(SummaryQuery {
-                run_id: id.clone(),
+                run_ids: vec![id.clone()],
                 key: "loss".into(),
                 level,
                 steps: None,
@@ -425,7 +425,8 @@ pub async fn metric_summary_pyramid(store: Store) {
             },
             ..b.clone()
         };
-        for (g, w) in got.iter().zip(want) {
+        for ((run, g), w) in got.iter().zip(want) {
+            assert_eq!(run, id.as_str());
             assert_eq!(
                 comparable(g),
                 comparable(w),
@@ -434,22 +435,30 @@ pub async fn metric_summary_pyramid(store: Store) {
             );
         }
     }
+    // Two runs at once, over a step range: each run's buckets holding those steps, by run.
     let ranged = store
         .metric_summary(SummaryQuery {
-            run_id: id.clone(),
+            run_ids: vec![id.clone(), other.clone()],
             key: "loss".into(),
             level: 6,
-            steps: Some((64, 200)),
+            steps: Some((0, 200)),
         })
         .await
         .expect("ranged");
+    let mut want = vec![(id.as_str().to_owned(), 0), (id.as_str().to_owned(), 1)];
+    want.extend([(id.as_str().to_owned(), 2), (id.as_str().to_owned(), 3)]);
+    want.push((other.as_str().to_owned(), 0));
+    want.sort();
     assert_eq!(
-        ranged.iter().map(|b| b.index).collect::<Vec<_>>(),
-        [1, 2, 3]
+        ranged
+            .iter()
+            .map(|(r, b)| (r.clone(), b.index))
+            .collect::<Vec<_>>(),
+        want
     );
     let none = store
         .metric_summary(SummaryQuery {
-            run_id: id.clone(),
+            run_ids: vec![id.clone()],
             key: "missing".into(),
             level: 6,
             steps: None,

@@ -100,11 +100,11 @@ pub struct MetricHistoryQuery {
     pub order: HistoryOrder,
 }
 
-/// One level of the summary pyramid of one run's metric ([`cairn_domain::metric_series`]), over an
+/// One level of the summary pyramid of some runs' metric ([`cairn_domain::metric_series`]), over an
 /// inclusive step range (the buckets that hold those steps).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummaryQuery {
-    pub run_id: RunId,
+    pub run_ids: Vec<RunId>,
     pub key: String,
     pub level: u8,
     pub steps: Option<(i64, i64)>,
@@ -178,8 +178,8 @@ pub trait TrackingStore: Send + Sync + 'static {
     async fn log_outputs(&self, id: &RunId, models: Vec<ModelOutput>) -> StoreResult<()>;
     /// Every point of one metric for the given runs, ordered by run, step, timestamp.
     async fn metric_history(&self, query: MetricHistoryQuery) -> StoreResult<Vec<Metric>>;
-    /// The summary buckets a [`SummaryQuery`] names, by bucket.
-    async fn metric_summary(&self, query: SummaryQuery) -> StoreResult<Vec<StepBucket>>;
+    /// The summary buckets a [`SummaryQuery`] names, with their run's id, by run then bucket.
+    async fn metric_summary(&self, query: SummaryQuery) -> StoreResult<Vec<(String, StepBucket)>>;
     /// Every metric's extremes for these runs, by run then key.
     async fn metric_extremes(&self, runs: &[RunId]) -> StoreResult<Vec<MetricExtremes>>;
     /// Every run of the given experiments whose lifecycle stage the view admits, fully loaded.

@@ -128,6 +128,8 @@ const cardObserver = new IntersectionObserver((entries) => {
 const sparkObserver = new IntersectionObserver((entries) => {
   for (const e of entries) if (e.isIntersecting) { sparkObserver.unobserve(e.target); sparkline(e.target).catch(() => {}); }
 }, { rootMargin: "100px" });
-document.querySelectorAll("figure.chart-card").forEach((c) => cardObserver.observe(c));
+// Cards already in view are mounted at once (the observer's first report comes a frame later).
+const inView = (el) => el.getBoundingClientRect().top < window.innerHeight + 200;
+document.querySelectorAll("figure.chart-card").forEach((c) => (inView(c) ? mount(c) : cardObserver.observe(c)));
 document.querySelectorAll(".sparkline").forEach((s) => sparkObserver.observe(s));
 [xAxis, logScale, smoothing].forEach((el) => el && el.addEventListener("change", remountAll));

@@ -9,9 +9,10 @@ const body = grid.querySelector(".grid-body");
 const status = document.getElementById("grid-status");
 const errorBox = document.getElementById("filter-error");
 const compare = document.getElementById("compare");
+const chooser = document.getElementById("columns");
 const url = new URL(window.location.href);
 
-let rows = [], next = null, loading = false, done = false, focus = -1;
+let rows = [], next = null, loading = false, prefetch = false, done = false, focus = -1;
 let offsets = []; // [left, width] of each shown column, read off the head
 const selected = new Set((url.searchParams.get("sel") || "").split(",").filter(Boolean));
 const keys = { params: new Set(), metrics: new Set(), tags: new Set() };
@@ -139,7 +140,14 @@ function render() {
   status.textContent = done && !rows.length
     ? "No runs match."
     : `${rows.length}${done ? "" : "+"} runs` + (selected.size ? ` · ${selected.size} selected` : "");
-  if (!done && !loading && last >= rows.length - OVERSCAN * 2) load();
+  if (!done && !loading && !prefetch && last >= rows.length - OVERSCAN * 2) {
+    // After the frame that shows these rows: reading the next page must not hold it up.
+    prefetch = true;
+    requestAnimationFrame(() => setTimeout(() => {
+      prefetch = false;
+      if (!loading && !done) load();
+    }));
+  }
 }
 
 function toggle(id) {
@@ -185,7 +193,7 @@ function take(data) {
   done = !next;
   if (keys.params.size + keys.metrics.size + keys.tags.size !== before || rows.length === data.rows.length) {
     renderHead();
-    renderChooser();
+    if (chooser.open) renderChooser();
   }
 }
 
@@ -242,15 +250,17 @@ grid.addEventListener("keydown", (e) => {
   }
 });
 document.getElementById("column-search").addEventListener("input", renderChooser);
+// The chooser lists every column: built when opened, not on every page load.
+chooser.addEventListener("toggle", () => chooser.open && renderChooser());
 if (selected.size) {
   compare.href = "/compare?runs=" + [...selected].join(",");
   compare.setAttribute("aria-disabled", "false");
 }
-renderHead();
 // The first rows came with the page (or the filter's error did); later pages are fetched on scroll.
 if (config.first) {
   take(config.first);
   render();
-} else if (errorBox.hidden) {
-  load();
+} else {
+  renderHead();
+  if (errorBox.hidden) load();
 }

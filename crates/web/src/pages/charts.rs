@@ -54,11 +54,9 @@ pub async fn series(
         min: q.min,
         max: q.max,
     };
-    let reads = runs
-        .iter()
-        .map(|run| ui.tracking.metric_series(run, &q.key, axis, range, width));
+    let read = ui.tracking.metric_series(&runs, &q.key, axis, range, width);
     let mut series = Vec::with_capacity(runs.len());
-    for (run, s) in runs.iter().zip(futures::future::try_join_all(reads).await?) {
+    for (run, s) in runs.iter().zip(read.await?) {
         let p = s.pixels;
         series.push(json!({ "run": run, "points": s.points, "raw": p.raw, "x": p.x, "min": p.min, "max": p.max, "last": p.last }));
     }
