@@ -178,7 +178,7 @@ def main():
     wall = {k: [] for k in timings}
     row, chart = "#grid .grid-row", "figure.chart-card[data-mounted=true] canvas"
 
-    def seen(pg, what, since=None):
+    def first_frame(pg, what, since=None):
         """In-page ms from navigation start (or from `since`, epoch ms) to the first animation frame
         after `what` appeared (FIRST_FRAME's observer): what the user sees, without Playwright's own
         round trips."""
@@ -195,7 +195,7 @@ def main():
             pg = ctx.new_page()
             t = time.perf_counter()
             pg.goto(f"{a.server}/experiments/{exp}", wait_until="commit")
-            timings["grid_first_rows_ms"].append(seen(pg, row))
+            timings["grid_first_rows_ms"].append(first_frame(pg, row))
             wall["grid_first_rows_ms"].append((time.perf_counter() - t) * 1000)
             res["grid_dom_rows"] = pg.locator(row).count()
             link = pg.locator("#grid .grid-head .cell", has_text="m7").get_by_role("link")
@@ -204,11 +204,11 @@ def main():
             clicked = pg.evaluate("Date.now()")
             link.click(no_wait_after=True)
             pg.wait_for_url("**order=*", wait_until="commit")
-            timings["grid_sort_ms"].append(seen(pg, row, since=clicked))
+            timings["grid_sort_ms"].append(first_frame(pg, row, since=clicked))
             wall["grid_sort_ms"].append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
             pg.goto(f"{a.server}/experiments/{exp}?filter=" + requests.utils.quote("metrics.m3 > 0.5 and params.p1 = '10'"), wait_until="commit")
-            timings["grid_filter_ms"].append(seen(pg, row))
+            timings["grid_filter_ms"].append(first_frame(pg, row))
             wall["grid_filter_ms"].append((time.perf_counter() - t) * 1000)
             ctx.close()
             ctx = b.new_context(viewport={"width": 1400, "height": 900})
@@ -216,7 +216,7 @@ def main():
             pg = ctx.new_page()
             t = time.perf_counter()
             pg.goto(f"{a.server}/compare?runs=" + ",".join(chart_ids), wait_until="commit")
-            timings["chart_first_frame_ms"].append(seen(pg, chart))
+            timings["chart_first_frame_ms"].append(first_frame(pg, chart))
             wall["chart_first_frame_ms"].append((time.perf_counter() - t) * 1000)
             ctx.close()
         # Cold visit of the heaviest page (a run page: charts), JS + CSS on the wire.
@@ -245,7 +245,7 @@ def main():
                     pg = ctx.new_page()
                     pg.goto(url, wait_until="commit")
                     pg.locator(sel).first.wait_for(timeout=120_000)
-                    peer[who].append(seen(pg, sel))
+                    peer[who].append(first_frame(pg, sel))
                     ctx.close()
             res["peer_runs"] = a.peer_runs
             for who, v in peer.items():

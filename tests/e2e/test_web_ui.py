@@ -194,8 +194,13 @@ def test_the_runs_grid_pages_virtualises_sorts_filters_and_exports(cairn_server,
     page.keyboard.press("ArrowDown")
     page.keyboard.press(" ")
     expect(page.locator("#grid-status")).to_contain_text("2 selected")
+    series = []
+    page.on("request", lambda r: series.append(r.url) if "/ui/series" in r.url else None)
     page.locator("#compare").click()
     expect(page.locator("#compare-table")).to_be_visible()
+    # Each chart card draws the series the page preloaded: one request per card, not two.
+    expect(page.locator("figure.chart-card[data-mounted=true]")).to_have_count(2)
+    assert len(series) == 2 and len(set(series)) == 2, series
     expect(page.locator("#compare-table thead th")).to_have_count(3)
     page.locator("#diff-toggle").click()
     expect(page.locator("#compare-table tbody tr").first).to_have_class("differs")

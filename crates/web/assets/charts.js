@@ -4,12 +4,17 @@
 const $ = (s) => document.querySelector(s);
 const xAxis = $(".x-axis"), logScale = $(".log-scale"), smoothing = $(".smoothing");
 const charts = new Map();
+let remounted = false; // once options change, a preloaded first series no longer applies
 
 async function series(runs, key, width, min, max) {
   const q = new URLSearchParams({ runs, key, width: String(Math.max(1, Math.round(width))), x: xAxis ? xAxis.value : "step" });
   if (min !== undefined) q.set("min", String(min));
   if (max !== undefined) q.set("max", String(max));
-  const res = await fetch("/ui/series?" + q);
+  return fetchJson("/ui/series?" + q);
+}
+
+async function fetchJson(url) {
+  const res = await fetch(url);
   if (!res.ok) throw new Error((await res.json()).error || res.statusText);
   return res.json();
 }
@@ -52,7 +57,9 @@ async function mount(card) {
   const width = box.clientWidth || 400;
   let data;
   try {
-    data = await series(runs, key, width);
+    // The page may have preloaded this card's first series (step axis, a nominal width).
+    const first = card.dataset.series && (!xAxis || xAxis.value === "step") && !remounted;
+    data = first ? await fetchJson(card.dataset.series) : await series(runs, key, width);
   } catch (e) {
     box.textContent = e.message;
     return;
@@ -93,6 +100,7 @@ function time(s, mode) {
 }
 
 function remountAll() {
+  remounted = true;
   for (const [card, plot] of charts) {
     if (plot) plot.destroy();
     card.querySelector(".chart").replaceChildren();
