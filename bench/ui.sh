@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Web UI benchmark in headless Chromium: bench/ui_bench.py (its docstring lists the measures) against a
 # fresh `cairn server` (release build) on SQLite, and the MLflow UI's page weight from a fresh
-# `mlflow server` of the pinned venv. Results: bench/results/ui-<timestamp>/ui.json (gitignored).
+# `mlflow server` of the pinned venv, started once Cairn's measures are done. Results:
+# bench/results/ui-<timestamp>/ui.json and ui-mlflow.json (gitignored).
 #
 # Environment:
 #   UI_ARGS=""     extra args for bench/ui_bench.py, e.g. "--runs 10000 --chart-points 100000 --repeats 5"
@@ -32,15 +33,18 @@ cport=$(port)
 "$CAIRN_BIN" server --host 127.0.0.1 --port "$cport" --data-dir "${DATA_DIR:-$tmp/cairn}" >"$out/cairn.log" 2>&1 &
 pids+=($!)
 wait_up "http://127.0.0.1:$cport/health" || { log "cairn did not start"; exit 1; }
-margs=()
+log "cairn $("$CAIRN_BIN" --version 2>/dev/null || true) on :$cport; results in $out"
+# Cairn's measures first, with no mlflow server running (its background workers take CPU even idle).
+# shellcheck disable=SC2086
+"$py" "$repo/bench/ui_bench.py" --server "http://127.0.0.1:$cport" --out "$out/ui.json" ${UI_ARGS:-}
 if [ "${MLFLOW:-1}" = 1 ]; then
   mport=$(port)
   # Its own process group: `mlflow server` leaves job runners and huey consumers behind its own pid.
   (cd "$tmp" && exec setsid "$repo/.venv/bin/mlflow" server --host 127.0.0.1 --port "$mport" \
     --backend-store-uri "sqlite:///$tmp/mlflow.db" >"$out/mlflow.log" 2>&1) &
   pids+=(-$!)
-  wait_up "http://127.0.0.1:$mport/health" && margs=(--mlflow-url "http://127.0.0.1:$mport")
+  wait_up "http://127.0.0.1:$mport/health" || { log "mlflow server did not start"; exit 1; }
+  # shellcheck disable=SC2086
+  "$py" "$repo/bench/ui_bench.py" --server "http://127.0.0.1:$cport" --mlflow-url "http://127.0.0.1:$mport" \
+    --peer-only --out "$out/ui-mlflow.json" ${UI_ARGS:-}
 fi
-log "cairn $("$CAIRN_BIN" --version 2>/dev/null || true) on :$cport; results in $out"
-# shellcheck disable=SC2086
-"$py" "$repo/bench/ui_bench.py" --server "http://127.0.0.1:$cport" "${margs[@]}" --out "$out/ui.json" ${UI_ARGS:-}

@@ -165,6 +165,9 @@ def main():
                     help="with --mlflow-url: runs (× 10 params × 10 metrics) seeded into both servers to time the "
                          "first grid rows of each UI on the same data (0 skips)")
     ap.add_argument("--seed-only", action="store_true", help="seed (for a later run on the same DATA_DIR) and stop")
+    ap.add_argument("--peer-only", action="store_true",
+                    help="only the measures against --mlflow-url (ui.sh runs them once Cairn's are done, so that "
+                         "mlflow server's background workers are not running during Cairn's)")
     a = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -189,7 +192,7 @@ def main():
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--disable-gpu", "--disable-dev-shm-usage"])
-        for _ in range(a.repeats):
+        for _ in range(0 if a.peer_only else a.repeats):
             ctx = b.new_context(viewport={"width": 1400, "height": 900})
             ctx.add_init_script(FIRST_FRAME % json.dumps([row, chart]))
             pg = ctx.new_page()
@@ -219,15 +222,16 @@ def main():
             timings["chart_first_frame_ms"].append(first_frame(pg, chart))
             wall["chart_first_frame_ms"].append((time.perf_counter() - t) * 1000)
             ctx.close()
-        # Cold visit of the heaviest page (a run page: charts), JS + CSS on the wire.
-        ctx = b.new_context()
-        pg = ctx.new_page()
-        seen = []
-        pg.on("response", lambda r: seen.append(r))
-        pg.goto(f"{a.server}/experiments/{exp}", wait_until="networkidle")
-        pg.goto(f"{a.server}/runs/{chart_ids[0]}", wait_until="networkidle")
-        res["cold_js_css_gzip_kb"] = round(transferred(seen) / 1024, 1)
-        ctx.close()
+        if not a.peer_only:
+            # Cold visit of the heaviest page (a run page: charts), JS + CSS on the wire.
+            ctx = b.new_context()
+            pg = ctx.new_page()
+            seen = []
+            pg.on("response", lambda r: seen.append(r))
+            pg.goto(f"{a.server}/experiments/{exp}", wait_until="networkidle")
+            pg.goto(f"{a.server}/runs/{chart_ids[0]}", wait_until="networkidle")
+            res["cold_js_css_gzip_kb"] = round(transferred(seen) / 1024, 1)
+            ctx.close()
         if a.mlflow_url and a.peer_runs:
             # The same data in both servers, the same navigation: until the first grid row is visible.
             name = f"ui-bench-peer-{a.peer_runs}"
@@ -262,6 +266,8 @@ def main():
             ctx.close()
         b.close()
     for k, v in timings.items():
+        if not v:
+            continue
         res[k] = round(statistics.median(v), 1)
         res[k + "_all"] = [round(x, 1) for x in v]
         res[k.replace("_ms", "_wall_ms")] = round(statistics.median(wall[k]), 1)
