@@ -328,8 +328,14 @@ impl Planner {
             previous => {
                 let why = match &previous {
                     Some(s) => {
-                        let trees =
-                            |h: &str| self.project.state.tree(h).and_then(|b| Tree::decode(&b));
+                        // The new tree is the plan's; the old one was kept when it ran.
+                        let trees = |h: &str| {
+                            if h == plan.manifest.code.hash {
+                                Some(plan.code_tree.clone())
+                            } else {
+                                self.project.state.tree(h).and_then(|b| Tree::decode(&b))
+                            }
+                        };
                         let why = manifest::explain(&s.manifest, &plan.manifest, trees);
                         if why.is_empty() {
                             "key changed".to_owned()
