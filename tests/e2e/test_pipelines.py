@@ -358,3 +358,31 @@ def test_validate_reports_imports_outside_deps_and_code(tmp_path, cairn_server):
     (root / "helpers.py").write_text("def f():\n    return 2\n")
     st = project.status()["train"]
     assert st["status"] == "run" and "code changed: helpers.py" in st["reason"], st
+
+
+def test_gates_decide_the_exit_code(tmp_path, cairn_server):
+    gated = PIPELINE + textwrap.dedent("""\
+        gates:
+          - metric: accuracy
+            op: ">="
+            value: 0.95
+          - metric: accuracy
+            compare_to: champion
+        promote:
+          model: model
+          name: gated-model
+          alias: champion
+        """)
+    project = Project(make_project(tmp_path / "gated", gated), cairn_server.url, unique("pipelines"))
+    report = project.run(expect=1)
+    assert statuses(report) == {"prepare": "ran", "train": "ran", "report": "ran"}
+    absolute, versus = report["gates"]
+    assert absolute == {"name": "accuracy >= 0.95", "passed": False, "observed": 0.9, "threshold": 0.95, "baseline": None}
+    # No model behind @champion yet: the comparison is skipped (passes), with no baseline.
+    assert versus["passed"] is True and versus["baseline"] is None and versus["observed"] == 0.9
+    assert report["promotion"] is None
+    # A better model passes both, from the cache for everything but train and report.
+    (project.root / "params.yaml").write_text(PARAMS.replace("C: 1.0", "C: 0.2"))
+    passed = project.run()
+    assert [g["passed"] for g in passed["gates"]] == [True, True]
+    assert passed["gates"][0]["observed"] == 0.98

@@ -224,7 +224,8 @@ mod tests {
         let base = manifest();
         let k = base.key();
         assert_eq!(k, manifest().key(), "the key is deterministic");
-        let changes: Vec<(&str, Box<dyn Fn(&mut Manifest)>)> = vec![
+        type Change = Box<dyn Fn(&mut Manifest)>;
+        let changes: Vec<(&str, Change)> = vec![
             ("cmd", Box::new(|m| m.cmd[0].push_str(" --fast"))),
             ("wdir", Box::new(|m| m.wdir = "src".into())),
             (

@@ -153,9 +153,11 @@ impl Runner {
             .map_err(|e| PipelineError::Executor(e.0))?;
         let failure = match state {
             StepState::Succeeded => None,
-            StepState::Failed { class, message, .. } if class == FailureClass::User => {
-                Some(message)
-            }
+            StepState::Failed {
+                class: FailureClass::User,
+                message,
+                ..
+            } => Some(message),
             StepState::Failed { class, message, .. } => {
                 Some(format!("{message} ({})", class.as_str()))
             }

@@ -224,9 +224,8 @@ async fn gates(
             (&g.rule, &project.pipeline.promote)
         {
             let key = (alias.clone(), g.metric.clone());
-            if !baselines.contains_key(&key) {
-                let value = tracker.baseline(&promote.name, alias, &g.metric).await?;
-                baselines.insert(key, value);
+            if let std::collections::btree_map::Entry::Vacant(slot) = baselines.entry(key) {
+                slot.insert(tracker.baseline(&promote.name, alias, &g.metric).await?);
             }
         }
     }
