@@ -179,4 +179,36 @@ mod tests {
         assert!(got.contains(&(1, "sib".into())));
         assert!(!got.iter().any(|(_, m)| m == "nope"));
     }
+
+    #[test]
+    fn follows_project_modules_and_reports_those_out_of_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::testutil::write(
+            dir.path(),
+            &[
+                (
+                    "src/train.py",
+                    "import numpy\nfrom pkg import util\nimport helpers\n",
+                ),
+                ("src/helpers.py", "from . import sibling\n"),
+                ("src/sibling.py", ""),
+                ("pkg/__init__.py", ""),
+                ("pkg/util.py", "from .deep import x\n"),
+                ("pkg/deep.py", "x = 1\n"),
+            ],
+        );
+        let yaml = "stages:\n  t:\n    cmd: python -u src/train.py --fast\n    deps: [src/train.py, pkg/util.py]\n";
+        crate::testutil::write(dir.path(), &[("cairn.yaml", yaml)]);
+        let p = crate::Project::load(&dir.path().join("cairn.yaml"), &[]).unwrap();
+        let stage = &p.pipeline.stages[0];
+        assert_eq!(scripts(dir.path(), stage), ["src/train.py"]);
+        let scope = BTreeSet::from(["src/helpers.py".to_owned()]);
+        let mut found: Vec<String> = check(dir.path(), stage, &scope)
+            .into_iter()
+            .map(|f| f.file)
+            .collect();
+        found.sort();
+        // pkg/util.py is a dep and src/helpers.py in scope; what they import is not.
+        assert_eq!(found, ["pkg/__init__.py", "pkg/deep.py", "src/sibling.py"]);
+    }
 }
