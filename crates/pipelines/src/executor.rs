@@ -31,6 +31,8 @@ pub struct StepLaunch {
     /// Unique per attempt (`cairn-<run>-<stage>-a1`): an executor that is asked twice re-attaches.
     pub submission_id: String,
     pub stage: String,
+    /// 1 for the first attempt; a retry appends to the log.
+    pub attempt: u32,
     /// Shell commands, run in order; the first failure ends the step.
     pub commands: Vec<String>,
     /// Absolute working directory (the stage's wdir in the project).

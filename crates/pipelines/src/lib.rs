@@ -33,6 +33,7 @@ pub mod paths;
 pub mod plan;
 pub mod project;
 pub mod report;
+pub mod run_policy;
 pub mod runner;
 pub mod spec;
 mod stage_run;

@@ -27,8 +27,17 @@ impl Executor for LocalExecutor {
             std::fs::create_dir_all(dir)
                 .map_err(|e| ExecutorError(format!("{}: {e}", dir.display())))?;
         }
-        let log = std::fs::File::create(&launch.log_path)
+        let mut log = std::fs::File::options()
+            .create(true)
+            .write(true)
+            .append(launch.attempt > 1)
+            .truncate(launch.attempt <= 1)
+            .open(&launch.log_path)
             .map_err(|e| ExecutorError(format!("{}: {e}", launch.log_path.display())))?;
+        if launch.attempt > 1 {
+            writeln!(log, "--- attempt {} ---", launch.attempt)
+                .map_err(|e| ExecutorError(format!("{}: {e}", launch.log_path.display())))?;
+        }
         Ok(Box::new(LocalStep {
             deadline: launch.timeout.map(|t| Instant::now() + t),
             launch: launch.clone(),
@@ -166,6 +175,7 @@ mod tests {
         StepLaunch {
             submission_id: "t".into(),
             stage: "s".into(),
+            attempt: 1,
             commands: commands.iter().map(|c| c.to_string()).collect(),
             cwd: dir.to_path_buf(),
             env: BTreeMap::from([("CAIRN_TEST_VAR".into(), "hello".into())]),

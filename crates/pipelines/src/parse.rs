@@ -17,6 +17,7 @@ use crate::yaml::{self, Key, Kind, Node};
 const DVC_ONLY_TOP: &[&str] = &["plots", "metrics", "artifacts", "datasets"];
 const TOP: &[&str] = &[
     "version", "name", "params", "vars", "code", "env", "stages", "gates", "promote", "triggers",
+    "executor", "steps",
 ];
 const STAGE: &[&str] = &[
     "cmd",
@@ -29,6 +30,10 @@ const STAGE: &[&str] = &[
     "vars",
     "frozen",
     "always_changed",
+    "timeout",
+    "retry",
+    "executor",
+    "resources",
     "desc",
     "meta",
     "code",
@@ -184,7 +189,8 @@ impl Parser<'_> {
             defaults.lock = lock;
         }
         let mut stages = Vec::new();
-        if let Some(s) = get("stages") {
+        // `steps:` (the reference spec's word) is read as `stages:`.
+        if let Some(s) = get("stages").or_else(|| get("steps")) {
             for (key, body) in self.map(s, "stages")? {
                 self.stage_entry(key, body, &ctx, &defaults, &params_file, &mut stages)?;
             }
@@ -454,6 +460,11 @@ impl Parser<'_> {
             lock,
             frozen: flag("frozen")?,
             always_changed: flag("always_changed")?,
+            policy: crate::run_policy::parse(
+                self,
+                &interpolate::node(self.file, body, &ctx)?,
+                &what,
+            )?,
         })
     }
 
@@ -837,6 +848,14 @@ stages:
             ("stages:\n  a:\n    cmd: [x\n", "cairn.yaml:"),
             ("stagez: {}\n", "cairn.yaml:1:1: unknown key 'stagez'"),
             ("stages: {}\n", "cairn.yaml:1:1: the pipeline has no stages"),
+            (
+                "stages:\n  a:\n    cmd: x\n    retry: {on: [weird]}\n",
+                "cairn.yaml:4:18: retry: on: 'weird' is not one of",
+            ),
+            (
+                "stages:\n  a:\n    cmd: x\n    timeout: soon\n",
+                "cairn.yaml:4:14: stage 'a': timeout: 'soon'",
+            ),
         ];
         for (yaml, want) in cases {
             let got = error(yaml, &[("params.yaml", PARAMS)]);

@@ -438,4 +438,31 @@ mod tests {
         let log = std::fs::read_to_string(root.join(".cairn/logs/a.log")).unwrap();
         assert!(log.contains("broken"), "{log}");
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retries_by_class_and_timeouts() {
+        let dir = tempfile::tempdir().unwrap();
+        let marks = tempfile::tempdir().unwrap();
+        let (root, m) = (dir.path(), marks.path().display());
+        let yaml = format!(
+            "stages:\n  flaky:\n    cmd: test -f {m}/once || {{ touch {m}/once; exit 1; }}; echo ok > f.txt\n    outs: [f.txt]\n    retry: {{max: 2, on: [user], backoff: 10ms}}\n  slow:\n    cmd: sleep 5; touch s.txt\n    outs: [s.txt]\n    timeout: 300ms\n  strict:\n    cmd: exit 1\n    outs: [x.txt]\n    retry: {{max: 3}}\n"
+        );
+        write(root, &[("cairn.yaml", &yaml)]);
+        let r = run(root, &[]).await;
+        let by = |n: &str| r.stages.iter().find(|s| s.name == n).unwrap();
+        assert_eq!(by("flaky").status, StageStatus::Ran);
+        assert!(
+            by("flaky").reason.ends_with("(succeeded on attempt 2)"),
+            "{}",
+            by("flaky").reason
+        );
+        let log = std::fs::read_to_string(root.join(".cairn/logs/flaky.log")).unwrap();
+        assert!(log.contains("--- attempt 2 ---"), "{log}");
+        assert_eq!(
+            (by("slow").status, by("slow").reason.as_str()),
+            (StageStatus::Failed, "timed out (timeout)")
+        );
+        // The default retry classes are infra and preempted: a user error is not retried.
+        assert_eq!(by("strict").reason, "exit code 1");
+    }
 }

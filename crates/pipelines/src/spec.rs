@@ -90,6 +90,8 @@ pub struct Stage {
     pub frozen: bool,
     /// dvc's `always_changed: true`: run every time (downstream may still hit through identical outs).
     pub always_changed: bool,
+    /// `timeout`, `retry`, `executor` (not in the key).
+    pub policy: crate::run_policy::RunPolicy,
 }
 
 /// A comparison operator of an absolute gate.

@@ -133,38 +133,72 @@ impl Runner {
         let mut env = tracked.env.clone();
         env.insert("CAIRN_STAGE".into(), stage.name.clone());
         let log_file = project.state.log_file(&stage.name);
-        let launch = StepLaunch {
-            submission_id: format!("cairn-{}-{}-a1", short(ctx.pipeline_run), stage.name),
-            stage: stage.name.clone(),
-            commands: stage.cmd.clone(),
-            cwd: project.root.join(&stage.wdir),
-            env,
-            log_path: log_file.clone(),
-            timeout: None,
+        let policy = &stage.policy;
+        let mut attempt = 1;
+        let failure = loop {
+            let launch = StepLaunch {
+                submission_id: format!(
+                    "cairn-{}-{}-a{attempt}",
+                    short(ctx.pipeline_run),
+                    stage.name
+                ),
+                stage: stage.name.clone(),
+                attempt,
+                commands: stage.cmd.clone(),
+                cwd: project.root.join(&stage.wdir),
+                env: env.clone(),
+                log_path: log_file.clone(),
+                timeout: policy.timeout,
+            };
+            let mut step = self
+                .executor
+                .submit(&launch)
+                .await
+                .map_err(|e| PipelineError::Executor(e.0))?;
+            let state = step
+                .wait()
+                .await
+                .map_err(|e| PipelineError::Executor(e.0))?;
+            let (class, message, lost) = match state {
+                StepState::Succeeded => break None,
+                StepState::Cancelled => break Some("cancelled".to_owned()),
+                StepState::Failed { class, message, .. } => (class, message, false),
+                StepState::Lost => (
+                    FailureClass::Infra,
+                    "the executor lost the step".into(),
+                    true,
+                ),
+            };
+            if attempt <= policy.retry.max && policy.retry.on.contains(&class) {
+                attempt += 1;
+                let wait = policy.retry.delay(attempt);
+                tracing::warn!(
+                    "{}: {message} ({}); attempt {attempt} in {wait:?}",
+                    stage.name,
+                    class.as_str()
+                );
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            if lost {
+                return Err(PipelineError::Executor(format!(
+                    "{}: {message} (after {attempt} attempts)",
+                    stage.name
+                )));
+            }
+            let mut text = match class {
+                FailureClass::User => message,
+                other => format!("{message} ({})", other.as_str()),
+            };
+            if attempt > 1 {
+                text.push_str(&format!(" after {attempt} attempts"));
+            }
+            break Some(text);
         };
-        let mut step = self
-            .executor
-            .submit(&launch)
-            .await
-            .map_err(|e| PipelineError::Executor(e.0))?;
-        let state = step
-            .wait()
-            .await
-            .map_err(|e| PipelineError::Executor(e.0))?;
-        let failure = match state {
-            StepState::Succeeded => None,
-            StepState::Failed {
-                class: FailureClass::User,
-                message,
-                ..
-            } => Some(message),
-            StepState::Failed { class, message, .. } => {
-                Some(format!("{message} ({})", class.as_str()))
-            }
-            StepState::Cancelled => Some("cancelled".into()),
-            StepState::Lost => {
-                return Err(PipelineError::Executor("the executor lost the step".into()));
-            }
+        let why = if attempt > 1 && failure.is_none() {
+            format!("{why} (succeeded on attempt {attempt})")
+        } else {
+            why
         };
         let hasher = self.planner.hasher.clone();
         let (root, outs_decl) = (project.root.clone(), stage.outs.clone());

@@ -137,7 +137,13 @@ pub async fn run(cmd: RunCommand) -> ExitCode {
             .collect::<Result<Vec<_>, _>>()?;
         let planner = open(cmd.file.as_deref(), &overrides)?;
         let targets = planner.project.stage_indexes(&cmd.stages)?;
-        if cmd.executor == ExecutorArg::Ray {
+        let ray_stage = planner
+            .project
+            .pipeline
+            .stages
+            .iter()
+            .any(|s| s.policy.executor == Some(cairn_pipelines::executor::ExecutorKind::Ray));
+        if cmd.executor == ExecutorArg::Ray || ray_stage {
             return Err(PipelineError::Usage(
                 "the ray executor is not available yet in this Cairn: use --executor local".into(),
             ));
