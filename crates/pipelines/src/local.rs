@@ -1,5 +1,6 @@
 //! The local executor: each command of a step in `sh -c`, in the stage's wdir, stdout and stderr into
-//! the step's log.
+//! the step's log. Each command leads its own process group, so stopping a step (a timeout, a cancel,
+//! Ctrl-C, the step dropped) kills everything it started, not only the shell.
 
 use std::io::Write as _;
 use std::os::unix::process::ExitStatusExt;
@@ -69,6 +70,7 @@ impl LocalStep {
             .stdin(Stdio::null())
             .stdout(self.log.try_clone()?)
             .stderr(self.log.try_clone()?)
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
     }
@@ -103,6 +105,35 @@ fn failure(status: std::process::ExitStatus) -> Option<StepState> {
     })
 }
 
+impl LocalStep {
+    /// SIGKILL to the running command's process group, then reap the shell.
+    async fn kill(&mut self) -> std::io::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            kill_group(&child);
+            child.kill().await?;
+        }
+        Ok(())
+    }
+}
+
+fn kill_group(child: &Child) {
+    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+        // The group may be gone already (ESRCH): nothing left to stop.
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+impl Drop for LocalStep {
+    fn drop(&mut self) {
+        if let Some(child) = &self.child {
+            kill_group(child);
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl RunningStep for LocalStep {
     fn id(&self) -> String {
@@ -135,8 +166,7 @@ impl RunningStep for LocalStep {
                 Some(at) => match tokio::time::timeout_at(at, child.wait()).await {
                     Ok(s) => s,
                     Err(_) => {
-                        let _ = child.kill().await;
-                        self.child = None;
+                        let _ = self.kill().await;
                         return Ok(StepState::Failed {
                             class: FailureClass::Timeout,
                             exit_code: None,
@@ -156,13 +186,9 @@ impl RunningStep for LocalStep {
 
     async fn cancel(&mut self) -> Result<(), ExecutorError> {
         self.next = self.launch.commands.len();
-        if let Some(mut child) = self.child.take() {
-            child
-                .kill()
-                .await
-                .map_err(|e| ExecutorError(format!("stopping the step: {e}")))?;
-        }
-        Ok(())
+        self.kill()
+            .await
+            .map_err(|e| ExecutorError(format!("stopping the step: {e}")))
     }
 }
 
@@ -218,7 +244,8 @@ mod tests {
     #[tokio::test]
     async fn a_timeout_kills_the_step() {
         let dir = tempfile::tempdir().unwrap();
-        let mut l = launch(dir.path(), &["sleep 30"]);
+        // A compound command: the shell cannot exec `sleep`, so only a group kill stops it.
+        let mut l = launch(dir.path(), &["sleep 3; touch late"]);
         l.timeout = Some(std::time::Duration::from_millis(200));
         let mut step = LocalExecutor.submit(&l).await.unwrap();
         let started = std::time::Instant::now();
@@ -229,6 +256,18 @@ mod tests {
                 ..
             }
         ));
-        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert!(started.elapsed() < std::time::Duration::from_secs(3));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let pgrep = std::process::Command::new("pgrep")
+            .args(["-f", "^sleep 3$"])
+            .output();
+        if let Ok(out) = pgrep {
+            // Other tests may not run `sleep 3`: any match would be ours, left running.
+            assert!(
+                out.stdout.is_empty(),
+                "the step's sleep survived the timeout"
+            );
+        }
+        assert!(!dir.path().join("late").exists());
     }
 }
