@@ -38,11 +38,15 @@ pub fn run_table(report: &RunReport) -> String {
     let w = width(report.stages.iter().map(|s| s.name.as_str()));
     let mut out = String::new();
     for s in &report.stages {
+        let time = if s.duration_ms < 1000 {
+            format!("{} ms", s.duration_ms)
+        } else {
+            format!("{:.1} s", s.duration_ms as f64 / 1000.0)
+        };
         out.push_str(&format!(
-            "{:w$}  {:7}  {:>7.1} s  {}\n",
+            "{:w$}  {:7}  {time:>9}  {}\n",
             s.name,
             s.status.as_str(),
-            s.duration_ms as f64 / 1000.0,
             s.reason
         ));
     }
