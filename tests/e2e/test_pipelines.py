@@ -360,7 +360,7 @@ def test_validate_reports_imports_outside_deps_and_code(tmp_path, cairn_server):
     assert st["status"] == "run" and "code changed: helpers.py" in st["reason"], st
 
 
-def test_gates_decide_the_exit_code(tmp_path, cairn_server):
+def test_gates_decide_the_exit_code(tmp_path, cairn_server, client):
     gated = PIPELINE + textwrap.dedent("""\
         gates:
           - metric: accuracy
@@ -381,6 +381,10 @@ def test_gates_decide_the_exit_code(tmp_path, cairn_server):
     # No model behind @champion yet: the comparison is skipped (passes), with no baseline.
     assert versus["passed"] is True and versus["baseline"] is None and versus["observed"] == 0.9
     assert report["promotion"] is None
+    parent = client.get_run(report["pipeline_run_id"])
+    assert parent.info.status == "FAILED"
+    assert parent.data.tags["cairn.gate.0"].startswith("failed: accuracy >= 0.95")
+    assert parent.data.tags["cairn.gate.1"].startswith("passed: accuracy vs @champion")
     # A better model passes both, from the cache for everything but train and report.
     (project.root / "params.yaml").write_text(PARAMS.replace("C: 1.0", "C: 0.2"))
     passed = project.run()

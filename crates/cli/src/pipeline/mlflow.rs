@@ -390,6 +390,34 @@ impl MlflowTracker {
             .and_then(|m| m["value"].as_f64()))
     }
 
+    /// Records the gates' outcome on the pipeline run: a tag per gate (`cairn.gate.0`, …: the verdict,
+    /// its name and why) and the run's status failed when one did not pass.
+    pub async fn record_gates(
+        &self,
+        run_id: &str,
+        gates: &[cairn_pipelines::gates::Evaluated],
+    ) -> Result<(), TrackerError> {
+        if gates.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = (0..gates.len())
+            .map(|i| format!("cairn.gate.{i}"))
+            .collect();
+        let values: Vec<String> = gates
+            .iter()
+            .map(|g| {
+                let verdict = if g.result.passed { "passed" } else { "failed" };
+                format!("{verdict}: {} ({})", g.result.name, g.note)
+            })
+            .collect();
+        let pairs: Vec<(&str, String)> = keys.iter().map(String::as_str).zip(values).collect();
+        self.log_batch(run_id, &[], &[], &pairs).await?;
+        if gates.iter().any(|g| !g.result.passed) {
+            self.end_run(run_id, false).await?;
+        }
+        Ok(())
+    }
+
     async fn end_run(&self, run_id: &str, succeeded: bool) -> Result<(), TrackerError> {
         let status = if succeeded { "FINISHED" } else { "FAILED" };
         self.must(

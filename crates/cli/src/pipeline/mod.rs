@@ -192,14 +192,21 @@ pub async fn run(cmd: RunCommand) -> ExitCode {
     let mut report = runner.run(&opts).await;
     let mut notes = Vec::new();
     if report.exit_code() == exit::OK {
-        match gates(&planner.project, &tracker, &report).await {
-            Ok(evaluated) => {
-                for e in evaluated {
-                    notes.push(format!("gate {}: {}", e.result.name, e.note));
-                    report.gates.push(e.result);
-                }
+        let evaluated = match gates(&planner.project, &tracker, &report).await {
+            Ok(evaluated) => evaluated,
+            Err(e) => {
+                report.infra_error = Some(e.0);
+                Vec::new()
             }
-            Err(e) => report.infra_error = Some(e.0),
+        };
+        if let Some(run) = &report.pipeline_run_id
+            && let Err(e) = tracker.record_gates(run, &evaluated).await
+        {
+            report.infra_error = Some(e.0);
+        }
+        for e in evaluated {
+            notes.push(format!("gate {}: {}", e.result.name, e.note));
+            report.gates.push(e.result);
         }
     }
     print!("{}", print::run_table(&report));
