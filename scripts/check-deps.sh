@@ -13,6 +13,7 @@ rules=(
   "cairn-store: axum axum-core sqlx sqlx-core reqwest"
   "cairn-service: axum axum-core sqlx sqlx-core reqwest"
   "cairn-api: cairn-mlflow"
+  "cairn-pipelines: axum axum-core sqlx sqlx-core reqwest"
 )
 
 failed=0

@@ -3,6 +3,7 @@
 mod client;
 mod deploy;
 mod maturity;
+mod pipeline;
 mod registry;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -45,22 +46,38 @@ enum Command {
     /// every model and the roll-up, or one model's rungs with the evidence, what is missing and the
     /// next step.
     Maturity(maturity::MaturityCommand),
+    /// Run the pipeline (cairn.yaml, or a dvc.yaml as it is): the stages whose inputs changed, the
+    /// rest restored from the cache, each stage a nested MLflow run. Exit codes: 0 ok, 1 a gate failed,
+    /// 2 a stage failed, 3 infrastructure, 4 configuration.
+    Run(pipeline::RunCommand),
+    /// Inspect the pipeline: `status` (what would run and why), `validate` (the file, and imports
+    /// outside a stage's deps and code scope).
+    Pipeline(pipeline::PipelineCommand),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    let result = tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(anyhow::Error::from)
-        .and_then(|runtime| match cli.command {
-            Command::Server(config) => runtime.block_on(cairn_server::run(config)),
-            Command::Serve(config) => runtime.block_on(cairn_server::run_model_server(config)),
-            Command::Registry(cmd) => runtime.block_on(registry::run(cmd)),
-            Command::Deploy(cmd) => runtime.block_on(deploy::run(cmd)),
-            Command::Maturity(cmd) => runtime.block_on(maturity::run(cmd)),
-        });
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cairn: error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Server(config) => runtime.block_on(cairn_server::run(config)),
+        Command::Serve(config) => runtime.block_on(cairn_server::run_model_server(config)),
+        Command::Registry(cmd) => runtime.block_on(registry::run(cmd)),
+        Command::Deploy(cmd) => runtime.block_on(deploy::run(cmd)),
+        Command::Maturity(cmd) => runtime.block_on(maturity::run(cmd)),
+        // The pipeline commands have exit codes of their own (0–5).
+        Command::Run(cmd) => return runtime.block_on(pipeline::run(cmd)),
+        Command::Pipeline(cmd) => return runtime.block_on(pipeline::pipeline(cmd)),
+    };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -1,0 +1,307 @@
+//! `cairn run` and `cairn pipeline status|validate`: the pipeline file in the current directory (or
+//! `--file`), run against the tracking server, with exit codes that say what went wrong — 0 ok,
+//! 1 a gate failed, 2 a stage failed, 3 infrastructure, 4 configuration.
+
+mod mlflow;
+mod print;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use cairn_pipelines::cache::{LocalCache, OutputCache};
+use cairn_pipelines::hashing::FileHasher;
+use cairn_pipelines::params::Override;
+use cairn_pipelines::plan::Planner;
+use cairn_pipelines::report::{RunReport, exit};
+use cairn_pipelines::runner::{RunOptions, Runner};
+use cairn_pipelines::{PipelineError, Project};
+use clap::{Args, Subcommand, ValueEnum};
+
+#[derive(Debug, Args)]
+pub struct RunCommand {
+    /// Stages to run, with what they depend on (a foreach stage's name runs all its items); all
+    /// stages when none is named.
+    stages: Vec<String>,
+    /// The pipeline file [default: cairn.yaml, else dvc.yaml, in the current directory].
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Write the run's result as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Run the stages even when they are up to date or cached.
+    #[arg(long)]
+    force: bool,
+    /// Print what would run and why; run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Stages run at once [default: the number of CPUs].
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Override a param for this run: `-P train.C=0.5` (params.yaml) or `-P file.yaml:key=value`.
+    #[arg(short = 'P', value_name = "KEY=VALUE")]
+    params: Vec<String>,
+    /// Where stages run.
+    #[arg(long, value_enum, default_value_t = ExecutorArg::Local)]
+    executor: ExecutorArg,
+    /// The tracking server [default: MLFLOW_TRACKING_URI when it is an http(s) URL, else
+    /// http://127.0.0.1:5000].
+    #[arg(long, env = "CAIRN_SERVER")]
+    server: Option<String>,
+    /// The MLflow experiment of the runs [default: MLFLOW_EXPERIMENT_ID, else the pipeline's name].
+    #[arg(long, env = "MLFLOW_EXPERIMENT_NAME")]
+    experiment: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExecutorArg {
+    Local,
+    Ray,
+}
+
+#[derive(Debug, Args)]
+pub struct PipelineCommand {
+    #[command(subcommand)]
+    command: PipelineSub,
+}
+
+#[derive(Debug, Subcommand)]
+enum PipelineSub {
+    /// What a run would do with each stage, and why (a diff of cache manifests); runs nothing.
+    Status(StatusArgs),
+    /// Check the pipeline file, and report Python modules a stage imports from the project that are
+    /// outside its deps and code scope (their changes would not rerun it).
+    Validate(FileArg),
+}
+
+#[derive(Debug, Args)]
+struct FileArg {
+    /// The pipeline file [default: cairn.yaml, else dvc.yaml, in the current directory].
+    #[arg(long)]
+    file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct StatusArgs {
+    /// Stages to look at, with what they depend on; all when none is named.
+    stages: Vec<String>,
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Print JSON: `{"stages": [{"name", "status", "reason"}]}`.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A failure before any stage ran, printed as one line; its exit code from its kind.
+fn fail(e: &PipelineError) -> ExitCode {
+    eprintln!("cairn: error: {e}");
+    ExitCode::from(if e.is_configuration() {
+        exit::CONFIGURATION
+    } else {
+        exit::INFRASTRUCTURE
+    })
+}
+
+/// The project and planner for a file and overrides.
+fn open(
+    file: Option<&std::path::Path>,
+    overrides: &[Override],
+) -> Result<Arc<Planner>, PipelineError> {
+    let file = Project::find_file(file)?;
+    let project = Arc::new(Project::load(&file, overrides)?);
+    let hasher = Arc::new(FileHasher::open(&project.root, &project.state.memo_file()));
+    Ok(Arc::new(Planner::new(project, hasher)))
+}
+
+fn local_cache(planner: &Planner) -> Arc<dyn OutputCache> {
+    Arc::new(LocalCache::new(&planner.project.state.cache_dir()))
+}
+
+pub async fn run(cmd: RunCommand) -> ExitCode {
+    let write_json = |report: &RunReport| -> Option<ExitCode> {
+        let path = cmd.json.as_ref()?;
+        let text = serde_json::to_string_pretty(report).expect("a report is JSON");
+        match std::fs::write(path, text + "\n") {
+            Ok(()) => None,
+            Err(e) => {
+                eprintln!("cairn: error: writing {}: {e}", path.display());
+                Some(ExitCode::from(exit::INFRASTRUCTURE))
+            }
+        }
+    };
+    let prepared = (|| {
+        let overrides = cmd
+            .params
+            .iter()
+            .map(|p| Override::parse(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let planner = open(cmd.file.as_deref(), &overrides)?;
+        let targets = planner.project.stage_indexes(&cmd.stages)?;
+        let ray_stage = planner
+            .project
+            .pipeline
+            .stages
+            .iter()
+            .any(|s| s.policy.executor == Some(cairn_pipelines::executor::ExecutorKind::Ray));
+        if cmd.executor == ExecutorArg::Ray || ray_stage {
+            return Err(PipelineError::Usage(
+                "the ray executor is not available yet in this Cairn: use --executor local".into(),
+            ));
+        }
+        Ok((planner, targets))
+    })();
+    let (planner, targets) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = write_json(&RunReport::default());
+            return fail(&e);
+        }
+    };
+    let cache = local_cache(&planner);
+    if cmd.dry_run {
+        let selected = planner.project.dag.select(&targets);
+        return match cairn_pipelines::status::status(&planner, &*cache, &selected, cmd.force).await
+        {
+            Ok(lines) => {
+                print!("{}", print::status_table(&lines, true));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        };
+    }
+    let server = crate::client::server_url(cmd.server.as_deref());
+    let tracker = Arc::new(mlflow::MlflowTracker::new(&server, cmd.experiment.clone()));
+    let runner = Runner {
+        planner: planner.clone(),
+        cache,
+        executor: Arc::new(cairn_pipelines::local::LocalExecutor),
+        tracker: tracker.clone(),
+    };
+    let opts = RunOptions {
+        targets,
+        force: cmd.force,
+        jobs: cmd.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+        }),
+        overrides: cmd
+            .params
+            .iter()
+            .filter_map(|p| p.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .collect(),
+    };
+    let mut report = runner.run(&opts).await;
+    let mut notes = Vec::new();
+    if report.exit_code() == exit::OK {
+        let evaluated = match gates(&planner.project, &tracker, &report).await {
+            Ok(evaluated) => evaluated,
+            Err(e) => {
+                report.infra_error = Some(e.0);
+                Vec::new()
+            }
+        };
+        if let Some(run) = &report.pipeline_run_id
+            && let Err(e) = tracker.record_gates(run, &evaluated).await
+        {
+            report.infra_error = Some(e.0);
+        }
+        for e in evaluated {
+            notes.push(format!("gate {}: {}", e.result.name, e.note));
+            report.gates.push(e.result);
+        }
+    }
+    print!("{}", print::run_table(&report));
+    for n in &notes {
+        println!("  {n}");
+    }
+    print::failed_logs(&planner.project, &report);
+    if let Some(why) = &report.infra_error {
+        eprintln!("cairn: error: {why}");
+    }
+    if let Some(code) = write_json(&report) {
+        return code;
+    }
+    ExitCode::from(report.exit_code())
+}
+
+/// Evaluates the pipeline's gates on the run's metrics; comparison baselines are resolved once, here,
+/// from the registry (`promote.name` at each alias).
+async fn gates(
+    project: &Project,
+    tracker: &mlflow::MlflowTracker,
+    report: &RunReport,
+) -> Result<Vec<cairn_pipelines::gates::Evaluated>, cairn_pipelines::tracker::TrackerError> {
+    use cairn_pipelines::spec::GateRule;
+    let mut baselines = std::collections::BTreeMap::new();
+    for g in &project.pipeline.gates {
+        if let (GateRule::CompareTo { alias, .. }, Some(promote)) =
+            (&g.rule, &project.pipeline.promote)
+        {
+            let key = (alias.clone(), g.metric.clone());
+            if let std::collections::btree_map::Entry::Vacant(slot) = baselines.entry(key) {
+                slot.insert(tracker.baseline(&promote.name, alias, &g.metric).await?);
+            }
+        }
+    }
+    Ok(cairn_pipelines::gates::evaluate(
+        &project.pipeline.gates,
+        &report.metrics,
+        &baselines,
+    ))
+}
+
+pub async fn pipeline(cmd: PipelineCommand) -> ExitCode {
+    match cmd.command {
+        PipelineSub::Status(args) => status(args).await,
+        PipelineSub::Validate(args) => validate(args),
+    }
+}
+
+async fn status(args: StatusArgs) -> ExitCode {
+    let planner = match open(args.file.as_deref(), &[]) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let targets = match planner.project.stage_indexes(&args.stages) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    let selected = planner.project.dag.select(&targets);
+    let cache = local_cache(&planner);
+    let lines = match cairn_pipelines::status::status(&planner, &*cache, &selected, false).await {
+        Ok(lines) => lines,
+        Err(e) => return fail(&e),
+    };
+    // Warm hashes make the next status faster; a memo that cannot be written only costs time.
+    let _ = planner.hasher.save();
+    if args.json {
+        let v = serde_json::json!({ "stages": lines });
+        println!("{}", serde_json::to_string_pretty(&v).expect("JSON"));
+    } else {
+        print!("{}", print::status_table(&lines, false));
+    }
+    ExitCode::SUCCESS
+}
+
+fn validate(args: FileArg) -> ExitCode {
+    let planner = match open(args.file.as_deref(), &[]) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let problems = match print::validation_problems(&planner.project) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let project = &planner.project;
+    if problems.is_empty() {
+        println!(
+            "{}: ok ({} stages)",
+            project.file.display(),
+            project.pipeline.stages.len()
+        );
+        return ExitCode::SUCCESS;
+    }
+    for p in &problems {
+        println!("{}:{p}", project.file.display());
+    }
+    ExitCode::from(exit::CONFIGURATION)
+}

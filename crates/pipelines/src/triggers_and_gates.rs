@@ -1,0 +1,195 @@
+//! The top-level `gates:`, `promote:` and `triggers:` sections, parsed into types (gates and
+//! promotion are evaluated after the stages; triggers by the server, in a later issue).
+
+use crate::error::Result;
+use crate::parse::Parser;
+use crate::paths;
+use crate::spec::{Gate, GateRule, Op, PathRef, Promote, Stage, Trigger, TriggerKind};
+use crate::yaml::{Kind, Node};
+
+/// `gates:` — a list; each item is `{metric, op, value}` or `{metric, compare_to, min_delta}`, with
+/// an optional `name`.
+pub(crate) fn gates(p: &Parser<'_>, n: &Node) -> Result<Vec<Gate>> {
+    let items = match &n.kind {
+        Kind::Seq(items) => items.as_slice(),
+        Kind::Null => &[],
+        _ => return Err(p.err(n.pos, "gates must be a list of rules")),
+    };
+    let mut out: Vec<Gate> = Vec::new();
+    for item in items {
+        let m = p.map(item, "a gate")?;
+        p.unknown_keys(
+            m,
+            &["name", "metric", "op", "value", "compare_to", "min_delta"],
+            &[],
+            "a gate",
+        )?;
+        let metric = match item.get("metric") {
+            Some(m) => p.string(m, "metric")?,
+            None => return Err(p.err(item.pos, "a gate needs `metric:`")),
+        };
+        let rule = match (item.get("op"), item.get("value"), item.get("compare_to")) {
+            (Some(op), Some(value), None) => {
+                let op_text = p.string(op, "op")?;
+                let op = Op::parse(&op_text).ok_or_else(|| {
+                    p.err(
+                        op.pos,
+                        format!("op '{op_text}' is not one of >=, >, <=, <, ==, !="),
+                    )
+                })?;
+                GateRule::Absolute {
+                    op,
+                    value: p.number(value, "value")?,
+                }
+            }
+            (None, None, Some(alias)) => GateRule::CompareTo {
+                alias: p.string(alias, "compare_to")?,
+                min_delta: item
+                    .get("min_delta")
+                    .map(|d| p.number(d, "min_delta"))
+                    .transpose()?
+                    .unwrap_or(0.0),
+            },
+            (_, _, Some(c)) => {
+                return Err(p.err(c.pos, "a gate takes either op and value, or compare_to"));
+            }
+            _ => {
+                return Err(p.err(
+                    item.pos,
+                    "a gate needs `op:` and `value:` (absolute) or `compare_to:` (an alias)",
+                ));
+            }
+        };
+        if matches!(rule, GateRule::Absolute { .. })
+            && let Some(d) = item.get("min_delta")
+        {
+            return Err(p.err(d.pos, "min_delta goes with compare_to"));
+        }
+        let name = match item.get("name") {
+            Some(n) => p.string(n, "name")?,
+            None => match &rule {
+                GateRule::Absolute { op, value } => {
+                    format!(
+                        "{metric} {} {}",
+                        op.as_str(),
+                        serde_json::Value::from(*value)
+                    )
+                }
+                GateRule::CompareTo { alias, min_delta } => {
+                    format!(
+                        "{metric} vs @{alias} (min_delta {})",
+                        serde_json::Value::from(*min_delta)
+                    )
+                }
+            },
+        };
+        if out.iter().any(|g| g.name == name) {
+            return Err(p.err(item.pos, format!("two gates are named '{name}'")));
+        }
+        out.push(Gate {
+            name,
+            metric,
+            rule,
+            pos: item.pos,
+        });
+    }
+    Ok(out)
+}
+
+/// `promote:` — `{model: <an out>, name, alias?, candidate_alias?}`.
+pub(crate) fn promote(p: &Parser<'_>, n: &Node, stages: &[Stage]) -> Result<Promote> {
+    let m = p.map(n, "promote")?;
+    p.unknown_keys(
+        m,
+        &["model", "name", "alias", "candidate_alias"],
+        &[],
+        "promote",
+    )?;
+    let model_node = n
+        .get("model")
+        .ok_or_else(|| p.err(n.pos, "promote needs `model:` (the out holding the model)"))?;
+    let text = p.string(model_node, "promote: model")?;
+    let path = paths::resolve(".", &text).map_err(|why| p.err(model_node.pos, why))?;
+    if !stages
+        .iter()
+        .any(|s| s.outs.iter().any(|o| paths::within(&path, &o.path)))
+    {
+        return Err(p.err(
+            model_node.pos,
+            format!("promote: model '{path}' is not an out of any stage"),
+        ));
+    }
+    let name = n
+        .get("name")
+        .ok_or_else(|| p.err(n.pos, "promote needs `name:` (the registered model)"))?;
+    let opt = |k: &str| n.get(k).map(|v| p.string(v, k)).transpose();
+    Ok(Promote {
+        model: PathRef {
+            path,
+            pos: model_node.pos,
+        },
+        name: p.string(name, "promote: name")?,
+        alias: opt("alias")?,
+        candidate_alias: opt("candidate_alias")?,
+        pos: n.pos,
+    })
+}
+
+/// Keys a trigger may carry besides the one that says its kind.
+const TRIGGER_OPTIONS: &[&str] = &[
+    "timezone",
+    "concurrency",
+    "catchup",
+    "debounce",
+    "cooldown",
+    "when",
+    "model",
+    "max_active_runs",
+];
+
+/// `triggers:` — a mapping of names to `{cron}`, `{watch}`, `{monitor, when}` or `{on, model}`.
+pub(crate) fn triggers(p: &Parser<'_>, n: &Node) -> Result<Vec<Trigger>> {
+    let mut out = Vec::new();
+    for (key, body) in p.map(n, "triggers")? {
+        let what = format!("trigger '{}'", key.name);
+        let m = p.map(body, &what)?;
+        let mut known = vec!["cron", "watch", "monitor", "on"];
+        known.extend_from_slice(TRIGGER_OPTIONS);
+        p.unknown_keys(m, &known, &[], &what)?;
+        let opt = |k: &str| body.get(k).map(|v| p.string(v, k)).transpose();
+        let kinds = ["cron", "watch", "monitor", "on"]
+            .iter()
+            .filter(|k| body.get(k).is_some())
+            .count();
+        if kinds != 1 {
+            return Err(p.err(
+                body.pos,
+                format!("{what} needs exactly one of cron, watch, monitor, on"),
+            ));
+        }
+        let kind = if let Some(schedule) = opt("cron")? {
+            TriggerKind::Cron {
+                schedule,
+                timezone: opt("timezone")?,
+            }
+        } else if let Some(target) = opt("watch")? {
+            TriggerKind::Watch { target }
+        } else if let Some(monitor) = opt("monitor")? {
+            TriggerKind::Monitor {
+                monitor,
+                when: opt("when")?,
+            }
+        } else {
+            TriggerKind::Registry {
+                event: opt("on")?.unwrap_or_default(),
+                model: opt("model")?,
+            }
+        };
+        out.push(Trigger {
+            name: key.name.clone(),
+            kind,
+            pos: key.pos,
+        });
+    }
+    Ok(out)
+}
