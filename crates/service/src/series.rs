@@ -14,6 +14,9 @@ use cairn_store::{HistoryOrder, MetricHistoryQuery, SummaryQuery};
 use crate::runs::parse_run_id;
 use crate::{ServiceResult, Tracking};
 
+/// An inclusive step range.
+type Steps = (i64, i64);
+
 /// One run's series at a width: how many points it has in all, and what to draw.
 #[derive(Debug)]
 pub struct Series {
@@ -38,12 +41,15 @@ impl Tracking {
             .map(|r| parse_run_id(r))
             .collect::<ServiceResult<Vec<RunId>>>()?;
         let mut buckets = self.summary(&runs, key, COARSEST, None).await?;
-        let points: Vec<i64> = buckets.iter().map(|b| b.iter().map(|b| b.count).sum()).collect();
+        let points: Vec<i64> = buckets
+            .iter()
+            .map(|b| b.iter().map(|b| b.count).sum())
+            .collect();
         let t0: Vec<i64> = buckets.iter().map(|b| origin(b)).collect();
         let mut drawn: Vec<Option<Pixels>> = runs.iter().map(|_| None).collect();
         while drawn.iter().any(Option::is_none) {
             // What each run still to draw reads next, grouped by level (None: its raw points).
-            let mut reads: BTreeMap<Option<u8>, Vec<(usize, (i64, i64))>> = BTreeMap::new();
+            let mut reads: BTreeMap<Option<u8>, Vec<(usize, Steps)>> = BTreeMap::new();
             for (i, b) in buckets.iter().enumerate() {
                 if drawn[i].is_some() {
                     continue;
@@ -119,7 +125,7 @@ impl Tracking {
         runs: &[RunId],
         key: &str,
         level: u8,
-        steps: Option<(i64, i64)>,
+        steps: Option<Steps>,
     ) -> ServiceResult<Vec<Vec<StepBucket>>> {
         let mut by_run: HashMap<String, Vec<StepBucket>> = HashMap::new();
         let query = SummaryQuery {

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use crate::WebUi;
 use crate::error::{PageQuery, PageResult, invalid};
 use crate::format;
-use crate::pages::enc;
 use crate::layout::{Page, json_island};
+use crate::pages::enc;
 
 #[derive(Debug, Deserialize)]
 pub struct CompareQuery {
