@@ -15,6 +15,7 @@ pub trait Columns: Send + 'static {
     fn int(&self, i: usize) -> i64;
     fn opt_int(&self, i: usize) -> Option<i64>;
     fn real(&self, i: usize) -> f64;
+    fn opt_real(&self, i: usize) -> Option<f64>;
     fn flag(&self, i: usize) -> bool;
 
     /// A metric value stored as (value, is_nan): NaN has no portable column representation.
@@ -63,6 +64,9 @@ where
         self.get(i)
     }
     fn real(&self, i: usize) -> f64 {
+        self.get(i)
+    }
+    fn opt_real(&self, i: usize) -> Option<f64> {
         self.get(i)
     }
     fn flag(&self, i: usize) -> bool {

@@ -349,12 +349,10 @@ impl<E: TrackingEngine> TrackingStore for SqlTracking<E> {
         self.0.metric_history(query).await
     }
     async fn metric_summary(&self, query: SummaryQuery) -> StoreResult<Vec<(String, StepBucket)>> {
-        let mut tx = RegistryDb::begin_read(&self.0).await?;
-        crate::summary::metric_summary(&mut *tx, &query).await
+        crate::summary::metric_summary(&mut self.0.reader().await?, &query).await
     }
     async fn metric_extremes(&self, runs: &[RunId]) -> StoreResult<Vec<MetricExtremes>> {
-        let mut tx = RegistryDb::begin_read(&self.0).await?;
-        crate::summary::metric_extremes(&mut *tx, runs).await
+        crate::summary::metric_extremes(&mut self.0.reader().await?, runs).await
     }
     async fn list_runs(
         &self,

@@ -83,15 +83,6 @@ impl Row {
             _ => Err(self.corrupt(i, "an integer")),
         }
     }
-    /// A float; SQLite hands back a REAL column's integral values as integers.
-    pub fn opt_real(&self, i: usize) -> StoreResult<Option<f64>> {
-        match self.0.get(i) {
-            Some(Val::Real(v)) => Ok(*v),
-            Some(Val::Int(v)) => Ok(v.map(|v| v as f64)),
-            Some(Val::Text(None)) => Ok(None),
-            _ => Err(self.corrupt(i, "a float")),
-        }
-    }
     pub fn text(&self, i: usize) -> StoreResult<String> {
         self.opt_text(i)?.ok_or_else(|| self.corrupt(i, "text"))
     }
