@@ -22,11 +22,12 @@ CREATE TABLE metric_summary (
     PRIMARY KEY (run_id, key, level, bucket)
 );
 
+-- Every level at once: the levels are cairn_domain::metric_series::SUMMARY_LEVELS.
 INSERT INTO metric_summary
-SELECT run_id, key, 6, bucket, n, min_value, max_value, first_step, min_timestamp, max_timestamp,
+SELECT run_id, key, level, bucket, n, min_value, max_value, first_step, min_timestamp, max_timestamp,
        step, timestamp, value, is_nan
-FROM (SELECT run_id, key, step >> 6 AS bucket, step, timestamp, value, is_nan,
-             ROW_NUMBER() OVER (PARTITION BY run_id, key, step >> 6
+FROM (SELECT run_id, key, level, step >> level AS bucket, step, timestamp, value, is_nan,
+             ROW_NUMBER() OVER (PARTITION BY run_id, key, level, step >> level
                                 ORDER BY step DESC, timestamp DESC, is_nan DESC, value DESC) AS newest,
              COUNT(*) OVER b AS n,
              MIN(CASE WHEN NOT is_nan THEN value END) OVER b AS min_value,
@@ -34,54 +35,7 @@ FROM (SELECT run_id, key, step >> 6 AS bucket, step, timestamp, value, is_nan,
              MIN(step) OVER b AS first_step,
              MIN(timestamp) OVER b AS min_timestamp,
              MAX(timestamp) OVER b AS max_timestamp
-      FROM metrics
-      WINDOW b AS (PARTITION BY run_id, key, step >> 6)) points
-WHERE newest = 1;
-
-INSERT INTO metric_summary
-SELECT run_id, key, 10, bucket, n, min_value, max_value, first_step, min_timestamp, max_timestamp,
-       step, timestamp, value, is_nan
-FROM (SELECT run_id, key, step >> 10 AS bucket, step, timestamp, value, is_nan,
-             ROW_NUMBER() OVER (PARTITION BY run_id, key, step >> 10
-                                ORDER BY step DESC, timestamp DESC, is_nan DESC, value DESC) AS newest,
-             COUNT(*) OVER b AS n,
-             MIN(CASE WHEN NOT is_nan THEN value END) OVER b AS min_value,
-             MAX(CASE WHEN NOT is_nan THEN value END) OVER b AS max_value,
-             MIN(step) OVER b AS first_step,
-             MIN(timestamp) OVER b AS min_timestamp,
-             MAX(timestamp) OVER b AS max_timestamp
-      FROM metrics
-      WINDOW b AS (PARTITION BY run_id, key, step >> 10)) points
-WHERE newest = 1;
-
-INSERT INTO metric_summary
-SELECT run_id, key, 14, bucket, n, min_value, max_value, first_step, min_timestamp, max_timestamp,
-       step, timestamp, value, is_nan
-FROM (SELECT run_id, key, step >> 14 AS bucket, step, timestamp, value, is_nan,
-             ROW_NUMBER() OVER (PARTITION BY run_id, key, step >> 14
-                                ORDER BY step DESC, timestamp DESC, is_nan DESC, value DESC) AS newest,
-             COUNT(*) OVER b AS n,
-             MIN(CASE WHEN NOT is_nan THEN value END) OVER b AS min_value,
-             MAX(CASE WHEN NOT is_nan THEN value END) OVER b AS max_value,
-             MIN(step) OVER b AS first_step,
-             MIN(timestamp) OVER b AS min_timestamp,
-             MAX(timestamp) OVER b AS max_timestamp
-      FROM metrics
-      WINDOW b AS (PARTITION BY run_id, key, step >> 14)) points
-WHERE newest = 1;
-
-INSERT INTO metric_summary
-SELECT run_id, key, 18, bucket, n, min_value, max_value, first_step, min_timestamp, max_timestamp,
-       step, timestamp, value, is_nan
-FROM (SELECT run_id, key, step >> 18 AS bucket, step, timestamp, value, is_nan,
-             ROW_NUMBER() OVER (PARTITION BY run_id, key, step >> 18
-                                ORDER BY step DESC, timestamp DESC, is_nan DESC, value DESC) AS newest,
-             COUNT(*) OVER b AS n,
-             MIN(CASE WHEN NOT is_nan THEN value END) OVER b AS min_value,
-             MAX(CASE WHEN NOT is_nan THEN value END) OVER b AS max_value,
-             MIN(step) OVER b AS first_step,
-             MIN(timestamp) OVER b AS min_timestamp,
-             MAX(timestamp) OVER b AS max_timestamp
-      FROM metrics
-      WINDOW b AS (PARTITION BY run_id, key, step >> 18)) points
+      FROM metrics CROSS JOIN (SELECT 6 AS level UNION ALL SELECT 10 UNION ALL SELECT 14
+                               UNION ALL SELECT 18) levels
+      WINDOW b AS (PARTITION BY run_id, key, level, step >> level)) points
 WHERE newest = 1;
