@@ -85,28 +85,16 @@ impl Runner {
                 previous.and_then(|s| s.source_run_id),
             ),
         };
-        self.save_state(ctx, &outs, source_run_id.clone())?;
-        let metrics = self.read_metrics(ctx.index);
-        let result = StageResult {
-            name: stage.name.clone(),
+        let log = log_file.is_file().then_some(log_file);
+        let done = Completion {
             status: StageStatus::Cached,
-            run_id: non_empty(&tracked.run_id),
-            duration_ms: elapsed(ctx.clock),
-            reason: why,
-        };
-        let end = Ending {
+            why,
             outs: &outs,
-            metrics: &metrics,
-            log: log_file.is_file().then_some(log_file),
+            log,
+            state_source: source_run_id.clone(),
             source_run_id,
         };
-        self.finish(&tracked.run_id, ctx, &result, end).await?;
-        Ok(Done {
-            index: ctx.index,
-            result,
-            metrics,
-            infra: None,
-        })
+        self.completed(ctx, &tracked.run_id, done).await
     }
 
     /// A miss: the stage runs on the executor, and its outs go into the cache.
@@ -278,22 +266,41 @@ impl Runner {
                 .await
                 .map_err(|e| PipelineError::Cache(e.to_string()))?;
         }
-        self.save_state(ctx, &outs, non_empty(&tracked.run_id))?;
+        let done = Completion {
+            status: StageStatus::Ran,
+            why,
+            outs: &outs,
+            log,
+            state_source: non_empty(&tracked.run_id),
+            source_run_id: None,
+        };
+        self.completed(ctx, &tracked.run_id, done).await
+    }
+
+    /// A stage that ended well, cached or ran: its state saved, its run's record written, its result.
+    async fn completed(
+        &self,
+        ctx: &StageCtx<'_>,
+        run_id: &str,
+        done: Completion<'_>,
+    ) -> Result<Done, PipelineError> {
+        let stage = &self.planner.project.pipeline.stages[ctx.index];
+        self.save_state(ctx, done.outs, done.state_source)?;
         let metrics = self.read_metrics(ctx.index);
         let result = StageResult {
             name: stage.name.clone(),
-            status: StageStatus::Ran,
-            run_id: non_empty(&tracked.run_id),
+            status: done.status,
+            run_id: non_empty(run_id),
             duration_ms: elapsed(ctx.clock),
-            reason: why,
+            reason: done.why,
         };
         let end = Ending {
-            outs: &outs,
+            outs: done.outs,
             metrics: &metrics,
-            log,
-            source_run_id: None,
+            log: done.log,
+            source_run_id: done.source_run_id,
         };
-        self.finish(&tracked.run_id, ctx, &result, end).await?;
+        self.finish(run_id, ctx, &result, end).await?;
         Ok(Done {
             index: ctx.index,
             result,
@@ -380,6 +387,18 @@ impl Runner {
 }
 
 /// What a stage run ends with, besides its result.
+/// How a stage that ended well ended: what `completed` records.
+struct Completion<'a> {
+    status: StageStatus,
+    why: String,
+    outs: &'a BTreeMap<String, OutRecord>,
+    log: Option<std::path::PathBuf>,
+    /// The run whose outputs these are, kept in the stage's local state.
+    state_source: Option<String>,
+    /// The run a cache hit restored from, recorded on the stage's run.
+    source_run_id: Option<String>,
+}
+
 pub(crate) struct Ending<'a> {
     outs: &'a BTreeMap<String, OutRecord>,
     metrics: &'a [(String, f64)],
