@@ -31,17 +31,27 @@ function smooth(ys, weight) {
   });
 }
 
+const sameX = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+
 function toData(s) {
-  // One x axis for all runs of the card: uPlot wants aligned series, so join on x.
-  const xs = [...new Set(s.series.flatMap((r) => r.x))].sort((a, b) => a - b);
-  const at = new Map(xs.map((x, i) => [x, i]));
   const w = smoothing ? +smoothing.value : 0;
+  const fields = ["last", "min", "max"];
+  const rs = s.series;
+  // Runs logged at the same steps share their buckets' x: their columns go as they came.
+  if (rs.length && rs.every((r) => sameX(r.x, rs[0].x))) {
+    const out = [rs[0].x];
+    for (const r of rs) for (const f of fields) out.push(f === "last" ? smooth(r[f], w) : r[f]);
+    return out;
+  }
+  // Otherwise one x axis for all runs of the card: uPlot wants aligned series, so join on x.
+  const xs = [...new Set(rs.flatMap((r) => r.x))].sort((a, b) => a - b);
+  const at = new Map(xs.map((x, i) => [x, i]));
   const out = [xs];
-  for (const r of s.series) {
-    for (const field of ["last", "min", "max"]) {
+  for (const r of rs) {
+    for (const f of fields) {
       const col = new Array(xs.length).fill(null);
-      r.x.forEach((x, i) => (col[at.get(x)] = r[field][i]));
-      out.push(field === "last" ? smooth(col, w) : col);
+      r.x.forEach((x, i) => (col[at.get(x)] = r[f][i]));
+      out.push(f === "last" ? smooth(col, w) : col);
     }
   }
   return out;

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use axum::extract::State;
+use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use cairn_domain::Run;
 use maud::html;
@@ -31,10 +32,11 @@ const MAX_RUNS: usize = 1000;
 /// Chart cards whose first series the page preloads: those in view on arrival.
 const PRELOADED_CHARTS: usize = 2;
 
-/// The first series request of a chart card, at a nominal width of 800 pixels on the step axis.
+/// The first series request of a chart card, on the step axis, at a nominal width: about a card's
+/// width on a laptop screen (the card draws it at its own).
 fn first_series(ids: &[&str], key: &str) -> String {
     format!(
-        "/ui/series?runs={}&key={}&width=800&x=step",
+        "/ui/series?runs={}&key={}&width=640&x=step",
         enc(&ids.join(",")),
         enc(key)
     )
@@ -188,11 +190,6 @@ pub async fn page(
                 label { input.log-scale type="checkbox"; " Log scale" }
                 label { "Smoothing " input.smoothing type="range" min="0" max="0.99" step="0.01" value="0"; }
             }
-            // The first cards' series are fetched while the scripts load: a preload of the very URL
-            // charts.js asks first (a nominal width; the card draws it at its own).
-            @for k in metrics.iter().take(PRELOADED_CHARTS) {
-                link rel="preload" as="fetch" crossorigin href=(first_series(&ids, k));
-            }
             div.charts { @for k in &metrics {
                 figure.chart-card data-runs=(ids.join(",")) data-key=(k) data-series=(first_series(&ids, k)) {
                     figcaption { (k) } div.chart {}
@@ -206,10 +203,31 @@ pub async fn page(
         canvas #scatter width="600" height="400" aria-label="Scatter of two columns" {}
         (json_island("compare-data", &json!({ "runs": names, "axes": axes })))
     };
-    Ok(Page {
+    // The first cards' series are fetched while the page and its scripts load: a preload of the very
+    // URL charts.js asks first, in a `Link` header so that the browser starts it with the response
+    // headers, before parsing anything and ahead of the stylesheets and scripts.
+    let preload: Vec<String> = if runs.len() <= MAX_CHART_RUNS {
+        metrics
+            .iter()
+            .take(PRELOADED_CHARTS)
+            .map(|k| {
+                format!(
+                    "<{}>; rel=preload; as=fetch; crossorigin",
+                    first_series(&ids, k)
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let page = Page {
         title: "Compare runs".into(),
         section: "Experiments",
         scripts: &["parallel.js", "charts.js"],
         body,
-    })
+    };
+    let link = (!preload.is_empty())
+        .then(|| HeaderValue::from_str(&preload.join(", ")).ok())
+        .flatten();
+    Ok((link.map(|v| [(header::LINK, v)]), page))
 }
