@@ -18,6 +18,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import requests
 
 from conftest import cairn_bin, unique
 
@@ -390,3 +391,47 @@ def test_gates_decide_the_exit_code(tmp_path, cairn_server, client):
     passed = project.run()
     assert [g["passed"] for g in passed["gates"]] == [True, True]
     assert passed["gates"][0]["observed"] == 0.98
+
+
+def test_register_stores_the_snapshot_and_runs_are_recorded_on_the_server(project):
+    base = project.server
+    first = project.cairn("pipeline", "register", "churn-e2e", "--server", base)
+    assert first.returncode == 0, first.stderr
+    assert "registered pipeline churn-e2e version 1" in first.stdout
+    got = requests.get(f"{base}/api/cairn/v1/pipelines/churn-e2e").json()["pipeline"]
+    paths = sorted(f["path"] for f in got["files"])
+    # Inputs only: the code, the pipeline and params files, the source data; no outs, no .cairn state.
+    assert paths == ["cairn.yaml", "params.yaml", "prepare.py", "raw.csv", "report.py", "train.py"]
+    served = requests.get(f"{base}/api/cairn/v1/pipelines/churn-e2e/files/train.py")
+    assert served.status_code == 200 and served.text == TRAIN
+    # Nothing changed: the same version, nothing uploaded.
+    again = project.cairn("pipeline", "register", "churn-e2e", "--server", base)
+    assert again.returncode == 0 and "unchanged: version 1" in again.stdout, again.stdout
+    (project.root / "train.py").write_text(TRAIN + "# tweak\n")
+    third = project.cairn("pipeline", "register", "churn-e2e", "--server", base)
+    assert "version 2 (6 files, 1 uploaded" in third.stdout, third.stdout
+    bad = project.cairn("pipeline", "register", "bad name", "--server", base)
+    assert bad.returncode == 4 and "pipeline name" in bad.stderr, bad.stderr
+
+    # A run is recorded beside its MLflow run, with its DAG, report and exit code, on the change log.
+    report = project.run()
+    run_id = report["pipeline_run_id"]
+    rec = requests.get(f"{base}/api/cairn/v1/pipeline-runs/{run_id}").json()["pipeline_run"]
+    assert rec["status"] == "succeeded" and rec["exit_code"] == 0
+    assert rec["report"]["stages"] == report["stages"]
+    assert rec["dag"] == [
+        {"name": "prepare", "needs": []},
+        {"name": "train", "needs": ["prepare"]},
+        {"name": "report", "needs": ["train"]},
+    ]
+    events = requests.get(f"{base}/api/cairn/v1/events").json()["events"]
+    mine = [(e["kind"], e["detail"].get("version") or e["detail"].get("run_id")) for e in events
+            if e["topic"] == "pipeline" and e["subject"] in ("churn-e2e", "proj")]
+    assert ("registered", 1) in mine and ("registered", 2) in mine
+    assert mine[-2:] == [("run_started", run_id), ("run_finished", run_id)]
+
+    # A failing stage: the record says failed, exit 2.
+    (project.root / "report.py").write_text("raise SystemExit(3)\n")
+    failed = project.run(expect=2)
+    rec = requests.get(f"{base}/api/cairn/v1/pipeline-runs/{failed['pipeline_run_id']}").json()["pipeline_run"]
+    assert (rec["status"], rec["exit_code"]) == ("failed", 2)

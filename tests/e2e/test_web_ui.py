@@ -452,6 +452,48 @@ def test_models_deployments_and_maturity_pages(cairn_server, page, experiment_id
     expect(page.locator("#rollup tr")).to_have_count(7)
 
 
+def test_pipelines_page_shows_runs_their_dag_timeline_and_gates(cairn_server, page, client, experiment_id):
+    """Pipeline runs as `cairn run` records them on the native API (start with the DAG, finish with the
+    report): the list, one run's stages by DAG depth with their cache results, the timeline from the
+    stage runs' own times, and the gates."""
+    base = cairn_server.url
+    parent = client.create_run(experiment_id).info.run_id
+    stages = []
+    for name, status in (("prepare", "cached"), ("train", "ran"), ("evaluate", "ran")):
+        r = client.create_run(experiment_id, tags={"mlflow.parentRunId": parent})
+        time.sleep(0.05)
+        client.set_terminated(r.info.run_id)
+        stages.append({"name": name, "status": status, "run_id": r.info.run_id, "duration_ms": 50,
+                       "reason": "params.train.C 1.0 → 0.5" if name == "train" else ""})
+    dag = [{"name": "prepare", "needs": []}, {"name": "train", "needs": ["prepare"]}, {"name": "evaluate", "needs": ["train"]}]
+    api = f"{base}/api/cairn/v1/pipeline-runs"
+    name = f"ui-pipe-{uuid.uuid4().hex[:6]}"
+    r = requests.post(api, json={"run_id": parent, "pipeline": name, "experiment_id": experiment_id, "dag": dag})
+    assert r.status_code == 200, r.text
+    gates = [{"name": "accuracy >= 0.8", "passed": True, "observed": 0.91, "threshold": 0.8, "baseline": None},
+             {"name": "accuracy vs @champion", "passed": False, "observed": 0.91, "threshold": 0.93, "baseline": 0.93}]
+    report = {"pipeline_run_id": parent, "stages": stages, "gates": gates, "promotion": None}
+    r = requests.post(f"{api}/{parent}/finish", json={"status": "failed", "exit_code": 1, "report": report})
+    assert r.status_code == 200, r.text
+
+    page.goto(f"{base}/pipelines")
+    row = page.locator("#pipeline-runs tr", has_text=name)
+    expect(row).to_contain_text("1 cached · 2 ran")
+    expect(row).to_contain_text("1/2 passed")
+    row.get_by_role("link").first.click()
+    expect(page.locator("#pipeline-run-header")).to_contain_text("failed")
+    cols = page.locator("#dag .dag-col")
+    expect(cols).to_have_count(3)
+    expect(cols.nth(0).locator(".stage")).to_have_class(re.compile("cached"))
+    expect(cols.nth(1).locator(".stage")).to_contain_text("params.train.C 1.0 → 0.5")
+    expect(page.locator("#timeline .tl-bar")).to_have_count(3)
+    expect(page.locator("#gates tr.gate.failed")).to_contain_text("accuracy vs @champion")
+    snap(page, "pipeline-run")
+    # The stage's name links its MLflow run.
+    cols.nth(1).get_by_role("link", name="train").click()
+    expect(page).to_have_url(re.compile(f"/runs/{stages[1]['run_id']}"))
+
+
 def test_cold_visit_assets_stay_within_budget(cairn_server):
     """JS + CSS a cold visit of the heaviest page loads, gzip as served: ≤ 60 KB (MLflow 3.17's UI: 1.32 MB)."""
     html = requests.get(f"{cairn_server.url}/experiments/0").text

@@ -1,6 +1,7 @@
 //! Cairn's native JSON API under `/api/cairn/v1/`: what MLflow's API has no words for — the control
 //! plane's change log (`/events`, a long poll that replicas and the UI follow), the registry's history,
-//! deployments with their status and history, and the maturity tracker. Described by an OpenAPI
+//! deployments with their status and history, the maturity tracker, and pipelines (registered project
+//! snapshots and pipeline runs). Described by an OpenAPI
 //! document at `/api/cairn/v1/openapi.json`, browsable at `/api/cairn/docs`.
 //!
 //! Request and response types are the contract's (`cairn-contract`), shared with the typed client.
@@ -12,10 +13,12 @@ mod error;
 mod events;
 mod history;
 mod maturity;
+mod pipelines;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use cairn_service::{ChangeLog, Deployments, MaturityTracker, Registry};
+use cairn_service::{ChangeLog, Deployments, MaturityTracker, Pipelines, Registry};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -45,7 +48,17 @@ pub const PREFIX: &str = "/api/cairn/v1";
         deployments::rollback,
         deployments::history,
         maturity::overview,
-        maturity::model
+        maturity::model,
+        pipelines::missing_objects,
+        pipelines::put_object,
+        pipelines::register,
+        pipelines::list,
+        pipelines::get,
+        pipelines::file,
+        pipelines::start_run,
+        pipelines::finish_run,
+        pipelines::get_run,
+        pipelines::list_runs
     ),
     components(schemas(
         cairn_contract::EventDto,
@@ -61,12 +74,25 @@ pub const PREFIX: &str = "/api/cairn/v1";
         cairn_contract::DeploymentEventsResponse,
         cairn_contract::MaturityDto,
         cairn_contract::MaturityListResponse,
+        cairn_contract::SnapshotFileDto,
+        cairn_contract::RegisterPipelineBody,
+        cairn_contract::PipelineDto,
+        cairn_contract::PipelineResponse,
+        cairn_contract::PipelinesResponse,
+        cairn_contract::ObjectsBody,
+        cairn_contract::MissingObjectsResponse,
+        cairn_contract::StartPipelineRunBody,
+        cairn_contract::FinishPipelineRunBody,
+        cairn_contract::PipelineRunDto,
+        cairn_contract::PipelineRunResponse,
+        cairn_contract::PipelineRunsResponse,
     )),
     tags(
         (name = "change log", description = "The control plane's one change log, with a global sequence"),
         (name = "registry", description = "The model registry's change log"),
         (name = "deployments", description = "Named serving endpoints bound to registry aliases or versions"),
-        (name = "maturity", description = "Each model's MLOps maturity level, from evidence")
+        (name = "maturity", description = "Each model's MLOps maturity level, from evidence"),
+        (name = "pipelines", description = "Registered pipeline snapshots and pipeline runs")
     )
 )]
 struct ApiDoc;
@@ -83,6 +109,7 @@ pub struct NativeApi {
     pub deployments: Deployments,
     pub change_log: ChangeLog,
     pub maturity: MaturityTracker,
+    pub pipelines: Pipelines,
 }
 
 /// The native API's routes, its OpenAPI document and the Swagger UI.
@@ -112,6 +139,31 @@ pub fn router(s: NativeApi) -> Router {
         .route("/maturity", get(maturity::overview))
         .route("/maturity/{model}", get(maturity::model))
         .with_state(s.maturity)
+        .route(
+            "/pipelines/objects/missing",
+            post(pipelines::missing_objects),
+        )
+        .route(
+            "/pipelines/objects/{digest}",
+            axum::routing::put(pipelines::put_object)
+                .layer(DefaultBodyLimit::max(pipelines::MAX_OBJECT_BYTES)),
+        )
+        .route("/pipelines", get(pipelines::list))
+        .route(
+            "/pipelines/{name}",
+            get(pipelines::get).put(pipelines::register),
+        )
+        .route("/pipelines/{name}/files/{*path}", get(pipelines::file))
+        .route(
+            "/pipeline-runs",
+            get(pipelines::list_runs).post(pipelines::start_run),
+        )
+        .route("/pipeline-runs/{run_id}", get(pipelines::get_run))
+        .route(
+            "/pipeline-runs/{run_id}/finish",
+            post(pipelines::finish_run),
+        )
+        .with_state(s.pipelines)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     Router::new()

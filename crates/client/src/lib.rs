@@ -7,7 +7,9 @@ use std::time::Duration;
 use cairn_contract::{
     ChangesResponse, DeploymentBody, DeploymentDto, DeploymentEventDto, DeploymentEventsResponse,
     DeploymentResponse, DeploymentsResponse, ErrorBody, ErrorCode, EventDto, EventsResponse,
-    MaturityDto, MaturityListResponse,
+    FinishPipelineRunBody, MaturityDto, MaturityListResponse, MissingObjectsResponse, ObjectsBody,
+    PipelineDto, PipelineResponse, PipelineRunDto, PipelineRunResponse, PipelinesResponse,
+    RegisterPipelineBody, StartPipelineRunBody,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -122,18 +124,39 @@ impl Client {
         body: Option<&B>,
         timeout: Duration,
     ) -> ClientResult<T> {
+        let mut req = self.request(method, path, query, timeout);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        self.answer(path, req).await
+    }
+
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        timeout: Duration,
+    ) -> reqwest::RequestBuilder {
         let url = format!("{}{PREFIX}{path}", self.base);
-        let mut req = self
+        let req = self
             .http
             .request(method, &url)
             .query(query)
             .timeout(timeout);
-        if let Some(body) = body {
-            req = req.json(body);
+        match &self.auth {
+            Some((user, password)) => req.basic_auth(user, password.as_ref()),
+            None => req,
         }
-        if let Some((user, password)) = &self.auth {
-            req = req.basic_auth(user, password.as_ref());
-        }
+    }
+
+    /// Sends `req` and reads the API's JSON answer, or its error.
+    async fn answer<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        req: reqwest::RequestBuilder,
+    ) -> ClientResult<T> {
+        let url = format!("{}{PREFIX}{path}", self.base);
         let resp = req.send().await.map_err(|source| ClientError::Transport {
             base: self.base.clone(),
             source,
@@ -272,6 +295,72 @@ impl Client {
         let path = format!("/maturity/{}", encode_segment(model));
         self.call(Method::GET, &path, &[], Duration::from_secs(60))
             .await
+    }
+
+    /// Which of these snapshot objects the server lacks.
+    pub async fn missing_objects(&self, digests: Vec<String>) -> ClientResult<Vec<String>> {
+        let body = ObjectsBody { digests };
+        let r: MissingObjectsResponse = self
+            .send(
+                Method::POST,
+                "/pipelines/objects/missing",
+                &[],
+                Some(&body),
+                CALL,
+            )
+            .await?;
+        Ok(r.missing)
+    }
+
+    /// Uploads a snapshot object (its BLAKE3 is `digest`).
+    pub async fn put_object(&self, digest: &str, bytes: Vec<u8>) -> ClientResult<()> {
+        let path = format!("/pipelines/objects/{}", encode_segment(digest));
+        let req = self
+            .request(Method::PUT, &path, &[], Duration::from_secs(600))
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(bytes);
+        let _: serde_json::Value = self.answer(&path, req).await?;
+        Ok(())
+    }
+
+    /// Registers a snapshot as the next version of pipeline `name`.
+    pub async fn register_pipeline(
+        &self,
+        name: &str,
+        body: &RegisterPipelineBody,
+    ) -> ClientResult<PipelineResponse> {
+        let path = format!("/pipelines/{}", encode_segment(name));
+        self.send(Method::PUT, &path, &[], Some(body), CALL).await
+    }
+
+    /// Registered pipelines, the latest version of each.
+    pub async fn pipelines(&self) -> ClientResult<Vec<PipelineDto>> {
+        let r: PipelinesResponse = self.call(Method::GET, "/pipelines", &[], CALL).await?;
+        Ok(r.pipelines)
+    }
+
+    /// Records a pipeline run as it starts.
+    pub async fn start_pipeline_run(
+        &self,
+        body: &StartPipelineRunBody,
+    ) -> ClientResult<PipelineRunDto> {
+        let r: PipelineRunResponse = self
+            .send(Method::POST, "/pipeline-runs", &[], Some(body), CALL)
+            .await?;
+        Ok(r.pipeline_run)
+    }
+
+    /// Ends a pipeline run.
+    pub async fn finish_pipeline_run(
+        &self,
+        run_id: &str,
+        body: &FinishPipelineRunBody,
+    ) -> ClientResult<PipelineRunDto> {
+        let path = format!("/pipeline-runs/{}/finish", encode_segment(run_id));
+        let r: PipelineRunResponse = self
+            .send(Method::POST, &path, &[], Some(body), CALL)
+            .await?;
+        Ok(r.pipeline_run)
     }
 }
 

@@ -9,10 +9,10 @@ use utoipa::ToSchema;
 pub struct ChangeDto {
     /// Position in the log: increasing in commit order, never reused.
     pub seq: i64,
-    /// `registry` or `deployment` (later: pipelines, monitors, alerts, approvals, …).
+    /// `registry`, `deployment` or `pipeline` (later: monitors, alerts, approvals, …).
     #[schema(example = "registry")]
     pub topic: String,
-    /// The model's or deployment's name.
+    /// The model's, deployment's or pipeline's name.
     pub subject: String,
     /// The topic's event kind, e.g. `alias_moved` or `rolled_out`.
     #[schema(example = "alias_moved")]

@@ -9,6 +9,7 @@ mod change_log;
 mod deployments;
 mod error;
 mod maturity;
+mod pipelines;
 mod registry;
 
 pub use change_log::{ChangeDto, ChangesResponse};
@@ -18,4 +19,9 @@ pub use deployments::{
 };
 pub use error::{ErrorBody, ErrorCode};
 pub use maturity::{LevelDto, MaturityDto, MaturityListResponse, ModelLevelDto, ReachedDto};
+pub use pipelines::{
+    FinishPipelineRunBody, MissingObjectsResponse, ObjectsBody, PipelineDto, PipelineResponse,
+    PipelineRunDto, PipelineRunResponse, PipelineRunsResponse, PipelinesResponse,
+    RegisterPipelineBody, SnapshotFileDto, StartPipelineRunBody,
+};
 pub use registry::{EventDto, EventsResponse};

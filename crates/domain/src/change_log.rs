@@ -13,6 +13,8 @@ pub enum Topic {
     Registry,
     /// A deployment (`subject` is its name).
     Deployment,
+    /// A pipeline (`subject` is its name): registered, a run started or finished.
+    Pipeline,
 }
 
 impl Topic {
@@ -20,6 +22,7 @@ impl Topic {
         match self {
             Topic::Registry => "registry",
             Topic::Deployment => "deployment",
+            Topic::Pipeline => "pipeline",
         }
     }
 
@@ -27,6 +30,7 @@ impl Topic {
         match s {
             "registry" => Some(Topic::Registry),
             "deployment" => Some(Topic::Deployment),
+            "pipeline" => Some(Topic::Pipeline),
             _ => None,
         }
     }

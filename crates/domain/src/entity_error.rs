@@ -40,6 +40,12 @@ pub enum Missing {
     /// The model has no version to be the latest.
     LatestVersion(String),
     Deployment(String),
+    Pipeline(String),
+    PipelineVersion {
+        name: String,
+        version: i64,
+    },
+    PipelineRun(String),
     /// An artifact, by its path under the artifact root (never the server's own file paths).
     Artifact(String),
 }
@@ -66,6 +72,11 @@ impl fmt::Display for Missing {
             }
             Self::LatestVersion(model) => write!(f, "Model '{model}' has no versions."),
             Self::Deployment(name) => write!(f, "Deployment '{name}' not found."),
+            Self::Pipeline(name) => write!(f, "Pipeline '{name}' not found."),
+            Self::PipelineVersion { name, version } => {
+                write!(f, "Version {version} of pipeline '{name}' not found.")
+            }
+            Self::PipelineRun(id) => write!(f, "Pipeline run '{id}' not found."),
             Self::Artifact(path) => write!(f, "Artifact '{path}' does not exist."),
         }
     }
@@ -78,6 +89,7 @@ pub enum Taken {
     Experiment(String),
     RegisteredModel(String),
     Deployment(String),
+    PipelineRun(String),
     /// A unique key the engine reported taken, in its own words; callers that know which entity it
     /// is turn it into one of the variants above.
     Key(String),
@@ -89,6 +101,7 @@ impl fmt::Display for Taken {
             Self::Experiment(name) => write!(f, "Experiment '{name}' already exists."),
             Self::RegisteredModel(name) => write!(f, "Registered model '{name}' already exists."),
             Self::Deployment(name) => write!(f, "Deployment '{name}' already exists."),
+            Self::PipelineRun(id) => write!(f, "Pipeline run '{id}' already exists."),
             Self::Key(engine) => write!(f, "Already exists: {engine}"),
         }
     }
@@ -127,6 +140,8 @@ pub enum Clash {
         old: String,
         new: String,
     },
+    /// A pipeline run ends once.
+    PipelineRunFinished(String),
 }
 
 impl fmt::Display for Clash {
@@ -134,6 +149,9 @@ impl fmt::Display for Clash {
         match self {
             Self::NotActive { holder, id, stage } => {
                 write!(f, "The {holder} {id} is {stage}; it must be active.")
+            }
+            Self::PipelineRunFinished(id) => {
+                write!(f, "Pipeline run '{id}' has already finished.")
             }
             Self::ParamChanged { run, key, old, new } => write!(
                 f,

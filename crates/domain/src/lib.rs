@@ -16,6 +16,7 @@ pub mod maturity;
 pub mod metric_series;
 pub mod mlmodel;
 pub mod names;
+pub mod pipeline;
 pub mod registry;
 pub mod registry_rules;
 pub mod search;

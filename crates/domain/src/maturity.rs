@@ -74,11 +74,28 @@ pub struct DeploymentEvidence {
     pub rollouts: Vec<(i64, i64)>,
 }
 
+/// A pipeline run that registered a version of the model (its report's `promotion`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelinePromotion {
+    /// The pipeline run's MLflow run.
+    pub run_id: String,
+    pub pipeline: String,
+    pub version: i64,
+    /// The aliases the run set on the version.
+    pub aliases: Vec<String>,
+    /// The gates it evaluated, and how many passed.
+    pub gates: usize,
+    pub gates_passed: usize,
+    /// `cairn run`'s exit code (0: every stage and gate passed).
+    pub exit_code: Option<i32>,
+}
+
 /// What the stores hold about one model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Evidence {
     pub versions: Vec<TrackedVersion>,
     pub deployments: Vec<DeploymentEvidence>,
+    pub promotions: Vec<PipelinePromotion>,
 }
 
 /// One rung, assessed.
@@ -215,10 +232,74 @@ fn level3(e: &Evidence, model: &str) -> Finding {
     }
 }
 
+/// Level 4: a version that a pipeline run registered after its gates passed, moved to an alias, and that
+/// a deployment following that alias rolled out by itself.
+fn level4(e: &Evidence, model: &str) -> Finding {
+    let gated: Vec<&PipelinePromotion> = e
+        .promotions
+        .iter()
+        .filter(|p| p.exit_code == Some(0) && p.gates > 0 && p.gates_passed == p.gates)
+        .collect();
+    let mut evidence = Vec::new();
+    for p in &gated {
+        for d in &e.deployments {
+            let Some(alias) = d.follows_alias.as_deref() else {
+                continue;
+            };
+            if !p.aliases.iter().any(|a| a == alias) {
+                continue;
+            }
+            if let Some((revision, _)) = d.rollouts.iter().find(|(_, v)| *v == p.version) {
+                evidence.push(format!(
+                    "pipeline {} run {} passed its {} gates and moved @{alias} to version {}; \
+                     deployment {} rolled it out (revision {revision})",
+                    p.pipeline, p.run_id, p.gates, p.version, d.name
+                ));
+            }
+        }
+    }
+    let (missing, step) = if !evidence.is_empty() {
+        (vec![], String::new())
+    } else if e.promotions.is_empty() {
+        (
+            vec![format!(
+                "no pipeline run has registered a version of '{model}'"
+            )],
+            format!(
+                "Add gates: and promote: {{model: …, name: {model}, alias: champion}} to cairn.yaml and run \
+                 it with cairn ci (or cairn run) against this server"
+            ),
+        )
+    } else if gated.is_empty() {
+        (
+            vec![format!(
+                "no pipeline run that registered a version of '{model}' passed gates and moved an alias"
+            )],
+            "Define gates: in cairn.yaml; a run whose gates all pass moves the promote alias"
+                .into(),
+        )
+    } else {
+        (
+            vec![format!(
+                "no deployment following an alias a gated pipeline run moved has rolled out its version"
+            )],
+            format!(
+                "Make a deployment follow the promoted alias: cairn deploy create NAME --model \
+                 models:/{model}@{}",
+                gated[0].aliases.first().map_or("champion", String::as_str)
+            ),
+        )
+    };
+    Finding {
+        evidence,
+        missing,
+        step,
+    }
+}
+
 /// The evidence later levels need, which this Cairn cannot gather yet.
 fn not_yet(level: u8) -> Finding {
     let needs = match level {
-        4 => "the serving version came from a pipeline run whose gates passed and moved the alias",
         5 => {
             "a monitor with recent snapshots and an alert rule on the serving deployment, and a retraining \
              trigger that fired and produced a pipeline run"
@@ -245,6 +326,7 @@ pub fn assess(model: &str, e: &Evidence) -> Maturity {
             1 => level1(e, model),
             2 => level2(e, model),
             3 => level3(e, model),
+            4 => level4(e, model),
             n => not_yet(n),
         };
         let below = level + 1 == info.level;
@@ -337,8 +419,37 @@ mod tests {
         let m = assess("m", &e);
         assert_eq!(m.level, 3);
         assert!(m.rungs[2].evidence[0].contains("revision 7"));
-        assert!(m.rungs[3].missing[0].starts_with("not yet available"));
+        assert!(m.rungs[3].missing[0].starts_with("no pipeline run"));
+        assert!(m.next_step.contains("cairn ci"));
         assert_eq!(m.current().unwrap().automation, "Medium");
+
+        // A pipeline run that promoted v2 to @champion, but whose gate failed: still level 3.
+        let mut p = PipelinePromotion {
+            run_id: "p1".into(),
+            pipeline: "churn".into(),
+            version: 2,
+            aliases: vec!["champion".into()],
+            gates: 2,
+            gates_passed: 1,
+            exit_code: Some(1),
+        };
+        e.promotions.push(p.clone());
+        assert_eq!(assess("m", &e).level, 3);
+        // Gates passed, but v3 was promoted and the deployment rolled out v2 only.
+        p.gates_passed = 2;
+        p.exit_code = Some(0);
+        p.version = 3;
+        e.promotions = vec![p.clone()];
+        let m = assess("m", &e);
+        assert_eq!(m.level, 3);
+        assert!(m.rungs[3].missing[0].contains("rolled out"));
+        // The deployment rolls v3 out: level 4, and level 5 is what is missing next.
+        e.deployments[0].rollouts.push((8, 3));
+        let m = assess("m", &e);
+        assert_eq!(m.level, 4);
+        assert!(m.rungs[3].evidence[0].contains("moved @champion to version 3"));
+        assert!(m.rungs[3].evidence[0].contains("revision 8"));
+        assert!(m.rungs[4].missing[0].starts_with("not yet available"));
     }
 
     #[test]
@@ -347,6 +458,7 @@ mod tests {
         let e = Evidence {
             versions: vec![version(1, 0, 0)],
             deployments: vec![deployment(Some("a"), vec![(3, 2)])],
+            ..Default::default()
         };
         let m = assess("m", &e);
         assert_eq!(m.level, 0);

@@ -35,6 +35,7 @@ pub mod project;
 pub mod report;
 pub mod run_policy;
 pub mod runner;
+pub mod snapshot;
 pub mod spec;
 mod stage_run;
 pub mod state;

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use cairn_artifacts::ArtifactStore;
 use cairn_artifacts_object_store::ObjectStoreArtifacts;
-use cairn_store::{ChangeLogStore, DeploymentStore, RegistryStore, TrackingStore};
+use cairn_store::{ChangeLogStore, DeploymentStore, PipelineStore, RegistryStore, TrackingStore};
 use cairn_store_postgres::PostgresStore;
-use cairn_store_sql::{Signalled, SqlChangeLog, SqlDeployments, SqlRegistry};
+use cairn_store_sql::{Signalled, SqlChangeLog, SqlDeployments, SqlPipelines, SqlRegistry};
 use cairn_store_sqlite::SqliteStore;
 
 /// An opened metadata store, kept concretely so it can be closed cleanly at shutdown.
@@ -49,6 +49,11 @@ impl MetadataStore {
     /// Deployments, on the registry's transactions (their history is kept like the registry's).
     pub(crate) fn deployments(&self) -> Arc<dyn DeploymentStore> {
         Arc::new(SqlDeployments::new(self.sql.clone()))
+    }
+
+    /// Registered pipelines and pipeline runs, on the control plane's transactions.
+    pub(crate) fn pipelines(&self) -> Arc<dyn PipelineStore> {
+        Arc::new(SqlPipelines::new(self.sql.clone()))
     }
 
     /// The control plane's change log, which every registry and deployment write appends to.

@@ -10,7 +10,7 @@ use axum::http::HeaderName;
 use axum::serve::ListenerExt;
 use cairn_mlflow::{ARTIFACT_SCHEME, MlflowState};
 use cairn_service::{
-    Actor, Artifacts, ChangeLog, Deployments, MaturityTracker, Registry, Tracking,
+    Actor, Artifacts, ChangeLog, Deployments, MaturityTracker, Pipelines, Registry, Tracking,
 };
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -47,6 +47,7 @@ impl Server {
             artifacts.clone(),
             ARTIFACT_SCHEME,
         );
+        let pipelines = Pipelines::new(store.pipelines(), artifacts.clone());
         let state = MlflowState {
             tracking: Tracking::new(store.tracking(), ARTIFACT_SCHEME),
             artifacts,
@@ -54,7 +55,7 @@ impl Server {
         };
         let change_log = ChangeLog::new(store.change_log());
         let change_log_handle = change_log.clone();
-        let maturity = MaturityTracker::new(&deployments, store.change_log());
+        let maturity = MaturityTracker::new(&deployments, store.change_log(), store.pipelines());
         let listener = listen(&config.host, config.port, started, "cairn server listening").await?;
         // The controller rolls out alias moves; the embedded serving follows the deployments in-process,
         // both woken by this process's commits (and, for other servers' writes, by polling the log).
@@ -75,6 +76,7 @@ impl Server {
             registry: registry.clone(),
             deployments: deployments.clone(),
             maturity: maturity.clone(),
+            pipelines: pipelines.clone(),
             artifacts: state.artifacts.clone(),
             artifact_scheme: ARTIFACT_SCHEME,
             metrics: cairn_serving::render_metrics,
@@ -85,6 +87,7 @@ impl Server {
                 deployments,
                 change_log,
                 maturity,
+                pipelines,
             })
             .merge(cairn_mlflow::router(state))
             .merge(serving)

@@ -8,8 +8,11 @@ use cairn_domain::EventKind;
 use cairn_domain::RunId;
 use cairn_domain::change_log::{ChangeEntry, Topic};
 use cairn_domain::deployment::{Deployment, DeploymentEventKind, Target};
-use cairn_domain::maturity::{DeploymentEvidence, Evidence, Maturity, TrackedVersion, assess};
-use cairn_store::{ChangeLogStore, DeploymentStore, EventQuery};
+use cairn_domain::maturity::{
+    DeploymentEvidence, Evidence, Maturity, PipelinePromotion, TrackedVersion, assess,
+};
+use cairn_domain::pipeline::PipelineRun;
+use cairn_store::{ChangeLogStore, DeploymentStore, EventQuery, PipelineStore};
 use std::sync::Arc;
 
 use crate::{Deployments, Registry, ServiceResult};
@@ -43,17 +46,23 @@ pub struct MaturityTracker {
     registry: Registry,
     deployments: Arc<dyn DeploymentStore>,
     change_log: Arc<dyn ChangeLogStore>,
+    pipelines: Arc<dyn PipelineStore>,
 }
 
 /// Runs are fetched this many at a time.
 const RUN_BATCH: usize = 500;
 
 impl MaturityTracker {
-    pub fn new(deployments: &Deployments, change_log: Arc<dyn ChangeLogStore>) -> Self {
+    pub fn new(
+        deployments: &Deployments,
+        change_log: Arc<dyn ChangeLogStore>,
+        pipelines: Arc<dyn PipelineStore>,
+    ) -> Self {
         Self {
             registry: deployments.registry.clone(),
             deployments: deployments.store.clone(),
             change_log,
+            pipelines,
         }
     }
 
@@ -123,6 +132,11 @@ impl MaturityTracker {
                     metrics,
                 });
         }
+        for (model, p) in self.promotions().await? {
+            if only.is_none_or(|n| n == model) {
+                out.entry(model).or_default().promotions.push(p);
+            }
+        }
         let rollouts = self.rollouts().await?;
         for d in self.deployments.list_deployments().await? {
             let primary = &d.state.serving.primary;
@@ -136,6 +150,28 @@ impl MaturityTracker {
                 .push(evidence);
         }
         Ok(out)
+    }
+
+    /// Every pipeline run that registered a model version (its report's `promotion`), with the model.
+    async fn promotions(&self) -> ServiceResult<Vec<(String, PipelinePromotion)>> {
+        let mut out = Vec::new();
+        let mut before: Option<String> = None;
+        loop {
+            let page = self
+                .pipelines
+                .list_pipeline_runs(None, before.as_deref(), 1000)
+                .await?;
+            let done = page.len() < 1000;
+            before = page.last().map(|r| r.run_id.clone());
+            for r in page {
+                if let Some(p) = promotion(&r) {
+                    out.push(p);
+                }
+            }
+            if done {
+                return Ok(out);
+            }
+        }
     }
 
     /// Every `rolled_out` event, by deployment.
@@ -211,9 +247,16 @@ impl MaturityTracker {
                 .map(|c| (c.seq, c.timestamp_ms));
         }
         first(1, level1);
+        let gated: Vec<i64> = e
+            .promotions
+            .iter()
+            .filter(|p| p.exit_code == Some(0) && p.gates > 0 && p.gates_passed == p.gates)
+            .map(|p| p.version)
+            .collect();
         if m.level >= 2 {
             let mut created = None;
             let mut rolled = None;
+            let mut gated_rollout = None;
             for d in &e.deployments {
                 let changes = self.subject_changes(Topic::Deployment, &d.name).await?;
                 // The current incarnation: after the last deletion of that name.
@@ -238,11 +281,19 @@ impl MaturityTracker {
                 if d.follows_alias.is_some() {
                     let r = live.iter().find(|c| c.kind == "rolled_out");
                     rolled = earliest(rolled, r.map(|c| (c.seq, c.timestamp_ms)));
+                    let g = live.iter().find(|c| {
+                        c.kind == "rolled_out"
+                            && version_of(&c.detail).is_some_and(|v| gated.contains(&v))
+                    });
+                    gated_rollout = earliest(gated_rollout, g.map(|c| (c.seq, c.timestamp_ms)));
                 }
             }
             first(2, created);
             if m.level >= 3 {
                 first(3, rolled);
+            }
+            if m.level >= 4 {
+                first(4, gated_rollout);
             }
         }
         Ok(out)
@@ -273,6 +324,45 @@ impl MaturityTracker {
 
 fn model_of(detail: &Option<serde_json::Value>) -> Option<&str> {
     detail.as_ref()?.get("model")?.as_str()
+}
+
+fn version_of(detail: &Option<serde_json::Value>) -> Option<i64> {
+    detail.as_ref()?.get("version")?.as_i64()
+}
+
+/// The model version a pipeline run registered, from its report: `promotion: {name, version,
+/// aliases}` and `gates: [{passed}]`.
+fn promotion(r: &PipelineRun) -> Option<(String, PipelinePromotion)> {
+    let report = r.report.as_ref()?;
+    let p = report.get("promotion")?;
+    let name = p.get("name")?.as_str()?.to_owned();
+    let version = match p.get("version")? {
+        serde_json::Value::String(s) => s.parse().ok()?,
+        v => v.as_i64()?,
+    };
+    let gates = report
+        .get("gates")
+        .and_then(|g| g.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    Some((
+        name,
+        PipelinePromotion {
+            run_id: r.run_id.clone(),
+            pipeline: r.pipeline.clone(),
+            version,
+            aliases: p
+                .get("aliases")
+                .and_then(|a| a.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_str().map(str::to_owned))
+                .collect(),
+            gates: gates.len(),
+            gates_passed: gates.iter().filter(|g| g["passed"] == true).count(),
+            exit_code: r.exit_code,
+        },
+    ))
 }
 
 /// A live deployment as evidence: what it serves, the alias it follows, the roll-outs since it was

@@ -53,6 +53,7 @@ mod inputs;
 mod literals;
 mod logged_models;
 mod metrics;
+mod pipelines;
 mod registry;
 mod runs;
 mod search;
@@ -73,6 +74,7 @@ pub use experiments::{
 pub use fetch::Fetch;
 pub use logged_models::{load_active_model, load_active_models, load_model, model_artifact_uri};
 pub use metrics::{Point, history_metric, history_query, metric_statements, points};
+pub use pipelines::SqlPipelines;
 pub use registry::{RegistryDb, Row, SqlRegistry, Tx, Val};
 pub use runs::{RUN_NAME_TAG, RunScope, in_request_order, load_run, load_runs};
 pub use search_sql::Dialect;

@@ -10,6 +10,7 @@ use crate::assets;
 const NAV: &[(&str, &str)] = &[
     ("Experiments", "/experiments"),
     ("Models", "/models"),
+    ("Pipelines", "/pipelines"),
     ("Deployments", "/deployments"),
     ("Maturity", "/maturity"),
 ];

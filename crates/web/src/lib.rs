@@ -19,7 +19,7 @@ mod pages;
 
 use axum::Router;
 use axum::routing::{get, post};
-use cairn_service::{Artifacts, Deployments, MaturityTracker, Registry, Tracking};
+use cairn_service::{Artifacts, Deployments, MaturityTracker, Pipelines, Registry, Tracking};
 
 /// What the pages read and change.
 #[derive(Clone)]
@@ -28,6 +28,7 @@ pub struct WebUi {
     pub registry: Registry,
     pub deployments: Deployments,
     pub maturity: MaturityTracker,
+    pub pipelines: Pipelines,
     pub artifacts: Artifacts,
     /// The URI scheme of artifacts this server stores (`mlflow-artifacts:`); runs elsewhere have none
     /// to browse here.
@@ -67,6 +68,8 @@ pub fn router(ui: WebUi) -> Router {
             "/deployments/{name}/rollback",
             get(deployments::confirm_rollback).post(deployments::rollback),
         )
+        .route("/pipelines", get(pipelines::list))
+        .route("/pipelines/runs/{run}", get(pipelines::run))
         .route("/maturity", get(maturity::page))
         .route("/ui/experiments/{id}/runs", get(runs::rows))
         .route("/ui/experiments/{id}/runs.csv", get(runs::csv))

@@ -137,6 +137,11 @@ impl MlflowTracker {
             })
     }
 
+    /// The experiment the pipeline run went to, once it is open.
+    pub fn experiment_id(&self) -> Option<String> {
+        self.experiment.get().cloned()
+    }
+
     async fn experiment(&self, pipeline: &str) -> Result<String, TrackerError> {
         self.experiment
             .get_or_try_init(|| async {

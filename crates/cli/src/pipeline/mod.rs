@@ -4,6 +4,8 @@
 
 mod mlflow;
 mod print;
+mod record;
+mod register;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,6 +74,23 @@ enum PipelineSub {
     /// Check the pipeline file, and report Python modules a stage imports from the project that are
     /// outside its deps and code scope (their changes would not rerun it).
     Validate(FileArg),
+    /// Store a snapshot of the project on the server (content-addressed: only new files are sent) as
+    /// the next version of pipeline NAME, with the file's triggers, so the server can run it without
+    /// a checkout.
+    Register(RegisterArgs),
+}
+
+#[derive(Debug, Args)]
+struct RegisterArgs {
+    /// The pipeline's name on the server.
+    name: String,
+    /// The pipeline file [default: cairn.yaml, else dvc.yaml, in the current directory].
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// The Cairn server [default: MLFLOW_TRACKING_URI when it is an http(s) URL, else
+    /// http://127.0.0.1:5000].
+    #[arg(long, env = "CAIRN_SERVER")]
+    server: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -171,11 +190,16 @@ pub async fn run(cmd: RunCommand) -> ExitCode {
     }
     let server = crate::client::server_url(cmd.server.as_deref());
     let tracker = Arc::new(mlflow::MlflowTracker::new(&server, cmd.experiment.clone()));
+    let recorded = Arc::new(record::Recorded::new(
+        tracker.clone(),
+        crate::client::client(Some(&server)),
+        &planner.project,
+    ));
     let runner = Runner {
         planner: planner.clone(),
         cache,
         executor: Arc::new(cairn_pipelines::local::LocalExecutor),
-        tracker: tracker.clone(),
+        tracker: recorded.clone(),
     };
     let opts = RunOptions {
         targets,
@@ -217,6 +241,7 @@ pub async fn run(cmd: RunCommand) -> ExitCode {
     if let Some(why) = &report.infra_error {
         eprintln!("cairn: error: {why}");
     }
+    recorded.finish(&report, report.exit_code()).await;
     if let Some(code) = write_json(&report) {
         return code;
     }
@@ -253,6 +278,9 @@ pub async fn pipeline(cmd: PipelineCommand) -> ExitCode {
     match cmd.command {
         PipelineSub::Status(args) => status(args).await,
         PipelineSub::Validate(args) => validate(args),
+        PipelineSub::Register(args) => {
+            register::register(&args.name, args.file.as_deref(), args.server.as_deref()).await
+        }
     }
 }
 

@@ -11,6 +11,7 @@ mod errors;
 mod first_use;
 mod lifecycle;
 mod outage;
+mod pipelines;
 mod registry;
 mod scale_out;
 mod wire;

@@ -1,0 +1,235 @@
+//! Pipeline use cases: registering a project snapshot (its files content-addressed in the artifact
+//! store under `_cairn/pipelines/objects/`, so identical files are stored once across versions and
+//! pipelines) and recording pipeline runs. The CLI uploads the objects the server lacks, then registers
+//! the file list; the server checks every object is there and hashes to its name.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cairn_artifacts::ArtifactDownload;
+use cairn_domain::pipeline::{
+    PipelineRun, PipelineRunStatus, PipelineVersion, SnapshotFile, is_digest, validate_name,
+    validate_snapshot,
+};
+use cairn_domain::time::now_millis;
+use cairn_store::{NewPipelineRun, NewPipelineVersion, PipelineRunEnd, PipelineStore};
+
+use crate::{Artifacts, ServiceError, ServiceResult};
+
+/// Where snapshot objects live under the artifact root.
+const OBJECTS: &str = "_cairn/pipelines/objects";
+/// Runs a list page holds at most.
+pub const MAX_PIPELINE_RUNS: usize = 1000;
+
+/// The artifact path of the object named `digest`.
+fn object_path(digest: &str) -> String {
+    format!("{OBJECTS}/{}/{}", &digest[..2], &digest[2..])
+}
+
+fn check_digest(digest: &str) -> ServiceResult<()> {
+    if is_digest(digest) {
+        Ok(())
+    } else {
+        Err(ServiceError::InvalidArgument(format!(
+            "'{digest}' is not a BLAKE3 digest (64 lowercase hex digits)"
+        )))
+    }
+}
+
+/// A snapshot to register.
+#[derive(Debug, Clone)]
+pub struct RegisterRequest {
+    pub name: String,
+    pub file: String,
+    pub files: Vec<SnapshotFile>,
+    pub triggers: serde_json::Value,
+}
+
+/// A run as it starts.
+#[derive(Debug, Clone)]
+pub struct StartRunRequest {
+    pub run_id: String,
+    pub pipeline: String,
+    pub experiment_id: String,
+    pub pipeline_version: Option<i64>,
+    pub executor: String,
+    pub cause: serde_json::Value,
+    pub dag: serde_json::Value,
+}
+
+#[derive(Clone)]
+pub struct Pipelines {
+    store: Arc<dyn PipelineStore>,
+    artifacts: Artifacts,
+}
+
+impl Pipelines {
+    pub fn new(store: Arc<dyn PipelineStore>, artifacts: Artifacts) -> Self {
+        Self { store, artifacts }
+    }
+
+    /// Which of `digests` the server does not hold yet (the CLI uploads only those).
+    pub async fn missing_objects(&self, digests: &[String]) -> ServiceResult<Vec<String>> {
+        let mut missing = Vec::new();
+        for d in digests {
+            check_digest(d)?;
+            if !self.has_object(d).await? {
+                missing.push(d.clone());
+            }
+        }
+        Ok(missing)
+    }
+
+    async fn has_object(&self, digest: &str) -> ServiceResult<bool> {
+        match self.artifacts.download(&object_path(digest)).await {
+            Ok(_) => Ok(true),
+            Err(ServiceError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stores `body` as the object `digest`, refusing bytes that hash to another name.
+    pub async fn put_object(&self, digest: &str, body: Bytes) -> ServiceResult<()> {
+        check_digest(digest)?;
+        let actual = blake3::hash(&body).to_hex();
+        if actual.as_str() != digest {
+            return Err(ServiceError::InvalidArgument(format!(
+                "the body hashes to {actual}, not {digest}"
+            )));
+        }
+        let stream = futures::stream::iter([Ok::<_, std::convert::Infallible>(body)]);
+        self.artifacts.upload(&object_path(digest), stream).await
+    }
+
+    /// Registers a snapshot: a new version, or the latest one when nothing changed (`false`).
+    pub async fn register(
+        &self,
+        req: RegisterRequest,
+        actor: &str,
+    ) -> ServiceResult<(PipelineVersion, bool)> {
+        validate_name(&req.name)?;
+        validate_snapshot(&req.file, &req.files)?;
+        if !req.triggers.is_object() {
+            return Err(ServiceError::InvalidArgument(
+                "triggers must be an object of trigger name -> definition".into(),
+            ));
+        }
+        let mut files = req.files;
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut digests: Vec<String> = files.iter().map(|f| f.digest.clone()).collect();
+        digests.dedup();
+        let missing = self.missing_objects(&digests).await?;
+        if !missing.is_empty() {
+            return Err(ServiceError::InvalidArgument(format!(
+                "{} of the snapshot's objects are not uploaded (first: {}): PUT them to \
+                 /api/cairn/v1/pipelines/objects/<digest> first",
+                missing.len(),
+                missing[0]
+            )));
+        }
+        let manifest =
+            serde_json::json!({ "file": req.file, "files": files, "triggers": req.triggers });
+        let digest = blake3::hash(manifest.to_string().as_bytes())
+            .to_hex()
+            .to_string();
+        let new = NewPipelineVersion {
+            name: req.name,
+            file: req.file,
+            files,
+            digest,
+            triggers: req.triggers,
+        };
+        Ok(self
+            .store
+            .register_pipeline(&new, actor, now_millis())
+            .await?)
+    }
+
+    pub async fn get(&self, name: &str, version: Option<i64>) -> ServiceResult<PipelineVersion> {
+        Ok(self.store.get_pipeline(name, version).await?)
+    }
+
+    pub async fn list(&self) -> ServiceResult<Vec<PipelineVersion>> {
+        Ok(self.store.list_pipelines().await?)
+    }
+
+    /// A file of a registered snapshot, streamed from its object.
+    pub async fn file(
+        &self,
+        name: &str,
+        version: Option<i64>,
+        path: &str,
+    ) -> ServiceResult<(String, ArtifactDownload)> {
+        let p = self.get(name, version).await?;
+        let f = p.files.iter().find(|f| f.path == path).ok_or_else(|| {
+            ServiceError::NotFound(cairn_domain::Missing::Artifact(format!(
+                "{path} (in pipeline {name} v{})",
+                p.version
+            )))
+        })?;
+        let (_, download) = self.artifacts.download(&object_path(&f.digest)).await?;
+        let base = path.rsplit('/').next().unwrap_or(path).to_owned();
+        Ok((base, download))
+    }
+
+    pub async fn start_run(&self, req: StartRunRequest, actor: &str) -> ServiceResult<PipelineRun> {
+        validate_name(&req.pipeline)?;
+        if req.run_id.is_empty() || req.run_id.len() > 64 {
+            return Err(ServiceError::InvalidArgument(
+                "run_id must be the pipeline run's MLflow run id".into(),
+            ));
+        }
+        let new = NewPipelineRun {
+            run_id: req.run_id,
+            pipeline: req.pipeline,
+            experiment_id: req.experiment_id,
+            pipeline_version: req.pipeline_version,
+            executor: req.executor,
+            cause: req.cause,
+            dag: req.dag,
+        };
+        Ok(self
+            .store
+            .start_pipeline_run(&new, actor, now_millis())
+            .await?)
+    }
+
+    /// Ends a run: `running` is not an end.
+    pub async fn finish_run(
+        &self,
+        run_id: &str,
+        end: PipelineRunEnd,
+        actor: &str,
+    ) -> ServiceResult<PipelineRun> {
+        if end.status == PipelineRunStatus::Running {
+            return Err(ServiceError::InvalidArgument(
+                "status must be succeeded or failed".into(),
+            ));
+        }
+        Ok(self
+            .store
+            .finish_pipeline_run(run_id, &end, actor, now_millis())
+            .await?)
+    }
+
+    pub async fn get_run(&self, run_id: &str) -> ServiceResult<PipelineRun> {
+        Ok(self.store.get_pipeline_run(run_id).await?)
+    }
+
+    pub async fn list_runs(
+        &self,
+        pipeline: Option<&str>,
+        page_token: Option<&str>,
+        limit: usize,
+    ) -> ServiceResult<Vec<PipelineRun>> {
+        if limit == 0 || limit > MAX_PIPELINE_RUNS {
+            return Err(ServiceError::InvalidArgument(format!(
+                "max_results must be between 1 and {MAX_PIPELINE_RUNS}"
+            )));
+        }
+        Ok(self
+            .store
+            .list_pipeline_runs(pipeline, page_token, limit)
+            .await?)
+    }
+}

@@ -1,0 +1,274 @@
+//! Pipelines: the registered snapshots and the pipeline runs, newest first; one run's DAG (stages by
+//! depth, each with its cache result and a link to its stage run and log), its timeline (from the
+//! stage runs' own start and end times), and its gates (rule, observed, threshold, baseline).
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use cairn_domain::pipeline::PipelineRun;
+use maud::{Markup, html};
+use serde_json::Value;
+
+use super::enc;
+use crate::WebUi;
+use crate::error::PageResult;
+use crate::format;
+use crate::layout::{Page, crumbs};
+
+/// Runs the list shows.
+const RECENT: usize = 200;
+
+fn stages(run: &PipelineRun) -> Vec<Value> {
+    run.report
+        .as_ref()
+        .and_then(|r| r["stages"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// `2 ran · 1 cached`.
+fn stage_summary(run: &PipelineRun) -> String {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for s in stages(run) {
+        let st = s["status"].as_str().unwrap_or("?").to_owned();
+        match counts.iter_mut().find(|(k, _)| *k == st) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((st, 1)),
+        }
+    }
+    counts
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+fn gates(run: &PipelineRun) -> Vec<Value> {
+    run.report
+        .as_ref()
+        .and_then(|r| r["gates"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+fn gate_summary(run: &PipelineRun) -> Markup {
+    let g = gates(run);
+    let passed = g.iter().filter(|g| g["passed"] == true).count();
+    html! { @if g.is_empty() { span.meta { "–" } } @else {
+        span class=(if passed == g.len() { "status finished" } else { "status failed" }) { (passed) "/" (g.len()) " passed" }
+    } }
+}
+
+fn promotion(run: &PipelineRun) -> Markup {
+    let p = run.report.as_ref().map(|r| &r["promotion"]);
+    html! { @if let Some(p) = p.filter(|p| p.is_object()) {
+        @let name = p["name"].as_str().unwrap_or_default();
+        @let version = p["version"].as_str().unwrap_or_default();
+        a href=(format!("/models/{}/versions/{}", enc(name), enc(version))) { (name) " v" (version) }
+        @for a in p["aliases"].as_array().into_iter().flatten() { " " span.chip { "@" (a.as_str().unwrap_or_default()) } }
+    } }
+}
+
+fn status(run: &PipelineRun) -> Markup {
+    let s = run.status.as_str();
+    let class = match s {
+        "succeeded" => "status finished",
+        "failed" => "status failed",
+        _ => "status running",
+    };
+    html! { span class=(class) { (s) } @if let Some(c) = run.exit_code { span.meta { " (exit " (c) ")" } } }
+}
+
+fn duration(run: &PipelineRun) -> String {
+    run.ended_ms
+        .map(|e| format::duration(e - run.started_ms))
+        .unwrap_or_else(|| "running".into())
+}
+
+fn cause(run: &PipelineRun) -> String {
+    run.cause["kind"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| run.cause.to_string())
+}
+
+pub async fn list(State(ui): State<WebUi>) -> PageResult<impl IntoResponse> {
+    let pipelines = ui.pipelines.list().await?;
+    let runs = ui.pipelines.list_runs(None, None, RECENT).await?;
+    let body = html! {
+        h1 { "Pipelines" }
+        section #registered-pipelines {
+            h2 { "Registered" }
+            @if pipelines.is_empty() { p.empty { "No registered pipeline. Register a project with " code { "cairn pipeline register NAME" } "." } }
+            @else {
+                table.list { thead { tr { th { "Name" } th.num { "Version" } th.num { "Files" } th { "Triggers" } th { "Registered" } th { "By" } } } tbody {
+                    @for p in &pipelines { tr {
+                        td { (p.name) } td.num { (p.version) } td.num { (p.files.len()) }
+                        td { @for (name, t) in p.triggers.as_object().into_iter().flatten() {
+                            span.chip title=(t.to_string()) { (name) " · " (t["kind"].as_str().unwrap_or("manual")) } " "
+                        } }
+                        td title=(format::time(p.registered_ms)) { (format::ago(p.registered_ms)) }
+                        td { (p.actor) }
+                    } }
+                } }
+            }
+        }
+        section #pipeline-runs {
+            h2 { "Runs" }
+            @if runs.is_empty() { p.empty { "No pipeline run yet. Run one with " code { "cairn run" } " (or " code { "cairn ci" } ") against this server." } }
+            @else {
+                table.list { thead { tr { th { "Run" } th { "Pipeline" } th { "Status" } th { "Stages" } th { "Gates" } th { "Promoted" } th { "Cause" } th { "Started" } th.num { "Duration" } } } tbody {
+                    @for r in &runs { tr {
+                        td { a href=(format!("/pipelines/runs/{}", enc(&r.run_id))) { code { (&r.run_id[..r.run_id.len().min(8)]) } } }
+                        td { (r.pipeline) }
+                        td { (status(r)) }
+                        td { (stage_summary(r)) }
+                        td { (gate_summary(r)) }
+                        td { (promotion(r)) }
+                        td { (cause(r)) }
+                        td title=(format::time(r.started_ms)) { (format::ago(r.started_ms)) }
+                        td.num { (duration(r)) }
+                    } }
+                } }
+            }
+        }
+    };
+    Ok(Page {
+        title: "Pipelines".into(),
+        section: "Pipelines",
+        scripts: &[],
+        body,
+    })
+}
+
+/// Each stage's depth in the DAG: 0 for a stage that needs none.
+fn depths(dag: &[Value]) -> HashMap<String, usize> {
+    let mut depth: HashMap<String, usize> = HashMap::new();
+    // The DAG is in file order, which may put a stage before what it needs: settle by repetition.
+    for _ in 0..dag.len() {
+        for s in dag {
+            let name = s["name"].as_str().unwrap_or_default().to_owned();
+            let d = s["needs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str())
+                .map(|n| depth.get(n).map_or(1, |d| d + 1))
+                .max()
+                .unwrap_or(0);
+            depth.insert(name, d);
+        }
+    }
+    depth
+}
+
+pub async fn run(
+    State(ui): State<WebUi>,
+    Path(run_id): Path<String>,
+) -> PageResult<impl IntoResponse> {
+    let r = ui.pipelines.get_run(&run_id).await?;
+    let dag: Vec<Value> = r.dag.as_array().cloned().unwrap_or_default();
+    let results: HashMap<String, Value> = stages(&r)
+        .into_iter()
+        .map(|s| (s["name"].as_str().unwrap_or_default().to_owned(), s))
+        .collect();
+    let depth = depths(&dag);
+    let columns = depth.values().copied().max().map_or(0, |m| m + 1);
+    // The stage runs' own times, for the timeline.
+    let mut times: Vec<(String, String, i64, i64)> = Vec::new();
+    for (name, s) in &results {
+        if let Some(id) = s["run_id"].as_str()
+            && let Ok(run) = ui.tracking.get_run(id).await
+            && let Some(start) = run.info.start_time
+        {
+            let end = run.info.end_time.unwrap_or(start);
+            times.push((name.clone(), id.to_owned(), start, end));
+        }
+    }
+    times.sort_by_key(|t| t.2);
+    let t0 = times
+        .first()
+        .map_or(r.started_ms, |t| t.2.min(r.started_ms));
+    let t1 = times
+        .iter()
+        .map(|t| t.3)
+        .max()
+        .unwrap_or(t0)
+        .max(r.ended_ms.unwrap_or(t0))
+        .max(t0 + 1);
+    let pct = |ms: i64| (ms - t0) as f64 * 100.0 / (t1 - t0) as f64;
+    let stage_link = |name: &str| -> Option<String> {
+        results[name]["run_id"]
+            .as_str()
+            .map(|id| format!("/experiments/{}/runs/{id}", enc(&r.experiment_id)))
+    };
+    let body = html! {
+        (crumbs(&[("Pipelines", "/pipelines".into())], &format!("{} · run {}", r.pipeline, &r.run_id[..r.run_id.len().min(8)])))
+        dl.header #pipeline-run-header {
+            dt { "Status" } dd { (status(&r)) }
+            dt { "Pipeline" } dd { (r.pipeline) @if let Some(v) = r.pipeline_version { " v" (v) } }
+            dt { "MLflow run" } dd { a href=(format!("/experiments/{}/runs/{}", enc(&r.experiment_id), enc(&r.run_id))) { code { (r.run_id) } } }
+            dt { "Executor" } dd { (r.executor) }
+            dt { "Cause" } dd { code { (r.cause) } }
+            dt { "Started" } dd { (format::time(r.started_ms)) " by " (r.actor) }
+            dt { "Duration" } dd { (duration(&r)) }
+            dt { "Promoted" } dd { (promotion(&r)) }
+        }
+        section #dag {
+            h2 { "Stages" }
+            div.dag style=(format!("grid-template-columns: repeat({}, minmax(160px, 1fr))", columns.max(1))) {
+                @for col in 0..columns { div.dag-col {
+                    @for s in dag.iter().filter(|s| depth.get(s["name"].as_str().unwrap_or_default()) == Some(&col)) {
+                        @let name = s["name"].as_str().unwrap_or_default();
+                        @let res = results.get(name);
+                        @let st = res.and_then(|x| x["status"].as_str()).unwrap_or(if r.ended_ms.is_some() { "not run" } else { "pending" });
+                        div class=(format!("stage {}", st.replace(' ', "-"))) data-stage=(name) {
+                            div.stage-name { @if let Some(href) = res.and_then(|_| stage_link(name)) { a href=(href) { (name) } } @else { (name) } }
+                            div.stage-status { (st) @if let Some(ms) = res.and_then(|x| x["duration_ms"].as_i64()) { " · " (format::duration(ms)) } }
+                            @if let Some(why) = res.and_then(|x| x["reason"].as_str()).filter(|w| !w.is_empty()) { div.meta.stage-reason { (why) } }
+                            @let needs: Vec<&str> = s["needs"].as_array().into_iter().flatten().filter_map(|n| n.as_str()).collect();
+                            @if !needs.is_empty() { div.meta { "needs " (needs.join(", ")) } }
+                            @if let Some(id) = res.and_then(|x| x["run_id"].as_str()) {
+                                div { a.log href=(format!("/experiments/{}/runs/{id}/artifacts?path=&file=stage.log", enc(&r.experiment_id))) { "log" } }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+        @if !times.is_empty() {
+            section #timeline {
+                h2 { "Timeline" }
+                div.timeline { @for (name, _, start, end) in &times {
+                    div.tl-row { span.tl-name { (name) } span.tl-track {
+                        span class=(format!("tl-bar {}", results[name]["status"].as_str().unwrap_or(""))) style=(format!("left: {:.2}%; width: {:.2}%", pct(*start), (pct(*end) - pct(*start)).max(0.5))) title=(format::duration(end - start)) {}
+                    } }
+                } }
+                p.meta { "From the stage runs' start and end times; the whole bar is " (format::duration(t1 - t0)) "." }
+            }
+        }
+        section #gates {
+            h2 { "Gates" }
+            @let g = gates(&r);
+            @if g.is_empty() { p.empty { @if r.ended_ms.is_some() { "No gate was evaluated (none defined, or a stage failed first)." } @else { "Evaluated when every stage has succeeded." } } }
+            @else {
+                table.list { thead { tr { th { "" } th { "Gate" } th.num { "Candidate" } th.num { "Baseline" } th.num { "Threshold" } } } tbody {
+                    @for x in &g { tr class=(if x["passed"] == true { "gate passed" } else { "gate failed" }) {
+                        td { @if x["passed"] == true { span.status.finished { "✓" } } @else { span.status.failed { "✗" } } }
+                        td { (x["name"].as_str().unwrap_or_default()) }
+                        td.num { (num(&x["observed"])) } td.num { (num(&x["baseline"])) } td.num { (num(&x["threshold"])) }
+                    } }
+                } }
+            }
+        }
+    };
+    Ok(Page {
+        title: format!("{} run", r.pipeline),
+        section: "Pipelines",
+        scripts: &[],
+        body,
+    })
+}
+
+fn num(v: &Value) -> String {
+    v.as_f64().map_or_else(|| "–".into(), format::number)
+}
