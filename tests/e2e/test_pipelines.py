@@ -296,7 +296,6 @@ def test_configuration_errors_exit_4_naming_file_line_and_column(tmp_path, cairn
         assert project.cairn("pipeline", "validate").returncode == 4
     good = Project(make_project(tmp_path / "good"), cairn_server.url, unique("pipelines"))
     assert good.cairn("run", "nosuchstage").returncode == 4
-    assert good.cairn("run", "--executor", "ray").returncode == 4
 
 
 def test_an_unreachable_server_is_infrastructure(project):
