@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -389,3 +391,43 @@ def test_gates_decide_the_exit_code(tmp_path, cairn_server, client):
     passed = project.run()
     assert [g["passed"] for g in passed["gates"]] == [True, True]
     assert passed["gates"][0]["observed"] == 0.98
+
+
+def test_ctrl_c_cancels_running_local_steps_and_exits_130(tmp_path, cairn_server, client):
+    root = tmp_path / "intr"
+    root.mkdir()
+    # A compound command: only killing the step's process group stops the sleep.
+    (root / "cairn.yaml").write_text(textwrap.dedent("""\
+        stages:
+          long:
+            cmd: echo started > started.txt; sleep 97.25; touch late.txt
+            outs: [late.txt]
+          later:
+            cmd: cp late.txt later.txt
+            deps: [late.txt]
+            outs: [later.txt]
+        """))
+    project = Project(root, cairn_server.url, unique("pipelines"))
+    out = tmp_path / "intr.json"
+    proc = subprocess.Popen(
+        [str(cairn_bin()), "run", "--server", cairn_server.url, "--json", str(out)],
+        cwd=root, env=project.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (root / "started.txt").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (root / "started.txt").exists(), "the step never started"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    left = subprocess.run(["pgrep", "-f", "sleep 97.25"], capture_output=True, text=True).stdout.split()
+    assert not left, f"the step's sleep survived the interrupt: {left}"
+    s = by_name(json.loads(out.read_text()))
+    assert s["long"]["status"] == "failed" and s["long"]["reason"] == "cancelled"
+    assert s["later"]["status"] == "skipped"
+    assert client.get_run(s["long"]["run_id"]).info.status == "FAILED"
+    assert not (root / "late.txt").exists()
+    assert not list((root / ".cairn" / "state" / "runs").iterdir()), "the run's stop marker was left"
