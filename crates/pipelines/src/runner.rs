@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 
 use crate::cache::OutputCache;
 use crate::error::PipelineError;
-use crate::executor::{Executor, ExecutorKind};
+use crate::executor::Executor;
 use crate::plan::{Decision, PlanError, Planner};
 use crate::report::{RunReport, StageResult, StageStatus};
 use crate::stage_run::{StageCtx, elapsed};
@@ -71,22 +71,6 @@ impl Runner {
                 .chain(&self.other_executors)
                 .find(|e| e.kind() == kind),
         }
-    }
-
-    /// The executor kinds the selected stages need (what the CLI must be able to build).
-    pub fn kinds_needed(
-        project: &crate::Project,
-        selected: &[usize],
-        run: ExecutorKind,
-    ) -> Vec<ExecutorKind> {
-        let mut kinds = Vec::new();
-        for &i in selected {
-            let k = project.pipeline.stages[i].policy.executor.unwrap_or(run);
-            if !kinds.contains(&k) {
-                kinds.push(k);
-            }
-        }
-        kinds
     }
 
     pub async fn run(&self, opts: &RunOptions) -> RunReport {
@@ -204,15 +188,21 @@ impl Runner {
                     // killed on drop).
                     let _ = stop_tx.send(true);
                     let deadline = tokio::time::Instant::now() + CANCEL_GRACE;
-                    while !tasks.is_empty() {
-                        let joined = match tokio::time::timeout_at(deadline, tasks.join_next_with_id()).await {
-                            Ok(Some(j)) => j,
-                            Ok(None) => break,
-                            Err(_) => {
-                                tasks.abort_all();
-                                continue;
+                    let mut aborted = false;
+                    loop {
+                        let next = if aborted {
+                            tasks.join_next_with_id().await
+                        } else {
+                            match tokio::time::timeout_at(deadline, tasks.join_next_with_id()).await {
+                                Ok(next) => next,
+                                Err(_) => {
+                                    tasks.abort_all();
+                                    aborted = true;
+                                    continue;
+                                }
                             }
                         };
+                        let Some(joined) = next else { break };
                         match joined {
                             Ok((id, d)) => {
                                 running.remove(&id);
