@@ -3,7 +3,7 @@ package, started once for the module on free ports — never 6379, where Redis r
 Cairn server as the tracking server.
 
 What is checked: a stage on Ray logs into its own stage run with the unchanged mlflow client, its outs
-come back into the workspace, and a later `--executor local` run is all cached (the executor is not in
+come back into the workspace (from a stage's wdir too), and a later `--executor local` run is all cached (the executor is not in
 the cache key) and needs no head; a failing command (exit 2, class `user`) and a timeout (class
 `timeout`, the Ray job stopped) are classified; `cairn pipeline stop` cancels a running Ray job and the
 run exits 130; a head unreachable is exit 3; the head killed mid-step and restarted: the step is lost,
@@ -188,6 +188,7 @@ def make(root: Path, pipeline: str, files: dict[str, str]) -> Path:
     root.mkdir(parents=True)
     (root / "cairn.yaml").write_text(textwrap.dedent(pipeline))
     for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     return root
 
@@ -271,12 +272,19 @@ def test_failures_on_ray_are_classified_and_a_timeout_stops_the_job(
           slow:
             cmd: echo sleeping; sleep 60
             timeout: 4s
-        """, {})
+          sub:
+            wdir: sub
+            cmd: tr a-z A-Z < in.txt > out.txt
+            deps: [in.txt]
+            outs: [out.txt]
+        """, {"sub/in.txt": "abc\n"})
     project = RayProject(root, cairn_server.url, ray_head.url)
-    report = project.run("--executor", "ray", "--jobs", "2", expect=2)
+    report = project.run("--executor", "ray", "--jobs", "3", expect=2)
     s = by_name(report)
     assert s["bad"]["status"] == "failed" and s["bad"]["reason"] == "exit code 3", s["bad"]
     assert s["slow"]["status"] == "failed" and "timed out (timeout)" in s["slow"]["reason"], s["slow"]
+    # A stage with a wdir runs there inside the package; its out comes back to the same place.
+    assert s["sub"]["status"] == "ran" and (root / "sub" / "out.txt").read_text() == "ABC\n"
     bad = client.get_run(s["bad"]["run_id"])
     assert bad.data.tags["cairn.stage.failure_class"] == "user"
     assert bad.info.status == "FAILED"

@@ -457,7 +457,8 @@ struct Failure {
     reason: String,
     /// `None` for a cancelled step.
     class: Option<FailureClass>,
-    /// The executor lost the step for good (exit code 3), rather than the step failing.
+    /// Infrastructure failed the step for good — lost, refused, or an infra failure after its
+    /// retries — rather than the step's own command: exit code 3.
     infra: bool,
 }
 
