@@ -309,6 +309,7 @@ def test_an_unreachable_head_is_infrastructure(tmp_path, cairn_server):
         "stages:\n  s:\n    cmd: echo hi > out.txt\n    outs: [out.txt]\n    executor: ray\n"
     )
     project.run("--executor", "local", expect=3)
+    assert "cannot reach the Ray head" in project.last_stderr
     assert not (root / "out.txt").exists()
 
 

@@ -29,6 +29,16 @@ impl std::fmt::Display for RayError {
     }
 }
 
+/// The innermost cause of a request error (`Connection refused`), not reqwest's wrapper that repeats
+/// the URL.
+fn cause(e: &reqwest::Error) -> String {
+    let mut inner: &dyn std::error::Error = e;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    inner.to_string()
+}
+
 /// The last non-empty line of an error body (Ray answers a 500 with a whole Python traceback).
 fn last_line(text: &str) -> &str {
     text.lines()
@@ -103,13 +113,17 @@ impl RayClient {
     ) -> Result<(u16, String), RayError> {
         let resp = req.send().await.map_err(|e| {
             RayError::Unreachable(format!(
-                "{what}: cannot reach the Ray head at {}: {e}",
-                self.base
+                "cannot reach the Ray head at {} ({what}): {}",
+                self.base,
+                cause(&e)
             ))
         })?;
         let status = resp.status().as_u16();
         let text = resp.text().await.map_err(|e| {
-            RayError::Unreachable(format!("{what}: reading the answer of {}: {e}", self.base))
+            RayError::Unreachable(format!(
+                "reading the Ray head's answer ({what}): {}",
+                cause(&e)
+            ))
         })?;
         Ok((status, text))
     }
@@ -132,7 +146,10 @@ impl RayClient {
     /// while, so it is made right before the submit).
     pub async fn has_package(&self, name: &str) -> Result<bool, RayError> {
         let (status, text) = self
-            .send(self.get(&format!("/api/packages/gcs/{name}")), "package")
+            .send(
+                self.get(&format!("/api/packages/gcs/{name}")),
+                "package check",
+            )
             .await?;
         match status {
             404 => Ok(false),
