@@ -272,6 +272,8 @@ def test_failures_on_ray_are_classified_and_a_timeout_stops_the_job(
           slow:
             cmd: echo sleeping; sleep 60
             timeout: 4s
+          killed:
+            cmd: echo about to be killed; kill -9 $$
           sub:
             wdir: sub
             cmd: tr a-z A-Z < in.txt > out.txt
@@ -279,7 +281,7 @@ def test_failures_on_ray_are_classified_and_a_timeout_stops_the_job(
             outs: [out.txt]
         """, {"sub/in.txt": "abc\n"})
     project = RayProject(root, cairn_server.url, ray_head.url)
-    report = project.run("--executor", "ray", "--jobs", "3", expect=2)
+    report = project.run("--executor", "ray", "--jobs", "4", expect=2)
     s = by_name(report)
     assert s["bad"]["status"] == "failed" and s["bad"]["reason"] == "exit code 3", s["bad"]
     assert s["slow"]["status"] == "failed" and "timed out (timeout)" in s["slow"]["reason"], s["slow"]
@@ -289,6 +291,9 @@ def test_failures_on_ray_are_classified_and_a_timeout_stops_the_job(
     assert bad.data.tags["cairn.stage.failure_class"] == "user"
     assert bad.info.status == "FAILED"
     assert client.get_run(s["slow"]["run_id"]).data.tags["cairn.stage.failure_class"] == "timeout"
+    # SIGKILL (the OOM killer's signal): exit 137 on Ray, class oom.
+    assert s["killed"]["reason"] == "killed by signal 9 (oom)", s["killed"]
+    assert client.get_run(s["killed"]["run_id"]).data.tags["cairn.stage.failure_class"] == "oom"
     assert "boom" in project.log("bad")
     assert "sleeping" in project.log("slow")
     # The timed-out step's Ray job was stopped, not left running.

@@ -209,16 +209,13 @@ fn classify(info: &JobInfo, outs_failed: bool) -> StepState {
                 Some(OUTS_FAILED_CODE),
                 "the outs could not be shipped back".into(),
             ),
-            // 128 + SIGKILL: the OOM killer's usual mark; 128 + SIGTERM: an eviction's.
-            Some(137) => failed(
-                FailureClass::Oom,
-                Some(137),
-                "exit code 137 (killed)".into(),
-            ),
+            // 128 + SIGKILL: the OOM killer's usual mark; 128 + SIGTERM: an eviction's (worded as the
+            // local executor words a signal).
+            Some(137) => failed(FailureClass::Oom, Some(137), "killed by signal 9".into()),
             Some(143) => failed(
                 FailureClass::Preempted,
                 Some(143),
-                "exit code 143 (terminated)".into(),
+                "killed by signal 15".into(),
             ),
             Some(code) => failed(FailureClass::User, Some(code), format!("exit code {code}")),
             None => failed(FailureClass::User, None, first),
