@@ -208,6 +208,7 @@ PIPELINE = """\
         outs: [model]
         metrics: [eval.json]
         env: [COUNT_DIR]
+        resources: {cpu: 1, memory: 64Mi}
 """
 
 
@@ -274,6 +275,11 @@ def test_failures_on_ray_are_classified_and_a_timeout_stops_the_job(
             timeout: 4s
           killed:
             cmd: echo about to be killed; kill -9 $$
+          greedy:
+            cmd: echo ran > greedy.txt
+            outs: [greedy.txt]
+            resources: {cpu: 2}
+            timeout: 6s
           sub:
             wdir: sub
             cmd: tr a-z A-Z < in.txt > out.txt
@@ -281,10 +287,13 @@ def test_failures_on_ray_are_classified_and_a_timeout_stops_the_job(
             outs: [out.txt]
         """, {"sub/in.txt": "abc\n"})
     project = RayProject(root, cairn_server.url, ray_head.url)
-    report = project.run("--executor", "ray", "--jobs", "4", expect=2)
+    report = project.run("--executor", "ray", "--jobs", "5", expect=2)
     s = by_name(report)
     assert s["bad"]["status"] == "failed" and s["bad"]["reason"] == "exit code 3", s["bad"]
     assert s["slow"]["status"] == "failed" and "timed out (timeout)" in s["slow"]["reason"], s["slow"]
+    # `resources:` reach Ray: 2 CPUs on a 1-CPU head never start (train's `cpu: 1` above did).
+    assert "timed out (timeout)" in s["greedy"]["reason"], s["greedy"]
+    assert "$ echo ran" not in project.log("greedy")
     # A stage with a wdir runs there inside the package; its out comes back to the same place.
     assert s["sub"]["status"] == "ran" and (root / "sub" / "out.txt").read_text() == "ABC\n"
     bad = client.get_run(s["bad"]["run_id"])

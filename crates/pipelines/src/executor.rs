@@ -51,6 +51,8 @@ pub struct StepLaunch {
     /// Where the step's stdout and stderr go, interleaved.
     pub log_path: PathBuf,
     pub timeout: Option<Duration>,
+    /// What the step reserves where that means something (Ray); the local executor ignores it.
+    pub resources: crate::run_policy::Resources,
 }
 
 /// Why a step failed, so retries can be chosen by class (the user's bug is not retried; a lost

@@ -210,6 +210,7 @@ mod tests {
             env: BTreeMap::from([("CAIRN_TEST_VAR".into(), "hello".into())]),
             log_path: dir.join("logs/s.log"),
             timeout: None,
+            resources: Default::default(),
         }
     }
 

@@ -162,6 +162,7 @@ impl Runner {
                 env: env.clone(),
                 log_path: log_file.clone(),
                 timeout: policy.timeout,
+                resources: policy.resources.clone(),
             };
             if *stop.borrow() {
                 break Some(Failure::cancelled());

@@ -129,7 +129,7 @@ impl Executor for RayExecutor {
         });
         let mut env_vars: BTreeMap<String, String> = launch.env.clone();
         env_vars.insert("CAIRN_STEP".into(), step.to_string());
-        let body = json!({
+        let mut body = json!({
             "entrypoint": format!("python3 {SHIM_NAME}"),
             "submission_id": launch.submission_id,
             "runtime_env": {
@@ -141,6 +141,19 @@ impl Executor for RayExecutor {
                 "cairn_attempt": launch.attempt.to_string(),
             },
         });
+        let r = &launch.resources;
+        if let Some(cpu) = r.cpu {
+            body["entrypoint_num_cpus"] = json!(cpu);
+        }
+        if let Some(gpu) = r.gpu {
+            body["entrypoint_num_gpus"] = json!(gpu);
+        }
+        if let Some(memory) = r.memory {
+            body["entrypoint_memory"] = json!(memory);
+        }
+        if !r.custom.is_empty() {
+            body["entrypoint_resources"] = json!(r.custom);
+        }
         let id = launch.submission_id.clone();
         let how = match self.client.submit(&body).await {
             Ok(Submitted::New) => "submitted",
