@@ -2,7 +2,8 @@
 stage logging with the official mlflow client) against the session's server — exit codes, the JSON
 report, caching (second run all cached, a param change reruns only what it affects and `status` says
 why, a deleted out restored without rerunning, byte-identical outs keep downstream cached), and the
-nested MLflow runs with their params, metrics, tags, datasets and log as the mlflow client sees them.
+nested MLflow runs with their params, metrics, tags, datasets and log as the mlflow client sees them;
+Ctrl-C cancels a running step (its whole process group) and exits 130. Steps on Ray: test_pipelines_ray.py.
 
 Cairn-only: `mlflow server` has no pipelines.
 """

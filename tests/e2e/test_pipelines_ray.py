@@ -318,6 +318,7 @@ def test_an_unreachable_head_is_infrastructure(tmp_path, cairn_server):
     assert time.monotonic() - started < 30
     assert by_name(report)["s"]["status"] == "failed"
     assert "cannot reach the Ray head" in project.last_stderr and "ray start" in project.last_stderr
+    assert "cairn: not submitted: cannot reach the Ray head" in project.log("s")
     # A stage's own `executor: ray` is honoured under `--executor local` too.
     (root / "cairn.yaml").write_text(
         "stages:\n  s:\n    cmd: echo hi > out.txt\n    outs: [out.txt]\n    executor: ray\n"

@@ -86,6 +86,35 @@ impl Executor for RayExecutor {
     }
 
     async fn submit(&self, launch: &StepLaunch) -> Result<Box<dyn RunningStep>, ExecutorError> {
+        let mut log = open_log(launch)?;
+        let outs_url = match self.start(launch).await {
+            Ok(url) => url,
+            Err(e) => {
+                // Cairn's log says why this attempt never ran (the next one follows it).
+                let _ = writeln!(log, "cairn: not submitted: {e}");
+                return Err(e);
+            }
+        };
+        Ok(Box::new(RayStep {
+            client: self.client.clone(),
+            http: self.http.clone(),
+            id: launch.submission_id.clone(),
+            log,
+            log_len: 0,
+            outs_failed: false,
+            deadline: launch.timeout.map(|t| Instant::now() + t),
+            root: launch.root.clone(),
+            outs: launch.outs.clone(),
+            outs_url,
+            finished: false,
+        }))
+    }
+}
+
+impl RayExecutor {
+    /// Ships the package (when the head lacks it) and submits the job, or re-attaches to it; returns
+    /// where the attempt's outs will be.
+    async fn start(&self, launch: &StepLaunch) -> Result<Option<String>, ExecutorError> {
         let outs_url = match launch.outs.is_empty() {
             true => None,
             false => Some(
@@ -120,7 +149,6 @@ impl Executor for RayExecutor {
                 .await
                 .map_err(|e| self.unreachable(&e))?;
         }
-        let mut log = open_log(launch)?;
         let step = json!({
             "commands": launch.commands,
             "wdir": wdir,
@@ -173,20 +201,7 @@ impl Executor for RayExecutor {
             pkg.files,
             if uploaded { ", uploaded" } else { "" }
         );
-        let _ = log.flush();
-        Ok(Box::new(RayStep {
-            client: self.client.clone(),
-            http: self.http.clone(),
-            id,
-            log,
-            log_len: 0,
-            outs_failed: false,
-            deadline: launch.timeout.map(|t| Instant::now() + t),
-            root: launch.root.clone(),
-            outs: launch.outs.clone(),
-            outs_url,
-            finished: false,
-        }))
+        Ok(outs_url)
     }
 }
 
