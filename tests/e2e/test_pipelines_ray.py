@@ -9,7 +9,8 @@ the cache key) and needs no head; a failing command (exit 2, class `user`) and a
 run exits 130; a head unreachable is exit 3; the head killed mid-step and restarted: the step is lost,
 retried on a new submission, and the run succeeds with the first attempt's log kept by Cairn. A stub
 head (a tiny HTTP server here) only for what a real head does not do on demand: a submit answered
-"already exists" (re-attach) and a job supervisor that dies (class `infra`, retried).
+"already exists" (re-attach), a job supervisor that dies (class `infra`, retried; exit 3 without a
+retry), and a job the head answers 404 for between two polls (lost, retried).
 
 Cairn-only: `mlflow server` has no pipelines.
 """
@@ -437,6 +438,9 @@ class StubHead:
                 if self.path.endswith("/logs"):
                     return self.reply(200, {"logs": f"log of {self.path.split('/')[3]}\n"})
                 sid = self.path.rstrip("/").split("/")[-1]
+                if sid.endswith("-u-a1"):
+                    # A head that restarted between two polls no longer knows the job.
+                    return self.reply(404, {"detail": "not found"})
                 if sid.endswith("-a1"):
                     # The supervisor died: infrastructure, not the user's command.
                     return self.reply(200, {"status": "FAILED", "error_type": "JOB_SUPERVISOR_ACTOR_DIED",
@@ -465,7 +469,7 @@ class StubHead:
 
 
 @pytest.mark.allow_5xx  # the stub's own 500 "already exists" is the point
-def test_stub_head_reattach_and_a_dead_supervisor_is_retried_as_infra(tmp_path, cairn_server, client):
+def test_stub_head_reattach_dead_supervisor_and_forgotten_job(tmp_path, cairn_server, client):
     stub = StubHead()
     try:
         root = make(tmp_path / "stub", """\
@@ -475,6 +479,9 @@ def test_stub_head_reattach_and_a_dead_supervisor_is_retried_as_infra(tmp_path, 
                 retry: {max: 1, on: [infra], backoff: 0s}
               t:
                 cmd: echo again
+              u:
+                cmd: echo lost once
+                retry: {max: 1, on: [infra], backoff: 0s}
             """, {})
         project = RayProject(root, cairn_server.url, stub.url)
         report = project.run("--executor", "ray", "--jobs", "1", "s")
@@ -492,5 +499,9 @@ def test_stub_head_reattach_and_a_dead_supervisor_is_retried_as_infra(tmp_path, 
         t = by_name(report)["t"]
         assert "JOB_SUPERVISOR_ACTOR_DIED" in t["reason"] and "(infra)" in t["reason"]
         assert client.get_run(t["run_id"]).data.tags["cairn.stage.failure_class"] == "infra"
+        # A job the head no longer knows (404) is lost: retried on a new submission.
+        u = by_name(project.run("--executor", "ray", "u"))["u"]
+        assert u["status"] == "ran" and "succeeded on attempt 2" in u["reason"], u
+        assert "the Ray head no longer knows job" in project.log("u")
     finally:
         stub.server.shutdown()
