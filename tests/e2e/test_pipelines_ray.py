@@ -381,7 +381,7 @@ def test_a_head_killed_mid_step_loses_it_and_the_retry_succeeds(tmp_path, cairn_
             deps: [step.py]
             outs: [out.txt]
             env: [COUNT_DIR]
-            retry: {max: 6, on: [infra], backoff: 3s, factor: 1}
+            retry: {max: 12, on: [infra], backoff: 3s, factor: 1}   # room for a slow `ray start`
         """, {"step.py": step})
     project = RayProject(root, cairn_server.url, ray_head.url)
     proc, out = project.start("--executor", "ray")
