@@ -23,9 +23,13 @@ pub struct Package {
 }
 
 /// Every file below `root` named by `paths` (files, or directories taken whole), project-relative and
-/// `/`-separated. A path that does not exist is left out (the runner reports missing deps itself).
+/// `/`-separated. Symlinks are followed, as the hashing of deps follows them; a directory reached
+/// twice (a symlink loop) is walked once. A path that does not exist is left out (the runner
+/// reports missing deps itself).
 fn collect(root: &Path, paths: &[String]) -> io::Result<BTreeMap<String, PathBuf>> {
+    use std::os::unix::fs::MetadataExt as _;
     let mut files = BTreeMap::new();
+    let mut seen_dirs = std::collections::HashSet::new();
     let mut stack: Vec<String> = paths.to_vec();
     while let Some(rel) = stack.pop() {
         let full = root.join(&rel);
@@ -35,6 +39,9 @@ fn collect(root: &Path, paths: &[String]) -> io::Result<BTreeMap<String, PathBuf
             Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", full.display()))),
         };
         if meta.is_dir() {
+            if !seen_dirs.insert((meta.dev(), meta.ino())) {
+                continue;
+            }
             for entry in std::fs::read_dir(&full)? {
                 let entry = entry?;
                 let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
@@ -159,6 +166,17 @@ mod tests {
         std::fs::write(dir.path().join("data/a.csv"), "changed\n").unwrap();
         let c = build(dir.path(), &paths, &[("_shim.py", b"x")]).unwrap();
         assert_ne!(a.name, c.name);
+    }
+
+    #[test]
+    fn a_symlink_loop_is_walked_once() {
+        let dir = tempfile::tempdir().unwrap();
+        tree(dir.path());
+        std::os::unix::fs::symlink("..", dir.path().join("data/sub/up")).unwrap();
+        let p = build(dir.path(), &["data".to_owned()], &[]).unwrap();
+        let mut listed = names(&p.bytes);
+        listed.sort();
+        assert_eq!(listed, ["data/a.csv", "data/sub/b.csv"]);
     }
 
     #[test]
