@@ -45,7 +45,7 @@ impl RayExecutor {
     pub fn new(address: &str) -> RayExecutor {
         RayExecutor {
             client: RayClient::new(address),
-            http: reqwest::Client::new(),
+            http: outs::client(),
         }
     }
 

@@ -11,7 +11,14 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-const TIMEOUT: Duration = Duration::from_secs(300);
+/// The tracking server's client for outs: no limit on a whole (large) download, only on silence.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(30))
+        .read_timeout(Duration::from_secs(120))
+        .build()
+        .unwrap_or_default()
+}
 
 /// The tracking server's auth, as the tracker sends it.
 fn auth(req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -85,19 +92,49 @@ fn allowed(path: &str, outs: &[String]) -> bool {
             .any(|o| path == o || path.starts_with(&format!("{}/", o.trim_end_matches('/'))))
 }
 
-async fn get(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {
+async fn get(http: &reqwest::Client, url: &str) -> Result<reqwest::Response, String> {
     let resp = auth(http.get(url))
-        .timeout(TIMEOUT)
         .send()
         .await
         .map_err(|e| format!("GET {url}: {e}"))?;
     if !resp.status().is_success() {
         return Err(format!("GET {url}: HTTP {}", resp.status()));
     }
-    resp.bytes()
-        .await
-        .map(|b| b.to_vec())
-        .map_err(|e| format!("GET {url}: {e}"))
+    Ok(resp)
+}
+
+/// Streams an out's file to a temporary file beside `full`, then renames it into place (a model can
+/// be larger than memory should hold).
+async fn download(
+    http: &reqwest::Client,
+    url: &str,
+    full: &Path,
+    exec: bool,
+) -> Result<(), String> {
+    use tokio::io::AsyncWriteExt as _;
+    let at = |e: std::io::Error| format!("{}: {e}", full.display());
+    let mut resp = get(http, url).await?;
+    if let Some(parent) = full.parent() {
+        tokio::fs::create_dir_all(parent).await.map_err(at)?;
+    }
+    let tmp = cairn_pipelines::state::temp_beside(full);
+    let mut file = tokio::fs::File::create(&tmp).await.map_err(at)?;
+    let written = async {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| format!("GET {url}: {e}"))? {
+            file.write_all(&chunk).await.map_err(at)?;
+        }
+        file.flush().await.map_err(at)?;
+        let mode = if exec { 0o755 } else { 0o644 };
+        tokio::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))
+            .await
+            .map_err(at)?;
+        tokio::fs::rename(&tmp, full).await.map_err(at)
+    }
+    .await;
+    if written.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    written
 }
 
 /// Puts the attempt's outs into the workspace at `root`.
@@ -107,7 +144,10 @@ pub async fn fetch(
     root: &Path,
     outs: &[String],
 ) -> Result<usize, String> {
-    let manifest: Value = serde_json::from_slice(&get(http, &format!("{url}.json")).await?)
+    let manifest: Value = get(http, &format!("{url}.json"))
+        .await?
+        .json()
+        .await
         .map_err(|e| format!("the outs manifest at {url}.json: {e}"))?;
     for dir in manifest["dirs"].as_array().into_iter().flatten() {
         let dir = dir.as_str().unwrap_or("");
@@ -128,20 +168,14 @@ pub async fn fetch(
             ));
         }
         let encoded: Vec<String> = path.split('/').map(encode).collect();
-        let bytes = get(http, &format!("{url}/{}", encoded.join("/"))).await?;
-        let full = root.join(path);
-        if let Some(parent) = full.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-        }
-        cairn_pipelines::state::write_atomic(&full, &bytes)
-            .map_err(|e| format!("{}: {e}", full.display()))?;
-        let mode = if f["exec"].as_bool() == Some(true) {
-            0o755
-        } else {
-            0o644
-        };
-        std::fs::set_permissions(&full, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| format!("{}: {e}", full.display()))?;
+        let exec = f["exec"].as_bool() == Some(true);
+        download(
+            http,
+            &format!("{url}/{}", encoded.join("/")),
+            &root.join(path),
+            exec,
+        )
+        .await?;
     }
     Ok(files.len())
 }
