@@ -2,7 +2,8 @@
 stage logging with the official mlflow client) against the session's server — exit codes, the JSON
 report, caching (second run all cached, a param change reruns only what it affects and `status` says
 why, a deleted out restored without rerunning, byte-identical outs keep downstream cached), and the
-nested MLflow runs with their params, metrics, tags, datasets and log as the mlflow client sees them.
+nested MLflow runs with their params, metrics, tags, datasets and log as the mlflow client sees them;
+Ctrl-C cancels a running step (its whole process group) and exits 130. Steps on Ray: test_pipelines_ray.py.
 
 Cairn-only: `mlflow server` has no pipelines.
 """
@@ -11,10 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -297,7 +300,6 @@ def test_configuration_errors_exit_4_naming_file_line_and_column(tmp_path, cairn
         assert project.cairn("pipeline", "validate").returncode == 4
     good = Project(make_project(tmp_path / "good"), cairn_server.url, unique("pipelines"))
     assert good.cairn("run", "nosuchstage").returncode == 4
-    assert good.cairn("run", "--executor", "ray").returncode == 4
 
 
 def test_an_unreachable_server_is_infrastructure(project):
@@ -435,3 +437,43 @@ def test_register_stores_the_snapshot_and_runs_are_recorded_on_the_server(projec
     failed = project.run(expect=2)
     rec = requests.get(f"{base}/api/cairn/v1/pipeline-runs/{failed['pipeline_run_id']}").json()["pipeline_run"]
     assert (rec["status"], rec["exit_code"]) == ("failed", 2)
+
+
+def test_ctrl_c_cancels_running_local_steps_and_exits_130(tmp_path, cairn_server, client):
+    root = tmp_path / "intr"
+    root.mkdir()
+    # A compound command: only killing the step's process group stops the sleep.
+    (root / "cairn.yaml").write_text(textwrap.dedent("""\
+        stages:
+          long:
+            cmd: echo started > started.txt; sleep 97.25; touch late.txt
+            outs: [late.txt]
+          later:
+            cmd: cp late.txt later.txt
+            deps: [late.txt]
+            outs: [later.txt]
+        """))
+    project = Project(root, cairn_server.url, unique("pipelines"))
+    out = tmp_path / "intr.json"
+    proc = subprocess.Popen(
+        [str(cairn_bin()), "run", "--server", cairn_server.url, "--json", str(out)],
+        cwd=root, env=project.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (root / "started.txt").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (root / "started.txt").exists(), "the step never started"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    left = subprocess.run(["pgrep", "-f", "sleep 97.25"], capture_output=True, text=True).stdout.split()
+    assert not left, f"the step's sleep survived the interrupt: {left}"
+    s = by_name(json.loads(out.read_text()))
+    assert s["long"]["status"] == "failed" and s["long"]["reason"] == "cancelled"
+    assert s["later"]["status"] == "skipped"
+    assert client.get_run(s["long"]["run_id"]).info.status == "FAILED"
+    assert not (root / "late.txt").exists()
+    assert not list((root / ".cairn" / "state" / "runs").iterdir()), "the run's stop marker was left"

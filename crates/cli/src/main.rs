@@ -48,10 +48,11 @@ enum Command {
     Maturity(maturity::MaturityCommand),
     /// Run the pipeline (cairn.yaml, or a dvc.yaml as it is): the stages whose inputs changed, the
     /// rest restored from the cache, each stage a nested MLflow run. Exit codes: 0 ok, 1 a gate failed,
-    /// 2 a stage failed, 3 infrastructure, 4 configuration.
+    /// 2 a stage failed, 3 infrastructure, 4 configuration, 130 interrupted (Ctrl-C, `cairn pipeline
+    /// stop`).
     Run(pipeline::RunCommand),
     /// Inspect the pipeline: `status` (what would run and why), `validate` (the file, and imports
-    /// outside a stage's deps and code scope).
+    /// outside a stage's deps and code scope), `stop` (a running `cairn run`).
     Pipeline(pipeline::PipelineCommand),
 }
 

@@ -1,9 +1,11 @@
 //! The executor contract: where a stage's commands run. [`crate::local::LocalExecutor`] runs them as
-//! subprocesses; a Ray Jobs executor (next) submits the same [`StepLaunch`] to a Ray head: `submit`
-//! maps to `POST /api/jobs/` with `submission_id` (idempotent re-attach), `wait` to polling the job's
-//! status while copying its logs into `log_path` (Cairn keeps logs, Ray forgets them), `cancel` to
+//! subprocesses; the Ray Jobs executor (in the CLI, which may speak HTTP) submits the same
+//! [`StepLaunch`] to a Ray head: `submit` maps to `POST /api/jobs/` with `submission_id` (idempotent
+//! re-attach), `wait` to polling the job's status while copying its logs into `log_path` (Cairn keeps
+//! logs, Ray forgets them) and then bringing the declared outs back into the workspace, `cancel` to
 //! `POST /api/jobs/{id}/stop`. The runner only sees this trait, so the step semantics — env, cwd,
-//! log, failure classes — cannot drift between executors.
+//! log, failure classes, outs in the workspace when `wait` says `Succeeded` — cannot drift between
+//! executors.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -37,11 +39,20 @@ pub struct StepLaunch {
     pub commands: Vec<String>,
     /// Absolute working directory (the stage's wdir in the project).
     pub cwd: PathBuf,
+    /// The project root; `cwd`, `files` and `outs` are below it.
+    pub root: PathBuf,
+    /// Project-relative files and directories the step reads (its code scope, deps, params files,
+    /// lock file): what a remote executor ships. The local executor reads the workspace instead.
+    pub files: Vec<String>,
+    /// Project-relative declared outs: what a remote executor brings back into the workspace.
+    pub outs: Vec<String>,
     /// Variables added to the executor's environment (`MLFLOW_RUN_ID`, …).
     pub env: BTreeMap<String, String>,
     /// Where the step's stdout and stderr go, interleaved.
     pub log_path: PathBuf,
     pub timeout: Option<Duration>,
+    /// What the step reserves where that means something (Ray); the local executor ignores it.
+    pub resources: crate::run_policy::Resources,
 }
 
 /// Why a step failed, so retries can be chosen by class (the user's bug is not retried; a lost

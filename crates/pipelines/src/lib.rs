@@ -7,8 +7,9 @@
 //! - [`plan::Planner`] computes a stage's [`manifest::Manifest`] from the workspace ([`hashing`] with
 //!   its stat memo, [`code_scope`]) and decides: up to date, restore from the [`cache::OutputCache`],
 //!   or run — with the reason, a diff of manifests.
-//! - [`runner::Runner`] runs the DAG on an [`executor::Executor`] ([`local::LocalExecutor`] here; Ray
-//!   next), recording every stage through a [`tracker::Tracker`] (MLflow runs, implemented by the CLI).
+//! - [`runner::Runner`] runs the DAG on an [`executor::Executor`] ([`local::LocalExecutor`] here; the
+//!   Ray executor is the CLI's, as it speaks HTTP), recording every stage through a
+//!   [`tracker::Tracker`] (MLflow runs, implemented by the CLI).
 //! - [`status`] and [`imports`] answer `cairn pipeline status` and `validate`.
 //!
 //! Depends on no HTTP client or server: the CLI brings MLflow REST, the server (later) the API.

@@ -204,9 +204,13 @@ mod tests {
             attempt: 1,
             commands: commands.iter().map(|c| c.to_string()).collect(),
             cwd: dir.to_path_buf(),
+            root: dir.to_path_buf(),
+            files: Vec::new(),
+            outs: Vec::new(),
             env: BTreeMap::from([("CAIRN_TEST_VAR".into(), "hello".into())]),
             log_path: dir.join("logs/s.log"),
             timeout: None,
+            resources: Default::default(),
         }
     }
 

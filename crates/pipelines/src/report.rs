@@ -12,6 +12,8 @@ pub mod exit {
     pub const INFRASTRUCTURE: u8 = 3;
     pub const CONFIGURATION: u8 = 4;
     pub const INCONCLUSIVE: u8 = 5;
+    /// Stopped by Ctrl-C, `cairn pipeline stop` or SIGTERM (128 + SIGINT, as shells report it).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,15 +71,21 @@ pub struct RunReport {
     /// Infrastructure that failed during the run (exit code 3).
     #[serde(skip)]
     pub infra_error: Option<String>,
+    /// The run was stopped (exit code 130): its running steps were cancelled.
+    #[serde(skip)]
+    pub interrupted: bool,
     /// Every metric of every stage's metrics files (for the gates).
     #[serde(skip)]
     pub metrics: BTreeMap<String, f64>,
 }
 
 impl RunReport {
-    /// 3 when infrastructure failed, else 2 when a stage failed, else 1 when a gate failed, else 0.
+    /// 130 when interrupted, else 3 when infrastructure failed, else 2 when a stage failed, else 1
+    /// when a gate failed, else 0.
     pub fn exit_code(&self) -> u8 {
-        if self.infra_error.is_some() {
+        if self.interrupted {
+            exit::INTERRUPTED
+        } else if self.infra_error.is_some() {
             exit::INFRASTRUCTURE
         } else if self.stages.iter().any(|s| s.status == StageStatus::Failed) {
             exit::STAGE_FAILED

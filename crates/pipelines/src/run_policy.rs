@@ -2,6 +2,7 @@
 //! and `resources` (the Ray executor's reservations; the local executor ignores them). None of it is
 //! in the cache key.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::error::Result;
@@ -40,6 +41,18 @@ impl Retry {
     }
 }
 
+/// `resources: {cpu: 2, gpu: 1, memory: 8Gi, <custom>: n}`: what a step reserves on Ray (its job's
+/// `entrypoint_num_cpus`, `…_num_gpus`, `…_memory`, `…_resources`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Resources {
+    pub cpu: Option<f64>,
+    pub gpu: Option<f64>,
+    /// Bytes.
+    pub memory: Option<u64>,
+    /// Custom Ray resources by name.
+    pub custom: BTreeMap<String, f64>,
+}
+
 /// The run policy of one stage.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunPolicy {
@@ -47,6 +60,32 @@ pub struct RunPolicy {
     pub retry: Retry,
     /// `None`: the run's executor (`--executor`).
     pub executor: Option<ExecutorKind>,
+    pub resources: Resources,
+}
+
+/// `8589934592`, `"512Mi"`, `"8Gi"`, `"2G"`, `"1.5GB"`, `"100k"`: bytes (Ki/Mi/Gi/Ti are powers of
+/// 1024; k/K, M, G, T, with or without B, of 1000).
+pub fn bytes(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let value: f64 = text[..split].parse().ok()?;
+    let unit = text[split..].trim();
+    let factor: f64 = match unit.trim_end_matches('B') {
+        "" => 1.0,
+        "k" | "K" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0 * 1024.0,
+        "Gi" => 1024.0 * 1024.0 * 1024.0,
+        "Ti" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let total = value * factor;
+    (total.is_finite() && total >= 0.0 && total < u64::MAX as f64).then_some(total as u64)
 }
 
 /// `90`, `"90s"`, `"10m"`, `"2h"`, `"1h30m"`, `"500ms"`, `"1d"`.
@@ -152,6 +191,36 @@ pub(crate) fn parse(p: &Parser<'_>, body: &Node, what: &str) -> Result<RunPolicy
             policy.retry.factor = p.number(f, "retry: factor")?;
         }
     }
+    if let Some(r) = body.get("resources") {
+        let what = format!("{what}: resources");
+        for (k, v) in p.map(r, &what)? {
+            let amount = |name: &str| -> Result<f64> {
+                let n = p.number(v, &format!("{what}: {name}"))?;
+                if n.is_finite() && n >= 0.0 {
+                    Ok(n)
+                } else {
+                    Err(p.err(v.pos, format!("{what}: {name} must be 0 or more")))
+                }
+            };
+            match k.name.as_str() {
+                "cpu" | "cpus" => policy.resources.cpu = Some(amount("cpu")?),
+                "gpu" | "gpus" => policy.resources.gpu = Some(amount("gpu")?),
+                "memory" => {
+                    let text = v.scalar_text().unwrap_or_default();
+                    policy.resources.memory = Some(bytes(&text).ok_or_else(|| {
+                        p.err(
+                            v.pos,
+                            format!("{what}: memory: '{text}' is not a size like 512Mi, 8Gi or 2G"),
+                        )
+                    })?);
+                }
+                name => {
+                    let n = amount(name)?;
+                    policy.resources.custom.insert(name.to_owned(), n);
+                }
+            }
+        }
+    }
     if let Some(e) = body.get("executor") {
         policy.executor = Some(match e.as_str() {
             Some("local") => ExecutorKind::Local,
@@ -174,6 +243,37 @@ mod tests {
         assert_eq!(duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(duration("2 weeks"), None);
         assert_eq!(duration(""), None);
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(bytes("8Gi"), Some(8 << 30));
+        assert_eq!(bytes("512Mi"), Some(512 << 20));
+        assert_eq!(bytes("2G"), Some(2_000_000_000));
+        assert_eq!(bytes("1.5GB"), Some(1_500_000_000));
+        assert_eq!(bytes("1024"), Some(1024));
+        assert_eq!(bytes("8 gigs"), None);
+        assert_eq!(bytes("-1"), None);
+    }
+
+    #[test]
+    fn resources_parse_with_positions_for_errors() {
+        let (_dir, p) = crate::testutil::project(&[(
+            "cairn.yaml",
+            "stages:\n  s:\n    cmd: x\n    resources: {cpu: 2, gpu: 0.5, memory: 4Gi, accel: 1}\n",
+        )]);
+        let r = &p.unwrap().pipeline.stages[0].policy.resources;
+        assert_eq!(
+            (r.cpu, r.gpu, r.memory),
+            (Some(2.0), Some(0.5), Some(4 << 30))
+        );
+        assert_eq!(r.custom.get("accel"), Some(&1.0));
+        let err = crate::testutil::error(
+            "stages:\n  s:\n    cmd: x\n    resources: {memory: lots}\n",
+            &[],
+        );
+        assert!(err.starts_with("cairn.yaml:4:"), "{err}");
+        assert!(err.contains("not a size"), "{err}");
     }
 
     #[test]

@@ -2,12 +2,16 @@
 //! `jobs` at once; a failed stage's downstream is skipped. A stage's key is computed when it becomes
 //! ready, from its deps' content at that moment — so an upstream rerun that produced byte-identical
 //! outs leaves the downstream key, and its cache hit, unchanged.
+//!
+//! Ctrl-C (SIGINT, which `cairn pipeline stop` sends) or SIGTERM stops the run: running steps are
+//! cancelled through their executor (a Ray job is stopped, not only forgotten), stages not started
+//! are skipped, and the report is marked interrupted.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::cache::OutputCache;
@@ -34,8 +38,19 @@ pub struct RunOptions {
 pub struct Runner {
     pub planner: Arc<Planner>,
     pub cache: Arc<dyn OutputCache>,
+    /// The run's executor (`--executor`).
     pub executor: Arc<dyn Executor>,
+    /// Executors a stage's `executor:` may name besides the run's.
+    pub other_executors: Vec<Arc<dyn Executor>>,
     pub tracker: Arc<dyn Tracker>,
+}
+
+/// How long running steps get to stop after a cancel before their tasks are dropped.
+const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Resolves when the run is told to stop (or the sender is gone).
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// One stage's end.
@@ -47,6 +62,17 @@ pub(crate) struct Done {
 }
 
 impl Runner {
+    /// The executor of a stage: its own `executor:`, else the run's.
+    pub(crate) fn executor_for(&self, index: usize) -> Option<&Arc<dyn Executor>> {
+        let stage = &self.planner.project.pipeline.stages[index];
+        match stage.policy.executor {
+            None => Some(&self.executor),
+            Some(kind) => std::iter::once(&self.executor)
+                .chain(&self.other_executors)
+                .find(|e| e.kind() == kind),
+        }
+    }
+
     pub async fn run(&self, opts: &RunOptions) -> RunReport {
         let project = self.planner.project.clone();
         let selected = project.dag.select(&opts.targets);
@@ -84,6 +110,8 @@ impl Runner {
         let mut running: HashMap<tokio::task::Id, usize> = HashMap::new();
         let mut tasks = JoinSet::new();
         let mut stopping: Option<String> = None;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut interrupt = Interrupt::new();
         loop {
             // Start (or skip) every stage whose upstream is done; a skip can free others.
             let mut progressed = true;
@@ -119,11 +147,15 @@ impl Runner {
                         continue;
                     }
                     let runner = self.clone();
-                    let (jobs, pipeline_run, force) =
-                        (jobs.clone(), pipeline_run.clone(), opts.force);
+                    let (jobs, pipeline_run, force, stop) = (
+                        jobs.clone(),
+                        pipeline_run.clone(),
+                        opts.force,
+                        stop_rx.clone(),
+                    );
                     let handle = tasks.spawn(async move {
                         let _permit = jobs.acquire_owned().await.expect("semaphore open");
-                        runner.stage(i, &pipeline_run, force).await
+                        runner.stage(i, &pipeline_run, force, stop).await
                     });
                     running.insert(handle.id(), i);
                 }
@@ -148,11 +180,29 @@ impl Runner {
                     }
                     None => {}
                 },
-                _ = tokio::signal::ctrl_c() => {
-                    stopping = Some("interrupted (Ctrl-C)".into());
-                    // Dropping a stage's task kills its process (kill_on_drop).
-                    tasks.abort_all();
-                    while let Some(joined) = tasks.join_next_with_id().await {
+                why = interrupt.next(), if !report.interrupted => {
+                    stopping = Some(format!("interrupted ({why})"));
+                    report.interrupted = true;
+                    // Each running stage cancels its step through its executor and ends; a stage
+                    // that does not within the grace is dropped (a local step's process group is
+                    // killed on drop).
+                    let _ = stop_tx.send(true);
+                    let deadline = tokio::time::Instant::now() + CANCEL_GRACE;
+                    let mut aborted = false;
+                    loop {
+                        let next = if aborted {
+                            tasks.join_next_with_id().await
+                        } else {
+                            match tokio::time::timeout_at(deadline, tasks.join_next_with_id()).await {
+                                Ok(next) => next,
+                                Err(_) => {
+                                    tasks.abort_all();
+                                    aborted = true;
+                                    continue;
+                                }
+                            }
+                        };
+                        let Some(joined) = next else { break };
                         match joined {
                             Ok((id, d)) => {
                                 running.remove(&id);
@@ -161,7 +211,7 @@ impl Runner {
                             Err(e) => {
                                 if let Some(i) = running.remove(&e.id()) {
                                     let name = &project.pipeline.stages[i].name;
-                                    done.insert(i, failed(name, i, "cancelled (Ctrl-C)".into(), None, 0));
+                                    done.insert(i, failed(name, i, format!("cancelled ({why})"), None, 0));
                                 }
                             }
                         }
@@ -191,7 +241,13 @@ impl Runner {
     }
 
     /// Plans, decides and runs (or restores) one stage.
-    async fn stage(self, i: usize, pipeline_run: &str, force: bool) -> Done {
+    async fn stage(
+        self,
+        i: usize,
+        pipeline_run: &str,
+        force: bool,
+        stop: watch::Receiver<bool>,
+    ) -> Done {
         let project = self.planner.project.clone();
         let stage = &project.pipeline.stages[i];
         let clock = Instant::now();
@@ -220,6 +276,7 @@ impl Runner {
             pipeline_run,
             plan: &plan,
             clock,
+            stop,
         };
         match &decision {
             Decision::Run { why } => tracing::info!("{}: running ({why})", stage.name),
@@ -235,6 +292,39 @@ impl Runner {
             }
         };
         outcome.unwrap_or_else(|e| infra(&stage.name, i, e.to_string(), elapsed(clock)))
+    }
+}
+
+/// SIGINT (Ctrl-C, `cairn pipeline stop`) or SIGTERM, listened to from the run's start so none is
+/// missed between two turns of the scheduler's loop.
+struct Interrupt {
+    int: Option<tokio::signal::unix::Signal>,
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupt {
+    fn new() -> Interrupt {
+        use tokio::signal::unix::{SignalKind, signal};
+        Interrupt {
+            int: signal(SignalKind::interrupt()).ok(),
+            term: signal(SignalKind::terminate()).ok(),
+        }
+    }
+
+    /// The next interrupt's name.
+    async fn next(&mut self) -> &'static str {
+        async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            _ = recv(&mut self.int) => "Ctrl-C",
+            _ = recv(&mut self.term) => "SIGTERM",
+        }
     }
 }
 
@@ -312,6 +402,7 @@ mod tests {
             cache: Arc::new(LocalCache::new(&project.state.cache_dir())),
             planner: Arc::new(Planner::new(project, hasher)),
             executor: Arc::new(LocalExecutor),
+            other_executors: Vec::new(),
             tracker: Arc::new(NoTracker),
         }
     }

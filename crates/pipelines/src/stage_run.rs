@@ -12,7 +12,7 @@ use crate::metrics;
 use crate::outputs::{self, OutKind, OutRecord};
 use crate::plan::StagePlan;
 use crate::report::{StageResult, StageStatus};
-use crate::runner::{Done, Runner};
+use crate::runner::{Done, Runner, stopped};
 use crate::state::StageState;
 use crate::tracker::{DataRef, StageFinish, StageStart};
 
@@ -38,7 +38,10 @@ impl Runner {
             params,
             key: ctx.plan.key.clone(),
             cache,
-            executor: self.executor.kind().as_str().to_owned(),
+            executor: self
+                .executor_for(ctx.index)
+                .map_or("none", |e| e.kind().as_str())
+                .to_owned(),
         }
     }
 
@@ -105,6 +108,16 @@ impl Runner {
     ) -> Result<Done, PipelineError> {
         let project = &self.planner.project;
         let stage = &project.pipeline.stages[ctx.index];
+        let executor = self
+            .executor_for(ctx.index)
+            .ok_or_else(|| {
+                PipelineError::Executor(format!(
+                    "{}: no {} executor in this run",
+                    stage.name,
+                    stage.policy.executor.map_or("", |k| k.as_str())
+                ))
+            })?
+            .clone();
         // Outs are removed first, so a stale file can never pass for a new one.
         for o in &stage.outs {
             let full = project.root.join(&o.path);
@@ -120,6 +133,15 @@ impl Runner {
             .map_err(|e| PipelineError::Tracker(e.0))?;
         let mut env = tracked.env.clone();
         env.insert("CAIRN_STAGE".into(), stage.name.clone());
+        // Declared env vars are in the key: a step elsewhere (Ray) must see the same values.
+        for name in &stage.env {
+            if let Ok(value) = std::env::var(name) {
+                env.entry(name.clone()).or_insert(value);
+            }
+        }
+        let files = step_files(stage, ctx.plan);
+        let outs: Vec<String> = stage.outs.iter().map(|o| o.path.clone()).collect();
+        let mut stop = ctx.stop.clone();
         let log_file = project.state.log_file(&stage.name);
         let policy = &stage.policy;
         let mut attempt = 1;
@@ -134,26 +156,41 @@ impl Runner {
                 attempt,
                 commands: stage.cmd.clone(),
                 cwd: project.root.join(&stage.wdir),
+                root: project.root.clone(),
+                files: files.clone(),
+                outs: outs.clone(),
                 env: env.clone(),
                 log_path: log_file.clone(),
                 timeout: policy.timeout,
+                resources: policy.resources.clone(),
             };
-            let mut step = self
-                .executor
-                .submit(&launch)
-                .await
-                .map_err(|e| PipelineError::Executor(e.0))?;
-            let state = step
-                .wait()
-                .await
-                .map_err(|e| PipelineError::Executor(e.0))?;
+            if *stop.borrow() {
+                break Some(Failure::cancelled());
+            }
+            // An executor that cannot take the step (a Ray head down or restarting) is an infra
+            // failure like a lost step: retried when `retry.on` has infra, else exit code 3.
+            let (state, refused) = match executor.submit(&launch).await {
+                Ok(mut step) => {
+                    let state = tokio::select! {
+                        state = step.wait() => state.map_err(|e| PipelineError::Executor(e.0))?,
+                        _ = stopped(&mut stop) => {
+                            if let Err(e) = step.cancel().await {
+                                tracing::warn!("{}: cancelling {}: {e}", stage.name, step.id());
+                            }
+                            StepState::Cancelled
+                        }
+                    };
+                    (state, None)
+                }
+                Err(e) => (StepState::Lost, Some(e.0)),
+            };
             let (class, message, lost) = match state {
                 StepState::Succeeded => break None,
-                StepState::Cancelled => break Some("cancelled".to_owned()),
+                StepState::Cancelled => break Some(Failure::cancelled()),
                 StepState::Failed { class, message, .. } => (class, message, false),
                 StepState::Lost => (
                     FailureClass::Infra,
-                    "the executor lost the step".into(),
+                    refused.unwrap_or_else(|| "the executor lost the step".into()),
                     true,
                 ),
             };
@@ -165,14 +202,10 @@ impl Runner {
                     stage.name,
                     class.as_str()
                 );
-                tokio::time::sleep(wait).await;
-                continue;
-            }
-            if lost {
-                return Err(PipelineError::Executor(format!(
-                    "{}: {message} (after {attempt} attempts)",
-                    stage.name
-                )));
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => continue,
+                    _ = stopped(&mut stop) => break Some(Failure::cancelled()),
+                }
             }
             let mut text = match class {
                 FailureClass::User => message,
@@ -181,7 +214,12 @@ impl Runner {
             if attempt > 1 {
                 text.push_str(&format!(" after {attempt} attempts"));
             }
-            break Some(text);
+            break Some(Failure {
+                reason: text,
+                class: Some(class),
+                // A lost step, or the executor failing it, is infrastructure: exit code 3.
+                infra: lost || class == FailureClass::Infra,
+            });
         };
         let why = if attempt > 1 && failure.is_none() {
             format!("{why} (succeeded on attempt {attempt})")
@@ -208,30 +246,36 @@ impl Runner {
             .map(|(p, _)| p.as_str())
             .collect();
         let failure = failure.or_else(|| {
-            (!missing.is_empty())
-                .then(|| format!("the stage did not produce {}", missing.join(", ")))
+            (!missing.is_empty()).then(|| Failure {
+                reason: format!("the stage did not produce {}", missing.join(", ")),
+                class: Some(FailureClass::User),
+                infra: false,
+            })
         });
         let log = log_file.is_file().then_some(log_file.clone());
-        if let Some(reason) = failure {
+        if let Some(f) = failure {
             let result = StageResult {
                 name: stage.name.clone(),
                 status: StageStatus::Failed,
                 run_id: non_empty(&tracked.run_id),
                 duration_ms: elapsed(ctx.clock),
-                reason,
+                reason: f.reason,
             };
             let end = Ending {
                 outs: &BTreeMap::new(),
                 metrics: &[],
                 log,
                 source_run_id: None,
+                failure_class: f.class.map(FailureClass::as_str),
             };
             self.finish(&tracked.run_id, ctx, &result, end).await?;
             return Ok(Done {
                 index: ctx.index,
+                infra: f
+                    .infra
+                    .then(|| format!("{}: {}", stage.name, result.reason)),
                 result,
                 metrics: Vec::new(),
-                infra: None,
             });
         }
         let mut outs = BTreeMap::new();
@@ -299,6 +343,7 @@ impl Runner {
             metrics: &metrics,
             log: done.log,
             source_run_id: done.source_run_id,
+            failure_class: None,
         };
         self.finish(run_id, ctx, &result, end).await?;
         Ok(Done {
@@ -378,6 +423,7 @@ impl Runner {
             outputs,
             log: end.log,
             source_run_id: end.source_run_id,
+            failure_class: end.failure_class,
         };
         self.tracker
             .finish_stage(run_id, &finish)
@@ -404,6 +450,27 @@ pub(crate) struct Ending<'a> {
     metrics: &'a [(String, f64)],
     log: Option<std::path::PathBuf>,
     source_run_id: Option<String>,
+    failure_class: Option<&'static str>,
+}
+
+/// Why a stage that ran failed.
+struct Failure {
+    reason: String,
+    /// `None` for a cancelled step.
+    class: Option<FailureClass>,
+    /// Infrastructure failed the step for good — lost, refused, or an infra failure after its
+    /// retries — rather than the step's own command: exit code 3.
+    infra: bool,
+}
+
+impl Failure {
+    fn cancelled() -> Failure {
+        Failure {
+            reason: "cancelled".into(),
+            class: None,
+            infra: false,
+        }
+    }
 }
 
 /// What a stage's steps share.
@@ -412,6 +479,23 @@ pub(crate) struct StageCtx<'a> {
     pub(crate) pipeline_run: &'a str,
     pub(crate) plan: &'a StagePlan,
     pub(crate) clock: Instant,
+    /// Turns true when the run is stopped.
+    pub(crate) stop: tokio::sync::watch::Receiver<bool>,
+}
+
+/// What a step reads, project-relative: its code scope, deps, params files and lock file (sorted,
+/// each once) — what an executor elsewhere ships.
+fn step_files(stage: &crate::spec::Stage, plan: &StagePlan) -> Vec<String> {
+    let mut files: std::collections::BTreeSet<String> = plan
+        .code_tree
+        .entries
+        .iter()
+        .map(|e| e.path.clone())
+        .collect();
+    files.extend(stage.deps.iter().map(|d| d.path.clone()));
+    files.extend(stage.params.iter().map(|p| p.file.clone()));
+    files.extend(stage.lock.iter().map(|l| l.path.clone()));
+    files.into_iter().collect()
 }
 
 pub(crate) fn elapsed(clock: Instant) -> u64 {

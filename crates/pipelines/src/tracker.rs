@@ -69,6 +69,8 @@ pub struct StageFinish {
     pub log: Option<PathBuf>,
     /// For a cache hit: the run that computed the outs.
     pub source_run_id: Option<String>,
+    /// For a failed step: `user`, `oom`, `timeout`, `env`, `infra` or `preempted`.
+    pub failure_class: Option<&'static str>,
 }
 
 #[async_trait::async_trait]

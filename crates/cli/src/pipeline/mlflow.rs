@@ -8,7 +8,8 @@
 //! logged models), each named by its path with the first 32 hex digits of its BLAKE3 hash as digest
 //! (MLflow caps digests at 36 characters; the full hash is in the profile); its log as the artifact
 //! `stage.log` (through the server's proxied artifact API); tags `cairn.stage.cache` (`hit`/`miss`),
-//! `cairn.stage.status`, `cairn.stage.duration_ms`, `cairn.stage.reason`, `cairn.stage.key`.
+//! `cairn.stage.status`, `cairn.stage.duration_ms`, `cairn.stage.reason`, `cairn.stage.key`, and for a
+//! failed step `cairn.stage.failure_class` (`user`, `oom`, `timeout`, `env`, `infra`, `preempted`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -486,6 +487,9 @@ impl Tracker for MlflowTracker {
             ("cairn.stage.duration_ms", f.duration_ms.to_string()),
             ("cairn.stage.reason", f.reason.clone()),
         ];
+        if let Some(class) = f.failure_class {
+            pairs.push(("cairn.stage.failure_class", class.to_owned()));
+        }
         if let Some(source) = &f.source_run_id {
             pairs.push(("cairn.stage.source_run_id", source.clone()));
         }

@@ -1,17 +1,20 @@
-//! `cairn run` and `cairn pipeline status|validate`: the pipeline file in the current directory (or
-//! `--file`), run against the tracking server, with exit codes that say what went wrong — 0 ok,
-//! 1 a gate failed, 2 a stage failed, 3 infrastructure, 4 configuration.
+//! `cairn run` and `cairn pipeline status|validate|stop`: the pipeline file in the current directory
+//! (or `--file`), run against the tracking server, with exit codes that say what went wrong — 0 ok,
+//! 1 a gate failed, 2 a stage failed, 3 infrastructure, 4 configuration, 130 interrupted.
 
 mod mlflow;
 mod print;
 mod record;
 mod register;
+mod ray;
+mod stop;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use cairn_pipelines::cache::{LocalCache, OutputCache};
+use cairn_pipelines::executor::Executor;
 use cairn_pipelines::hashing::FileHasher;
 use cairn_pipelines::params::Override;
 use cairn_pipelines::plan::Planner;
@@ -43,9 +46,13 @@ pub struct RunCommand {
     /// Override a param for this run: `-P train.C=0.5` (params.yaml) or `-P file.yaml:key=value`.
     #[arg(short = 'P', value_name = "KEY=VALUE")]
     params: Vec<String>,
-    /// Where stages run.
+    /// Where stages run (a stage's own `executor:` wins).
     #[arg(long, value_enum, default_value_t = ExecutorArg::Local)]
     executor: ExecutorArg,
+    /// The Ray head's dashboard, for steps on Ray [default: RAY_ADDRESS, else
+    /// http://127.0.0.1:8265].
+    #[arg(long, env = "RAY_ADDRESS", value_name = "URL")]
+    ray_address: Option<String>,
     /// The tracking server [default: MLFLOW_TRACKING_URI when it is an http(s) URL, else
     /// http://127.0.0.1:5000].
     #[arg(long, env = "CAIRN_SERVER")]
@@ -74,6 +81,9 @@ enum PipelineSub {
     /// Check the pipeline file, and report Python modules a stage imports from the project that are
     /// outside its deps and code scope (their changes would not rerun it).
     Validate(FileArg),
+    /// Stop the project's running `cairn run`: its running steps are cancelled (Ray jobs stopped),
+    /// and it exits 130.
+    Stop(FileArg),
     /// Store a snapshot of the project on the server (content-addressed: only new files are sent) as
     /// the next version of pipeline NAME, with the file's triggers, so the server can run it without
     /// a checkout.
@@ -156,17 +166,6 @@ pub async fn run(cmd: RunCommand) -> ExitCode {
             .collect::<Result<Vec<_>, _>>()?;
         let planner = open(cmd.file.as_deref(), &overrides)?;
         let targets = planner.project.stage_indexes(&cmd.stages)?;
-        let ray_stage = planner
-            .project
-            .pipeline
-            .stages
-            .iter()
-            .any(|s| s.policy.executor == Some(cairn_pipelines::executor::ExecutorKind::Ray));
-        if cmd.executor == ExecutorArg::Ray || ray_stage {
-            return Err(PipelineError::Usage(
-                "the ray executor is not available yet in this Cairn: use --executor local".into(),
-            ));
-        }
         Ok((planner, targets))
     })();
     let (planner, targets) = match prepared {
@@ -195,11 +194,30 @@ pub async fn run(cmd: RunCommand) -> ExitCode {
         crate::client::client(Some(&server)),
         &planner.project,
     ));
+    // Both executors are cheap to make (Ray is not contacted before a step is submitted, so a run
+    // whose stages are all cached needs no head).
+    let local: Arc<dyn Executor> = Arc::new(cairn_pipelines::local::LocalExecutor);
+    let ray: Arc<dyn Executor> = Arc::new(ray::RayExecutor::new(&ray::address(
+        cmd.ray_address.as_deref(),
+    )));
+    let (executor, other) = match cmd.executor {
+        ExecutorArg::Local => (local, ray),
+        ExecutorArg::Ray => (ray, local),
+    };
     let runner = Runner {
         planner: planner.clone(),
         cache,
-        executor: Arc::new(cairn_pipelines::local::LocalExecutor),
+        executor,
+        other_executors: vec![other],
         tracker: recorded.clone(),
+    };
+    // `cairn pipeline stop` finds this run by its marker.
+    let _marker = match stop::RunMarker::create(&planner.project.state.root) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::warn!("cairn pipeline stop will not find this run: {e}");
+            None
+        }
     };
     let opts = RunOptions {
         targets,
@@ -280,6 +298,36 @@ pub async fn pipeline(cmd: PipelineCommand) -> ExitCode {
         PipelineSub::Validate(args) => validate(args),
         PipelineSub::Register(args) => {
             register::register(&args.name, args.file.as_deref(), args.server.as_deref()).await
+        }
+        PipelineSub::Stop(args) => stop_runs(args),
+    }
+}
+
+fn stop_runs(args: FileArg) -> ExitCode {
+    let project = match Project::find_file(args.file.as_deref()) {
+        Ok(file) => file,
+        Err(e) => return fail(&e),
+    };
+    let root = match std::fs::canonicalize(&project) {
+        Ok(full) => full
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or(full),
+        Err(e) => return fail(&PipelineError::io(&project, e)),
+    };
+    let state = cairn_pipelines::state::StateDir::new(&root);
+    match stop::stop(&state.root) {
+        Ok(0) => {
+            println!("no cairn run of {} is running", project.display());
+            ExitCode::SUCCESS
+        }
+        Ok(n) => {
+            println!("stopped {n} run{}", if n == 1 { "" } else { "s" });
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cairn: error: {e}");
+            ExitCode::from(exit::INFRASTRUCTURE)
         }
     }
 }
