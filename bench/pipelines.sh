@@ -32,6 +32,8 @@
 #   DVC_VENV                  default <repo>/.venv-dvc; created with `python3 -m venv` +
 #                             `pip install -r bench/dvc-requirements.txt -c bench/dvc-constraints.txt`
 #                             when missing or when those files changed (hash in DVC_VENV/.bench-pin)
+#   DROP_CACHES=1             0: "cold" deletes the memo only and leaves the OS page cache (dropping it
+#                             slows everything else on the machine for a moment)
 #   KEEP_WORK=0               1 keeps the temp dir (projects, data, server data dir; path is logged)
 set -euo pipefail
 
@@ -46,6 +48,7 @@ target=${CARGO_TARGET_DIR:-$repo/target}
 CAIRN_BIN=${CAIRN_BIN:-$target/release/cairn}
 DVC_VENV=${DVC_VENV:-$repo/.venv-dvc}
 KEEP_WORK=${KEEP_WORK:-0}
+DROP_CACHES=${DROP_CACHES:-1}
 export NO_PROXY="127.0.0.1,localhost" no_proxy="127.0.0.1,localhost"
 
 log() { printf '[pipelines-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -53,6 +56,7 @@ die() { log "error: $*"; exit 1; }
 
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer (got '$ROUNDS')"
 [[ $DATA_MB =~ ^[1-9][0-9]*$ && $DATA_FILES =~ ^[1-9][0-9]*$ ]] || die "DATA_MB and DATA_FILES must be positive integers"
+case $DROP_CACHES in 0|1) ;; *) die "DROP_CACHES must be 0 or 1 (got '$DROP_CACHES')" ;; esac
 [ -x "$CAIRN_BIN" ] || die "no Cairn binary at $CAIRN_BIN (cargo build --release -p cairn-cli, or set CAIRN_BIN)"
 command -v git >/dev/null || die "git is needed (dvc works in a git repository)"
 
@@ -109,6 +113,7 @@ curl -sf -o /dev/null "http://127.0.0.1:$port/health" || die "cairn server not h
 cmdline="ROUNDS=$ROUNDS"
 [ "$DATA_MB" = 1024 ] || cmdline+=" DATA_MB=$DATA_MB"
 [ "$DATA_FILES" = 64 ] || cmdline+=" DATA_FILES=$DATA_FILES"
+[ "$DROP_CACHES" = 1 ] || cmdline+=" DROP_CACHES=0"
 [ "$CAIRN_BIN" = "$repo/target/release/cairn" ] || cmdline+=" CAIRN_BIN=$CAIRN_BIN"
 cmdline+=" bench/pipelines.sh"
 "$py" - "$out/meta.json" <<EOF
@@ -132,7 +137,8 @@ log "results -> $out"
 
 "$py" "$repo/bench/pipelines_bench.py" --cairn "$CAIRN_BIN" --dvc "$DVC_VENV/bin/dvc" \
   --server "http://127.0.0.1:$port" --server-pid "$srv_pid" --work "$work" --out "$out" \
-  --rounds "$ROUNDS" --data-mb "$DATA_MB" --data-files "$DATA_FILES" --stage-python "$stage_python" &
+  --rounds "$ROUNDS" --data-mb "$DATA_MB" --data-files "$DATA_FILES" --stage-python "$stage_python" \
+  $([ "$DROP_CACHES" = 1 ] || echo --no-drop-caches) &
 drv_pid=$!
 wait "$drv_pid"
 drv_pid=""
