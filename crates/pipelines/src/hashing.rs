@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 
 /// The first line of an encoded tree, so a tree can never be mistaken for a file's content.
 const TREE_HEADER: &str = "cairn-tree-v1\n";
+/// Threads that hash a directory's files at most.
+const HASH_THREADS: usize = 4;
 /// How long after a file's mtime its memo entry is trusted.
 const RACY_NS: i64 = 1_000_000_000;
 
@@ -219,10 +221,12 @@ impl FileHasher {
         Ok(FileHash { hash, size, exec })
     }
 
-    /// A directory's tree (symlinks followed; empty directories leave no trace, as in git).
+    /// A directory's tree (symlinks followed; empty directories leave no trace, as in git). Files are
+    /// hashed on a few threads: a cold read of a large dataset overlaps reading with hashing, which one
+    /// thread cannot (it waits for each read before hashing it).
     pub fn tree(&self, rel: &str) -> io::Result<Tree> {
         let dir = self.root.join(rel);
-        let mut entries = Vec::new();
+        let mut found = Vec::new();
         for entry in walkdir::WalkDir::new(&dir)
             .follow_links(true)
             .sort_by_file_name()
@@ -233,9 +237,47 @@ impl FileHasher {
             }
             let inner = relative(entry.path(), &dir)?;
             let meta = entry.metadata().map_err(io::Error::other)?;
-            let file = self.file_with(&format!("{rel}/{inner}"), entry.path(), &meta)?;
-            entries.push(TreeEntry { path: inner, file });
+            found.push((inner, entry.into_path(), meta));
         }
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .clamp(1, HASH_THREADS)
+            .min(found.len().max(1));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let hashed: Vec<io::Result<Vec<(usize, FileHash)>>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut out = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some((inner, path, meta)) = found.get(i) else {
+                                return Ok(out);
+                            };
+                            out.push((i, self.file_with(&format!("{rel}/{inner}"), path, meta)?));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join()
+                        .unwrap_or_else(|_| Err(io::Error::other("a hashing thread panicked")))
+                })
+                .collect()
+        });
+        let mut files: Vec<Option<FileHash>> = vec![None; found.len()];
+        for part in hashed {
+            for (i, f) in part? {
+                files[i] = Some(f);
+            }
+        }
+        let mut entries: Vec<TreeEntry> = found
+            .into_iter()
+            .zip(files)
+            .filter_map(|((path, _, _), file)| file.map(|file| TreeEntry { path, file }))
+            .collect();
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(Tree { entries })
     }

@@ -4,9 +4,9 @@
 
 mod mlflow;
 mod print;
+mod ray;
 mod record;
 mod register;
-mod ray;
 mod stop;
 
 use std::path::PathBuf;
