@@ -10,12 +10,13 @@
 mod deployments;
 mod error;
 mod events;
+mod gates;
 mod history;
 mod maturity;
 
 use axum::Router;
-use axum::routing::{get, post};
-use cairn_service::{ChangeLog, Deployments, MaturityTracker, Registry};
+use axum::routing::{get, post, put};
+use cairn_service::{ChangeLog, Deployments, GateRecords, MaturityTracker, Registry};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -45,7 +46,11 @@ pub const PREFIX: &str = "/api/cairn/v1";
         deployments::rollback,
         deployments::history,
         maturity::overview,
-        maturity::model
+        maturity::model,
+        gates::compare_and_set_alias,
+        gates::create,
+        gates::list,
+        gates::get
     ),
     components(schemas(
         cairn_contract::EventDto,
@@ -61,12 +66,24 @@ pub const PREFIX: &str = "/api/cairn/v1";
         cairn_contract::DeploymentEventsResponse,
         cairn_contract::MaturityDto,
         cairn_contract::MaturityListResponse,
+        cairn_contract::AliasBody,
+        cairn_contract::AliasResponse,
+        cairn_contract::GateEvaluationBody,
+        cairn_contract::GateEvaluationDto,
+        cairn_contract::GateEvaluationResponse,
+        cairn_contract::GateEvaluationsResponse,
+        cairn_contract::RuleResultDto,
+        cairn_contract::PinnedAliasDto,
+        cairn_contract::DecisionDto,
+        cairn_contract::RuleOutcomeDto,
+        cairn_contract::ActionDto,
     )),
     tags(
         (name = "change log", description = "The control plane's one change log, with a global sequence"),
         (name = "registry", description = "The model registry's change log"),
         (name = "deployments", description = "Named serving endpoints bound to registry aliases or versions"),
-        (name = "maturity", description = "Each model's MLOps maturity level, from evidence")
+        (name = "maturity", description = "Each model's MLOps maturity level, from evidence"),
+        (name = "gates", description = "Pipelines' gate evaluations: inputs, pinned baselines, per-rule values, decision and action")
     )
 )]
 struct ApiDoc;
@@ -83,6 +100,7 @@ pub struct NativeApi {
     pub deployments: Deployments,
     pub change_log: ChangeLog,
     pub maturity: MaturityTracker,
+    pub gates: GateRecords,
 }
 
 /// The native API's routes, its OpenAPI document and the Swagger UI.
@@ -95,6 +113,10 @@ pub fn router(s: NativeApi) -> Router {
             get(history::model_history),
         )
         .route("/registry/events", get(history::events))
+        .route(
+            "/models/{name}/aliases/{alias}",
+            put(gates::compare_and_set_alias),
+        )
         .with_state(s.registry)
         .route(
             "/deployments",
@@ -112,6 +134,9 @@ pub fn router(s: NativeApi) -> Router {
         .route("/maturity", get(maturity::overview))
         .route("/maturity/{model}", get(maturity::model))
         .with_state(s.maturity)
+        .route("/gate-evaluations", get(gates::list).post(gates::create))
+        .route("/gate-evaluations/{id}", get(gates::get))
+        .with_state(s.gates)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     Router::new()

@@ -13,6 +13,8 @@ pub enum Topic {
     Registry,
     /// A deployment (`subject` is its name).
     Deployment,
+    /// A pipeline's gate evaluation (`subject` is the model it promotes, else the pipeline's name).
+    Gate,
 }
 
 impl Topic {
@@ -20,6 +22,7 @@ impl Topic {
         match self {
             Topic::Registry => "registry",
             Topic::Deployment => "deployment",
+            Topic::Gate => "gate",
         }
     }
 
@@ -27,6 +30,7 @@ impl Topic {
         match s {
             "registry" => Some(Topic::Registry),
             "deployment" => Some(Topic::Deployment),
+            "gate" => Some(Topic::Gate),
             _ => None,
         }
     }

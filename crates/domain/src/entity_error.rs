@@ -42,6 +42,8 @@ pub enum Missing {
     Deployment(String),
     /// An artifact, by its path under the artifact root (never the server's own file paths).
     Artifact(String),
+    /// A stored gate evaluation, by id.
+    GateEvaluation(i64),
 }
 
 impl fmt::Display for Missing {
@@ -67,6 +69,7 @@ impl fmt::Display for Missing {
             Self::LatestVersion(model) => write!(f, "Model '{model}' has no versions."),
             Self::Deployment(name) => write!(f, "Deployment '{name}' not found."),
             Self::Artifact(path) => write!(f, "Artifact '{path}' does not exist."),
+            Self::GateEvaluation(id) => write!(f, "Gate evaluation {id} not found."),
         }
     }
 }
@@ -127,6 +130,13 @@ pub enum Clash {
         old: String,
         new: String,
     },
+    /// A compare-and-set of an alias found it no longer where the caller pinned it (`None`: unset).
+    AliasMoved {
+        model: String,
+        alias: String,
+        expected: Option<i64>,
+        actual: Option<i64>,
+    },
 }
 
 impl fmt::Display for Clash {
@@ -140,6 +150,20 @@ impl fmt::Display for Clash {
                 "Param '{key}' of run {run} is already '{old}' and cannot change to '{new}': \
                  params are immutable."
             ),
+            Self::AliasMoved {
+                model,
+                alias,
+                expected,
+                actual,
+            } => {
+                let at = |v: &Option<i64>| v.map_or("unset".to_owned(), |v| format!("version {v}"));
+                write!(
+                    f,
+                    "Alias '{alias}' of model '{model}' is {}, not {} as expected: it moved meanwhile.",
+                    at(actual),
+                    at(expected)
+                )
+            }
         }
     }
 }

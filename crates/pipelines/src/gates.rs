@@ -7,11 +7,43 @@ use std::collections::BTreeMap;
 use crate::report::GateResult;
 use crate::spec::{Gate, GateRule};
 
+/// One rule's verdict. A comparison with no baseline yet is `Skipped`, which does not fail the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Skipped,
+    Inconclusive,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+            Outcome::Inconclusive => "inconclusive",
+        }
+    }
+}
+
 /// A gate's result and, for people, why.
 #[derive(Debug, Clone)]
 pub struct Evaluated {
     pub result: GateResult,
+    pub metric: String,
+    /// The rule as written: `>= 0.8`, `>= @champion + 0.002`.
+    pub rule: String,
+    pub outcome: Outcome,
     pub note: String,
+}
+
+/// The rule of a gate as people read it.
+pub fn rule_text(rule: &GateRule) -> String {
+    match rule {
+        GateRule::Absolute { op, value } => format!("{} {value}", op.as_str()),
+        GateRule::CompareTo { alias, min_delta } => format!(">= @{alias} + {min_delta}"),
+    }
 }
 
 /// Evaluates `gates` in order. `baselines` holds, per (alias, metric), the baseline's value as the
@@ -26,6 +58,7 @@ pub fn evaluate(
         .map(|g| {
             let observed = metrics.get(&g.metric).copied();
             let valid = observed.filter(|v| v.is_finite());
+            let mut skipped = false;
             let (passed, threshold, baseline, note) = match &g.rule {
                 GateRule::Absolute { op, value } => {
                     let passed = valid.is_some_and(|o| op.holds(o, *value));
@@ -43,7 +76,10 @@ pub fn evaluate(
                         .flatten()
                     {
                         None => (
-                            valid.is_some(),
+                            {
+                                skipped = valid.is_some();
+                                valid.is_some()
+                            },
                             None,
                             None,
                             match valid {
@@ -66,6 +102,11 @@ pub fn evaluate(
                     }
                 }
             };
+            let outcome = match (passed, skipped) {
+                (true, true) => Outcome::Skipped,
+                (true, false) => Outcome::Passed,
+                (false, _) => Outcome::Failed,
+            };
             Evaluated {
                 result: GateResult {
                     name: g.name.clone(),
@@ -73,7 +114,11 @@ pub fn evaluate(
                     observed,
                     threshold,
                     baseline,
+                    inconclusive: false,
                 },
+                metric: g.metric.clone(),
+                rule: rule_text(&g.rule),
+                outcome,
                 note,
             }
         })
@@ -155,6 +200,12 @@ mod tests {
             .map(|e| e.result.passed)
             .collect();
         assert_eq!(got, [true, false, false, false, false, true]);
+        let outcomes: Vec<Outcome> = evaluate(&gates, &metrics, &baselines)
+            .iter()
+            .map(|e| e.outcome)
+            .collect();
+        use Outcome::*;
+        assert_eq!(outcomes, [Passed, Failed, Failed, Failed, Failed, Skipped]);
         let e = &evaluate(&gates, &metrics, &baselines)[4];
         assert_eq!(
             (e.result.baseline, e.result.threshold),

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use cairn_artifacts::ArtifactStore;
 use cairn_artifacts_object_store::ObjectStoreArtifacts;
-use cairn_store::{ChangeLogStore, DeploymentStore, RegistryStore, TrackingStore};
+use cairn_store::{ChangeLogStore, DeploymentStore, GateStore, RegistryStore, TrackingStore};
 use cairn_store_postgres::PostgresStore;
-use cairn_store_sql::{Signalled, SqlChangeLog, SqlDeployments, SqlRegistry};
+use cairn_store_sql::{Signalled, SqlChangeLog, SqlDeployments, SqlGates, SqlRegistry};
 use cairn_store_sqlite::SqliteStore;
 
 /// An opened metadata store, kept concretely so it can be closed cleanly at shutdown.
@@ -49,6 +49,11 @@ impl MetadataStore {
     /// Deployments, on the registry's transactions (their history is kept like the registry's).
     pub(crate) fn deployments(&self) -> Arc<dyn DeploymentStore> {
         Arc::new(SqlDeployments::new(self.sql.clone()))
+    }
+
+    /// Pipelines' gate evaluations, on the registry's transactions (each with its change-log entry).
+    pub(crate) fn gates(&self) -> Arc<dyn GateStore> {
+        Arc::new(SqlGates::new(self.sql.clone()))
     }
 
     /// The control plane's change log, which every registry and deployment write appends to.

@@ -85,6 +85,7 @@ impl Server {
                 deployments,
                 change_log,
                 maturity,
+                gates: cairn_service::GateRecords::new(store.gates()),
             })
             .merge(cairn_mlflow::router(state))
             .merge(serving)

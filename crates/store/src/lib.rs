@@ -3,18 +3,20 @@
 //! see SQL.
 //!
 //! Key types: [`TrackingStore`] (experiments, runs, metrics, datasets, logged models), [`RegistryStore`]
-//! (registered models, versions, aliases and their change log), [`DeploymentStore`] (deployments and their history), [`ChangeLogStore`] (the control plane's one change log) and [`StoreError`].
+//! (registered models, versions, aliases and their change log), [`DeploymentStore`] (deployments and their history), [`ChangeLogStore`] (the control plane's one change log), [`GateStore`] (pipelines' gate evaluations) and [`StoreError`].
 //! Depends only on `cairn-domain`.
 
 mod change_log;
 mod deployments;
 mod error;
+mod gates;
 mod registry;
 mod tracking;
 
 pub use change_log::ChangeLogStore;
 pub use deployments::{DeploymentChange, DeploymentStore};
 pub use error::StoreError;
+pub use gates::{GateQuery, GateStore};
 pub use registry::{EventQuery, NewModelVersion, RegistryStore};
 pub use tracking::{
     HistoryOrder, LoggedModelUpdate, MetricExtremes, MetricHistoryQuery, NewExperiment,

@@ -1,0 +1,290 @@
+"""Gates, promotion and `cairn ci` end to end, against the session's server with the real mlflow client:
+a first model passes the absolute gate with the comparison skipped (no baseline yet) and is registered
+and aliased; a worse one fails the comparison (exit 1), is registered with only the candidate alias and
+leaves the champion where it was; a pull request decides but promotes nothing; the Markdown, JSON and
+JUnit reports; the gate record in the native API and on the change log; and the alias compare-and-set
+that makes two promotions unable to overwrite each other, raced over HTTP.
+
+Cairn-only: `mlflow server` has no pipelines, no native API and no compare-and-set.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import threading
+import xml.etree.ElementTree as ET
+
+import pytest
+import requests
+
+from conftest import unique
+from test_pipelines import PARAMS, PIPELINE, Project, make_project
+
+pytestmark = pytest.mark.cairn_only
+
+API = "/api/cairn/v1"
+
+
+def gated(model: str) -> str:
+    return PIPELINE + textwrap.dedent(f"""\
+        gates:
+          - metric: accuracy
+            op: ">="
+            value: 0.5
+          - metric: accuracy
+            compare_to: champion
+            min_delta: 0.0
+        promote:
+          model: model
+          name: {model}
+          alias: champion
+          candidate_alias: candidate
+        """)
+
+
+class CiProject(Project):
+    def ci(self, *args: str, expect: int = 0, env: dict | None = None) -> tuple[dict, str, str, ET.Element]:
+        """`cairn ci` with the three reports next to the project; returns them after checking the exit code."""
+        self.runs += 1
+        out = self.root.parent / f"{self.root.name}-ci-{self.runs}"
+        out.mkdir()
+        md, js, junit = out / "report.md", out / "report.json", out / "junit.xml"
+        extra = dict(env or {})
+        base_env = self.env
+        self.env = lambda: {**{k: v for k, v in base_env().items()
+                               if k not in ("GITHUB_EVENT_NAME", "CI_MERGE_REQUEST_IID", "GITHUB_STEP_SUMMARY")},
+                            **extra}
+        try:
+            res = self.cairn("ci", "--server", self.server, "--report-md", str(md), "--report-json", str(js),
+                             "--junit", str(junit), "--comment-key", "churn", *args)
+        finally:
+            self.env = base_env
+        assert res.returncode == expect, (
+            f"cairn ci {' '.join(args)} exited {res.returncode}, expected {expect}\n"
+            f"--- stdout\n{res.stdout}\n--- stderr\n{res.stderr}"
+        )
+        return json.loads(js.read_text()), md.read_text(), res.stderr, ET.parse(junit).getroot()
+
+
+@pytest.fixture
+def model_name():
+    return unique("ci-model")
+
+
+@pytest.fixture
+def project(tmp_path, cairn_server, model_name):
+    root = make_project(tmp_path / "proj", gated(model_name))
+    (root / "params.yaml").write_text(PARAMS.replace("C: 1.0", "C: 0.2"))  # accuracy 0.98
+    return CiProject(root, cairn_server.url, unique("pipelines-ci"))
+
+
+def gate_cases(junit: ET.Element) -> list[ET.Element]:
+    return [tc for tc in junit.iter("testcase") if tc.get("classname") == "cairn.gates"]
+
+
+def change_log(base: str) -> list[dict]:
+    entries, after = [], 0
+    while True:
+        r = requests.get(f"{base}{API}/events", params={"after": after, "max_results": 1000}, timeout=30)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert set(page) == {"events", "last_seq", "head"}
+        entries += page["events"]
+        if not page["events"] or page["last_seq"] >= page["head"]:
+            return entries
+        after = page["last_seq"]
+
+
+def test_promotes_a_first_model_then_refuses_a_worse_one(project, client, model_name, cairn_server):
+    base = cairn_server.url
+    # 1. No champion yet: the absolute gate passes, the comparison is skipped with its reason; the model is
+    #    registered as v1 and gets both aliases.
+    first, md, _, junit = project.ci()
+    assert set(first) >= {"pipeline_run_id", "stages", "gates", "promotion", "decision", "exit_code"}
+    absolute, versus = first["gates"]
+    assert absolute == {"name": "accuracy >= 0.5", "passed": True, "observed": 0.98, "threshold": 0.5,
+                        "baseline": None}
+    assert versus["passed"] is True and versus["baseline"] is None
+    assert first["promotion"] == {"name": model_name, "version": "1", "aliases": ["candidate", "champion"]}
+    assert (first["decision"], first["exit_code"], first["promote"], first["pull_request"]) == (
+        "passed", 0, True, False)
+    assert "skipped: no baseline yet" in md
+    champion = client.get_model_version_by_alias(model_name, "champion")
+    assert champion.version == "1"
+    train_run = next(s["run_id"] for s in first["stages"] if s["name"] == "train")
+    assert champion.run_id == train_run  # lineage: the stage run with the datasets it read
+    assert champion.tags["cairn.pipeline_run_id"] == first["pipeline_run_id"]
+    assert champion.source.endswith("/model")
+    artifacts = {f.path for f in client.list_artifacts(train_run, "model")}
+    assert artifacts == {"model/MLmodel", "model/weights.txt"}
+    assert client.get_model_version_by_alias(model_name, "candidate").version == "1"
+    assert [tc.find("failure") for tc in gate_cases(junit)] == [None, None]
+
+    # 2. A worse model (accuracy 0.9 < champion's 0.98): the comparison fails, exit 1; v2 is registered with
+    #    only the candidate alias and the champion stays v1.
+    second, md, stderr, junit = project.ci("-P", "train.C=1.0", expect=1)
+    absolute, versus = second["gates"]
+    assert absolute["passed"] is True
+    assert versus == {"name": "accuracy vs @champion (min_delta 0)", "passed": False, "observed": 0.9,
+                      "threshold": 0.98, "baseline": 0.98}
+    assert second["promotion"] == {"name": model_name, "version": "2", "aliases": ["candidate"]}
+    assert second["decision"] == "failed" and second["exit_code"] == 1
+    assert client.get_model_version_by_alias(model_name, "champion").version == "1"
+    v2 = client.get_model_version(model_name, "2")
+    assert v2.aliases == ["candidate"]
+    assert client.get_model_version(model_name, "1").aliases == ["champion"]
+    parent = client.get_run(second["pipeline_run_id"])
+    assert parent.info.status == "FAILED"
+    assert parent.data.tags["cairn.gate.1"].startswith("failed: accuracy vs @champion")
+
+    # The Markdown report: the sticky-comment marker, a ❌ title, the metrics table with the baseline and Δ,
+    # the stages table, links to Cairn's own pages only.
+    assert md.startswith("<!-- cairn:ci key=churn -->\n### ❌ Cairn · ")
+    assert "| metric | candidate | @champion | Δ | rule | |" in md
+    assert "| accuracy | 0.9 | 0.98 | −0.08 | >= @champion + 0" in md and "| ✗ |" in md
+    assert "| stage | result | why | time | run |" in md
+    assert f"vs `@champion` **v1**" in md
+    links = [part.split(")")[0] for part in md.split("](")[1:]]
+    assert links and all(link.startswith(base + "/") for link in links), links
+    assert len(md) < 65536
+
+    # JUnit: one test case per gate, the failed one with <failure>; stages as their own cases.
+    cases = gate_cases(junit)
+    assert [tc.get("name") for tc in cases] == ["accuracy >= 0.5", "accuracy vs @champion (min_delta 0)"]
+    assert cases[0].find("failure") is None and cases[1].find("failure") is not None
+    assert {tc.get("name") for tc in junit.iter("testcase") if tc.get("classname") == "cairn.stages"} == {
+        "prepare", "train", "report"}
+
+    # The gate record: in the native API by pipeline run and by id, and on the change log.
+    r = requests.get(f"{base}{API}/gate-evaluations", params={"pipeline_run_id": second["pipeline_run_id"]},
+                     timeout=30)
+    assert r.status_code == 200, r.text
+    (record,) = r.json()["gate_evaluations"]
+    assert record["id"] == second["gate_evaluation_id"]
+    assert (record["decision"], record["action"], record["model_name"], record["model_version"]) == (
+        "failed", "not_promoted", model_name, "2")
+    assert record["baselines"] == [{"alias": "champion", "version": "1"}]
+    assert record["metrics"]["accuracy"] == 0.9
+    assert [(x["outcome"], x["observed"], x["baseline"]) for x in record["rules"]] == [
+        ("passed", 0.9, None), ("failed", 0.9, 0.98)]
+    one = requests.get(f"{base}{API}/gate-evaluations/{record['id']}", timeout=30)
+    assert one.status_code == 200 and one.json()["gate_evaluation"] == record
+    assert f"{base}{API}/gate-evaluations/{record['id']}" in md
+    ours = [e for e in change_log(base) if e["topic"] == "gate" and e["subject"] == model_name]
+    assert [e["kind"] for e in ours] == ["gate_evaluated", "gate_evaluated"]
+    assert ours[1]["topic_seq"] == record["id"]
+    assert ours[1]["detail"] == {"id": record["id"], "pipeline_run_id": second["pipeline_run_id"],
+                                 "version": 2, "decision": "failed", "action": "not_promoted"}
+    first_record = requests.get(f"{base}{API}/gate-evaluations/{first['gate_evaluation_id']}", timeout=30).json()
+    assert first_record["gate_evaluation"]["action"] == "promoted"
+    assert first_record["gate_evaluation"]["baselines"] == [{"alias": "champion", "version": None}]
+
+    # 3. A better one again (from the cache: same params as the first run) beats the champion's 0.98? No:
+    #    equal passes with min_delta 0, and the champion moves from v1 to v3 by compare-and-set.
+    third, _, _, _ = project.ci()
+    assert third["promotion"] == {"name": model_name, "version": "3", "aliases": ["candidate", "champion"]}
+    assert client.get_model_version_by_alias(model_name, "champion").version == "3"
+
+
+def test_a_pull_request_decides_but_promotes_nothing(project, client, model_name, tmp_path):
+    summary = tmp_path / "step-summary.md"
+    pr = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_STEP_SUMMARY": str(summary)}
+    report, md, _, junit = project.ci(env=pr)
+    assert (report["promote"], report["pull_request"], report["decision"]) == (False, True, "passed")
+    assert report["promotion"] is None
+    assert [g["passed"] for g in report["gates"]] == [True, True]
+    with pytest.raises(Exception, match="(?i)not found|does not exist"):
+        client.get_registered_model(model_name)
+    assert md.startswith("<!-- cairn:ci key=churn -->\n### ✅ ")
+    assert "--no-promote" in md
+    assert summary.read_text().startswith("<!-- cairn:ci key=churn -->")
+    assert len(gate_cases(junit)) == 2
+    # The gate record still says what was decided, with no model version.
+    record = requests.get(f"{project.server}{API}/gate-evaluations/{report['gate_evaluation_id']}",
+                          timeout=30).json()["gate_evaluation"]
+    assert (record["decision"], record["action"], record["model_version"]) == ("passed", "not_promoted", None)
+
+    # GitLab merge requests too; `--promote` overrides the default.
+    report, _, _, _ = project.ci("--promote", env={"CI_MERGE_REQUEST_IID": "7"})
+    assert (report["promote"], report["pull_request"]) == (True, True)
+    assert report["promotion"] == {"name": model_name, "version": "1", "aliases": ["candidate", "champion"]}
+    assert client.get_model_version_by_alias(model_name, "champion").version == "1"
+
+
+def test_ci_configuration_errors_exit_4_with_reports(tmp_path, cairn_server):
+    root = make_project(tmp_path / "bad", "stages:\n  a:\n    cmd: true\n    outs: [a]\ngates: 3\n")
+    project = CiProject(root, cairn_server.url, unique("pipelines-ci"))
+    report, md, stderr, junit = project.ci(expect=4)
+    assert report["exit_code"] == 4
+    assert "cairn.yaml:5:8" in stderr
+    assert md.startswith("<!-- cairn:ci key=churn -->\n### ❌ ")
+    assert junit.tag == "testsuites"
+
+
+def test_on_inconclusive_is_accepted_by_run_and_ci(project):
+    report = project.run("--on-inconclusive", "neutral")
+    assert [g["passed"] for g in report["gates"]] == [True, True]
+    bad = project.cairn("run", "--on-inconclusive", "maybe")
+    assert bad.returncode == 2 and "maybe" in bad.stderr  # clap's usage error
+
+
+def test_alias_compare_and_set_has_one_winner(client, cairn_server):
+    base = cairn_server.url
+    name = unique("cas")
+    client.create_registered_model(name)
+    for _ in range(12):
+        client.create_model_version(name, source="s3://bucket/cas-model")
+    url = f"{base}{API}/models/{name}/aliases/champion"
+
+    def put(version, expected):
+        return requests.put(url, json={"version": version, "expected_version": expected}, timeout=30)
+
+    # From unset, then refused from unset once set; the body says where it is.
+    r = put("1", None)
+    assert r.status_code == 200 and r.json() == {"name": name, "alias": "champion", "version": "1"}
+    r = put("2", None)
+    assert r.status_code == 409 and r.json()["error_code"] == "RESOURCE_CONFLICT"
+    assert "version 1" in r.json()["message"]
+    assert client.get_model_version_by_alias(name, "champion").version == "1"
+
+    # Races: two promotions that pinned the same version, released together: exactly one wins each time.
+    current = 1
+    for round_ in range(5):
+        a, b = str(2 + 2 * round_), str(3 + 2 * round_)
+        results: dict[str, requests.Response] = {}
+        start = threading.Barrier(2)
+
+        def go(v):
+            start.wait()
+            results[v] = put(v, str(current))
+
+        threads = [threading.Thread(target=go, args=(v,)) for v in (a, b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        codes = sorted(r.status_code for r in results.values())
+        assert codes == [200, 409], {v: (r.status_code, r.text) for v, r in results.items()}
+        winner = next(v for v, r in results.items() if r.status_code == 200)
+        assert client.get_model_version_by_alias(name, "champion").version == winner
+        current = int(winner)
+
+    # Each win is one alias move on the change log, the refusals none.
+    moves = [e for e in change_log(base) if e["topic"] == "registry" and e["subject"] == name
+             and e["kind"] in ("alias_set", "alias_moved")]
+    assert len(moves) == 1 + 5
+
+    # Bad requests are 4xx in the API's format.
+    r = requests.put(url, json={"version": "3"}, timeout=30)
+    assert r.status_code == 400 and "expected_version" in r.json()["message"]
+    assert put("x", None).status_code == 400
+    r = requests.put(f"{base}{API}/models/{unique('nope')}/aliases/champion",
+                     json={"version": "1", "expected_version": None}, timeout=30)
+    assert r.status_code == 404 and r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert put("99", str(current)).status_code == 404
+    r = requests.get(f"{base}{API}/gate-evaluations/999999999", timeout=30)
+    assert r.status_code == 404
+    assert requests.get(f"{base}{API}/gate-evaluations/abc", timeout=30).status_code == 400
+    r = requests.post(f"{base}{API}/gate-evaluations", json={"pipeline_run_id": ""}, timeout=30)
+    assert r.status_code == 400
