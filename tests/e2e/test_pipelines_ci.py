@@ -126,7 +126,7 @@ def test_promotes_a_first_model_then_refuses_a_worse_one(project, client, model_
     second, md, stderr, junit = project.ci("-P", "train.C=1.0", expect=1)
     absolute, versus = second["gates"]
     assert absolute["passed"] is True
-    assert versus == {"name": "accuracy vs @champion (min_delta 0)", "passed": False, "observed": 0.9,
+    assert versus == {"name": "accuracy vs @champion (min_delta 0.0)", "passed": False, "observed": 0.9,
                       "threshold": 0.98, "baseline": 0.98}
     assert second["promotion"] == {"name": model_name, "version": "2", "aliases": ["candidate"]}
     assert second["decision"] == "failed" and second["exit_code"] == 1
@@ -151,7 +151,7 @@ def test_promotes_a_first_model_then_refuses_a_worse_one(project, client, model_
 
     # JUnit: one test case per gate, the failed one with <failure>; stages as their own cases.
     cases = gate_cases(junit)
-    assert [tc.get("name") for tc in cases] == ["accuracy >= 0.5", "accuracy vs @champion (min_delta 0)"]
+    assert [tc.get("name") for tc in cases] == ["accuracy >= 0.5", "accuracy vs @champion (min_delta 0.0)"]
     assert cases[0].find("failure") is None and cases[1].find("failure") is not None
     assert {tc.get("name") for tc in junit.iter("testcase") if tc.get("classname") == "cairn.stages"} == {
         "prepare", "train", "report"}
