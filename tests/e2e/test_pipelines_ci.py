@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
-from conftest import unique
+from conftest import cairn_bin, unique
 from test_pipelines import PARAMS, PIPELINE, Project, make_project
 
 pytestmark = pytest.mark.cairn_only
@@ -288,3 +288,59 @@ def test_alias_compare_and_set_has_one_winner(client, cairn_server):
     assert requests.get(f"{base}{API}/gate-evaluations/abc", timeout=30).status_code == 400
     r = requests.post(f"{base}{API}/gate-evaluations", json={"pipeline_run_id": ""}, timeout=30)
     assert r.status_code == 400
+
+
+def test_two_pipelines_racing_to_promote_never_both_win_from_one_pin(tmp_path, cairn_server, client, model_name):
+    """Two `cairn ci` runs of equally good models, started together: each pins @champion when its gates
+    start and moves it by compare-and-set. Whether they overlap (both pinned it unset: exactly one
+    promotes, the other reports the lost race and exits 1) or not (the second pinned the first's version
+    and, as good, takes over), no two promotions are ever made from one pinned version. A 20 MB model
+    widens the window between the pin and the move (the upload), so they usually overlap."""
+    import os
+    import subprocess
+
+    projects = []
+    for i in range(2):
+        root = make_project(tmp_path / f"racer{i}", gated(model_name))
+        (root / "params.yaml").write_text(PARAMS.replace("C: 1.0", "C: 0.2"))
+        train = (root / "train.py").read_text()
+        (root / "train.py").write_text(train + '(model / "blob.bin").write_bytes(os.urandom(20_000_000))\n')
+        projects.append(CiProject(root, cairn_server.url, unique("pipelines-ci")))
+    procs = []
+    for i, p in enumerate(projects):
+        env = {k: v for k, v in p.env().items() if k not in ("GITHUB_EVENT_NAME", "CI_MERGE_REQUEST_IID")}
+        js = tmp_path / f"racer{i}.json"
+        procs.append((subprocess.Popen(
+            [str(cairn_bin()), "ci", "--server", p.server, "--report-json", str(js),
+             "--report-md", str(tmp_path / f"racer{i}.md"), "--junit", str(tmp_path / f"racer{i}.xml")],
+            cwd=p.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), js))
+    results = []
+    for proc, js in procs:
+        out, err = proc.communicate(timeout=240)
+        results.append((proc.returncode, json.loads(js.read_text()), err))
+    codes = sorted(code for code, _, _ in results)
+    print(f"racers exited {codes}")
+    assert codes in ([0, 0], [0, 1]), [(c, e) for c, _, e in results]
+
+    records = requests.get(f"{cairn_server.url}{API}/gate-evaluations", params={"model": model_name},
+                           timeout=30).json()["gate_evaluations"]
+    assert len(records) == 2 and all(r["decision"] == "passed" for r in records)
+    pinned = {r["model_version"]: r["baselines"][0]["version"] for r in records}
+    promoted = [r for r in records if r["action"] == "promoted"]
+    champion = client.get_model_version_by_alias(model_name, "champion").version
+    if codes == [0, 1]:
+        # They overlapped: both pinned @champion unset; one move won, the other was refused.
+        assert set(pinned.values()) == {None}
+        (winner,) = promoted
+        (loser,) = [r for r in records if r["action"] == "lost_race"]
+        assert champion == winner["model_version"]
+        code, report, err = next(x for x in results if x[0] == 1)
+        assert "promotion refused" in err and "@champion moved" in err
+        assert report["promotion"] == {"name": model_name, "version": loser["model_version"], "aliases": ["candidate"]}
+        assert report["decision"] == "passed" and report["exit_code"] == 1
+    else:
+        # One after the other: the second pinned the first's version and moved it from there.
+        assert len(promoted) == 2
+        first = next(v for v, pin in pinned.items() if pin is None)
+        second = next(v for v, pin in pinned.items() if pin == first)
+        assert champion == second

@@ -198,8 +198,14 @@ impl CiView<'_> {
                     Outcome::Skipped => "✓ (skipped)",
                     Outcome::Inconclusive => "?",
                 };
+                // A comparison shows the threshold it came to; the note only where numbers cannot
+                // say why (skipped for want of a baseline, a missing or NaN metric).
                 let mut rule = cell(&g.rule);
-                if g.outcome == Outcome::Skipped || g.outcome == Outcome::Failed {
+                if g.result.baseline.is_some() {
+                    rule = format!("{rule} = {}", num(g.result.threshold));
+                }
+                let unexplained = !g.result.observed.is_some_and(f64::is_finite);
+                if g.outcome == Outcome::Skipped || (g.outcome == Outcome::Failed && unexplained) {
                     rule = format!("{rule} — {}", cell(&g.note));
                 }
                 let _ = writeln!(
@@ -476,6 +482,7 @@ mod tests {
         let gates = [
             gate("acc >= 0.8", "acc", 0.9, None, Outcome::Passed),
             gate("acc vs @champion", "acc", 0.9, Some(0.95), Outcome::Failed),
+            gate("acc vs @first", "acc", 0.9, None, Outcome::Skipped),
         ];
         let r = report(&gates);
         let view = CiView {
@@ -499,13 +506,16 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains(
-                "| acc | 0.9 | 0.95 | −0.05 | >= @champion + 0 — why <it> \\| matters | ✗ |"
-            ),
+            md.contains("| acc | 0.9 | 0.95 | −0.05 | >= @champion + 0 = 0.95 | ✗ |"),
             "{md}"
         );
         assert!(md.contains("| acc | 0.9 | — | — | >= 0.8 | ✓ |"), "{md}");
         assert!(md.contains("vs `@champion` **v3**"), "{md}");
+        // A skipped comparison says why, with table-breaking characters escaped.
+        assert!(
+            md.contains("| acc | 0.9 | — | — | >= 0.8 — why <it> \\| matters | ✓ (skipped) |"),
+            "{md}"
+        );
         assert!(md.contains("| train | ✅ ran | params.train.C 1.0 → 0.5 | 1 m 15 s | [r2](http://cairn:5000/runs/r2) |"), "{md}");
         assert!(md.contains("1 ran, 1 cached"), "{md}");
         assert!(

@@ -215,17 +215,23 @@ async fn run(
         action,
         action_detail: detail.clone(),
     };
-    let stored = client
-        .record_gate_evaluation(&body)
-        .await
-        .map_err(|e| client_error("storing the gate evaluation", e))?;
-    d.record_id = Some(stored.id);
+    // An MLflow server without Cairn's native API keeps the evaluation as the run's tags only.
+    match client.record_gate_evaluation(&body).await {
+        Ok(stored) => d.record_id = Some(stored.id),
+        Err(e) if e.is_not_found() => tracing::warn!(
+            "the server has no gate-evaluation API (not a Cairn server?): the evaluation is kept as \
+             tags of the pipeline run only"
+        ),
+        Err(e) => return Err(client_error("storing the gate evaluation", e)),
+    }
     tracker.record_gates(&run_id, &d.evaluated).await?;
     let mut tags = vec![
         ("cairn.gate.decision", decision.to_owned()),
-        ("cairn.gate.evaluation_id", stored.id.to_string()),
         ("cairn.promotion", detail),
     ];
+    if let Some(id) = d.record_id {
+        tags.push(("cairn.gate.evaluation_id", id.to_string()));
+    }
     if let Some((name, v)) = &d.candidate {
         tags.push(("cairn.promotion.version", format!("{name}/{v}")));
     }
