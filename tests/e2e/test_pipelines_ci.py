@@ -221,6 +221,14 @@ def test_ci_configuration_errors_exit_4_with_reports(tmp_path, cairn_server):
     assert md.startswith("<!-- cairn:ci key=churn -->\n### ❌ ")
     assert junit.tag == "testsuites"
 
+    # An out that holds no model is the project's mistake too, found once the stages ran.
+    not_a_model = gated(unique("ci-model")).replace("model: model", "model: report.txt")
+    project = CiProject(make_project(tmp_path / "no-model", not_a_model), cairn_server.url, unique("pipelines-ci"))
+    report = project.run(expect=4)
+    assert {s["status"] for s in report["stages"]} == {"ran"} and report["promotion"] is None
+    res = project.cairn("run", "--server", cairn_server.url)
+    assert res.returncode == 4 and "neither a directory holding an MLmodel file nor a .onnx file" in res.stderr
+
 
 def test_on_inconclusive_is_accepted_by_run_and_ci(project):
     report = project.run("--on-inconclusive", "neutral")

@@ -174,7 +174,11 @@ impl CiView<'_> {
             let _ = writeln!(out);
             let _ = writeln!(out, "{}", cell(note));
         }
-        if let Some(why) = self.report.and_then(|r| r.infra_error.as_deref()) {
+        if let Some(why) = self.report.and_then(|r| {
+            r.infra_error
+                .as_deref()
+                .or(r.configuration_error.as_deref())
+        }) {
             let _ = writeln!(out);
             let _ = writeln!(out, "**error:** {}", cell(why));
         }

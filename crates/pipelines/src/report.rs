@@ -75,6 +75,9 @@ pub struct RunReport {
     /// Every metric of every stage's metrics files (for the gates).
     #[serde(skip)]
     pub metrics: BTreeMap<String, f64>,
+    /// A mistake in the project found after the stages (the promoted out holds no model): exit code 4.
+    #[serde(skip)]
+    pub configuration_error: Option<String>,
     /// Every gate passed but the alias could not be moved (it moved meanwhile): exit code 1.
     #[serde(skip)]
     pub promotion_refused: Option<String>,
@@ -84,12 +87,14 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// 3 when infrastructure failed, else 2 when a stage failed, else 1 when a gate failed or the
+    /// 3 when infrastructure failed, else 4 for a configuration mistake found late, else 2 when a stage failed, else 1 when a gate failed or the
     /// promotion was refused (lost the alias race), else 5 (neutral) or 1 (fail) when a gate was
     /// inconclusive, else 0.
     pub fn exit_code(&self) -> u8 {
         if self.infra_error.is_some() {
             exit::INFRASTRUCTURE
+        } else if self.configuration_error.is_some() {
+            exit::CONFIGURATION
         } else if self.stages.iter().any(|s| s.status == StageStatus::Failed) {
             exit::STAGE_FAILED
         } else if self.gates.iter().any(|g| !g.passed && !g.inconclusive)

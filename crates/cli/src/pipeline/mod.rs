@@ -221,6 +221,9 @@ pub(crate) async fn execute(
     if let Some(why) = &report.infra_error {
         eprintln!("cairn: error: {why}");
     }
+    if let Some(why) = &report.configuration_error {
+        eprintln!("cairn: error: {why}");
+    }
     if let Some(why) = &report.promotion_refused {
         eprintln!("cairn: promotion refused: {why}");
     }

@@ -34,7 +34,22 @@ pub struct Decided {
     pub record_id: Option<i64>,
 }
 
-/// Evaluates the gates and promotes; failures of the server land in `report.infra_error`.
+/// Why the gates or the promotion could not finish.
+enum Failure {
+    /// The server failed or refused a write: exit 3.
+    Infra(String),
+    /// The project's mistake (the promoted out holds no model): exit 4.
+    Config(String),
+}
+
+impl From<TrackerError> for Failure {
+    fn from(e: TrackerError) -> Self {
+        Failure::Infra(e.0)
+    }
+}
+
+/// Evaluates the gates and promotes; failures land in `report.infra_error` or
+/// `report.configuration_error`.
 pub async fn decide(
     project: &Project,
     tracker: &MlflowTracker,
@@ -43,14 +58,20 @@ pub async fn decide(
     promote: bool,
 ) -> Decided {
     let mut d = Decided::default();
-    if let Err(e) = run(project, tracker, client, report, promote, &mut d).await {
-        report.infra_error.get_or_insert(e.0);
+    match run(project, tracker, client, report, promote, &mut d).await {
+        Ok(()) => {}
+        Err(Failure::Infra(why)) => {
+            report.infra_error.get_or_insert(why);
+        }
+        Err(Failure::Config(why)) => {
+            report.configuration_error.get_or_insert(why);
+        }
     }
     d
 }
 
-fn client_error(what: &str, e: cairn_client::ClientError) -> TrackerError {
-    TrackerError(format!("{what}: {e}"))
+fn client_error(what: &str, e: cairn_client::ClientError) -> Failure {
+    Failure::Infra(format!("{what}: {e}"))
 }
 
 async fn run(
@@ -60,7 +81,7 @@ async fn run(
     report: &mut RunReport,
     promote: bool,
     d: &mut Decided,
-) -> Result<(), TrackerError> {
+) -> Result<(), Failure> {
     let pipeline = &project.pipeline;
     let spec = pipeline.promote.as_ref();
     // Pin every alias once, before anything is decided.
@@ -268,11 +289,11 @@ async fn register(
     tracker: &MlflowTracker,
     report: &RunReport,
     p: &cairn_pipelines::spec::Promote,
-) -> Result<i64, TrackerError> {
+) -> Result<i64, Failure> {
     let local = project.root.join(&p.model.path);
     let is_onnx = local.extension().is_some_and(|e| e == "onnx") && local.is_file();
     if !is_onnx && !local.join("MLmodel").is_file() {
-        return Err(TrackerError(format!(
+        return Err(Failure::Config(format!(
             "promote: model '{}' is neither a directory holding an MLmodel file nor a .onnx file",
             p.model.path
         )));
@@ -299,7 +320,7 @@ async fn register(
     if let Some(stage) = producer {
         tags.push(("cairn.stage", stage.to_owned()));
     }
-    tracker
+    Ok(tracker
         .register_version(&p.name, &source, &run_id, &tags)
-        .await
+        .await?)
 }
