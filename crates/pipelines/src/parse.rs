@@ -926,5 +926,10 @@ triggers:
         assert!(
             error(bad, &[]).starts_with("cairn.yaml:5:10: promote: model 'nope' is not an out")
         );
+        let bad = "stages:\n  t:\n    cmd: x\n    outs: [m]\npromote:\n  model: m\n  name: n\n  alias: c\n  candidate_alias: c\n";
+        assert_eq!(
+            error(bad, &[]),
+            "cairn.yaml:9:20: candidate_alias 'c' must differ from alias 'c'"
+        );
     }
 }

@@ -123,14 +123,24 @@ pub(crate) fn promote(p: &Parser<'_>, n: &Node, stages: &[Stage]) -> Result<Prom
         .get("name")
         .ok_or_else(|| p.err(n.pos, "promote needs `name:` (the registered model)"))?;
     let opt = |k: &str| n.get(k).map(|v| p.string(v, k)).transpose();
+    let (alias, candidate_alias) = (opt("alias")?, opt("candidate_alias")?);
+    if let (Some(a), Some(c), Some(node)) = (&alias, &candidate_alias, n.get("candidate_alias"))
+        && a == c
+    {
+        // The candidate alias is set before the gated move, which would then find it moved.
+        return Err(p.err(
+            node.pos,
+            format!("candidate_alias '{c}' must differ from alias '{a}'"),
+        ));
+    }
     Ok(Promote {
         model: PathRef {
             path,
             pos: model_node.pos,
         },
         name: p.string(name, "promote: name")?,
-        alias: opt("alias")?,
-        candidate_alias: opt("candidate_alias")?,
+        alias,
+        candidate_alias,
         pos: n.pos,
     })
 }
