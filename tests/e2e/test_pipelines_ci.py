@@ -352,3 +352,20 @@ def test_two_pipelines_racing_to_promote_never_both_win_from_one_pin(tmp_path, c
         first = next(v for v, pin in pinned.items() if pin is None)
         second = next(v for v, pin in pinned.items() if pin == first)
         assert champion == second
+
+
+def test_a_failed_stage_exits_2_and_reports_the_gates_as_not_evaluated(project, client, model_name):
+    (project.root / "train.py").write_text("raise SystemExit('broken training')\n")
+    report, md, _, junit = project.ci(expect=2)
+    assert {s["name"]: s["status"] for s in report["stages"]} == {
+        "prepare": "ran", "train": "failed", "report": "skipped"}
+    assert report["gates"] == [] and report["promotion"] is None and report["exit_code"] == 2
+    assert md.startswith("<!-- cairn:ci key=churn -->\n### ❌ Cairn · ") and "a stage failed" in md
+    assert "Gates not evaluated" in md
+    cases = gate_cases(junit)
+    assert [tc.get("name") for tc in cases] == ["accuracy >= 0.5", "accuracy vs @champion (min_delta 0.0)"]
+    assert all(tc.find("skipped") is not None for tc in cases)
+    stages = {tc.get("name"): tc for tc in junit.iter("testcase") if tc.get("classname") == "cairn.stages"}
+    assert stages["train"].find("failure") is not None and stages["report"].find("skipped") is not None
+    with pytest.raises(Exception, match="(?i)not found|does not exist"):
+        client.get_registered_model(model_name)

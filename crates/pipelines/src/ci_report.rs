@@ -37,6 +37,8 @@ pub struct CiView<'a> {
     pub candidate: Option<(&'a str, String)>,
     /// `--on-inconclusive neutral`.
     pub neutral: bool,
+    /// Gates not evaluated (a stage failed, or infrastructure): their names, shown as skipped.
+    pub not_evaluated: Vec<String>,
 }
 
 fn cell(s: &str) -> String {
@@ -182,6 +184,18 @@ impl CiView<'_> {
             let _ = writeln!(out);
             let _ = writeln!(out, "**error:** {}", cell(why));
         }
+        if !self.not_evaluated.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nGates not evaluated (the stages did not all succeed): {}",
+                self.not_evaluated
+                    .iter()
+                    .take(MAX_ROWS)
+                    .map(|g| format!("`{}`", cell(g).replace('`', "'")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         if !self.gates.is_empty() {
             let baseline_head = self
                 .baseline
@@ -325,18 +339,26 @@ impl CiView<'_> {
             out,
             "<testsuites name=\"cairn {}\" tests=\"{}\" failures=\"{}\">",
             xml(self.pipeline),
-            self.gates.len() + stages.len(),
+            self.gates.len() + self.not_evaluated.len() + stages.len(),
             gate_failures + stage_failures
         );
         let _ = writeln!(
             out,
             "  <testsuite name=\"cairn.gates\" tests=\"{}\" failures=\"{gate_failures}\" skipped=\"{}\">",
-            self.gates.len(),
+            self.gates.len() + self.not_evaluated.len(),
             self.gates
                 .iter()
                 .filter(|g| g.outcome == Outcome::Skipped)
                 .count()
+                + self.not_evaluated.len()
         );
+        for name in &self.not_evaluated {
+            let _ = writeln!(
+                out,
+                "    <testcase classname=\"cairn.gates\" name=\"{}\"><skipped message=\"not evaluated: the stages did not all succeed\"/></testcase>",
+                xml(name)
+            );
+        }
         for g in self.gates {
             let name = xml(&g.result.name);
             let detail = format!(
@@ -610,6 +632,24 @@ mod tests {
             "{x}"
         );
         assert_eq!(x.matches("<testcase ").count(), 5);
+
+        // Gates the run never reached are listed as skipped, so the check still shows them.
+        let x = CiView {
+            key: "k",
+            pipeline: "p",
+            report: Some(&r),
+            not_evaluated: vec!["acc >= 0.8".into()],
+            ..CiView::default()
+        }
+        .junit();
+        assert!(
+            x.contains("<testsuite name=\"cairn.gates\" tests=\"1\" failures=\"0\" skipped=\"1\">"),
+            "{x}"
+        );
+        assert!(
+            x.contains("name=\"acc &gt;= 0.8\"><skipped message=\"not evaluated"),
+            "{x}"
+        );
         assert_eq!(xml("a\u{1}b"), "ab");
     }
 }

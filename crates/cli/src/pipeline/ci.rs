@@ -100,6 +100,17 @@ pub async fn ci(cmd: CiCommand) -> ExitCode {
             .as_ref()
             .map(|(n, v)| (n.as_str(), v.to_string())),
         neutral: report.inconclusive_is_neutral,
+        not_evaluated: if decided.evaluated.is_empty() {
+            planner
+                .project
+                .pipeline
+                .gates
+                .iter()
+                .map(|g| g.name.clone())
+                .collect()
+        } else {
+            Vec::new()
+        },
     };
     let code = report.exit_code();
     let json = json_report(&report, &view, promote, pull_request, code);
