@@ -369,3 +369,92 @@ def test_a_failed_stage_exits_2_and_reports_the_gates_as_not_evaluated(project, 
     assert stages["train"].find("failure") is not None and stages["report"].find("skipped") is not None
     with pytest.raises(Exception, match="(?i)not found|does not exist"):
         client.get_registered_model(model_name)
+
+
+CONFIDENT = """\
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py, test.csv]
+    params: [train]
+    outs: [model, scores.json]
+    metrics: [eval.json]
+gates:
+  - metric: accuracy
+    compare_to: champion
+    min_delta: 0.0
+    confidence: 0.95
+    per_example: scores.json
+    dataset: test.csv
+promote:
+  model: model
+  name: {model}
+  alias: champion
+"""
+
+# One score per row of test.csv: every `wrong_every`-th example wrong, then `fixed` of those made right
+# and `broken` right ones made wrong — so two runs differ on exactly the examples we choose.
+CONFIDENT_TRAIN = """\
+import json, pathlib, yaml
+p = yaml.safe_load(open("params.yaml"))["train"]
+n = len(open("test.csv").read().split())
+scores = [0.0 if i % p["wrong_every"] == 0 else 1.0 for i in range(n)]
+wrong = [i for i in range(n) if scores[i] == 0.0]
+right = [i for i in range(n) if scores[i] == 1.0]
+for i in wrong[:p["fixed"]]:
+    scores[i] = 1.0
+for i in right[:p["broken"]]:
+    scores[i] = 0.0
+m = pathlib.Path("model"); m.mkdir(exist_ok=True); (m / "MLmodel").write_text("flavors: {}\\n")
+json.dump(scores, open("scores.json", "w"))
+json.dump({"accuracy": sum(scores) / n}, open("eval.json", "w"))
+"""
+
+
+def test_confidence_gates_pass_fail_or_are_inconclusive(tmp_path, cairn_server, client, model_name):
+    root = tmp_path / "confident"
+    root.mkdir()
+    (root / "cairn.yaml").write_text(CONFIDENT.format(model=model_name))
+    (root / "train.py").write_text(CONFIDENT_TRAIN)
+    (root / "test.csv").write_text("\n".join(str(i) for i in range(400)) + "\n")
+    (root / "params.yaml").write_text("train:\n  wrong_every: 2\n  fixed: 0\n  broken: 0\n")
+    project = CiProject(root, cairn_server.url, unique("pipelines-ci"))
+
+    first, _, _, _ = project.ci()  # 50 % correct; no baseline: skipped, promoted with its scores
+    assert first["promotion"]["aliases"] == ["champion"]
+    record = requests.get(f"{project.server}{API}/gate-evaluations/{first['gate_evaluation_id']}",
+                          timeout=30).json()["gate_evaluation"]
+    assert record["rules"][0]["outcome"] == "skipped" and len(record["dataset_digest"]) == 64
+
+    # Three examples fixed, two broken: +0.25 points, within noise. Inconclusive: exit 5 under neutral,
+    # 1 under the default; the champion stays.
+    noisy = ("-P", "train.fixed=3", "-P", "train.broken=2")
+    report, md, _, junit = project.ci(*noisy, "--on-inconclusive", "neutral", expect=5)
+    (gate,) = report["gates"]
+    assert gate["passed"] is False and gate["baseline"] == 0.5 and gate["observed"] == 0.5025
+    assert report["decision"] == "inconclusive" and report["promotion"]["aliases"] == []
+    assert client.get_model_version_by_alias(model_name, "champion").version == "1"
+    (case,) = gate_cases(junit)
+    assert case.find("failure").get("type") == "inconclusive"
+    assert "inconclusive" in md and "| ? |" in md
+    record = requests.get(f"{project.server}{API}/gate-evaluations/{report['gate_evaluation_id']}",
+                          timeout=30).json()["gate_evaluation"]
+    assert (record["decision"], record["rules"][0]["outcome"]) == ("inconclusive", "inconclusive")
+    assert "interval" in record["rules"][0]["note"]
+    report, _, _, _ = project.ci(*noisy, expect=1)
+    assert report["decision"] == "inconclusive"
+
+    # 90 % correct on the same examples: a clear gain passes and promotes.
+    report, _, _, _ = project.ci("-P", "train.wrong_every=10")
+    assert report["decision"] == "passed"
+    champion = client.get_model_version_by_alias(model_name, "champion")
+    assert champion.version == report["promotion"]["version"]
+
+    # Scored on other data than the champion was: the scores cannot be paired, the gate fails.
+    (root / "test.csv").write_text("\n".join(str(i) for i in range(500)) + "\n")
+    report, _, _, _ = project.ci("-P", "train.wrong_every=20", expect=1)
+    record = requests.get(f"{project.server}{API}/gate-evaluations/{report['gate_evaluation_id']}",
+                          timeout=30).json()["gate_evaluation"]
+    assert record["rules"][0]["outcome"] == "failed"
+    assert "baseline not evaluated on dataset" in record["rules"][0]["note"]
+    assert client.get_model_version_by_alias(model_name, "champion").version == champion.version

@@ -16,6 +16,7 @@
 pub mod cache;
 pub mod ci_report;
 pub mod code_scope;
+pub mod confidence;
 pub mod dag;
 pub mod error;
 pub mod executor;

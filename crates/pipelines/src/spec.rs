@@ -158,7 +158,20 @@ pub struct Gate {
     pub name: String,
     pub metric: String,
     pub rule: GateRule,
+    /// `confidence:` on a comparison: decided by a paired bootstrap, not by the two numbers.
+    pub confidence: Option<Confidence>,
     pub pos: Pos,
+}
+
+/// A comparison decided with confidence: `per_example` (an out: a JSON list of one score per example
+/// of `dataset`, in its order, e.g. 1/0 for correct) is paired with the baseline's, stored with its
+/// run, when both were scored on the same dataset (by content digest).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confidence {
+    /// The interval's level, in (0, 1): `0.95`.
+    pub level: f64,
+    pub per_example: PathRef,
+    pub dataset: PathRef,
 }
 
 /// `promote:`: which out to register, under which name, and the alias moved when every gate passes.

@@ -12,7 +12,7 @@ use cairn_contract::{
     ActionDto, DecisionDto, GateEvaluationBody, PinnedAliasDto, RuleOutcomeDto, RuleResultDto,
 };
 use cairn_pipelines::Project;
-use cairn_pipelines::gates::{Evaluated, Outcome};
+use cairn_pipelines::gates::{Evaluated, Outcome, Paired};
 use cairn_pipelines::report::{Promotion, RunReport};
 use cairn_pipelines::spec::GateRule;
 use cairn_pipelines::tracker::TrackerError;
@@ -129,7 +129,9 @@ async fn run(
     {
         d.baseline_metrics = run_metrics.get(run).cloned().unwrap_or_default();
     }
-    d.evaluated = cairn_pipelines::gates::evaluate(&pipeline.gates, &report.metrics, &baselines);
+    let (paired, scores) = per_example(project, tracker, &d.pins).await?;
+    d.evaluated =
+        cairn_pipelines::gates::evaluate(&pipeline.gates, &report.metrics, &baselines, &paired);
     report.gates = d.evaluated.iter().map(|e| e.result.clone()).collect();
     let decision = report.decision();
 
@@ -141,7 +143,7 @@ async fn run(
                 .to_owned(),
         ),
         Some(p) => {
-            let version = register(project, tracker, report, p).await?;
+            let version = register(project, tracker, report, p, &scores).await?;
             d.candidate = Some((p.name.clone(), version));
             let mut aliases = Vec::new();
             if let Some(c) = &p.candidate_alias {
@@ -226,7 +228,7 @@ async fn run(
                 version: pin.as_ref().map(|p| p.version.to_string()),
             })
             .collect(),
-        dataset_digest: None,
+        dataset_digest: scores.first().map(|s| s.dataset_digest.clone()),
         rules: d.evaluated.iter().map(rule).collect(),
         decision: match decision {
             "failed" => DecisionDto::Failed,
@@ -282,13 +284,97 @@ fn rule(e: &Evaluated) -> RuleResultDto {
     }
 }
 
+/// A confidence gate's per-example scores, as kept beside a registered version (so that it can be
+/// paired with the next candidate's when it is the baseline).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Scores {
+    pub per_example: String,
+    pub dataset_digest: String,
+    pub values: Vec<f64>,
+}
+
+/// Where a version's scores of `per_example` are kept, in its run's artifacts.
+fn scores_artifact(per_example: &str) -> String {
+    format!("cairn-per-example/{per_example}.json")
+}
+
+/// The candidate's per-example scores of every confidence gate (read from its out, the dataset hashed)
+/// and, where the gate's alias has a pinned version, the baseline's (from that version's run), paired.
+async fn per_example(
+    project: &Project,
+    tracker: &MlflowTracker,
+    pins: &BTreeMap<String, Option<Pinned>>,
+) -> Result<(BTreeMap<String, Paired>, Vec<Scores>), Failure> {
+    let mut paired = BTreeMap::new();
+    let mut all = Vec::new();
+    for g in &project.pipeline.gates {
+        let (Some(c), GateRule::CompareTo { alias, .. }) = (&g.confidence, &g.rule) else {
+            continue;
+        };
+        let read =
+            |path: &str| std::fs::read(project.root.join(path)).map_err(|e| format!("{path}: {e}"));
+        let candidate = read(&c.per_example.path).and_then(|bytes| {
+            serde_json::from_slice::<Vec<f64>>(&bytes).map_err(|e| {
+                format!(
+                    "per_example {}: not a JSON list of numbers ({e})",
+                    c.per_example.path
+                )
+            })
+        });
+        let digest =
+            read(&c.dataset.path).map(|bytes| cairn_pipelines::confidence::dataset_digest(&bytes));
+        let (values, digest) = match (candidate, digest) {
+            (Ok(v), Ok(d)) => (v, d),
+            (Err(why), _) | (_, Err(why)) => {
+                paired.insert(g.name.clone(), Paired::Unpaired(why));
+                continue;
+            }
+        };
+        let mine = Scores {
+            per_example: c.per_example.path.clone(),
+            dataset_digest: digest.clone(),
+            values,
+        };
+        all.push(mine.clone());
+        let Some(run) = pins.get(alias).cloned().flatten().and_then(|p| p.run_id) else {
+            continue; // no baseline: the comparison is skipped
+        };
+        let theirs = match tracker
+            .get_artifact(&run, &scores_artifact(&c.per_example.path))
+            .await?
+        {
+            Some(bytes) => serde_json::from_slice::<Scores>(&bytes).ok(),
+            None => None,
+        };
+        let entry = match theirs {
+            Some(t) if t.dataset_digest == digest => Paired::Scores {
+                candidate: mine.values,
+                baseline: t.values,
+                dataset_digest: digest,
+            },
+            Some(t) => Paired::Unpaired(format!(
+                "baseline not evaluated on dataset {digest} ({} was; it scored {})",
+                c.dataset.path, t.dataset_digest
+            )),
+            None => Paired::Unpaired(format!(
+                "baseline not evaluated on dataset {digest}: @{alias} has no per-example scores of {}",
+                c.per_example.path
+            )),
+        };
+        paired.insert(g.name.clone(), entry);
+    }
+    Ok((paired, all))
+}
+
 /// Uploads the `promote.model` out into the run of the stage that produced it (else the pipeline run)
-/// and registers it; the version's tags name the pipeline run.
+/// and registers it, with the confidence gates' per-example scores beside it; the version's tags name
+/// the pipeline run.
 async fn register(
     project: &Project,
     tracker: &MlflowTracker,
     report: &RunReport,
     p: &cairn_pipelines::spec::Promote,
+    scores: &[Scores],
 ) -> Result<i64, Failure> {
     let local = project.root.join(&p.model.path);
     let is_onnx = local.extension().is_some_and(|e| e == "onnx") && local.is_file();
@@ -316,6 +402,12 @@ async fn register(
         .and_then(|s| s.run_id.clone())
         .unwrap_or_else(|| pipeline_run.clone());
     let source = tracker.upload_model(&run_id, &local).await?;
+    for s in scores {
+        let json = serde_json::to_vec(s).expect("scores are JSON");
+        tracker
+            .put_artifact(&run_id, &scores_artifact(&s.per_example), json)
+            .await?;
+    }
     let mut tags = vec![("cairn.pipeline_run_id", pipeline_run)];
     if let Some(stage) = producer {
         tags.push(("cairn.stage", stage.to_owned()));

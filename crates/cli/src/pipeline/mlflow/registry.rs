@@ -79,6 +79,93 @@ impl MlflowTracker {
             .unwrap_or_default())
     }
 
+    /// The proxied artifact root of a run (`mlflow-artifacts:/…`), without its scheme.
+    async fn artifact_root(&self, run_id: &str) -> Result<(String, String), TrackerError> {
+        let run = self
+            .call(
+                reqwest::Method::GET,
+                "runs/get",
+                None,
+                &[("run_id", run_id)],
+            )
+            .await?
+            .map_err(|e| answered("runs/get", e))?;
+        let uri = run["run"]["info"]["artifact_uri"]
+            .as_str()
+            .unwrap_or("")
+            .trim_end_matches('/')
+            .to_owned();
+        match uri.strip_prefix(ARTIFACTS_SCHEME) {
+            Some(root) => Ok((uri.clone(), root.trim_matches('/').to_owned())),
+            None => Err(TrackerError(format!(
+                "run {run_id} stores artifacts at {uri}, which the tracking server does not proxy: \
+                 promotion uploads through the server (run it with artifact serving)"
+            ))),
+        }
+    }
+
+    fn artifact_url(&self, root: &str, rel: &str) -> String {
+        format!(
+            "{}/api/2.0/mlflow-artifacts/artifacts/{root}/{}",
+            self.base,
+            rel.split('/')
+                .map(cairn_client::encode_segment)
+                .collect::<Vec<_>>()
+                .join("/")
+        )
+    }
+
+    /// Puts `bytes` at `rel` in `run_id`'s artifacts.
+    pub async fn put_artifact(
+        &self,
+        run_id: &str,
+        rel: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), TrackerError> {
+        let (_, root) = self.artifact_root(run_id).await?;
+        let resp = self
+            .request(reqwest::Method::PUT, &self.artifact_url(&root, rel))
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| TrackerError(format!("uploading {rel}: {e}")))?;
+        if !resp.status().is_success() {
+            return Err(TrackerError(format!(
+                "uploading {rel} answered {}",
+                resp.status()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The artifact `rel` of `run_id`; `None` when it has none there.
+    pub async fn get_artifact(
+        &self,
+        run_id: &str,
+        rel: &str,
+    ) -> Result<Option<Vec<u8>>, TrackerError> {
+        let (_, root) = self.artifact_root(run_id).await?;
+        let resp = self
+            .request(reqwest::Method::GET, &self.artifact_url(&root, rel))
+            .send()
+            .await
+            .map_err(|e| TrackerError(format!("downloading {rel}: {e}")))?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(TrackerError(format!(
+                "downloading {rel} answered {}",
+                resp.status()
+            )));
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| TrackerError(format!("downloading {rel}: {e}")))?;
+        Ok(Some(bytes.to_vec()))
+    }
+
     /// Uploads `local` (a model directory or file) into `run_id`'s artifacts under its own name, and
     /// returns the artifact URI of the upload (the version's source).
     pub async fn upload_model(&self, run_id: &str, local: &Path) -> Result<String, TrackerError> {
