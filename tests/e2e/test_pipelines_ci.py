@@ -436,7 +436,7 @@ def test_confidence_gates_pass_fail_or_are_inconclusive(tmp_path, cairn_server, 
     assert client.get_model_version_by_alias(model_name, "champion").version == "1"
     (case,) = gate_cases(junit)
     assert case.find("failure").get("type") == "inconclusive"
-    assert "inconclusive" in md and "| ? |" in md
+    assert "inconclusive" in md and "| ? |" in md and "Δ interval [" in md
     record = requests.get(f"{project.server}{API}/gate-evaluations/{report['gate_evaluation_id']}",
                           timeout=30).json()["gate_evaluation"]
     assert (record["decision"], record["rules"][0]["outcome"]) == ("inconclusive", "inconclusive")

@@ -222,6 +222,9 @@ impl CiView<'_> {
                 if g.result.baseline.is_some() {
                     rule = format!("{rule} = {}", num(g.result.threshold));
                 }
+                if let Some((lower, upper)) = g.interval {
+                    rule = format!("{rule}; Δ interval [{:+.4}, {:+.4}]", lower, upper);
+                }
                 let unexplained = !g.result.observed.is_some_and(f64::is_finite);
                 if g.outcome == Outcome::Skipped || (g.outcome == Outcome::Failed && unexplained) {
                     rule = format!("{rule} — {}", cell(&g.note));
@@ -476,6 +479,7 @@ mod tests {
             },
             outcome,
             note: "why <it> | matters".into(),
+            interval: None,
         }
     }
 

@@ -37,6 +37,8 @@ pub struct Evaluated {
     pub rule: String,
     pub outcome: Outcome,
     pub note: String,
+    /// A confidence rule's interval of Δ (lower, upper).
+    pub interval: Option<(f64, f64)>,
 }
 
 /// The rule of a gate as people read it.
@@ -64,25 +66,25 @@ pub enum Paired {
     Unpaired(String),
 }
 
-/// A comparison decided by a paired bootstrap: (passed, inconclusive, why).
+/// A comparison decided by a paired bootstrap: (passed, inconclusive, why, the interval).
 fn with_confidence(
     g: &Gate,
     level: f64,
     min_delta: f64,
     paired: Option<&Paired>,
-) -> (bool, bool, String) {
+) -> (bool, bool, String, Option<(f64, f64)>) {
     let (candidate, baseline, digest) = match paired {
         Some(Paired::Scores {
             candidate,
             baseline,
             dataset_digest,
         }) => (candidate, baseline, dataset_digest),
-        Some(Paired::Unpaired(why)) => return (false, false, why.clone()),
-        None => return (false, false, "no per-example scores to pair".into()),
+        Some(Paired::Unpaired(why)) => return (false, false, why.clone(), None),
+        None => return (false, false, "no per-example scores to pair".into(), None),
     };
     let seed = crate::confidence::seed(digest, &g.name);
     match crate::confidence::paired_bootstrap(candidate, baseline, level, seed) {
-        Err(why) => (false, false, why),
+        Err(why) => (false, false, why, None),
         Ok(i) => {
             let verdict = i.verdict(min_delta);
             let note = format!(
@@ -100,6 +102,7 @@ fn with_confidence(
                 verdict == Verdict::Passed,
                 verdict == Verdict::Inconclusive,
                 note,
+                Some((i.lower, i.upper)),
             )
         }
     }
@@ -121,6 +124,7 @@ pub fn evaluate(
             let valid = observed.filter(|v| v.is_finite());
             let mut skipped = false;
             let mut inconclusive = false;
+            let mut interval = None;
             let (passed, threshold, baseline, note) = match &g.rule {
                 GateRule::Absolute { op, value } => {
                     let passed = valid.is_some_and(|o| op.holds(o, *value));
@@ -156,13 +160,14 @@ pub fn evaluate(
                             let threshold = base + min_delta;
                             let (passed, note) = match &g.confidence {
                                 Some(c) => {
-                                    let (passed, unsure, note) = with_confidence(
+                                    let (passed, unsure, note, ci) = with_confidence(
                                         g,
                                         c.level,
                                         *min_delta,
                                         paired.get(&g.name),
                                     );
                                     inconclusive = unsure;
+                                    interval = ci;
                                     (passed, note)
                                 }
                                 None => (
@@ -197,6 +202,7 @@ pub fn evaluate(
                 rule: rule_text(g),
                 outcome,
                 note,
+                interval,
             }
         })
         .collect()
@@ -332,6 +338,8 @@ mod tests {
         (noisy[1], noisy[3], noisy[5], noisy[0], noisy[2]) = (1.0, 1.0, 1.0, 0.0, 0.0);
         let unsure = run(noisy);
         assert_eq!(unsure.outcome, Outcome::Inconclusive, "{}", unsure.note);
+        let (lower, upper) = unsure.interval.expect("an interval");
+        assert!(lower < 0.0 && upper > 0.0, "{lower} {upper}");
         assert!(!unsure.result.passed && unsure.result.inconclusive);
         let worse = run((0..400).map(|i| f64::from(i % 10 == 0)).collect());
         assert_eq!(worse.outcome, Outcome::Failed, "{}", worse.note);
