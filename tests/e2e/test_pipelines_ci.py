@@ -296,6 +296,19 @@ def test_alias_compare_and_set_has_one_winner(client, cairn_server):
     assert requests.get(f"{base}{API}/gate-evaluations/abc", timeout=30).status_code == 400
     r = requests.post(f"{base}{API}/gate-evaluations", json={"pipeline_run_id": ""}, timeout=30)
     assert r.status_code == 400
+    record = {"pipeline_run_id": "r", "decision": "passed", "action": "promoted", "model_name": name}
+    r = requests.post(f"{base}{API}/gate-evaluations", json={**record, "pipeline_run_id": ""}, timeout=30)
+    assert r.status_code == 400 and "pipeline_run_id" in r.json()["message"]
+    r = requests.post(f"{base}{API}/gate-evaluations", json={**record, "model_version": "99"}, timeout=30)
+    assert r.status_code == 404 and r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    r = requests.post(f"{base}{API}/gate-evaluations", json={**record, "model_version": "x"}, timeout=30)
+    assert r.status_code == 400
+    r = requests.post(f"{base}{API}/gate-evaluations", json={**record, "decision": "maybe"}, timeout=30)
+    assert r.status_code == 400
+    r = requests.post(f"{base}{API}/gate-evaluations", json={**record, "model_version": "1"}, timeout=30)
+    assert r.status_code == 200 and r.json()["gate_evaluation"]["model_version"] == "1"
+    r = requests.get(f"{base}{API}/gate-evaluations", params={"max_results": 0}, timeout=30)
+    assert r.status_code == 400
 
 
 def test_two_pipelines_racing_to_promote_never_both_win_from_one_pin(tmp_path, cairn_server, client, model_name):

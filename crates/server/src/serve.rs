@@ -85,7 +85,7 @@ impl Server {
                 deployments,
                 change_log,
                 maturity,
-                gates: cairn_service::GateRecords::new(store.gates()),
+                gates: cairn_service::GateRecords::new(store.gates(), store.registry()),
             })
             .merge(cairn_mlflow::router(state))
             .merge(serving)

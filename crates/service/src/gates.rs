@@ -7,7 +7,7 @@ use cairn_domain::Change;
 use cairn_domain::gate_evaluation::{GateEvaluation, GateEvaluationRecord};
 use cairn_domain::registry::ANONYMOUS;
 use cairn_domain::time::now_millis;
-use cairn_store::{GateQuery, GateStore};
+use cairn_store::{GateQuery, GateStore, RegistryStore};
 
 use crate::{ServiceError, ServiceResult};
 
@@ -17,11 +17,13 @@ pub const MAX_GATE_EVALUATIONS: usize = 1000;
 #[derive(Clone)]
 pub struct GateRecords {
     store: Arc<dyn GateStore>,
+    /// To check the model version a record names exists.
+    registry: Arc<dyn RegistryStore>,
 }
 
 impl GateRecords {
-    pub fn new(store: Arc<dyn GateStore>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn GateStore>, registry: Arc<dyn RegistryStore>) -> Self {
+        Self { store, registry }
     }
 
     pub async fn record(
@@ -30,6 +32,9 @@ impl GateRecords {
         actor: &str,
     ) -> ServiceResult<GateEvaluation> {
         record.validate()?;
+        if let (Some(name), Some(version)) = (&record.model_name, record.model_version) {
+            self.registry.get_model_version(name, version).await?;
+        }
         let change = Change {
             actor: if actor.is_empty() { ANONYMOUS } else { actor }.to_owned(),
             at_ms: now_millis(),
