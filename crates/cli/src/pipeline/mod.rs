@@ -6,6 +6,7 @@
 
 mod ci;
 mod mlflow;
+mod per_example;
 mod print;
 mod promote;
 
