@@ -11,6 +11,7 @@ Cairn-only: `mlflow server` has no pipelines, no native API and no compare-and-s
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import textwrap
 import threading
 import xml.etree.ElementTree as ET
@@ -471,3 +472,90 @@ def test_confidence_gates_pass_fail_or_are_inconclusive(tmp_path, cairn_server, 
     assert record["rules"][0]["outcome"] == "failed"
     assert "baseline not evaluated on dataset" in record["rules"][0]["note"]
     assert client.get_model_version_by_alias(model_name, "champion").version == champion.version
+
+
+ONNX_GATED = """\
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py, train.csv]
+    params: [train]
+    outs: [model.onnx]
+    metrics: [eval.json]
+gates:
+  - metric: accuracy
+    compare_to: champion
+    confidence: 0.95
+    dataset: test.csv
+    label: y
+promote:
+  model: model.onnx
+  name: {model}
+  alias: champion
+"""
+
+# A logistic regression on x1 (y = x1 > 0), trained on labels of which `flip` are flipped at random:
+# flip 0.45 is close to chance, flip 0 close to perfect.
+ONNX_TRAIN = """\
+import json, random, yaml
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from skl2onnx import to_onnx
+p = yaml.safe_load(open("params.yaml"))["train"]
+rows = [list(map(float, l.split(","))) for l in open("train.csv").read().split()[1:]]
+X = np.array([r[:2] for r in rows], dtype=np.float32)
+y = np.array([int(r[2]) for r in rows])
+rnd = random.Random(7)
+y = np.array([1 - v if rnd.random() < p["flip"] else v for v in y])
+clf = LogisticRegression().fit(X, y)
+onx = to_onnx(clf, X[:1], options={id(clf): {"zipmap": False}}, target_opset=17)
+open("model.onnx", "wb").write(onx.SerializeToString())
+json.dump({"accuracy": float(clf.score(X, np.array([int(r[2]) for r in rows])))}, open("eval.json", "w"))
+"""
+
+
+def _dataset(n: int, seed: int) -> str:
+    import random
+
+    rnd = random.Random(seed)
+    lines = ["x1,x2,y"]
+    for _ in range(n):
+        x1, x2 = rnd.uniform(-1, 1), rnd.uniform(-1, 1)
+        lines.append(f"{x1:.4f},{x2:.4f},{int(x1 > 0)}")
+    return "\n".join(lines) + "\n"
+
+
+def test_cairn_scores_both_onnx_models_for_a_confidence_gate(tmp_path, cairn_server, client, model_name):
+    pytest.importorskip("skl2onnx")
+    import glob
+    import onnxruntime
+
+    root = tmp_path / "onnx"
+    root.mkdir()
+    (root / "cairn.yaml").write_text(ONNX_GATED.format(model=model_name))
+    (root / "train.py").write_text(ONNX_TRAIN)
+    (root / "train.csv").write_text(_dataset(400, 1))
+    (root / "test.csv").write_text(_dataset(300, 2))
+    (root / "params.yaml").write_text("train:\n  flip: 0.45\n")
+    project = CiProject(root, cairn_server.url, unique("pipelines-ci"))
+    lib = glob.glob(str(Path(onnxruntime.__file__).parent / "capi" / "libonnxruntime.so*"))[0]
+    ort = {"ORT_DYLIB_PATH": lib}
+
+    first, _, _, _ = project.ci(env=ort)  # a poor model; no baseline yet: skipped, promoted
+    assert first["promotion"]["aliases"] == ["champion"]
+
+    # A much better model: Cairn scores it and the champion on test.csv; the interval clears 0.
+    report, md, _, _ = project.ci("-P", "train.flip=0", env=ort)
+    record = requests.get(f"{project.server}{API}/gate-evaluations/{report['gate_evaluation_id']}",
+                          timeout=30).json()["gate_evaluation"]
+    rule = record["rules"][0]
+    assert (report["decision"], rule["outcome"]) == ("passed", "passed"), rule
+    assert "interval" in rule["note"] and record["dataset_digest"]
+    assert client.get_model_version_by_alias(model_name, "champion").version == report["promotion"]["version"]
+
+    # The poor one again, against the good champion: clearly worse, the gate fails.
+    report, _, _, _ = project.ci("-P", "train.flip=0.45", env=ort, expect=1)
+    rule = requests.get(f"{project.server}{API}/gate-evaluations/{report['gate_evaluation_id']}",
+                        timeout=30).json()["gate_evaluation"]["rules"][0]
+    assert rule["outcome"] == "failed" and "interval" in rule["note"], rule
+    print("onnx-scored:", rule["note"])

@@ -314,8 +314,8 @@ mod tests {
         };
         g.confidence = Some(Confidence {
             level: 0.95,
-            per_example: path("scores.json"),
             dataset: path("test.csv"),
+            scoring: crate::spec::Scoring::PerExample(path("scores.json")),
         });
         let metrics = BTreeMap::from([("acc".to_owned(), 0.6)]);
         let baselines = BTreeMap::from([(("champion".to_owned(), "acc".to_owned()), Some(0.5))]);

@@ -941,14 +941,13 @@ triggers:
         );
         let (_dir, p) = crate::testutil::project(&[("cairn.yaml", &ok)]);
         let c = p.unwrap().pipeline.gates[0].confidence.clone().unwrap();
-        assert_eq!(
-            (
-                c.level,
-                c.per_example.path.as_str(),
-                c.dataset.path.as_str()
-            ),
-            (0.9, "s.json", "d.csv")
-        );
+        assert_eq!((c.level, c.dataset.path.as_str()), (0.9, "d.csv"));
+        assert!(matches!(&c.scoring, crate::spec::Scoring::PerExample(p) if p.path == "s.json"));
+        let onnx =
+            confident("    compare_to: c\n    confidence: 0.9\n    label: y\n    dataset: d.csv\n");
+        let (_dir, p) = crate::testutil::project(&[("cairn.yaml", &onnx)]);
+        let c = p.unwrap().pipeline.gates[0].confidence.clone().unwrap();
+        assert_eq!(c.scoring, crate::spec::Scoring::Onnx { label: "y".into() });
         for (gate, want) in [
             (
                 "    op: '>='\n    value: 1\n    confidence: 0.9\n",
@@ -961,6 +960,10 @@ triggers:
             (
                 "    compare_to: c\n    confidence: 0.9\n    dataset: d\n",
                 "cairn.yaml:6:5: confidence needs `per_example:`",
+            ),
+            (
+                "    compare_to: c\n    confidence: 0.9\n    per_example: s.json\n    label: y\n    dataset: d\n",
+                "cairn.yaml:10:12: a confidence gate takes per_example",
             ),
             (
                 "    compare_to: c\n    confidence: 0.9\n    per_example: nope.json\n    dataset: d\n",

@@ -4,7 +4,9 @@
 use crate::error::Result;
 use crate::parse::Parser;
 use crate::paths;
-use crate::spec::{Confidence, Gate, GateRule, Op, PathRef, Promote, Stage, Trigger, TriggerKind};
+use crate::spec::{
+    Confidence, Gate, GateRule, Op, PathRef, Promote, Scoring, Stage, Trigger, TriggerKind,
+};
 use crate::yaml::{Kind, Node};
 
 /// `gates:` — a list; each item is `{metric, op, value}` or `{metric, compare_to, min_delta}` (the
@@ -30,6 +32,7 @@ pub(crate) fn gates(p: &Parser<'_>, n: &Node, stages: &[Stage]) -> Result<Vec<Ga
                 "confidence",
                 "per_example",
                 "dataset",
+                "label",
             ],
             &[],
             "a gate",
@@ -116,7 +119,7 @@ fn confidence(
     stages: &[Stage],
 ) -> Result<Option<Confidence>> {
     let Some(level_node) = item.get("confidence") else {
-        for k in ["per_example", "dataset"] {
+        for k in ["per_example", "dataset", "label"] {
             if let Some(n) = item.get(k) {
                 return Err(p.err(n.pos, format!("{k} goes with confidence")));
             }
@@ -144,24 +147,41 @@ fn confidence(
         let path = paths::resolve(".", &text).map_err(|why| p.err(n.pos, why))?;
         Ok(PathRef { path, pos: n.pos })
     };
-    let per_example = path("per_example", "an out: a JSON list of per-example scores")?;
-    if !stages.iter().any(|s| {
-        s.outs
-            .iter()
-            .any(|o| paths::within(&per_example.path, &o.path))
-    }) {
-        return Err(p.err(
-            per_example.pos,
-            format!(
-                "per_example '{}' is not an out of any stage",
-                per_example.path
-            ),
-        ));
-    }
+    let scoring = match (item.get("per_example"), item.get("label")) {
+        (Some(_), Some(label)) => {
+            return Err(p.err(
+                label.pos,
+                "a confidence gate takes per_example (the stages score) or label (Cairn scores), not both",
+            ));
+        }
+        (None, Some(label)) => Scoring::Onnx {
+            label: p.string(label, "label")?,
+        },
+        _ => {
+            let per_example = path(
+                "per_example",
+                "an out: a JSON list of per-example scores; or `label:` for Cairn to score both models",
+            )?;
+            if !stages.iter().any(|s| {
+                s.outs
+                    .iter()
+                    .any(|o| paths::within(&per_example.path, &o.path))
+            }) {
+                return Err(p.err(
+                    per_example.pos,
+                    format!(
+                        "per_example '{}' is not an out of any stage",
+                        per_example.path
+                    ),
+                ));
+            }
+            Scoring::PerExample(per_example)
+        }
+    };
     Ok(Some(Confidence {
         level,
-        per_example,
         dataset: path("dataset", "the file the examples come from")?,
+        scoring,
     }))
 }
 

@@ -6,6 +6,7 @@
 
 mod ci;
 mod mlflow;
+mod onnx_scores;
 mod per_example;
 mod print;
 mod promote;

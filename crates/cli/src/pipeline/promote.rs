@@ -130,7 +130,8 @@ async fn run(
     {
         d.baseline_metrics = run_metrics.get(run).cloned().unwrap_or_default();
     }
-    let (paired, scores) = per_example(project, tracker, &d.pins).await?;
+    let found = per_example(project, tracker, &d.pins).await?;
+    let (paired, scores) = (found.paired, found.keep);
     d.evaluated =
         cairn_pipelines::gates::evaluate(&pipeline.gates, &report.metrics, &baselines, &paired);
     report.gates = d.evaluated.iter().map(|e| e.result.clone()).collect();
@@ -229,7 +230,7 @@ async fn run(
                 version: pin.as_ref().map(|p| p.version.to_string()),
             })
             .collect(),
-        dataset_digest: scores.first().map(|s| s.dataset_digest.clone()),
+        dataset_digest: found.dataset_digest,
         rules: d.evaluated.iter().map(rule).collect(),
         decision: match decision {
             "failed" => DecisionDto::Failed,

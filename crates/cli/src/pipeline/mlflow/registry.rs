@@ -166,6 +166,60 @@ impl MlflowTracker {
         Ok(Some(bytes.to_vec()))
     }
 
+    /// The ONNX model of `name` version `version` (its source a `.onnx` file, or a folder holding
+    /// `model.onnx`, in the server's proxied artifacts); `Err` says why there is none.
+    pub async fn version_onnx(
+        &self,
+        name: &str,
+        version: i64,
+    ) -> Result<Result<Vec<u8>, String>, TrackerError> {
+        let v = self
+            .call(
+                reqwest::Method::GET,
+                "model-versions/get",
+                None,
+                &[("name", name), ("version", &version.to_string())],
+            )
+            .await?
+            .map_err(|e| answered("model-versions/get", e))?;
+        let source = v["model_version"]["source"].as_str().unwrap_or("");
+        let Some(path) = source.strip_prefix(ARTIFACTS_SCHEME) else {
+            return Ok(Err(format!(
+                "its source {source} is not in the server's artifacts"
+            )));
+        };
+        let path = path.trim_matches('/');
+        let file = if path.ends_with(".onnx") {
+            path.to_owned()
+        } else {
+            format!("{path}/model.onnx")
+        };
+        let resp = self
+            .request(
+                reqwest::Method::GET,
+                &format!("{}/api/2.0/mlflow-artifacts/artifacts/{file}", self.base),
+            )
+            .send()
+            .await
+            .map_err(|e| TrackerError(format!("downloading {file}: {e}")))?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(Err(format!(
+                "{name} v{version} has no ONNX model ({source})"
+            )));
+        }
+        if !resp.status().is_success() {
+            return Err(TrackerError(format!(
+                "downloading {file} answered {}",
+                resp.status()
+            )));
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| TrackerError(format!("downloading {file}: {e}")))?;
+        Ok(Ok(bytes.to_vec()))
+    }
+
     /// Uploads `local` (a model directory or file) into `run_id`'s artifacts under its own name, and
     /// returns the artifact URI of the upload (the version's source).
     pub async fn upload_model(&self, run_id: &str, local: &Path) -> Result<String, TrackerError> {
