@@ -383,7 +383,8 @@ def test_gates_decide_the_exit_code(tmp_path, cairn_server, client):
     assert absolute == {"name": "accuracy >= 0.95", "passed": False, "observed": 0.9, "threshold": 0.95, "baseline": None}
     # No model behind @champion yet: the comparison is skipped (passes), with no baseline.
     assert versus["passed"] is True and versus["baseline"] is None and versus["observed"] == 0.9
-    assert report["promotion"] is None
+    # The stages succeeded: the candidate is registered, but no alias moves while a gate fails.
+    assert report["promotion"] == {"name": "gated-model", "version": "1", "aliases": []}
     parent = client.get_run(report["pipeline_run_id"])
     assert parent.info.status == "FAILED"
     assert parent.data.tags["cairn.gate.0"].startswith("failed: accuracy >= 0.95")
@@ -393,6 +394,8 @@ def test_gates_decide_the_exit_code(tmp_path, cairn_server, client):
     passed = project.run()
     assert [g["passed"] for g in passed["gates"]] == [True, True]
     assert passed["gates"][0]["observed"] == 0.98
+    assert passed["promotion"] == {"name": "gated-model", "version": "2", "aliases": ["champion"]}
+    assert client.get_model_version_by_alias("gated-model", "champion").version == "2"
 
 
 def test_register_stores_the_snapshot_and_runs_are_recorded_on_the_server(project):

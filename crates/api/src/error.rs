@@ -27,6 +27,7 @@ impl ApiError {
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         let code = match &e {
+            ServiceError::Conflict(cairn_domain::Clash::AliasMoved { .. }) => ErrorCode::Conflict,
             ServiceError::InvalidArgument(_) | ServiceError::Conflict(_) => {
                 ErrorCode::InvalidArgument
             }

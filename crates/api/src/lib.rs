@@ -11,14 +11,15 @@
 mod deployments;
 mod error;
 mod events;
+mod gates;
 mod history;
 mod maturity;
 mod pipelines;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
-use cairn_service::{ChangeLog, Deployments, MaturityTracker, Pipelines, Registry};
+use axum::routing::{get, post, put};
+use cairn_service::{ChangeLog, Deployments, GateRecords, MaturityTracker, Pipelines, Registry};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -58,7 +59,11 @@ pub const PREFIX: &str = "/api/cairn/v1";
         pipelines::start_run,
         pipelines::finish_run,
         pipelines::get_run,
-        pipelines::list_runs
+        pipelines::list_runs,
+        gates::compare_and_set_alias,
+        gates::create,
+        gates::list,
+        gates::get
     ),
     components(schemas(
         cairn_contract::EventDto,
@@ -86,13 +91,25 @@ pub const PREFIX: &str = "/api/cairn/v1";
         cairn_contract::PipelineRunDto,
         cairn_contract::PipelineRunResponse,
         cairn_contract::PipelineRunsResponse,
+        cairn_contract::AliasBody,
+        cairn_contract::AliasResponse,
+        cairn_contract::GateEvaluationBody,
+        cairn_contract::GateEvaluationDto,
+        cairn_contract::GateEvaluationResponse,
+        cairn_contract::GateEvaluationsResponse,
+        cairn_contract::RuleResultDto,
+        cairn_contract::PinnedAliasDto,
+        cairn_contract::DecisionDto,
+        cairn_contract::RuleOutcomeDto,
+        cairn_contract::ActionDto,
     )),
     tags(
         (name = "change log", description = "The control plane's one change log, with a global sequence"),
         (name = "registry", description = "The model registry's change log"),
         (name = "deployments", description = "Named serving endpoints bound to registry aliases or versions"),
         (name = "maturity", description = "Each model's MLOps maturity level, from evidence"),
-        (name = "pipelines", description = "Registered pipeline snapshots and pipeline runs")
+        (name = "pipelines", description = "Registered pipeline snapshots and pipeline runs"),
+        (name = "gates", description = "Pipelines' gate evaluations: inputs, pinned baselines, per-rule values, decision and action")
     )
 )]
 struct ApiDoc;
@@ -110,6 +127,7 @@ pub struct NativeApi {
     pub change_log: ChangeLog,
     pub maturity: MaturityTracker,
     pub pipelines: Pipelines,
+    pub gates: GateRecords,
 }
 
 /// The native API's routes, its OpenAPI document and the Swagger UI.
@@ -122,6 +140,10 @@ pub fn router(s: NativeApi) -> Router {
             get(history::model_history),
         )
         .route("/registry/events", get(history::events))
+        .route(
+            "/models/{name}/aliases/{alias}",
+            put(gates::compare_and_set_alias),
+        )
         .with_state(s.registry)
         .route(
             "/deployments",
@@ -145,8 +167,7 @@ pub fn router(s: NativeApi) -> Router {
         )
         .route(
             "/pipelines/objects/{digest}",
-            axum::routing::put(pipelines::put_object)
-                .layer(DefaultBodyLimit::max(pipelines::MAX_OBJECT_BYTES)),
+            put(pipelines::put_object).layer(DefaultBodyLimit::max(pipelines::MAX_OBJECT_BYTES)),
         )
         .route("/pipelines", get(pipelines::list))
         .route(
@@ -164,6 +185,9 @@ pub fn router(s: NativeApi) -> Router {
             post(pipelines::finish_run),
         )
         .with_state(s.pipelines)
+        .route("/gate-evaluations", get(gates::list).post(gates::create))
+        .route("/gate-evaluations/{id}", get(gates::get))
+        .with_state(s.gates)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     Router::new()

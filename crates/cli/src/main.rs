@@ -47,10 +47,16 @@ enum Command {
     /// next step.
     Maturity(maturity::MaturityCommand),
     /// Run the pipeline (cairn.yaml, or a dvc.yaml as it is): the stages whose inputs changed, the
-    /// rest restored from the cache, each stage a nested MLflow run. Exit codes: 0 ok, 1 a gate failed,
-    /// 2 a stage failed, 3 infrastructure, 4 configuration, 130 interrupted (Ctrl-C, `cairn pipeline
-    /// stop`).
+    /// rest restored from the cache, each stage a nested MLflow run; then the gates and the promotion.
+    /// Exit codes: 0 ok, 1 a gate failed or the promotion lost the alias race, 2 a stage failed,
+    /// 3 infrastructure, 4 configuration, 5 inconclusive under --on-inconclusive neutral, 130
+    /// interrupted (Ctrl-C, `cairn pipeline stop`).
     Run(pipeline::RunCommand),
+    /// The CI entry point: run the pipeline, evaluate the gates, promote (not in a pull/merge request
+    /// unless --promote), and write a Markdown report (also to $GITHUB_STEP_SUMMARY), a JSON report and
+    /// JUnit XML. Exit codes as `cairn run`: 0 ok, 1 gate failed, 2 stage failed, 3 infrastructure,
+    /// 4 configuration, 5 inconclusive under --on-inconclusive neutral.
+    Ci(pipeline::CiCommand),
     /// Inspect the pipeline: `status` (what would run and why), `validate` (the file, and imports
     /// outside a stage's deps and code scope), `stop` (a running `cairn run`).
     Pipeline(pipeline::PipelineCommand),
@@ -78,6 +84,7 @@ fn main() -> std::process::ExitCode {
         // The pipeline commands have exit codes of their own (0–5).
         Command::Run(cmd) => return runtime.block_on(pipeline::run(cmd)),
         Command::Pipeline(cmd) => return runtime.block_on(pipeline::pipeline(cmd)),
+        Command::Ci(cmd) => return runtime.block_on(pipeline::ci(cmd)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

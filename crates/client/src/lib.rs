@@ -5,11 +5,12 @@
 use std::time::Duration;
 
 use cairn_contract::{
-    ChangesResponse, DeploymentBody, DeploymentDto, DeploymentEventDto, DeploymentEventsResponse,
-    DeploymentResponse, DeploymentsResponse, ErrorBody, ErrorCode, EventDto, EventsResponse,
-    FinishPipelineRunBody, MaturityDto, MaturityListResponse, MissingObjectsResponse, ObjectsBody,
-    PipelineDto, PipelineResponse, PipelineRunDto, PipelineRunResponse, PipelinesResponse,
-    RegisterPipelineBody, StartPipelineRunBody,
+    AliasBody, AliasResponse, ChangesResponse, DeploymentBody, DeploymentDto, DeploymentEventDto,
+    DeploymentEventsResponse, DeploymentResponse, DeploymentsResponse, ErrorBody, ErrorCode,
+    EventDto, EventsResponse, FinishPipelineRunBody, GateEvaluationBody, GateEvaluationDto,
+    GateEvaluationResponse, GateEvaluationsResponse, MaturityDto, MaturityListResponse,
+    MissingObjectsResponse, ObjectsBody, PipelineDto, PipelineResponse, PipelineRunDto,
+    PipelineRunResponse, PipelinesResponse, RegisterPipelineBody, StartPipelineRunBody,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -43,6 +44,11 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// Did a conditional write find the state moved on (409 `RESOURCE_CONFLICT`)?
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, ClientError::Api { status, .. } if *status == StatusCode::CONFLICT)
+    }
+
     /// Did the server say there is no such thing?
     pub fn is_not_found(&self) -> bool {
         matches!(self, ClientError::Api { status, .. } if *status == StatusCode::NOT_FOUND)
@@ -282,6 +288,63 @@ impl Client {
             wait + Duration::from_secs(30),
         )
         .await
+    }
+
+    /// Points `alias` of model `name` at `version` only if it still points at `expected` (`None`: only
+    /// if unset). A lost race is `Err` with [`ClientError::is_conflict`].
+    pub async fn compare_and_set_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: &str,
+        expected: Option<&str>,
+    ) -> ClientResult<AliasResponse> {
+        let path = format!(
+            "/models/{}/aliases/{}",
+            encode_segment(name),
+            encode_segment(alias)
+        );
+        let body = AliasBody {
+            version: version.to_owned(),
+            expected_version: Some(expected.map(str::to_owned)),
+        };
+        self.send(Method::PUT, &path, &[], Some(&body), CALL).await
+    }
+
+    /// Stores a gate evaluation.
+    pub async fn record_gate_evaluation(
+        &self,
+        body: &GateEvaluationBody,
+    ) -> ClientResult<GateEvaluationDto> {
+        let r: GateEvaluationResponse = self
+            .send(Method::POST, "/gate-evaluations", &[], Some(body), CALL)
+            .await?;
+        Ok(r.gate_evaluation)
+    }
+
+    /// One gate evaluation; `None` when there is none of that id.
+    pub async fn gate_evaluation(&self, id: i64) -> ClientResult<Option<GateEvaluationDto>> {
+        let path = format!("/gate-evaluations/{id}");
+        match self
+            .call::<GateEvaluationResponse>(Method::GET, &path, &[], CALL)
+            .await
+        {
+            Ok(r) => Ok(Some(r.gate_evaluation)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A pipeline run's gate evaluations, newest first.
+    pub async fn gate_evaluations(
+        &self,
+        pipeline_run_id: &str,
+    ) -> ClientResult<Vec<GateEvaluationDto>> {
+        let query = [("pipeline_run_id", pipeline_run_id.to_owned())];
+        let r: GateEvaluationsResponse = self
+            .call(Method::GET, "/gate-evaluations", &query, CALL)
+            .await?;
+        Ok(r.gate_evaluations)
     }
 
     /// Every model's maturity level, and the organisation roll-up.

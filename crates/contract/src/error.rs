@@ -20,6 +20,9 @@ pub enum ErrorCode {
     /// 400: the name is taken.
     #[serde(rename = "RESOURCE_ALREADY_EXISTS")]
     AlreadyExists,
+    /// 409: a conditional write found the state moved on (an alias compare-and-set).
+    #[serde(rename = "RESOURCE_CONFLICT")]
+    Conflict,
     /// 503: a backing engine is unreachable; the same request may succeed later.
     #[serde(rename = "TEMPORARILY_UNAVAILABLE")]
     Unavailable,
@@ -35,6 +38,7 @@ impl ErrorCode {
             Self::InvalidArgument | Self::AlreadyExists => 400,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
+            Self::Conflict => 409,
             Self::Unavailable => 503,
             Self::Internal => 500,
         }

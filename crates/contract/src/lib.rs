@@ -8,6 +8,7 @@
 mod change_log;
 mod deployments;
 mod error;
+mod gates;
 mod maturity;
 mod pipelines;
 mod registry;
@@ -18,6 +19,10 @@ pub use deployments::{
     DeploymentResponse, DeploymentsResponse, ServingDto, ServingModelDto, StateDto,
 };
 pub use error::{ErrorBody, ErrorCode};
+pub use gates::{
+    ActionDto, AliasBody, AliasResponse, DecisionDto, GateEvaluationBody, GateEvaluationDto,
+    GateEvaluationResponse, GateEvaluationsResponse, PinnedAliasDto, RuleOutcomeDto, RuleResultDto,
+};
 pub use maturity::{LevelDto, MaturityDto, MaturityListResponse, ModelLevelDto, ReachedDto};
 pub use pipelines::{
     FinishPipelineRunBody, MissingObjectsResponse, ObjectsBody, PipelineDto, PipelineResponse,

@@ -15,6 +15,8 @@ pub enum Topic {
     Deployment,
     /// A pipeline (`subject` is its name): registered, a run started or finished.
     Pipeline,
+    /// A pipeline's gate evaluation (`subject` is the model it promotes, else the pipeline's name).
+    Gate,
 }
 
 impl Topic {
@@ -23,6 +25,7 @@ impl Topic {
             Topic::Registry => "registry",
             Topic::Deployment => "deployment",
             Topic::Pipeline => "pipeline",
+            Topic::Gate => "gate",
         }
     }
 
@@ -31,6 +34,7 @@ impl Topic {
             "registry" => Some(Topic::Registry),
             "deployment" => Some(Topic::Deployment),
             "pipeline" => Some(Topic::Pipeline),
+            "gate" => Some(Topic::Gate),
             _ => None,
         }
     }

@@ -48,6 +48,8 @@ pub enum Missing {
     PipelineRun(String),
     /// An artifact, by its path under the artifact root (never the server's own file paths).
     Artifact(String),
+    /// A stored gate evaluation, by id.
+    GateEvaluation(i64),
 }
 
 impl fmt::Display for Missing {
@@ -78,6 +80,7 @@ impl fmt::Display for Missing {
             }
             Self::PipelineRun(id) => write!(f, "Pipeline run '{id}' not found."),
             Self::Artifact(path) => write!(f, "Artifact '{path}' does not exist."),
+            Self::GateEvaluation(id) => write!(f, "Gate evaluation {id} not found."),
         }
     }
 }
@@ -142,6 +145,13 @@ pub enum Clash {
     },
     /// A pipeline run ends once.
     PipelineRunFinished(String),
+    /// A compare-and-set of an alias found it no longer where the caller pinned it (`None`: unset).
+    AliasMoved {
+        model: String,
+        alias: String,
+        expected: Option<i64>,
+        actual: Option<i64>,
+    },
 }
 
 impl fmt::Display for Clash {
@@ -158,6 +168,20 @@ impl fmt::Display for Clash {
                 "Param '{key}' of run {run} is already '{old}' and cannot change to '{new}': \
                  params are immutable."
             ),
+            Self::AliasMoved {
+                model,
+                alias,
+                expected,
+                actual,
+            } => {
+                let at = |v: &Option<i64>| v.map_or("unset".to_owned(), |v| format!("version {v}"));
+                write!(
+                    f,
+                    "Alias '{alias}' of model '{model}' is {}, not {} as expected: it moved meanwhile.",
+                    at(actual),
+                    at(expected)
+                )
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod deployment;
 pub mod entities;
 pub mod entity_error;
 pub mod error;
+pub mod gate_evaluation;
 pub mod ids;
 pub mod maturity;
 pub mod metric_series;

@@ -15,7 +15,9 @@
 //! Depends on no HTTP client or server: the CLI brings MLflow REST, the server (later) the API.
 
 pub mod cache;
+pub mod ci_report;
 pub mod code_scope;
+pub mod confidence;
 pub mod dag;
 pub mod error;
 pub mod executor;

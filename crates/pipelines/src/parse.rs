@@ -216,7 +216,7 @@ impl Parser<'_> {
             }
         }
         let gates = match get("gates") {
-            Some(g) => tg::gates(self, g)?,
+            Some(g) => tg::gates(self, g, &stages)?,
             None => Vec::new(),
         };
         let promote = match get("promote") {
@@ -926,5 +926,56 @@ triggers:
         assert!(
             error(bad, &[]).starts_with("cairn.yaml:5:10: promote: model 'nope' is not an out")
         );
+        let bad = "stages:\n  t:\n    cmd: x\n    outs: [m]\npromote:\n  model: m\n  name: n\n  alias: c\n  candidate_alias: c\n";
+        assert_eq!(
+            error(bad, &[]),
+            "cairn.yaml:9:20: candidate_alias 'c' must differ from alias 'c'"
+        );
+        let confident = |gate: &str| {
+            format!(
+                "stages:\n  t:\n    cmd: x\n    outs: [m, s.json]\ngates:\n  - metric: a\n{gate}promote:\n  model: m\n  name: n\n"
+            )
+        };
+        let ok = confident(
+            "    compare_to: c\n    confidence: 0.9\n    per_example: s.json\n    dataset: d.csv\n",
+        );
+        let (_dir, p) = crate::testutil::project(&[("cairn.yaml", &ok)]);
+        let c = p.unwrap().pipeline.gates[0].confidence.clone().unwrap();
+        assert_eq!((c.level, c.dataset.path.as_str()), (0.9, "d.csv"));
+        assert!(matches!(&c.scoring, crate::spec::Scoring::PerExample(p) if p.path == "s.json"));
+        let onnx =
+            confident("    compare_to: c\n    confidence: 0.9\n    label: y\n    dataset: d.csv\n");
+        let (_dir, p) = crate::testutil::project(&[("cairn.yaml", &onnx)]);
+        let c = p.unwrap().pipeline.gates[0].confidence.clone().unwrap();
+        assert_eq!(c.scoring, crate::spec::Scoring::Onnx { label: "y".into() });
+        for (gate, want) in [
+            (
+                "    op: '>='\n    value: 1\n    confidence: 0.9\n",
+                "cairn.yaml:9:17: confidence goes with compare_to",
+            ),
+            (
+                "    compare_to: c\n    confidence: 1.5\n    per_example: s.json\n    dataset: d\n",
+                "cairn.yaml:8:17: confidence must be between 0 and 1",
+            ),
+            (
+                "    compare_to: c\n    confidence: 0.9\n    dataset: d\n",
+                "cairn.yaml:6:5: confidence needs `per_example:`",
+            ),
+            (
+                "    compare_to: c\n    confidence: 0.9\n    per_example: s.json\n    label: y\n    dataset: d\n",
+                "cairn.yaml:10:12: a confidence gate takes per_example",
+            ),
+            (
+                "    compare_to: c\n    confidence: 0.9\n    per_example: nope.json\n    dataset: d\n",
+                "cairn.yaml:9:18: per_example 'nope.json' is not an out",
+            ),
+            (
+                "    compare_to: c\n    per_example: s.json\n",
+                "cairn.yaml:8:18: per_example goes with confidence",
+            ),
+        ] {
+            let got = error(&confident(gate), &[]);
+            assert!(got.starts_with(want), "{got}");
+        }
     }
 }

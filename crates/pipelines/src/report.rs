@@ -53,6 +53,9 @@ pub struct GateResult {
     pub observed: Option<f64>,
     pub threshold: Option<f64>,
     pub baseline: Option<f64>,
+    /// A confidence rule whose interval straddles the threshold: neither passed nor failed.
+    #[serde(skip)]
+    pub inconclusive: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -77,22 +80,54 @@ pub struct RunReport {
     /// Every metric of every stage's metrics files (for the gates).
     #[serde(skip)]
     pub metrics: BTreeMap<String, f64>,
+    /// A mistake in the project found after the stages (the promoted out holds no model): exit code 4.
+    #[serde(skip)]
+    pub configuration_error: Option<String>,
+    /// Every gate passed but the alias could not be moved (it moved meanwhile): exit code 1.
+    #[serde(skip)]
+    pub promotion_refused: Option<String>,
+    /// `--on-inconclusive neutral`: an inconclusive gate exits 5 instead of 1.
+    #[serde(skip)]
+    pub inconclusive_is_neutral: bool,
 }
 
 impl RunReport {
-    /// 130 when interrupted, else 3 when infrastructure failed, else 2 when a stage failed, else 1
-    /// when a gate failed, else 0.
+    /// 130 when interrupted, else 3 when infrastructure failed, else 4 for a configuration mistake
+    /// found late, else 2 when a stage failed, else 1 when a gate failed or the promotion was refused
+    /// (lost the alias race), else 5 (neutral) or 1 (fail) when a gate was inconclusive, else 0.
     pub fn exit_code(&self) -> u8 {
         if self.interrupted {
             exit::INTERRUPTED
         } else if self.infra_error.is_some() {
             exit::INFRASTRUCTURE
+        } else if self.configuration_error.is_some() {
+            exit::CONFIGURATION
         } else if self.stages.iter().any(|s| s.status == StageStatus::Failed) {
             exit::STAGE_FAILED
-        } else if self.gates.iter().any(|g| !g.passed) {
+        } else if self.gates.iter().any(|g| !g.passed && !g.inconclusive)
+            || self.promotion_refused.is_some()
+        {
             exit::GATE_FAILED
+        } else if self.gates.iter().any(|g| g.inconclusive) {
+            if self.inconclusive_is_neutral {
+                exit::INCONCLUSIVE
+            } else {
+                exit::GATE_FAILED
+            }
         } else {
             exit::OK
+        }
+    }
+
+    /// The gates' decision: failed if any failed, else inconclusive if any was, else passed (also
+    /// when there are none).
+    pub fn decision(&self) -> &'static str {
+        if self.gates.iter().any(|g| !g.passed && !g.inconclusive) {
+            "failed"
+        } else if self.gates.iter().any(|g| g.inconclusive) {
+            "inconclusive"
+        } else {
+            "passed"
         }
     }
 }

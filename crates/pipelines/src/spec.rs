@@ -158,7 +158,31 @@ pub struct Gate {
     pub name: String,
     pub metric: String,
     pub rule: GateRule,
+    /// `confidence:` on a comparison: decided by a paired bootstrap, not by the two numbers.
+    pub confidence: Option<Confidence>,
     pub pos: Pos,
+}
+
+/// A comparison decided with confidence, on per-example scores of `dataset` paired between the
+/// candidate and the baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confidence {
+    /// The interval's level, in (0, 1): `0.95`.
+    pub level: f64,
+    pub dataset: PathRef,
+    pub scoring: Scoring,
+}
+
+/// Where the per-example scores come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scoring {
+    /// `per_example:` an out holding a JSON list of one score per example of the dataset, in its order
+    /// (1/0 for correct); the baseline's are those kept with its version, paired when both scored data
+    /// of one content digest.
+    PerExample(PathRef),
+    /// `label:` the dataset's label column: Cairn scores both models (ONNX, on its runtime) on the
+    /// dataset's other columns, 1 per correctly predicted row.
+    Onnx { label: String },
 }
 
 /// `promote:`: which out to register, under which name, and the alias moved when every gate passes.

@@ -6,9 +6,13 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use cairn_artifacts::ArtifactStore;
 use cairn_artifacts_object_store::ObjectStoreArtifacts;
-use cairn_store::{ChangeLogStore, DeploymentStore, PipelineStore, RegistryStore, TrackingStore};
+use cairn_store::{
+    ChangeLogStore, DeploymentStore, GateStore, PipelineStore, RegistryStore, TrackingStore,
+};
 use cairn_store_postgres::PostgresStore;
-use cairn_store_sql::{Signalled, SqlChangeLog, SqlDeployments, SqlPipelines, SqlRegistry};
+use cairn_store_sql::{
+    Signalled, SqlChangeLog, SqlDeployments, SqlGates, SqlPipelines, SqlRegistry,
+};
 use cairn_store_sqlite::SqliteStore;
 
 /// An opened metadata store, kept concretely so it can be closed cleanly at shutdown.
@@ -54,6 +58,11 @@ impl MetadataStore {
     /// Registered pipelines and pipeline runs, on the control plane's transactions.
     pub(crate) fn pipelines(&self) -> Arc<dyn PipelineStore> {
         Arc::new(SqlPipelines::new(self.sql.clone()))
+    }
+
+    /// Pipelines' gate evaluations, on the registry's transactions (each with its change-log entry).
+    pub(crate) fn gates(&self) -> Arc<dyn GateStore> {
+        Arc::new(SqlGates::new(self.sql.clone()))
     }
 
     /// The control plane's change log, which every registry and deployment write appends to.

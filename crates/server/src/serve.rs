@@ -88,6 +88,7 @@ impl Server {
                 change_log,
                 maturity,
                 pipelines,
+                gates: cairn_service::GateRecords::new(store.gates(), store.registry()),
             })
             .merge(cairn_mlflow::router(state))
             .merge(serving)

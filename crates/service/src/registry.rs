@@ -428,6 +428,26 @@ impl Registry {
             .await?)
     }
 
+    /// Moves `alias` to `version` only if it still points at `expected` (`None`: only if unset); when
+    /// it moved meanwhile, `Conflict(AliasMoved)` and nothing changes.
+    pub async fn compare_and_set_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: &str,
+        expected: Option<&str>,
+        actor: &str,
+    ) -> ServiceResult<()> {
+        validate_model_name(name)?;
+        validate_settable_alias(alias)?;
+        let version = parse_version(version)?;
+        let expected = expected.map(parse_version).transpose()?;
+        Ok(self
+            .store
+            .compare_and_set_alias(name, alias, version, expected, &change(actor))
+            .await?)
+    }
+
     pub async fn delete_alias(&self, name: &str, alias: &str, actor: &str) -> ServiceResult<()> {
         validate_model_name(name)?;
         validate_alias(alias)?;

@@ -9,7 +9,7 @@ mod support;
 use std::sync::Arc;
 
 use cairn_store::{DeploymentStore, RegistryStore, TrackingStore};
-use cairn_store_sql::{Signalled, SqlChangeLog, SqlDeployments, SqlRegistry};
+use cairn_store_sql::{Signalled, SqlChangeLog, SqlDeployments, SqlGates, SqlRegistry};
 use cairn_store_testkit::change_log::{self as change_log_checks, ControlPlane};
 use cairn_store_testkit::registry as registry_checks;
 use support::TestDb;
@@ -19,7 +19,8 @@ async fn plane(db: &TestDb) -> ControlPlane {
     ControlPlane {
         log: Arc::new(SqlChangeLog::new(signalled.clone())),
         registry: Arc::new(SqlRegistry::new(signalled.clone())),
-        deployments: Arc::new(SqlDeployments::new(signalled)),
+        deployments: Arc::new(SqlDeployments::new(signalled.clone())),
+        gates: Arc::new(SqlGates::new(signalled)),
     }
 }
 

@@ -49,6 +49,7 @@ mod deployments;
 mod errors;
 mod experiments;
 mod fetch;
+mod gates;
 mod inputs;
 mod literals;
 mod logged_models;
@@ -72,6 +73,7 @@ pub use experiments::{
     experiments_in_view, stage_before,
 };
 pub use fetch::Fetch;
+pub use gates::SqlGates;
 pub use logged_models::{load_active_model, load_active_models, load_model, model_artifact_uri};
 pub use metrics::{Point, history_metric, history_query, metric_statements, points};
 pub use pipelines::SqlPipelines;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use cairn_store::{DeploymentStore, RegistryStore, TrackingStore};
-use cairn_store_sql::{Signalled, SqlChangeLog, SqlDeployments, SqlRegistry};
+use cairn_store_sql::{Signalled, SqlChangeLog, SqlDeployments, SqlGates, SqlRegistry};
 use cairn_store_sqlite::SqliteStore;
 use cairn_store_testkit::change_log::{self as change_log_checks, ControlPlane};
 use cairn_store_testkit::registry as registry_checks;
@@ -22,7 +22,8 @@ async fn plane(store: SqliteStore) -> ControlPlane {
     ControlPlane {
         log: Arc::new(SqlChangeLog::new(db.clone())),
         registry: Arc::new(SqlRegistry::new(db.clone())),
-        deployments: Arc::new(SqlDeployments::new(db)),
+        deployments: Arc::new(SqlDeployments::new(db.clone())),
+        gates: Arc::new(SqlGates::new(db)),
     }
 }
 

@@ -16,8 +16,8 @@ use cairn_domain::deployment::{
 };
 use cairn_domain::{Change, EventKind, RegistryEvent};
 use cairn_store::{
-    ChangeLogStore, DeploymentChange, DeploymentStore, EventQuery, NewModelVersion, RegistryStore,
-    StoreError,
+    ChangeLogStore, DeploymentChange, DeploymentStore, EventQuery, GateStore, NewModelVersion,
+    RegistryStore, StoreError,
 };
 
 use crate::fixtures::{T0, unique};
@@ -28,6 +28,7 @@ pub struct ControlPlane {
     pub log: Arc<dyn ChangeLogStore>,
     pub registry: Arc<dyn RegistryStore>,
     pub deployments: Arc<dyn DeploymentStore>,
+    pub gates: Arc<dyn GateStore>,
 }
 
 fn who(actor: &str, at: i64) -> Change {

@@ -27,6 +27,7 @@ mod concurrency;
 pub mod deployments;
 mod experiments;
 mod fixtures;
+pub mod gates;
 mod inputs;
 mod logged_models;
 mod metrics;
@@ -216,6 +217,11 @@ macro_rules! control_plane_conformance_tests {
             change_log_failed_writes_leave_no_entry,
             change_log_subject_changes,
             change_log_head_and_commits
+        );
+        $crate::control_plane_conformance_tests!(@with $plane; gates;
+            (plane, _guard); (plane);
+            alias_compare_and_set,
+            gate_evaluations_on_the_log
         );
     };
     (@with $open:expr; $module:ident; $opened:tt; $args:tt; $($check:ident),* $(,)?) => {

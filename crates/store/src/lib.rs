@@ -3,12 +3,13 @@
 //! see SQL.
 //!
 //! Key types: [`TrackingStore`] (experiments, runs, metrics, datasets, logged models), [`RegistryStore`]
-//! (registered models, versions, aliases and their change log), [`DeploymentStore`] (deployments and their history), [`PipelineStore`] (registered pipelines and pipeline runs), [`ChangeLogStore`] (the control plane's one change log) and [`StoreError`].
+//! (registered models, versions, aliases and their change log), [`DeploymentStore`] (deployments and their history), [`PipelineStore`] (registered pipelines and pipeline runs), [`ChangeLogStore`] (the control plane's one change log), [`GateStore`] (pipelines' gate evaluations) and [`StoreError`].
 //! Depends only on `cairn-domain`.
 
 mod change_log;
 mod deployments;
 mod error;
+mod gates;
 mod pipelines;
 mod registry;
 mod tracking;
@@ -16,6 +17,7 @@ mod tracking;
 pub use change_log::ChangeLogStore;
 pub use deployments::{DeploymentChange, DeploymentStore};
 pub use error::StoreError;
+pub use gates::{GateQuery, GateStore};
 pub use pipelines::{NewPipelineRun, NewPipelineVersion, PipelineRunEnd, PipelineStore};
 pub use registry::{EventQuery, NewModelVersion, RegistryStore};
 pub use tracking::{

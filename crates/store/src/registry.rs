@@ -136,6 +136,17 @@ pub trait RegistryStore: Send + Sync + 'static {
         version: i64,
         change: &Change,
     ) -> StoreResult<()>;
+    /// Points `alias` at `version` only if it still points at `expected` (`None`: only if unset): the
+    /// check and the move are one transaction. When it moved, `Conflict(Clash::AliasMoved)` and nothing
+    /// changes. Setting it where it already is records nothing.
+    async fn compare_and_set_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: i64,
+        expected: Option<i64>,
+        change: &Change,
+    ) -> StoreResult<()>;
     /// Removing an alias that is not there is not an error (MLflow's behaviour); nothing is recorded.
     async fn delete_alias(&self, name: &str, alias: &str, change: &Change) -> StoreResult<()>;
     /// The version an alias points at; `None` when the model has no such alias (an unknown model is

@@ -19,6 +19,10 @@ use cairn_pipelines::tracker::{
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
+mod registry;
+
+pub use registry::Pinned;
+
 /// MLflow's prefix of proxied artifact URIs.
 const ARTIFACTS_SCHEME: &str = "mlflow-artifacts:";
 /// The longest tag value MLflow accepts.
@@ -348,54 +352,6 @@ impl MlflowTracker {
         Ok(())
     }
 
-    /// The value of `metric` on the run behind `name@alias`; `None` when there is no such alias yet or
-    /// its run lacks the metric.
-    pub async fn baseline(
-        &self,
-        name: &str,
-        alias: &str,
-        metric: &str,
-    ) -> Result<Option<f64>, TrackerError> {
-        let url = format!("{}/api/2.0/mlflow/registered-models/alias", self.base);
-        let resp = self
-            .request(reqwest::Method::GET, &url)
-            .query(&[("name", name), ("alias", alias)])
-            .send()
-            .await
-            .map_err(|e| {
-                TrackerError(format!(
-                    "cannot reach the tracking server at {}: {e}",
-                    self.base
-                ))
-            })?;
-        if resp.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let v: Value = resp
-            .json()
-            .await
-            .map_err(|e| TrackerError(format!("registered-models/alias: {e}")))?;
-        let Some(run_id) = v["model_version"]["run_id"]
-            .as_str()
-            .filter(|r| !r.is_empty())
-        else {
-            return Ok(None);
-        };
-        let run = self
-            .call(
-                reqwest::Method::GET,
-                "runs/get",
-                None,
-                &[("run_id", run_id)],
-            )
-            .await?
-            .map_err(|(s, c, m)| TrackerError(format!("runs/get answered {s} {c}: {m}")))?;
-        Ok(run["run"]["data"]["metrics"]
-            .as_array()
-            .and_then(|ms| ms.iter().find(|m| m["key"] == metric))
-            .and_then(|m| m["value"].as_f64()))
-    }
-
     /// Records the gates' outcome on the pipeline run: a tag per gate (`cairn.gate.0`, …: the verdict,
     /// its name and why) and the run's status failed when one did not pass.
     pub async fn record_gates(
@@ -422,6 +378,16 @@ impl MlflowTracker {
             self.end_run(run_id, false).await?;
         }
         Ok(())
+    }
+
+    /// Marks a run failed (a promotion refused after it finished).
+    pub async fn finish_failed(&self, run_id: &str) -> Result<(), TrackerError> {
+        self.end_run(run_id, false).await
+    }
+
+    /// Sets tags on a run.
+    pub async fn tag(&self, run_id: &str, pairs: &[(&str, String)]) -> Result<(), TrackerError> {
+        self.log_batch(run_id, &[], &[], pairs).await
     }
 
     async fn end_run(&self, run_id: &str, succeeded: bool) -> Result<(), TrackerError> {

@@ -1,13 +1,21 @@
-//! `cairn run` and `cairn pipeline status|validate|stop`: the pipeline file in the current directory
-//! (or `--file`), run against the tracking server, with exit codes that say what went wrong — 0 ok,
-//! 1 a gate failed, 2 a stage failed, 3 infrastructure, 4 configuration, 130 interrupted.
+//! `cairn run` and `cairn pipeline status|validate`: the pipeline file in the current directory (or
+//! `--file`), run against the tracking server, with exit codes that say what went wrong — 0 ok,
+//! 1 a gate failed (or the promotion lost the alias race), 2 a stage failed, 3 infrastructure,
+//! 4 configuration, 5 a gate inconclusive under `--on-inconclusive neutral`, 130 interrupted (Ctrl-C,
+//! `cairn pipeline stop`). `cairn ci` (`ci.rs`) runs the same code path and writes reports for CI.
 
+mod ci;
 mod mlflow;
+mod onnx_scores;
+mod per_example;
 mod print;
+mod promote;
 mod ray;
 mod record;
 mod register;
 mod stop;
+
+pub use ci::{CiCommand, ci};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,18 +36,25 @@ pub struct RunCommand {
     /// Stages to run, with what they depend on (a foreach stage's name runs all its items); all
     /// stages when none is named.
     stages: Vec<String>,
-    /// The pipeline file [default: cairn.yaml, else dvc.yaml, in the current directory].
-    #[arg(long)]
-    file: Option<PathBuf>,
+    #[command(flatten)]
+    common: Common,
     /// Write the run's result as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
-    /// Run the stages even when they are up to date or cached.
-    #[arg(long)]
-    force: bool,
     /// Print what would run and why; run nothing.
     #[arg(long)]
     dry_run: bool,
+}
+
+/// What `cairn run` and `cairn ci` share.
+#[derive(Debug, Args)]
+pub(crate) struct Common {
+    /// The pipeline file [default: cairn.yaml, else dvc.yaml, in the current directory].
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Run the stages even when they are up to date or cached.
+    #[arg(long)]
+    force: bool,
     /// Stages run at once [default: the number of CPUs].
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
@@ -60,6 +75,15 @@ pub struct RunCommand {
     /// The MLflow experiment of the runs [default: MLFLOW_EXPERIMENT_ID, else the pipeline's name].
     #[arg(long, env = "MLFLOW_EXPERIMENT_NAME")]
     experiment: Option<String>,
+    /// What an inconclusive gate (a gain within noise) does: fail (exit 1) or neutral (exit 5).
+    #[arg(long, value_enum, default_value_t = OnInconclusive::Fail)]
+    on_inconclusive: OnInconclusive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OnInconclusive {
+    Fail,
+    Neutral,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -146,49 +170,41 @@ fn local_cache(planner: &Planner) -> Arc<dyn OutputCache> {
     Arc::new(LocalCache::new(&planner.project.state.cache_dir()))
 }
 
-pub async fn run(cmd: RunCommand) -> ExitCode {
-    let write_json = |report: &RunReport| -> Option<ExitCode> {
-        let path = cmd.json.as_ref()?;
-        let text = serde_json::to_string_pretty(report).expect("a report is JSON");
-        match std::fs::write(path, text + "\n") {
-            Ok(()) => None,
-            Err(e) => {
-                eprintln!("cairn: error: writing {}: {e}", path.display());
-                Some(ExitCode::from(exit::INFRASTRUCTURE))
-            }
-        }
-    };
-    let prepared = (|| {
-        let overrides = cmd
-            .params
-            .iter()
-            .map(|p| Override::parse(p))
-            .collect::<Result<Vec<_>, _>>()?;
-        let planner = open(cmd.file.as_deref(), &overrides)?;
-        let targets = planner.project.stage_indexes(&cmd.stages)?;
-        Ok((planner, targets))
-    })();
-    let (planner, targets) = match prepared {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = write_json(&RunReport::default());
-            return fail(&e);
-        }
-    };
-    let cache = local_cache(&planner);
-    if cmd.dry_run {
-        let selected = planner.project.dag.select(&targets);
-        return match cairn_pipelines::status::status(&planner, &*cache, &selected, cmd.force).await
-        {
-            Ok(lines) => {
-                print!("{}", print::status_table(&lines, true));
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(&e),
-        };
-    }
-    let server = crate::client::server_url(cmd.server.as_deref());
-    let tracker = Arc::new(mlflow::MlflowTracker::new(&server, cmd.experiment.clone()));
+/// The project and the stages asked for, checked before anything runs (errors: configuration).
+fn prepare(
+    common: &Common,
+    stages: &[String],
+) -> Result<(Arc<Planner>, Vec<usize>), PipelineError> {
+    let overrides = common
+        .params
+        .iter()
+        .map(|p| Override::parse(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let planner = open(common.file.as_deref(), &overrides)?;
+    let targets = planner.project.stage_indexes(stages)?;
+    Ok((planner, targets))
+}
+
+/// One pipeline run, its gates and its promotion, as `cairn run` and `cairn ci` report them.
+pub(crate) struct Executed {
+    pub report: RunReport,
+    pub decided: promote::Decided,
+    pub server: String,
+}
+
+/// Runs the stages, then (when they all succeeded) evaluates the gates and promotes (`promote`:
+/// register the candidate and move aliases; otherwise only decide).
+pub(crate) async fn execute(
+    common: &Common,
+    planner: Arc<Planner>,
+    targets: Vec<usize>,
+    promote: bool,
+) -> Executed {
+    let server = crate::client::server_url(common.server.as_deref());
+    let tracker = Arc::new(mlflow::MlflowTracker::new(
+        &server,
+        common.experiment.clone(),
+    ));
     let recorded = Arc::new(record::Recorded::new(
         tracker.clone(),
         crate::client::client(Some(&server)),
@@ -198,15 +214,15 @@ pub async fn run(cmd: RunCommand) -> ExitCode {
     // whose stages are all cached needs no head).
     let local: Arc<dyn Executor> = Arc::new(cairn_pipelines::local::LocalExecutor);
     let ray: Arc<dyn Executor> = Arc::new(ray::RayExecutor::new(&ray::address(
-        cmd.ray_address.as_deref(),
+        common.ray_address.as_deref(),
     )));
-    let (executor, other) = match cmd.executor {
+    let (executor, other) = match common.executor {
         ExecutorArg::Local => (local, ray),
         ExecutorArg::Ray => (ray, local),
     };
     let runner = Runner {
         planner: planner.clone(),
-        cache,
+        cache: local_cache(&planner),
         executor,
         other_executors: vec![other],
         tracker: recorded.clone(),
@@ -221,75 +237,90 @@ pub async fn run(cmd: RunCommand) -> ExitCode {
     };
     let opts = RunOptions {
         targets,
-        force: cmd.force,
-        jobs: cmd.jobs.unwrap_or_else(|| {
+        force: common.force,
+        jobs: common.jobs.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
         }),
-        overrides: cmd
+        overrides: common
             .params
             .iter()
             .filter_map(|p| p.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
             .collect(),
     };
     let mut report = runner.run(&opts).await;
-    let mut notes = Vec::new();
+    report.inconclusive_is_neutral = common.on_inconclusive == OnInconclusive::Neutral;
+    let mut decided = promote::Decided::default();
     if report.exit_code() == exit::OK {
-        let evaluated = match gates(&planner.project, &tracker, &report).await {
-            Ok(evaluated) => evaluated,
-            Err(e) => {
-                report.infra_error = Some(e.0);
-                Vec::new()
-            }
-        };
-        if let Some(run) = &report.pipeline_run_id
-            && let Err(e) = tracker.record_gates(run, &evaluated).await
-        {
-            report.infra_error = Some(e.0);
-        }
-        for e in evaluated {
-            notes.push(format!("gate {}: {}", e.result.name, e.note));
-            report.gates.push(e.result);
-        }
+        let client = crate::client::client(Some(&server));
+        decided = promote::decide(&planner.project, &tracker, &client, &mut report, promote).await;
     }
     print!("{}", print::run_table(&report));
-    for n in &notes {
-        println!("  {n}");
+    for e in &decided.evaluated {
+        println!("  gate {}: {}", e.result.name, e.note);
+    }
+    if let Some(note) = &decided.note {
+        println!("promotion: {note}");
     }
     print::failed_logs(&planner.project, &report);
     if let Some(why) = &report.infra_error {
         eprintln!("cairn: error: {why}");
     }
-    recorded.finish(&report, report.exit_code()).await;
-    if let Some(code) = write_json(&report) {
-        return code;
+    if let Some(why) = &report.configuration_error {
+        eprintln!("cairn: error: {why}");
     }
-    ExitCode::from(report.exit_code())
+    if let Some(why) = &report.promotion_refused {
+        eprintln!("cairn: promotion refused: {why}");
+    }
+    recorded.finish(&report, report.exit_code()).await;
+    Executed {
+        report,
+        decided,
+        server,
+    }
 }
 
-/// Evaluates the pipeline's gates on the run's metrics; comparison baselines are resolved once, here,
-/// from the registry (`promote.name` at each alias).
-async fn gates(
-    project: &Project,
-    tracker: &mlflow::MlflowTracker,
-    report: &RunReport,
-) -> Result<Vec<cairn_pipelines::gates::Evaluated>, cairn_pipelines::tracker::TrackerError> {
-    use cairn_pipelines::spec::GateRule;
-    let mut baselines = std::collections::BTreeMap::new();
-    for g in &project.pipeline.gates {
-        if let (GateRule::CompareTo { alias, .. }, Some(promote)) =
-            (&g.rule, &project.pipeline.promote)
-        {
-            let key = (alias.clone(), g.metric.clone());
-            if let std::collections::btree_map::Entry::Vacant(slot) = baselines.entry(key) {
-                slot.insert(tracker.baseline(&promote.name, alias, &g.metric).await?);
-            }
+/// Writes `text` to `path`; a failure is printed and is infrastructure (exit 3).
+pub(crate) fn write_file(path: &std::path::Path, text: &str) -> Option<ExitCode> {
+    match std::fs::write(path, text) {
+        Ok(()) => None,
+        Err(e) => {
+            eprintln!("cairn: error: writing {}: {e}", path.display());
+            Some(ExitCode::from(exit::INFRASTRUCTURE))
         }
     }
-    Ok(cairn_pipelines::gates::evaluate(
-        &project.pipeline.gates,
-        &report.metrics,
-        &baselines,
-    ))
+}
+
+pub async fn run(cmd: RunCommand) -> ExitCode {
+    let write_json = |report: &RunReport| -> Option<ExitCode> {
+        let path = cmd.json.as_ref()?;
+        let text = serde_json::to_string_pretty(report).expect("a report is JSON");
+        write_file(path, &(text + "\n"))
+    };
+    let (planner, targets) = match prepare(&cmd.common, &cmd.stages) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = write_json(&RunReport::default());
+            return fail(&e);
+        }
+    };
+    if cmd.dry_run {
+        let cache = local_cache(&planner);
+        let selected = planner.project.dag.select(&targets);
+        return match cairn_pipelines::status::status(&planner, &*cache, &selected, cmd.common.force)
+            .await
+        {
+            Ok(lines) => {
+                print!("{}", print::status_table(&lines, true));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        };
+    }
+    let done = execute(&cmd.common, planner, targets, true).await;
+    if let Some(code) = write_json(&done.report) {
+        return code;
+    }
+    ExitCode::from(done.report.exit_code())
 }
 
 pub async fn pipeline(cmd: PipelineCommand) -> ExitCode {

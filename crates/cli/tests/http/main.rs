@@ -9,6 +9,7 @@ mod data_errors;
 mod durability;
 mod errors;
 mod first_use;
+mod gates;
 mod lifecycle;
 mod outage;
 mod pipelines;

@@ -1,7 +1,7 @@
 //! Aliases: set or move, remove, resolve.
 
-use cairn_domain::{Change, EventKind, ModelVersion, NewEvent};
-use cairn_store::StoreResult;
+use cairn_domain::{Change, Clash, EventKind, ModelVersion, NewEvent};
+use cairn_store::{StoreError, StoreResult};
 use serde_json::json;
 
 use super::db::Tx;
@@ -11,17 +11,31 @@ use super::writes::*;
 use crate::errors::registered_model_not_found;
 
 impl SqlRegistry {
+    /// Sets or moves the alias; with `expected` (a compare-and-set), only if it is still at the
+    /// expected version (`Some(None)`: still unset). The check runs under the registry's write lock, in
+    /// the transaction that moves it, so two callers expecting the same version cannot both win.
     pub(super) async fn set_alias_impl(
         &self,
         name: &str,
         alias: &str,
         version: i64,
+        expected: Option<Option<i64>>,
         change: &Change,
     ) -> StoreResult<()> {
         write!(self, |tx| {
             let key = model_key(tx, name).await?;
             load_version(tx, name, version).await?;
             let before = alias_version(tx, name, alias).await?;
+            if let Some(expected) = expected
+                && before != expected
+            {
+                return Err(StoreError::Conflict(Clash::AliasMoved {
+                    model: name.to_owned(),
+                    alias: alias.to_owned(),
+                    expected,
+                    actual: before,
+                }));
+            }
             if before == Some(version) {
                 return Ok(());
             }

@@ -175,7 +175,20 @@ impl RegistryStore for SqlRegistry {
         version: i64,
         change: &Change,
     ) -> StoreResult<()> {
-        self.set_alias_impl(name, alias, version, change).await
+        self.set_alias_impl(name, alias, version, None, change)
+            .await
+    }
+
+    async fn compare_and_set_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: i64,
+        expected: Option<i64>,
+        change: &Change,
+    ) -> StoreResult<()> {
+        self.set_alias_impl(name, alias, version, Some(expected), change)
+            .await
     }
 
     async fn delete_alias(&self, name: &str, alias: &str, change: &Change) -> StoreResult<()> {
