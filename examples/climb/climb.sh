@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The climb: one model from maturity level 0 to 3 against a running Cairn server, printing
+# The climb: one model from maturity level 0 to 4 against a running Cairn server, printing
 # `cairn maturity MODEL` after each step (examples/climb/README.md explains each level).
 #
 #   examples/climb/climb.sh            # every step, in order
 #   examples/climb/climb.sh step2      # one step (each expects the ones before it to have run)
+#   CLIMB_WORK=DIR                     # step4's pipeline project (default: a new temporary directory)
 #
 # Environment:
 #   MLFLOW_TRACKING_URI  the server (default http://127.0.0.1:5000)
@@ -22,6 +23,8 @@ if [ -z "${PYTHON:-}" ]; then
   if [ -x "$root/.venv/bin/python" ]; then PYTHON="$root/.venv/bin/python"; else PYTHON=python3; fi
 fi
 command -v "$cairn" >/dev/null || { echo "climb.sh: no '$cairn' (put cairn on PATH or set CAIRN_BIN)" >&2; exit 1; }
+# Absolute, since step 4 runs it from its own work directory.
+case $cairn in */*) cairn="$(cd "$(dirname "$cairn")" && pwd)/$(basename "$cairn")" ;; esac
 
 # One wine (the first row of sklearn's load_wine), as an Open Inference Protocol v2 request.
 request='{"inputs": [{"name": "X", "shape": [1, 13], "datatype": "FP32",
@@ -102,8 +105,29 @@ step3() {
   maturity
 }
 
+step4() {
+  say "step 4 - CI/CD pipelines: cairn ci runs the pipeline, its gates decide, it promotes @champion"
+  local work=${CLIMB_WORK:-$(mktemp -d)}
+  mkdir -p "$work"
+  cp "$here/pipeline/cairn.yaml" "$here/pipeline/params.yaml" "$here/pipeline/train_stage.py" \
+    "$here/train.py" "$work/"
+  sed -i "s/^  name: climb$/  name: $model/" "$work/cairn.yaml"
+  local before
+  before=$("$PYTHON" -c 'import sys, mlflow; print(mlflow.MlflowClient().get_model_version_by_alias(sys.argv[1], "champion").version)' "$model")
+  # The stages' `python` is $PYTHON's; outside a pull request `cairn ci` promotes.
+  (cd "$work" && PATH="$(dirname "$PYTHON"):$PATH" MLFLOW_EXPERIMENT_NAME="$model-pipeline" \
+    "$cairn" ci --server "$server" --report-md ci-report.md --junit ci-junit.xml --report-json ci-report.json)
+  local version
+  version=$("$PYTHON" -c 'import sys, mlflow; print(mlflow.MlflowClient().get_model_version_by_alias(sys.argv[1], "champion").version)' "$model")
+  [ "$version" != "$before" ] || { echo "climb.sh: the pipeline did not move @champion (still v$before)" >&2; exit 1; }
+  say "the gates passed and moved champion from version $before to $version; the deployment rolls it out"
+  wait_for_version "$version"
+  echo "$deployment now answers from version $version (report: $work/ci-report.md)"
+  maturity
+}
+
 case "${1:-all}" in
-  step1 | step2 | step3) "$1" ;;
-  all) step1; step2; step3 ;;
-  *) echo "usage: $0 [step1|step2|step3|all]" >&2; exit 2 ;;
+  step1 | step2 | step3 | step4) "$1" ;;
+  all) step1; step2; step3; step4 ;;
+  *) echo "usage: $0 [step1|step2|step3|step4|all]" >&2; exit 2 ;;
 esac

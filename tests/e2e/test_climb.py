@@ -1,5 +1,5 @@
 """The climb walkthrough (examples/climb): its script, run step by step against the session's server,
-takes a model from level 0 to 1, 2 and 3, as `cairn maturity MODEL --json` measures from the evidence
+takes a model from level 0 to 1, 2, 3 and 4, as `cairn maturity MODEL --json` measures from the evidence
 (not from anything the script says about itself).
 
 Cairn-only: `mlflow server` has no deployments and no maturity levels.
@@ -20,7 +20,7 @@ from conftest import REPO_ROOT, cairn_bin
 pytestmark = pytest.mark.cairn_only
 
 CLIMB = REPO_ROOT / "examples" / "climb" / "climb.sh"
-NAMES = {1: "Manual Model Building", 2: "Manual Deployment", 3: "Automated Deployment"}
+NAMES = {1: "Manual Model Building", 2: "Manual Deployment", 3: "Automated Deployment", 4: "CI/CD Pipelines"}
 
 
 def climb(step: str, server: str, model: str) -> subprocess.CompletedProcess:
@@ -60,7 +60,7 @@ def assert_level(report: dict, model: str, level: int) -> None:
         assert report["next_step"]
 
 
-def test_the_climb_reaches_levels_1_2_3_step_by_step(cairn_server):
+def test_the_climb_reaches_levels_1_to_4_step_by_step(cairn_server):
     server, model = cairn_server.url, f"climb-{uuid.uuid4().hex[:8]}"
 
     # Level 0: the model does not exist yet, and `cairn maturity` says so by name.
@@ -77,6 +77,15 @@ def test_the_climb_reaches_levels_1_2_3_step_by_step(cairn_server):
 
     climb("step3", server, model)
     assert_level(maturity(server, model), model, 3)
+
+    # Level 4 through `cairn ci`: the evidence names the pipeline run whose gates passed and moved
+    # @champion, and the deployment's roll-out of that version.
+    out = climb("step4", server, model)
+    report = maturity(server, model)
+    assert_level(report, model, 4)
+    evidence = next(r for r in report["levels"] if r["level"] == 4)["evidence"]
+    assert any("passed its 2 gates and moved @champion to version 3" in e and f"deployment {model}" in e
+               for e in evidence), evidence
 
     # The whole-server listing names the model too.
     out = subprocess.run([str(cairn_bin()), "maturity", "--server", server, "--json"],

@@ -405,9 +405,16 @@ def test_maturity_climbs_from_evidence_and_falls_when_the_deployment_goes(cairn_
     assert seqs == sorted(set(seqs)), m["history"]
     assert m["history"][2]["seq"] == rollout_entry[0]["seq"], (m["history"], rollout_entry)
     assert all(h["timestamp_ms"] > 0 for h in m["history"])
-    for rung in m["levels"][3:]:
+    # Level 4 is measured (a gated pipeline promotion rolled out; see test_pipelines_ci.py), 5 and 6
+    # not yet.
+    level4 = m["levels"][3]
+    assert not level4["reached"] and level4["evidence"] == [], level4
+    assert level4["missing"][0].startswith("no pipeline run has registered a version"), level4
+    assert "cairn ci" in m["next_step"], m
+    for rung in m["levels"][4:]:
         assert not rung["reached"] and rung["evidence"] == [], rung
         assert rung["missing"][0].startswith("not yet available"), rung
+    for rung in m["levels"]:
         assert rung["name"] and rung["automation"] and rung["outcome"], rung
 
     # The CLI shows the same ladder.

@@ -294,7 +294,11 @@ impl CiView<'_> {
         }
         let mut links = Vec::new();
         if let Some(run) = self.report.and_then(|r| r.pipeline_run_id.as_deref()) {
-            links.push(format!("[pipeline run]({})", self.run_link(run)));
+            links.push(format!(
+                "[pipeline run]({}/pipelines/runs/{})",
+                self.server,
+                seg(run)
+            ));
         }
         if let Some((name, version)) = &self.candidate {
             links.push(format!(
