@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import uuid
 import time
 from pathlib import Path
 
@@ -89,9 +90,14 @@ open("report.txt", "w").write(f"accuracy {acc}\\n")
 """
 
 
-def make_project(root: Path, pipeline: str = PIPELINE) -> Path:
+def make_project(root: Path, pipeline: str = PIPELINE, salt: str | None = None) -> Path:
+    """A project whose stages' keys are its own: `salt.py` (a source file, so in every stage's default
+    code scope) holds `salt`, else a fresh one. Tests share one server, whose output cache is shared
+    by design; the salt keeps one test's results from being another's cache hits. Projects given the
+    same salt (and files) share results, as two checkouts of one commit do."""
     root.mkdir(parents=True, exist_ok=True)
     files = {
+        "salt.py": f"# {salt or uuid.uuid4().hex}\n",
         "cairn.yaml": pipeline,
         "params.yaml": PARAMS,
         "raw.csv": "1\n2\n3\n",
@@ -406,7 +412,7 @@ def test_register_stores_the_snapshot_and_runs_are_recorded_on_the_server(projec
     got = requests.get(f"{base}/api/cairn/v1/pipelines/churn-e2e").json()["pipeline"]
     paths = sorted(f["path"] for f in got["files"])
     # Inputs only: the code, the pipeline and params files, the source data; no outs, no .cairn state.
-    assert paths == ["cairn.yaml", "params.yaml", "prepare.py", "raw.csv", "report.py", "train.py"]
+    assert paths == ["cairn.yaml", "params.yaml", "prepare.py", "raw.csv", "report.py", "salt.py", "train.py"]
     served = requests.get(f"{base}/api/cairn/v1/pipelines/churn-e2e/files/train.py")
     assert served.status_code == 200 and served.text == TRAIN
     # Nothing changed: the same version, nothing uploaded.
@@ -414,7 +420,7 @@ def test_register_stores_the_snapshot_and_runs_are_recorded_on_the_server(projec
     assert again.returncode == 0 and "unchanged: version 1" in again.stdout, again.stdout
     (project.root / "train.py").write_text(TRAIN + "# tweak\n")
     third = project.cairn("pipeline", "register", "churn-e2e", "--server", base)
-    assert "version 2 (6 files, 1 uploaded" in third.stdout, third.stdout
+    assert "version 2 (7 files, 1 uploaded" in third.stdout, third.stdout
     bad = project.cairn("pipeline", "register", "bad name", "--server", base)
     assert bad.returncode == 4 and "pipeline name" in bad.stderr, bad.stderr
 
@@ -480,3 +486,23 @@ def test_ctrl_c_cancels_running_local_steps_and_exits_130(tmp_path, cairn_server
     assert client.get_run(s["long"]["run_id"]).info.status == "FAILED"
     assert not (root / "late.txt").exists()
     assert not list((root / ".cairn" / "state" / "runs").iterdir()), "the run's stop marker was left"
+
+
+def test_outputs_computed_in_one_checkout_are_restored_in_another_through_the_server(tmp_path, cairn_server):
+    """The shared cache: outs go to the server's artifact store, content-addressed, so a second checkout
+    (a CI job, a colleague's laptop) with no local cache restores them instead of rerunning."""
+    experiment = unique("pipelines")
+    salt = uuid.uuid4().hex  # two checkouts of one commit
+    first = Project(make_project(tmp_path / "laptop", salt=salt), cairn_server.url, experiment)
+    assert set(statuses(first.run()).values()) == {"ran"}
+    elsewhere = Project(make_project(tmp_path / "ci", salt=salt), cairn_server.url, experiment)
+    elsewhere.counts = first.counts  # the same counters: nothing may run again
+    assert not (elsewhere.root / ".cairn").exists() and not (elsewhere.root / "model").exists()
+    report = elsewhere.run()
+    assert statuses(report) == {"prepare": "cached", "train": "cached", "report": "cached"}, report
+    assert {n: first.count(n) for n in ("prepare", "train", "report")} == {"prepare": 1, "train": 1, "report": 1}
+    for out in ("prepared.csv", "model/weights.txt", "model/MLmodel", "eval.json", "report.txt"):
+        assert (elsewhere.root / out).read_bytes() == (first.root / out).read_bytes(), out
+    # A changed param misses everywhere: the key covers it.
+    (elsewhere.root / "params.yaml").write_text(PARAMS.replace("C: 1.0", "C: 0.3"))
+    assert statuses(elsewhere.run())["train"] == "ran"

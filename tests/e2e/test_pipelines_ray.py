@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import uuid
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -186,8 +187,11 @@ class RayProject:
 
 
 def make(root: Path, pipeline: str, files: dict[str, str]) -> Path:
+    """A project of its own: `salt.py` puts a fresh value in every stage's default code scope, so
+    another test's results on the shared server are no cache hits here."""
     root.mkdir(parents=True)
     (root / "cairn.yaml").write_text(textwrap.dedent(pipeline))
+    (root / "salt.py").write_text(f"# {uuid.uuid4().hex}\n")
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)

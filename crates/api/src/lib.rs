@@ -52,6 +52,9 @@ pub const PREFIX: &str = "/api/cairn/v1";
         maturity::model,
         pipelines::missing_objects,
         pipelines::put_object,
+        pipelines::get_object,
+        pipelines::put_cache_entry,
+        pipelines::cache_entry,
         pipelines::register,
         pipelines::list,
         pipelines::get,
@@ -167,7 +170,13 @@ pub fn router(s: NativeApi) -> Router {
         )
         .route(
             "/pipelines/objects/{digest}",
-            put(pipelines::put_object).layer(DefaultBodyLimit::max(pipelines::MAX_OBJECT_BYTES)),
+            put(pipelines::put_object)
+                .layer(DefaultBodyLimit::max(pipelines::MAX_OBJECT_BYTES))
+                .get(pipelines::get_object),
+        )
+        .route(
+            "/pipeline-cache/{key}",
+            get(pipelines::cache_entry).put(pipelines::put_cache_entry),
         )
         .route("/pipelines", get(pipelines::list))
         .route(

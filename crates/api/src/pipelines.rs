@@ -75,6 +75,85 @@ pub(crate) async fn put_object(
     Ok(Json(json!({})))
 }
 
+/// An object's bytes.
+#[utoipa::path(
+    get,
+    path = "/api/cairn/v1/pipelines/objects/{digest}",
+    tag = "pipelines",
+    params(("digest" = String, Path, description = "BLAKE3 of the bytes, 64 lowercase hex digits")),
+    responses(
+        (status = 200, description = "The bytes", content_type = "application/octet-stream"),
+        (status = 400, description = "Not a digest", body = ErrorBody),
+        (status = 404, description = "Not stored", body = ErrorBody),
+    )
+)]
+pub(crate) async fn get_object(
+    State(p): State<Pipelines>,
+    Segment(digest): Segment<String>,
+) -> Result<Response, ApiError> {
+    let download = p.object(&digest).await?;
+    let mut r = RawBody::from_stream(download.stream).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(download.size));
+    Ok(r)
+}
+
+/// Stores the shared output cache's entry for a stage key (`cairn run` does, after uploading the
+/// objects it names).
+#[utoipa::path(
+    put,
+    path = "/api/cairn/v1/pipeline-cache/{key}",
+    tag = "pipelines",
+    params(("key" = String, Path, description = "The stage's cache key, 64 lowercase hex digits")),
+    request_body(content = Object, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Stored"),
+        (status = 400, description = "Not a key, or not a JSON object", body = ErrorBody),
+    )
+)]
+pub(crate) async fn put_cache_entry(
+    State(p): State<Pipelines>,
+    Segment(key): Segment<String>,
+    body: RawBody,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let bytes = axum::body::to_bytes(body, cairn_service::MAX_CACHE_ENTRY_BYTES)
+        .await
+        .map_err(|e| ApiError::invalid(format!("could not read the cache entry: {e}")))?;
+    p.put_cache_entry(&key, bytes).await?;
+    Ok(Json(json!({})))
+}
+
+/// The shared output cache's entry for a stage key.
+#[utoipa::path(
+    get,
+    path = "/api/cairn/v1/pipeline-cache/{key}",
+    tag = "pipelines",
+    params(("key" = String, Path, description = "The stage's cache key, 64 lowercase hex digits")),
+    responses(
+        (status = 200, description = "The entry, as stored", content_type = "application/json"),
+        (status = 400, description = "Not a key", body = ErrorBody),
+        (status = 404, description = "No entry for that key", body = ErrorBody),
+    )
+)]
+pub(crate) async fn cache_entry(
+    State(p): State<Pipelines>,
+    Segment(key): Segment<String>,
+) -> Result<Response, ApiError> {
+    let bytes = p.cache_entry(&key).await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response())
+}
+
 /// Registers a project snapshot as the next version of a pipeline (the same version again when the
 /// snapshot has not changed).
 #[utoipa::path(

@@ -386,6 +386,61 @@ impl Client {
         Ok(())
     }
 
+    /// Writes the object `digest` to `to` (streamed); `false` when the server does not hold it.
+    pub async fn download_object(&self, digest: &str, to: &std::path::Path) -> ClientResult<bool> {
+        use std::io::Write;
+        let path = format!("/pipelines/objects/{}", encode_segment(digest));
+        let transport = |source| ClientError::Transport {
+            base: self.base.clone(),
+            source,
+        };
+        let mut resp = self
+            .request(Method::GET, &path, &[], Duration::from_secs(600))
+            .send()
+            .await
+            .map_err(transport)?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        if !resp.status().is_success() {
+            let req = self.request(Method::GET, &path, &[], CALL);
+            return self
+                .answer::<serde_json::Value>(&path, req)
+                .await
+                .map(|_| false);
+        }
+        let write_err = |e: std::io::Error| ClientError::Decode {
+            url: path.clone(),
+            status: StatusCode::OK,
+            why: format!("writing {}: {e}", to.display()),
+        };
+        let mut file = std::fs::File::create(to).map_err(write_err)?;
+        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+            file.write_all(&chunk).map_err(write_err)?;
+        }
+        file.sync_all().map_err(write_err)?;
+        Ok(true)
+    }
+
+    /// The shared output cache's entry for a stage key; `None` when there is none.
+    pub async fn cache_entry(&self, key: &str) -> ClientResult<Option<serde_json::Value>> {
+        let path = format!("/pipeline-cache/{}", encode_segment(key));
+        match self.call(Method::GET, &path, &[], CALL).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stores the shared output cache's entry for a stage key.
+    pub async fn put_cache_entry(&self, key: &str, entry: &serde_json::Value) -> ClientResult<()> {
+        let path = format!("/pipeline-cache/{}", encode_segment(key));
+        let _: serde_json::Value = self
+            .send(Method::PUT, &path, &[], Some(entry), CALL)
+            .await?;
+        Ok(())
+    }
+
     /// Registers a snapshot as the next version of pipeline `name`.
     pub async fn register_pipeline(
         &self,

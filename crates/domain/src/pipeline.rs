@@ -136,9 +136,11 @@ pub fn is_digest(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// A registered pipeline's name: what a URL segment and a change-log subject can carry.
+/// A registered pipeline's name: what a URL segment and a change-log subject can carry (`objects` is
+/// the API's own segment).
 pub fn validate_name(name: &str) -> Result<(), DomainError> {
-    let ok = !name.is_empty()
+    let ok = name != "objects"
+        && !name.is_empty()
         && name.len() <= 256
         && name
             .bytes()
@@ -193,7 +195,7 @@ mod tests {
     #[test]
     fn names() {
         assert!(validate_name("churn-train_v2.1").is_ok());
-        for bad in ["", "a/b", "a b", "ü"] {
+        for bad in ["", "a/b", "a b", "ü", "objects"] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
     }

@@ -39,7 +39,9 @@ pub use gates::{GateRecords, MAX_GATE_EVALUATIONS};
 pub use logged_models::{LoggedModelSearch, NewModel};
 pub use logging::{HistoryPage, MetricHistoryRequest};
 pub use maturity::{MaturityTracker, Overview, Reached};
-pub use pipelines::{MAX_PIPELINE_RUNS, Pipelines, RegisterRequest, StartRunRequest};
+pub use pipelines::{
+    MAX_CACHE_ENTRY_BYTES, MAX_PIPELINE_RUNS, Pipelines, RegisterRequest, StartRunRequest,
+};
 pub use registry::{Actor, HistoryRequest, NewVersionRequest, Registry, RegistrySearch};
 pub use runs::NewRunRequest;
 pub use search::{Page, RunSearch};

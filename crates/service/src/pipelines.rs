@@ -16,8 +16,13 @@ use cairn_store::{NewPipelineRun, NewPipelineVersion, PipelineRunEnd, PipelineSt
 
 use crate::{Artifacts, ServiceError, ServiceResult};
 
-/// Where snapshot objects live under the artifact root.
+/// Where snapshot objects and cached stage outputs live under the artifact root (one store: a file
+/// in a snapshot and the same bytes as a stage's output are one object).
 const OBJECTS: &str = "_cairn/pipelines/objects";
+/// Where the shared cache's entries (stage key → its outs) live.
+const CACHE: &str = "_cairn/pipelines/cache";
+/// The largest cache entry accepted.
+pub const MAX_CACHE_ENTRY_BYTES: usize = 4 * 1024 * 1024;
 /// Runs a list page holds at most.
 pub const MAX_PIPELINE_RUNS: usize = 1000;
 
@@ -99,6 +104,37 @@ impl Pipelines {
         }
         let stream = futures::stream::iter([Ok::<_, std::convert::Infallible>(body)]);
         self.artifacts.upload(&object_path(digest), stream).await
+    }
+
+    /// An object's bytes, streamed.
+    pub async fn object(&self, digest: &str) -> ServiceResult<ArtifactDownload> {
+        check_digest(digest)?;
+        Ok(self.artifacts.download(&object_path(digest)).await?.1)
+    }
+
+    /// Stores the shared cache's entry for a stage key: a JSON document naming the objects of the
+    /// stage's outs (uploaded first).
+    pub async fn put_cache_entry(&self, key: &str, body: Bytes) -> ServiceResult<()> {
+        check_digest(key)?;
+        if body.len() > MAX_CACHE_ENTRY_BYTES
+            || !serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v.is_object())
+        {
+            return Err(ServiceError::InvalidArgument(format!(
+                "a cache entry is a JSON object of at most {MAX_CACHE_ENTRY_BYTES} bytes"
+            )));
+        }
+        let stream = futures::stream::iter([Ok::<_, std::convert::Infallible>(body)]);
+        self.artifacts
+            .upload(&format!("{CACHE}/{key}.json"), stream)
+            .await
+    }
+
+    /// The shared cache's entry for a stage key, as stored.
+    pub async fn cache_entry(&self, key: &str) -> ServiceResult<Vec<u8>> {
+        check_digest(key)?;
+        self.artifacts
+            .read(&format!("{CACHE}/{key}.json"), MAX_CACHE_ENTRY_BYTES as u64)
+            .await
     }
 
     /// Registers a snapshot: a new version, or the latest one when nothing changed (`false`).

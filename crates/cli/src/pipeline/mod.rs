@@ -13,6 +13,7 @@ mod promote;
 mod ray;
 mod record;
 mod register;
+mod shared_cache;
 mod stop;
 
 pub use ci::{CiCommand, ci};
@@ -170,6 +171,14 @@ fn local_cache(planner: &Planner) -> Arc<dyn OutputCache> {
     Arc::new(LocalCache::new(&planner.project.state.cache_dir()))
 }
 
+/// The project's cache in front of the server's shared one.
+fn shared_cache(planner: &Planner, server: &str) -> Arc<dyn OutputCache> {
+    Arc::new(shared_cache::SharedCache::new(
+        LocalCache::new(&planner.project.state.cache_dir()),
+        crate::client::client(Some(server)),
+    ))
+}
+
 /// The project and the stages asked for, checked before anything runs (errors: configuration).
 fn prepare(
     common: &Common,
@@ -222,7 +231,7 @@ pub(crate) async fn execute(
     };
     let runner = Runner {
         planner: planner.clone(),
-        cache: local_cache(&planner),
+        cache: shared_cache(&planner, &server),
         executor,
         other_executors: vec![other],
         tracker: recorded.clone(),
@@ -304,7 +313,8 @@ pub async fn run(cmd: RunCommand) -> ExitCode {
         }
     };
     if cmd.dry_run {
-        let cache = local_cache(&planner);
+        let server = crate::client::server_url(cmd.common.server.as_deref());
+        let cache = shared_cache(&planner, &server);
         let selected = planner.project.dag.select(&targets);
         return match cairn_pipelines::status::status(&planner, &*cache, &selected, cmd.common.force)
             .await

@@ -352,3 +352,92 @@ async fn pipeline_runs_start_and_finish_once_on_the_change_log() {
     assert_eq!(r["pipeline_run"]["exit_code"], 0);
     assert_eq!(r["pipeline_run"]["dag"][1]["needs"], json!(["prepare"]));
 }
+
+#[tokio::test]
+async fn the_shared_cache_keeps_entries_and_serves_objects() {
+    let s = Server::start().await;
+    let bytes = b"model weights";
+    let d = digest(bytes);
+    let key = digest(b"a stage key");
+    // Nothing yet: 404s in the API's format.
+    assert_error(
+        &call(
+            &s,
+            reqwest::Method::GET,
+            &format!("/pipeline-cache/{key}"),
+            None,
+        )
+        .await,
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+    );
+    assert_error(
+        &call(
+            &s,
+            reqwest::Method::GET,
+            &format!("/pipelines/objects/{d}"),
+            None,
+        )
+        .await,
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+    );
+    assert_eq!(put_object(&s, &d, bytes).await.0, 200);
+    let got = s
+        .http
+        .get(s.url(&format!("{API}/pipelines/objects/{d}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), bytes);
+    let entry =
+        json!({"key": key, "outs": {"model.bin": {"kind": "file", "hash": d}}, "created_ms": 1});
+    assert_eq!(
+        call(
+            &s,
+            reqwest::Method::PUT,
+            &format!("/pipeline-cache/{key}"),
+            Some(entry.clone())
+        )
+        .await
+        .0,
+        200
+    );
+    let (st, back) = call(
+        &s,
+        reqwest::Method::GET,
+        &format!("/pipeline-cache/{key}"),
+        None,
+    )
+    .await;
+    assert_eq!((st, back), (200, entry));
+    // Keys are digests; entries are JSON objects.
+    assert_error(
+        &call(
+            &s,
+            reqwest::Method::PUT,
+            "/pipeline-cache/abc",
+            Some(json!({})),
+        )
+        .await,
+        400,
+        "INVALID_PARAMETER_VALUE",
+    );
+    assert_error(
+        &call(
+            &s,
+            reqwest::Method::PUT,
+            &format!("/pipeline-cache/{key}"),
+            Some(json!([1])),
+        )
+        .await,
+        400,
+        "INVALID_PARAMETER_VALUE",
+    );
+    assert_error(
+        &call(&s, reqwest::Method::GET, "/pipelines/objects/XYZ", None).await,
+        400,
+        "INVALID_PARAMETER_VALUE",
+    );
+}
