@@ -11,7 +11,7 @@ use cairn_contract::{
     RegisterPipelineBody, StartPipelineRunBody,
 };
 use cairn_domain::pipeline::PipelineRunStatus;
-use cairn_service::{Actor, PipelineRunEnd, Pipelines, RegisterRequest, StartRunRequest};
+use cairn_service::{Actor, NewPipelineRun, PipelineRunEnd, Pipelines, RegisterRequest};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::IntoParams;
@@ -26,6 +26,15 @@ fn who(actor: &Who) -> &str {
 
 /// The largest snapshot object accepted in one request.
 pub(crate) const MAX_OBJECT_BYTES: usize = 512 * 1024 * 1024;
+
+/// A raw request body of at most `limit` bytes; a larger or broken one is a 400.
+async fn read_body(body: RawBody, limit: usize, what: &str) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        ApiError::invalid(format!(
+            "could not read {what} (at most {limit} bytes): {e}"
+        ))
+    })
+}
 
 /// Which of these objects the server lacks.
 #[utoipa::path(
@@ -64,13 +73,7 @@ pub(crate) async fn put_object(
     Segment(digest): Segment<String>,
     body: RawBody,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let bytes = axum::body::to_bytes(body, MAX_OBJECT_BYTES)
-        .await
-        .map_err(|e| {
-            ApiError::invalid(format!(
-                "could not read the object (at most {MAX_OBJECT_BYTES} bytes): {e}"
-            ))
-        })?;
+    let bytes = read_body(body, MAX_OBJECT_BYTES, "the object").await?;
     p.put_object(&digest, bytes).await?;
     Ok(Json(json!({})))
 }
@@ -120,9 +123,12 @@ pub(crate) async fn put_cache_entry(
     Segment(key): Segment<String>,
     body: RawBody,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let bytes = axum::body::to_bytes(body, cairn_service::MAX_CACHE_ENTRY_BYTES)
-        .await
-        .map_err(|e| ApiError::invalid(format!("could not read the cache entry: {e}")))?;
+    let bytes = read_body(
+        body,
+        cairn_service::MAX_CACHE_ENTRY_BYTES,
+        "the cache entry",
+    )
+    .await?;
     p.put_cache_entry(&key, bytes).await?;
     Ok(Json(json!({})))
 }
@@ -274,7 +280,7 @@ pub(crate) async fn start_run(
     actor: Who,
     Body(body): Body<StartPipelineRunBody>,
 ) -> Result<Json<PipelineRunResponse>, ApiError> {
-    let req = StartRunRequest {
+    let req = NewPipelineRun {
         run_id: body.run_id,
         pipeline: body.pipeline,
         experiment_id: body.experiment_id,

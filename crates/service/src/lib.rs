@@ -30,7 +30,7 @@ use std::sync::Arc;
 use cairn_store::TrackingStore;
 
 pub use artifacts::Artifacts;
-pub use cairn_store::{MetricExtremes, PipelineRunEnd, RunActivity};
+pub use cairn_store::{MetricExtremes, NewPipelineRun, PipelineRunEnd, RunActivity};
 pub use change_log::{ChangeLog, MAX_CHANGES, MAX_WAIT};
 pub use deployments::{DeploymentRequest, Deployments};
 pub use error::{ServiceError, ServiceResult};
@@ -39,9 +39,7 @@ pub use gates::{GateRecords, MAX_GATE_EVALUATIONS};
 pub use logged_models::{LoggedModelSearch, NewModel};
 pub use logging::{HistoryPage, MetricHistoryRequest};
 pub use maturity::{MaturityTracker, Overview, Reached};
-pub use pipelines::{
-    MAX_CACHE_ENTRY_BYTES, MAX_PIPELINE_RUNS, Pipelines, RegisterRequest, StartRunRequest,
-};
+pub use pipelines::{MAX_CACHE_ENTRY_BYTES, MAX_PIPELINE_RUNS, Pipelines, RegisterRequest};
 pub use registry::{Actor, HistoryRequest, NewVersionRequest, Registry, RegistrySearch};
 pub use runs::NewRunRequest;
 pub use search::{Page, RunSearch};

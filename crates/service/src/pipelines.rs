@@ -50,18 +50,6 @@ pub struct RegisterRequest {
     pub triggers: serde_json::Value,
 }
 
-/// A run as it starts.
-#[derive(Debug, Clone)]
-pub struct StartRunRequest {
-    pub run_id: String,
-    pub pipeline: String,
-    pub experiment_id: String,
-    pub pipeline_version: Option<i64>,
-    pub executor: String,
-    pub cause: serde_json::Value,
-    pub dag: serde_json::Value,
-}
-
 #[derive(Clone)]
 pub struct Pipelines {
     store: Arc<dyn PipelineStore>,
@@ -208,22 +196,13 @@ impl Pipelines {
         Ok((base, download))
     }
 
-    pub async fn start_run(&self, req: StartRunRequest, actor: &str) -> ServiceResult<PipelineRun> {
-        validate_name(&req.pipeline)?;
-        if req.run_id.is_empty() || req.run_id.len() > 64 {
+    pub async fn start_run(&self, new: NewPipelineRun, actor: &str) -> ServiceResult<PipelineRun> {
+        validate_name(&new.pipeline)?;
+        if new.run_id.is_empty() || new.run_id.len() > 64 {
             return Err(ServiceError::InvalidArgument(
                 "run_id must be the pipeline run's MLflow run id".into(),
             ));
         }
-        let new = NewPipelineRun {
-            run_id: req.run_id,
-            pipeline: req.pipeline,
-            experiment_id: req.experiment_id,
-            pipeline_version: req.pipeline_version,
-            executor: req.executor,
-            cause: req.cause,
-            dag: req.dag,
-        };
         Ok(self
             .store
             .start_pipeline_run(&new, actor, now_millis())

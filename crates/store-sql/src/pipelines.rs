@@ -106,6 +106,19 @@ async fn fetch_run(tx: &mut dyn Tx, run_id: &str) -> StoreResult<Option<(i64, Pi
         .transpose()
 }
 
+/// The `seq` an `INSERT … RETURNING seq` gave, if it inserted a row.
+async fn inserted_seq(
+    tx: &mut dyn Tx,
+    sql: &str,
+    args: Vec<crate::registry::Val>,
+) -> StoreResult<Option<i64>> {
+    tx.query(sql, args)
+        .await?
+        .first()
+        .map(|r| r.int(0))
+        .transpose()
+}
+
 fn to_text(v: &Value) -> String {
     v.to_string()
 }
@@ -127,27 +140,24 @@ impl PipelineStore for SqlPipelines {
             }
             let next = previous.map_or(1, |(_, p)| p.version + 1);
             let files = serde_json::to_string(&new.files).map_err(|e| corrupt("files", e))?;
-            let seq = tx
-                .query(
-                    "INSERT INTO pipeline_versions (name, version, file, files_json, digest, \
-                     triggers_json, actor, registered_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                     RETURNING seq",
-                    vec![
-                        (&new.name).into(),
-                        next.into(),
-                        (&new.file).into(),
-                        files.into(),
-                        (&new.digest).into(),
-                        to_text(&new.triggers).into(),
-                        actor.into(),
-                        timestamp_ms.into(),
-                    ],
-                )
-                .await?
-                .first()
-                .map(|r| r.int(0))
-                .transpose()?
-                .ok_or_else(|| StoreError::Internal("pipeline insert returned no seq".into()))?;
+            let seq = inserted_seq(
+                tx,
+                "INSERT INTO pipeline_versions (name, version, file, files_json, digest, \
+                 triggers_json, actor, registered_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 RETURNING seq",
+                vec![
+                    (&new.name).into(),
+                    next.into(),
+                    (&new.file).into(),
+                    files.into(),
+                    (&new.digest).into(),
+                    to_text(&new.triggers).into(),
+                    actor.into(),
+                    timestamp_ms.into(),
+                ],
+            )
+            .await?
+            .ok_or_else(|| StoreError::Internal("pipeline insert returned no seq".into()))?;
             append(
                 tx,
                 NewChange {
@@ -231,29 +241,27 @@ impl PipelineStore for SqlPipelines {
         timestamp_ms: i64,
     ) -> StoreResult<PipelineRun> {
         write!(self, |tx| {
-            let seq = tx
-                .query(
-                    "INSERT INTO pipeline_runs (run_id, pipeline, experiment_id, pipeline_version, \
-                     executor, cause_json, dag_json, status, actor, started_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'running', $8, $9) \
-                     ON CONFLICT (run_id) DO NOTHING RETURNING seq",
-                    vec![
-                        (&new.run_id).into(),
-                        (&new.pipeline).into(),
-                        (&new.experiment_id).into(),
-                        new.pipeline_version.into(),
-                        (&new.executor).into(),
-                        to_text(&new.cause).into(),
-                        to_text(&new.dag).into(),
-                        actor.into(),
-                        timestamp_ms.into(),
-                    ],
-                )
-                .await?
-                .first()
-                .map(|r| r.int(0))
-                .transpose()?
-                .ok_or_else(|| StoreError::AlreadyExists(Taken::PipelineRun(new.run_id.clone())))?;
+            // Nothing returned: the run id is taken.
+            let seq = inserted_seq(
+                tx,
+                "INSERT INTO pipeline_runs (run_id, pipeline, experiment_id, pipeline_version, \
+                 executor, cause_json, dag_json, status, actor, started_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'running', $8, $9) \
+                 ON CONFLICT (run_id) DO NOTHING RETURNING seq",
+                vec![
+                    (&new.run_id).into(),
+                    (&new.pipeline).into(),
+                    (&new.experiment_id).into(),
+                    new.pipeline_version.into(),
+                    (&new.executor).into(),
+                    to_text(&new.cause).into(),
+                    to_text(&new.dag).into(),
+                    actor.into(),
+                    timestamp_ms.into(),
+                ],
+            )
+            .await?
+            .ok_or_else(|| StoreError::AlreadyExists(Taken::PipelineRun(new.run_id.clone())))?;
             append(
                 tx,
                 NewChange {

@@ -38,6 +38,8 @@ pub struct MlflowTracker {
     experiment_name: Option<String>,
     /// Resolved once, by the pipeline run.
     experiment: OnceCell<String>,
+    /// Each stage run's artifact URI, as `runs/create` answered it (no `runs/get` to find it again).
+    artifact_uris: std::sync::Mutex<std::collections::HashMap<String, String>>,
     user: Option<(String, Option<String>)>,
     token: Option<String>,
 }
@@ -80,6 +82,7 @@ impl MlflowTracker {
                 .filter(|s| !s.is_empty()),
             experiment_name,
             experiment: OnceCell::new(),
+            artifact_uris: Default::default(),
             user: std::env::var("MLFLOW_TRACKING_USERNAME")
                 .ok()
                 .map(|u| (u, std::env::var("MLFLOW_TRACKING_PASSWORD").ok())),
@@ -422,7 +425,7 @@ impl Tracker for MlflowTracker {
 
     async fn start_stage(&self, s: &StageStart) -> Result<TrackedStage, TrackerError> {
         let experiment = self.experiment(&s.stage).await?;
-        let (id, _) = self
+        let (id, artifact_uri) = self
             .create_run(
                 &experiment,
                 &s.stage,
@@ -436,6 +439,10 @@ impl Tracker for MlflowTracker {
             )
             .await?;
         self.log_batch(&id, &s.params, &[], &[]).await?;
+        self.artifact_uris
+            .lock()
+            .expect("lock")
+            .insert(id.clone(), artifact_uri);
         let env = [
             ("MLFLOW_TRACKING_URI", self.base.clone()),
             ("MLFLOW_RUN_ID", id.clone()),
@@ -462,17 +469,24 @@ impl Tracker for MlflowTracker {
         self.log_batch(run_id, &[], &f.metrics, &pairs).await?;
         self.log_datasets(run_id, &f.inputs, &f.outputs).await?;
         if let Some(log) = &f.log {
-            let run = self
-                .call(
-                    reqwest::Method::GET,
-                    "runs/get",
-                    None,
-                    &[("run_id", run_id)],
-                )
-                .await?
-                .map_err(|(s, c, m)| TrackerError(format!("runs/get answered {s} {c}: {m}")))?;
-            let uri = run["run"]["info"]["artifact_uri"].as_str().unwrap_or("");
-            self.upload_log(uri, log).await?;
+            let known = self.artifact_uris.lock().expect("lock").remove(run_id);
+            let uri = match known {
+                Some(uri) => uri,
+                None => self
+                    .call(
+                        reqwest::Method::GET,
+                        "runs/get",
+                        None,
+                        &[("run_id", run_id)],
+                    )
+                    .await?
+                    .map_err(|(s, c, m)| TrackerError(format!("runs/get answered {s} {c}: {m}")))?
+                    ["run"]["info"]["artifact_uri"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+            };
+            self.upload_log(&uri, log).await?;
         }
         self.end_run(run_id, f.succeeded).await
     }
