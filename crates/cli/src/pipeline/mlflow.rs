@@ -466,9 +466,12 @@ impl Tracker for MlflowTracker {
         if let Some(source) = &f.source_run_id {
             pairs.push(("cairn.stage.source_run_id", source.clone()));
         }
-        self.log_batch(run_id, &[], &f.metrics, &pairs).await?;
-        self.log_datasets(run_id, &f.inputs, &f.outputs).await?;
-        if let Some(log) = &f.log {
+        // Independent writes to the stage run go together (a stage's tracking is on the critical path
+        // of every stage after it); the run ends once they are all in.
+        let log = async {
+            let Some(log) = &f.log else {
+                return Ok(());
+            };
             let known = self.artifact_uris.lock().expect("lock").remove(run_id);
             let uri = match known {
                 Some(uri) => uri,
@@ -486,8 +489,13 @@ impl Tracker for MlflowTracker {
                     .unwrap_or("")
                     .to_owned(),
             };
-            self.upload_log(&uri, log).await?;
-        }
+            self.upload_log(&uri, log).await
+        };
+        tokio::try_join!(
+            self.log_batch(run_id, &[], &f.metrics, &pairs),
+            self.log_datasets(run_id, &f.inputs, &f.outputs),
+            log,
+        )?;
         self.end_run(run_id, f.succeeded).await
     }
 
