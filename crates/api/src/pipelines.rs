@@ -5,6 +5,7 @@ use axum::body::Body as RawBody;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use cairn_artifacts::ArtifactDownload;
 use cairn_contract::{
     ErrorBody, FinishPipelineRunBody, MissingObjectsResponse, ObjectsBody, PipelineDto,
     PipelineResponse, PipelineRunDto, PipelineRunResponse, PipelineRunsResponse, PipelinesResponse,
@@ -26,6 +27,15 @@ fn who(actor: &Who) -> &str {
 
 /// The largest snapshot object accepted in one request.
 pub(crate) const MAX_OBJECT_BYTES: usize = 512 * 1024 * 1024;
+
+/// A stored file's bytes as a streamed response.
+fn streamed(download: ArtifactDownload, content_type: &'static str) -> Response {
+    let mut r = RawBody::from_stream(download.stream).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(download.size));
+    r
+}
 
 /// A raw request body of at most `limit` bytes; a larger or broken one is a 400.
 async fn read_body(body: RawBody, limit: usize, what: &str) -> Result<axum::body::Bytes, ApiError> {
@@ -94,15 +104,10 @@ pub(crate) async fn get_object(
     State(p): State<Pipelines>,
     Segment(digest): Segment<String>,
 ) -> Result<Response, ApiError> {
-    let download = p.object(&digest).await?;
-    let mut r = RawBody::from_stream(download.stream).into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(download.size));
-    Ok(r)
+    Ok(streamed(
+        p.object(&digest).await?,
+        "application/octet-stream",
+    ))
 }
 
 /// Stores the shared output cache's entry for a stage key (`cairn run` does, after uploading the
@@ -254,14 +259,7 @@ pub(crate) async fn file(
     Params(q): Params<VersionParams>,
 ) -> Result<Response, ApiError> {
     let (base, download) = p.file(&name, q.version, &path).await?;
-    let mut r = RawBody::from_stream(download.stream).into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(cairn_artifacts::content_type(&base)),
-    );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(download.size));
-    Ok(r)
+    Ok(streamed(download, cairn_artifacts::content_type(&base)))
 }
 
 /// Records a pipeline run as it starts (the CLI does, beside its MLflow run).

@@ -335,24 +335,8 @@ impl MlflowTracker {
         let bytes = tokio::fs::read(log)
             .await
             .map_err(|e| TrackerError(format!("{}: {e}", log.display())))?;
-        let url = format!(
-            "{}/api/2.0/mlflow-artifacts/artifacts/{}/stage.log",
-            self.base,
-            path.trim_matches('/')
-        );
-        let resp = self
-            .request(reqwest::Method::PUT, &url)
-            .body(bytes)
-            .send()
+        self.put_at(path.trim_matches('/'), "stage.log", bytes)
             .await
-            .map_err(|e| TrackerError(format!("uploading the stage log: {e}")))?;
-        if !resp.status().is_success() {
-            return Err(TrackerError(format!(
-                "uploading the stage log answered {}",
-                resp.status()
-            )));
-        }
-        Ok(())
     }
 
     /// Records the gates' outcome on the pipeline run: a tag per gate (`cairn.gate.0`, …: the verdict,

@@ -123,8 +123,18 @@ impl MlflowTracker {
         bytes: Vec<u8>,
     ) -> Result<(), TrackerError> {
         let (_, root) = self.artifact_root(run_id).await?;
+        self.put_at(&root, rel, bytes).await
+    }
+
+    /// Puts `bytes` at `rel` under a proxied artifact root.
+    pub(super) async fn put_at(
+        &self,
+        root: &str,
+        rel: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), TrackerError> {
         let resp = self
-            .request(reqwest::Method::PUT, &self.artifact_url(&root, rel))
+            .request(reqwest::Method::PUT, &self.artifact_url(root, rel))
             .body(bytes)
             .send()
             .await
@@ -223,26 +233,7 @@ impl MlflowTracker {
     /// Uploads `local` (a model directory or file) into `run_id`'s artifacts under its own name, and
     /// returns the artifact URI of the upload (the version's source).
     pub async fn upload_model(&self, run_id: &str, local: &Path) -> Result<String, TrackerError> {
-        let run = self
-            .call(
-                reqwest::Method::GET,
-                "runs/get",
-                None,
-                &[("run_id", run_id)],
-            )
-            .await?
-            .map_err(|e| answered("runs/get", e))?;
-        let uri = run["run"]["info"]["artifact_uri"]
-            .as_str()
-            .unwrap_or("")
-            .trim_end_matches('/')
-            .to_owned();
-        let Some(root) = uri.strip_prefix(ARTIFACTS_SCHEME) else {
-            return Err(TrackerError(format!(
-                "run {run_id} stores artifacts at {uri}, which the tracking server does not proxy: \
-                 promotion uploads the model through the server (run it with artifact serving)"
-            )));
-        };
+        let (uri, root) = self.artifact_root(run_id).await?;
         let name = local
             .file_name()
             .and_then(|n| n.to_str())
@@ -260,27 +251,7 @@ impl MlflowTracker {
             let bytes = tokio::fs::read(&path)
                 .await
                 .map_err(|e| TrackerError(format!("{}: {e}", path.display())))?;
-            let url = format!(
-                "{}/api/2.0/mlflow-artifacts/artifacts/{}/{}",
-                self.base,
-                root.trim_matches('/'),
-                rel.split('/')
-                    .map(cairn_client::encode_segment)
-                    .collect::<Vec<_>>()
-                    .join("/")
-            );
-            let resp = self
-                .request(reqwest::Method::PUT, &url)
-                .body(bytes)
-                .send()
-                .await
-                .map_err(|e| TrackerError(format!("uploading the model ({rel}): {e}")))?;
-            if !resp.status().is_success() {
-                return Err(TrackerError(format!(
-                    "uploading the model ({rel}) answered {}",
-                    resp.status()
-                )));
-            }
+            self.put_at(&root, &rel, bytes).await?;
         }
         Ok(format!("{uri}/{name}"))
     }
