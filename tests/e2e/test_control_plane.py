@@ -405,15 +405,18 @@ def test_maturity_climbs_from_evidence_and_falls_when_the_deployment_goes(cairn_
     assert seqs == sorted(set(seqs)), m["history"]
     assert m["history"][2]["seq"] == rollout_entry[0]["seq"], (m["history"], rollout_entry)
     assert all(h["timestamp_ms"] > 0 for h in m["history"])
-    # Level 4 is measured (a gated pipeline promotion rolled out; see test_pipelines_ci.py), 5 and 6
-    # not yet.
+    # Level 4 is measured (a gated pipeline promotion rolled out; see test_pipelines_ci.py), level 5's
+    # monitoring half too (see test_monitoring.py); its triggers and level 6 not yet.
     level4 = m["levels"][3]
     assert not level4["reached"] and level4["evidence"] == [], level4
     assert level4["missing"][0].startswith("no pipeline run has registered a version"), level4
     assert "cairn ci" in m["next_step"], m
-    for rung in m["levels"][4:]:
-        assert not rung["reached"] and rung["evidence"] == [], rung
-        assert rung["missing"][0].startswith("not yet available"), rung
+    level5, level6 = m["levels"][4:]
+    assert not level5["reached"] and level5["evidence"] == [], level5
+    assert level5["missing"][0].startswith("no monitor watches a deployment serving"), level5
+    assert any(x.startswith("not yet available") for x in level5["missing"]), level5
+    assert not level6["reached"] and level6["evidence"] == [], level6
+    assert level6["missing"][0].startswith("not yet available"), level6
     for rung in m["levels"]:
         assert rung["name"] and rung["automation"] and rung["outcome"], rung
 

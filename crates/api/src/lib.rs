@@ -14,12 +14,15 @@ mod events;
 mod gates;
 mod history;
 mod maturity;
+mod monitors;
 mod pipelines;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
-use cairn_service::{ChangeLog, Deployments, GateRecords, MaturityTracker, Pipelines, Registry};
+use cairn_service::{
+    ChangeLog, Deployments, GateRecords, MaturityTracker, Monitors, Pipelines, Registry,
+};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -66,7 +69,18 @@ pub const PREFIX: &str = "/api/cairn/v1";
         gates::compare_and_set_alias,
         gates::create,
         gates::list,
-        gates::get
+        gates::get,
+        monitors::upload_reference,
+        monitors::create,
+        monitors::replace,
+        monitors::list,
+        monitors::get,
+        monitors::delete,
+        monitors::run,
+        monitors::snapshots,
+        monitors::snapshot,
+        monitors::alerts,
+        monitors::feedback
     ),
     components(schemas(
         cairn_contract::EventDto,
@@ -105,6 +119,21 @@ pub const PREFIX: &str = "/api/cairn/v1";
         cairn_contract::DecisionDto,
         cairn_contract::RuleOutcomeDto,
         cairn_contract::ActionDto,
+        cairn_contract::AlertRuleDto,
+        cairn_contract::MonitorBody,
+        cairn_contract::MonitorDto,
+        cairn_contract::MonitorResponse,
+        cairn_contract::MonitorsResponse,
+        cairn_contract::SnapshotDto,
+        cairn_contract::SnapshotResponse,
+        cairn_contract::SnapshotsResponse,
+        cairn_contract::AlertDto,
+        cairn_contract::AlertsResponse,
+        cairn_contract::RunMonitorResponse,
+        cairn_contract::ReferenceResponse,
+        cairn_contract::LabelDto,
+        cairn_contract::FeedbackBody,
+        cairn_contract::FeedbackResponse,
     )),
     tags(
         (name = "change log", description = "The control plane's one change log, with a global sequence"),
@@ -131,6 +160,7 @@ pub struct NativeApi {
     pub maturity: MaturityTracker,
     pub pipelines: Pipelines,
     pub gates: GateRecords,
+    pub monitors: Monitors,
 }
 
 /// The native API's routes, its OpenAPI document and the Swagger UI.
@@ -197,6 +227,28 @@ pub fn router(s: NativeApi) -> Router {
         .route("/gate-evaluations", get(gates::list).post(gates::create))
         .route("/gate-evaluations/{id}", get(gates::get))
         .with_state(s.gates)
+        .route(
+            "/monitor-references",
+            post(monitors::upload_reference).layer(DefaultBodyLimit::max(
+                usize::try_from(cairn_service::MAX_REFERENCE_BYTES).unwrap_or(usize::MAX),
+            )),
+        )
+        .route("/monitors", get(monitors::list).post(monitors::create))
+        .route(
+            "/monitors/{name}",
+            get(monitors::get)
+                .put(monitors::replace)
+                .delete(monitors::delete),
+        )
+        .route("/monitors/{name}/run", post(monitors::run))
+        .route("/monitors/{name}/snapshots", get(monitors::snapshots))
+        .route("/monitors/{name}/snapshots/{id}", get(monitors::snapshot))
+        .route("/alerts", get(monitors::alerts))
+        .route(
+            "/deployments/{name}/feedback",
+            post(monitors::feedback).layer(DefaultBodyLimit::max(64 << 20)),
+        )
+        .with_state(s.monitors)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     Router::new()

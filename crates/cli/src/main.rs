@@ -3,6 +3,7 @@
 mod client;
 mod deploy;
 mod maturity;
+mod monitor;
 mod pipeline;
 mod registry;
 
@@ -46,6 +47,10 @@ enum Command {
     /// every model and the roll-up, or one model's rungs with the evidence, what is missing and the
     /// next step.
     Maturity(maturity::MaturityCommand),
+    /// Monitors of a deployment's logged predictions: drift, data quality and performance with
+    /// delayed labels, per window, as snapshots; alert rules with webhooks. `report` exits 0 no
+    /// dataset drift, 1 dataset drift, 2 error.
+    Monitor(monitor::MonitorCommand),
     /// Run the pipeline (cairn.yaml, or a dvc.yaml as it is): the stages whose inputs changed, the
     /// rest restored from the cache, each stage a nested MLflow run; then the gates and the promotion.
     /// Exit codes: 0 ok, 1 a gate failed or the promotion lost the alias race, 2 a stage failed,
@@ -81,6 +86,16 @@ fn main() -> std::process::ExitCode {
         Command::Registry(cmd) => runtime.block_on(registry::run(cmd)),
         Command::Deploy(cmd) => runtime.block_on(deploy::run(cmd)),
         Command::Maturity(cmd) => runtime.block_on(maturity::run(cmd)),
+        Command::Monitor(cmd) => {
+            return match runtime.block_on(monitor::run(cmd)) {
+                Ok(monitor::Outcome::Done) => std::process::ExitCode::SUCCESS,
+                Ok(monitor::Outcome::Drift) => std::process::ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("cairn: error: {e:#}");
+                    std::process::ExitCode::from(2)
+                }
+            };
+        }
         // The pipeline commands have exit codes of their own (0–5).
         Command::Run(cmd) => return runtime.block_on(pipeline::run(cmd)),
         Command::Pipeline(cmd) => return runtime.block_on(pipeline::pipeline(cmd)),

@@ -12,6 +12,11 @@ use cairn_contract::{
     MissingObjectsResponse, ObjectsBody, PipelineDto, PipelineResponse, PipelineRunDto,
     PipelineRunResponse, PipelinesResponse, RegisterPipelineBody, StartPipelineRunBody,
 };
+use cairn_contract::{
+    AlertDto, AlertsResponse, FeedbackBody, FeedbackResponse, MonitorBody, MonitorDto,
+    MonitorResponse, MonitorsResponse, ReferenceResponse, RunMonitorResponse, SnapshotDto,
+    SnapshotResponse, SnapshotsResponse,
+};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -61,6 +66,8 @@ pub type ClientResult<T> = Result<T, ClientError>;
 const PREFIX: &str = "/api/cairn/v1";
 /// How long an ordinary call may take.
 const CALL: Duration = Duration::from_secs(30);
+/// Calls that read whole tables (a monitor's reference, its window).
+const LONG: Duration = Duration::from_secs(600);
 
 /// The query of one page of a history: the largest page, from `token`.
 fn page(token: &Option<String>) -> Vec<(&'static str, String)> {
@@ -479,6 +486,96 @@ impl Client {
             .send(Method::POST, &path, &[], Some(body), CALL)
             .await?;
         Ok(r.pipeline_run)
+    }
+    /// Stores a reference table (CSV or Parquet bytes) for monitors to name.
+    pub async fn upload_reference(&self, bytes: Vec<u8>) -> ClientResult<ReferenceResponse> {
+        let path = "/monitor-references";
+        let req = self
+            .request(Method::POST, path, &[], Duration::from_secs(600))
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(bytes);
+        self.answer(path, req).await
+    }
+
+    /// Creates a monitor (`body.name`), or with `replace` creates or replaces the one named `name`.
+    pub async fn put_monitor(
+        &self,
+        name: &str,
+        body: &MonitorBody,
+        replace: bool,
+    ) -> ClientResult<MonitorDto> {
+        let r: MonitorResponse = if replace {
+            let path = format!("/monitors/{}", encode_segment(name));
+            self.send(Method::PUT, &path, &[], Some(body), LONG).await?
+        } else {
+            let mut body = body.clone();
+            body.name = Some(name.to_owned());
+            self.send(Method::POST, "/monitors", &[], Some(&body), LONG)
+                .await?
+        };
+        Ok(r.monitor)
+    }
+
+    pub async fn monitors(&self) -> ClientResult<Vec<MonitorDto>> {
+        let r: MonitorsResponse = self.call(Method::GET, "/monitors", &[], CALL).await?;
+        Ok(r.monitors)
+    }
+
+    pub async fn monitor(&self, name: &str) -> ClientResult<MonitorDto> {
+        let path = format!("/monitors/{}", encode_segment(name));
+        let r: MonitorResponse = self.call(Method::GET, &path, &[], CALL).await?;
+        Ok(r.monitor)
+    }
+
+    pub async fn delete_monitor(&self, name: &str) -> ClientResult<()> {
+        let path = format!("/monitors/{}", encode_segment(name));
+        let _: serde_json::Value = self.call(Method::DELETE, &path, &[], CALL).await?;
+        Ok(())
+    }
+
+    /// Evaluates a monitor now.
+    pub async fn run_monitor(&self, name: &str) -> ClientResult<RunMonitorResponse> {
+        let path = format!("/monitors/{}/run", encode_segment(name));
+        self.call(Method::POST, &path, &[], LONG).await
+    }
+
+    /// Newest first; with each snapshot's whole report when `report`.
+    pub async fn snapshots(
+        &self,
+        name: &str,
+        max_results: usize,
+        report: bool,
+    ) -> ClientResult<Vec<SnapshotDto>> {
+        let path = format!("/monitors/{}/snapshots", encode_segment(name));
+        let query = [
+            ("max_results", max_results.to_string()),
+            ("report", report.to_string()),
+        ];
+        let r: SnapshotsResponse = self.call(Method::GET, &path, &query, CALL).await?;
+        Ok(r.snapshots)
+    }
+
+    pub async fn snapshot(&self, name: &str, id: i64) -> ClientResult<SnapshotDto> {
+        let path = format!("/monitors/{}/snapshots/{id}", encode_segment(name));
+        let r: SnapshotResponse = self.call(Method::GET, &path, &[], CALL).await?;
+        Ok(r.snapshot)
+    }
+
+    /// Fired alerts, newest first; of one monitor when named.
+    pub async fn alerts(&self, monitor: Option<&str>, max_results: usize) -> ClientResult<Vec<AlertDto>> {
+        let mut query = vec![("max_results", max_results.to_string())];
+        if let Some(m) = monitor {
+            query.push(("monitor", m.to_owned()));
+        }
+        let r: AlertsResponse = self.call(Method::GET, "/alerts", &query, CALL).await?;
+        Ok(r.alerts)
+    }
+
+    /// Sends delayed labels for a deployment's logged predictions.
+    pub async fn feedback(&self, deployment: &str, body: &FeedbackBody) -> ClientResult<usize> {
+        let path = format!("/deployments/{}/feedback", encode_segment(deployment));
+        let r: FeedbackResponse = self.send(Method::POST, &path, &[], Some(body), CALL).await?;
+        Ok(r.accepted)
     }
 }
 

@@ -10,6 +10,7 @@ mod deployments;
 mod error;
 mod gates;
 mod maturity;
+mod monitors;
 mod pipelines;
 mod registry;
 
@@ -24,6 +25,11 @@ pub use gates::{
     GateEvaluationResponse, GateEvaluationsResponse, PinnedAliasDto, RuleOutcomeDto, RuleResultDto,
 };
 pub use maturity::{LevelDto, MaturityDto, MaturityListResponse, ModelLevelDto, ReachedDto};
+pub use monitors::{
+    AlertDto, AlertRuleDto, AlertsResponse, FeedbackBody, FeedbackResponse, LabelDto, MonitorBody,
+    MonitorDto, MonitorResponse, MonitorsResponse, ReferenceResponse, RunMonitorResponse,
+    SnapshotDto, SnapshotResponse, SnapshotsResponse,
+};
 pub use pipelines::{
     FinishPipelineRunBody, MissingObjectsResponse, ObjectsBody, PipelineDto, PipelineResponse,
     PipelineRunDto, PipelineRunResponse, PipelineRunsResponse, PipelinesResponse,

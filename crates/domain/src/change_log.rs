@@ -17,6 +17,10 @@ pub enum Topic {
     Pipeline,
     /// A pipeline's gate evaluation (`subject` is the model it promotes, else the pipeline's name).
     Gate,
+    /// A monitor (`subject` is its name): created, updated, deleted, a snapshot taken.
+    Monitor,
+    /// An alert a monitor's rule fired (`subject` is the monitor, `detail` names the rule and value).
+    Alert,
 }
 
 impl Topic {
@@ -26,6 +30,8 @@ impl Topic {
             Topic::Deployment => "deployment",
             Topic::Pipeline => "pipeline",
             Topic::Gate => "gate",
+            Topic::Monitor => "monitor",
+            Topic::Alert => "alert",
         }
     }
 
@@ -35,6 +41,8 @@ impl Topic {
             "deployment" => Some(Topic::Deployment),
             "pipeline" => Some(Topic::Pipeline),
             "gate" => Some(Topic::Gate),
+            "monitor" => Some(Topic::Monitor),
+            "alert" => Some(Topic::Alert),
             _ => None,
         }
     }

@@ -50,6 +50,11 @@ pub enum Missing {
     Artifact(String),
     /// A stored gate evaluation, by id.
     GateEvaluation(i64),
+    Monitor(String),
+    Snapshot {
+        monitor: String,
+        id: i64,
+    },
 }
 
 impl fmt::Display for Missing {
@@ -81,6 +86,10 @@ impl fmt::Display for Missing {
             Self::PipelineRun(id) => write!(f, "Pipeline run '{id}' not found."),
             Self::Artifact(path) => write!(f, "Artifact '{path}' does not exist."),
             Self::GateEvaluation(id) => write!(f, "Gate evaluation {id} not found."),
+            Self::Monitor(name) => write!(f, "Monitor '{name}' not found."),
+            Self::Snapshot { monitor, id } => {
+                write!(f, "Monitor '{monitor}' has no snapshot {id}.")
+            }
         }
     }
 }
@@ -93,6 +102,7 @@ pub enum Taken {
     RegisteredModel(String),
     Deployment(String),
     PipelineRun(String),
+    Monitor(String),
     /// A unique key the engine reported taken, in its own words; callers that know which entity it
     /// is turn it into one of the variants above.
     Key(String),
@@ -105,6 +115,7 @@ impl fmt::Display for Taken {
             Self::RegisteredModel(name) => write!(f, "Registered model '{name}' already exists."),
             Self::Deployment(name) => write!(f, "Deployment '{name}' already exists."),
             Self::PipelineRun(id) => write!(f, "Pipeline run '{id}' already exists."),
+            Self::Monitor(name) => write!(f, "Monitor '{name}' already exists."),
             Self::Key(engine) => write!(f, "Already exists: {engine}"),
         }
     }

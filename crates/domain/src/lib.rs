@@ -16,6 +16,7 @@ pub mod ids;
 pub mod maturity;
 pub mod metric_series;
 pub mod mlmodel;
+pub mod monitor;
 pub mod names;
 pub mod pipeline;
 pub mod registry;

@@ -90,12 +90,26 @@ pub struct PipelinePromotion {
     pub exit_code: Option<i32>,
 }
 
+/// A monitor of a deployment serving the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorEvidence {
+    pub name: String,
+    pub deployment: String,
+    pub rules: usize,
+    /// Its snapshots, and when the newest was taken.
+    pub snapshots: usize,
+    pub last_snapshot_ms: Option<i64>,
+    /// Alerts its rules fired.
+    pub alerts: usize,
+}
+
 /// What the stores hold about one model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Evidence {
     pub versions: Vec<TrackedVersion>,
     pub deployments: Vec<DeploymentEvidence>,
     pub promotions: Vec<PipelinePromotion>,
+    pub monitors: Vec<MonitorEvidence>,
 }
 
 /// One rung, assessed.
@@ -297,18 +311,80 @@ fn level4(e: &Evidence, model: &str) -> Finding {
     }
 }
 
+/// Level 5: a monitor watching a deployment that serves the model, evaluated at least once, with an
+/// alert rule (the monitoring half); and a retraining trigger that fired (the training half, which this
+/// Cairn cannot gather yet).
+fn level5(e: &Evidence, model: &str) -> Finding {
+    let serving: Vec<&str> = e.deployments.iter().map(|d| d.name.as_str()).collect();
+    let watching: Vec<&MonitorEvidence> = e
+        .monitors
+        .iter()
+        .filter(|m| serving.contains(&m.deployment.as_str()))
+        .collect();
+    let ready: Vec<&&MonitorEvidence> = watching
+        .iter()
+        .filter(|m| m.snapshots > 0 && m.rules > 0)
+        .collect();
+    let evidence: Vec<String> = ready
+        .iter()
+        .map(|m| {
+            format!(
+                "monitor {} watches deployment {}: {} snapshot(s), {} alert rule(s), {} alert(s) fired",
+                m.name, m.deployment, m.snapshots, m.rules, m.alerts
+            )
+        })
+        .collect();
+    let mut missing = Vec::new();
+    let mut step = String::new();
+    if ready.is_empty() {
+        let deployment = serving.first().copied().unwrap_or("DEPLOYMENT");
+        if watching.is_empty() {
+            missing.push(format!(
+                "no monitor watches a deployment serving '{model}'"
+            ));
+            step = format!(
+                "Monitor the deployment: cairn monitor create {model}-drift --deployment {deployment} \
+                 --reference training.csv, then cairn monitor alert {model}-drift drift --when \
+                 'dataset.share >= 0.5'"
+            );
+        } else {
+            let m = watching[0];
+            if m.rules == 0 {
+                missing.push(format!("monitor {} has no alert rule", m.name));
+                step = format!(
+                    "Add an alert rule: cairn monitor alert {} drift --when 'dataset.share >= 0.5'",
+                    m.name
+                );
+            }
+            if m.snapshots == 0 {
+                missing.push(format!("monitor {} has not been evaluated", m.name));
+                if step.is_empty() {
+                    step = format!(
+                        "Evaluate it: cairn monitor run {} (or give it --schedule)",
+                        m.name
+                    );
+                }
+            }
+        }
+    }
+    missing.push(
+        "not yet available in this Cairn: a retraining trigger that fired and produced a pipeline run"
+            .into(),
+    );
+    if step.is_empty() {
+        step = "Level 5's retraining triggers are not yet available in this Cairn".into();
+    }
+    Finding {
+        evidence,
+        missing,
+        step,
+    }
+}
+
 /// The evidence later levels need, which this Cairn cannot gather yet.
 fn not_yet(level: u8) -> Finding {
-    let needs = match level {
-        5 => {
-            "a monitor with recent snapshots and an alert rule on the serving deployment, and a retraining \
-             trigger that fired and produced a pipeline run"
-        }
-        _ => {
-            "auth on, the serving alias protected, its version promoted through approval and policy, the \
-             audit chain verifying, lineage complete, a model card"
-        }
-    };
+    let needs = "auth on, the serving alias protected, its version promoted through approval and \
+                 policy, the audit chain verifying, lineage complete, a model card";
     Finding {
         evidence: vec![],
         missing: vec![format!("not yet available in this Cairn: {needs}")],
@@ -327,6 +403,7 @@ pub fn assess(model: &str, e: &Evidence) -> Maturity {
             2 => level2(e, model),
             3 => level3(e, model),
             4 => level4(e, model),
+            5 => level5(e, model),
             n => not_yet(n),
         };
         let below = level + 1 == info.level;

@@ -7,11 +7,12 @@ use anyhow::{Context, bail};
 use cairn_artifacts::ArtifactStore;
 use cairn_artifacts_object_store::ObjectStoreArtifacts;
 use cairn_store::{
-    ChangeLogStore, DeploymentStore, GateStore, PipelineStore, RegistryStore, TrackingStore,
+    ChangeLogStore, DeploymentStore, GateStore, MonitorStore, PipelineStore, RegistryStore,
+    TrackingStore,
 };
 use cairn_store_postgres::PostgresStore;
 use cairn_store_sql::{
-    Signalled, SqlChangeLog, SqlDeployments, SqlGates, SqlPipelines, SqlRegistry,
+    Signalled, SqlChangeLog, SqlDeployments, SqlGates, SqlMonitors, SqlPipelines, SqlRegistry,
 };
 use cairn_store_sqlite::SqliteStore;
 
@@ -63,6 +64,11 @@ impl MetadataStore {
     /// Pipelines' gate evaluations, on the registry's transactions (each with its change-log entry).
     pub(crate) fn gates(&self) -> Arc<dyn GateStore> {
         Arc::new(SqlGates::new(self.sql.clone()))
+    }
+
+    /// Monitors, snapshots, alerts and delayed labels, on the control plane's transactions.
+    pub(crate) fn monitors(&self) -> Arc<dyn MonitorStore> {
+        Arc::new(SqlMonitors::new(self.sql.clone()))
     }
 
     /// The control plane's change log, which every registry and deployment write appends to.

@@ -105,3 +105,41 @@ impl ModelFiles for StoredModels {
 pub(crate) fn in_process(deployments: Deployments, log: ChangeLog) -> Arc<dyn ControlPlane> {
     Arc::new(InProcess { deployments, log })
 }
+
+/// How often the monitor scheduler looks for due slots.
+const SCHEDULER_TICK: Duration = Duration::from_secs(1);
+
+/// Evaluates scheduled monitors at each cron slot. Every server runs this; the store keeps one snapshot
+/// per (monitor, slot), so a slot another server already evaluated is skipped. Runs forever.
+pub(crate) async fn run_monitor_scheduler(monitors: cairn_service::Monitors) {
+    // Slots before a monitor's last snapshot (or its creation) are never evaluated.
+    let mut last: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    loop {
+        tokio::time::sleep(SCHEDULER_TICK).await;
+        let list = match monitors.list().await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "listing monitors");
+                continue;
+            }
+        };
+        let now = cairn_domain::time::now_millis();
+        for m in list {
+            let Some(cron) = m.spec.schedule.as_deref() else {
+                continue;
+            };
+            let after = *last.entry(m.name.clone()).or_insert(m.updated_ms.max(now - 1000));
+            let Some(slot) = cairn_service::next_slot(cron, after, now) else {
+                continue;
+            };
+            last.insert(m.name.clone(), slot);
+            match monitors.run(&m.name, Some(slot), "scheduler").await {
+                Ok((s, alerts)) => tracing::info!(
+                    monitor = %m.name, snapshot = s.id, alerts = alerts.len(), "monitor evaluated"
+                ),
+                Err(cairn_service::ServiceError::AlreadyExists(_)) => {}
+                Err(e) => tracing::warn!(monitor = %m.name, error = %e, "monitor evaluation failed"),
+            }
+        }
+    }
+}

@@ -5,6 +5,7 @@
 //!
 //! The only crate that knows every concrete engine; everything below it sees traits.
 
+mod alerts;
 mod backends;
 mod config;
 mod control;

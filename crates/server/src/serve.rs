@@ -10,7 +10,8 @@ use axum::http::HeaderName;
 use axum::serve::ListenerExt;
 use cairn_mlflow::{ARTIFACT_SCHEME, MlflowState};
 use cairn_service::{
-    Actor, Artifacts, ChangeLog, Deployments, MaturityTracker, Pipelines, Registry, Tracking,
+    Actor, Artifacts, ChangeLog, Deployments, MaturityTracker, Monitors, Pipelines, Registry,
+    Tracking,
 };
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -55,7 +56,22 @@ impl Server {
         };
         let change_log = ChangeLog::new(store.change_log());
         let change_log_handle = change_log.clone();
-        let maturity = MaturityTracker::new(&deployments, store.change_log(), store.pipelines());
+        let maturity = MaturityTracker::new(
+            &deployments,
+            store.change_log(),
+            store.pipelines(),
+            store.monitors(),
+        );
+        let monitors = Monitors::new(
+            store.monitors(),
+            deployments.clone(),
+            registry.clone(),
+            state.tracking.clone(),
+            state.artifacts.clone(),
+            ARTIFACT_SCHEME,
+            Arc::new(crate::alerts::Deliveries::new()),
+        );
+        tokio::spawn(control::run_monitor_scheduler(monitors.clone()));
         let listener = listen(&config.host, config.port, started, "cairn server listening").await?;
         // The controller rolls out alias moves; the embedded serving follows the deployments in-process,
         // both woken by this process's commits (and, for other servers' writes, by polling the log).
@@ -89,7 +105,9 @@ impl Server {
                 maturity,
                 pipelines,
                 gates: cairn_service::GateRecords::new(store.gates(), store.registry()),
+                monitors: monitors.clone(),
             })
+            .route("/metrics", axum::routing::get(move || metrics(monitors.clone())))
             .merge(cairn_mlflow::router(state))
             .merge(serving)
             .merge(web),
@@ -129,6 +147,16 @@ impl Server {
         tracing::info!("cairn server stopped");
         Ok(())
     }
+}
+
+/// `GET /metrics`: the serving's metrics, then every monitor's latest snapshot as gauges.
+async fn metrics(monitors: Monitors) -> String {
+    let mut text = cairn_serving::render_metrics();
+    match monitors.gauges().await {
+        Ok(gauges) => text.push_str(&gauges),
+        Err(e) => tracing::warn!(error = %e, "reading monitor gauges"),
+    }
+    text
 }
 
 /// Binds `host:port` and logs that the server is up, with how long start-up took.

@@ -18,6 +18,7 @@ mod gates;
 mod logged_models;
 mod logging;
 mod maturity;
+mod monitoring;
 mod pipelines;
 mod registry;
 mod registry_sources;
@@ -39,6 +40,10 @@ pub use gates::{GateRecords, MAX_GATE_EVALUATIONS};
 pub use logged_models::{LoggedModelSearch, NewModel};
 pub use logging::{HistoryPage, MetricHistoryRequest};
 pub use maturity::{MaturityTracker, Overview, Reached};
+pub use monitoring::{
+    AlertSink, LabelRequest, MAX_LABELS, MAX_LIST, MAX_REFERENCE_BYTES, Monitors, StoredReference,
+    next_slot,
+};
 pub use pipelines::{MAX_CACHE_ENTRY_BYTES, MAX_PIPELINE_RUNS, Pipelines, RegisterRequest};
 pub use registry::{Actor, HistoryRequest, NewVersionRequest, Registry, RegistrySearch};
 pub use runs::NewRunRequest;

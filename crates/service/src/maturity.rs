@@ -9,10 +9,11 @@ use cairn_domain::RunId;
 use cairn_domain::change_log::{ChangeEntry, Topic};
 use cairn_domain::deployment::{Deployment, DeploymentEventKind, Target};
 use cairn_domain::maturity::{
-    DeploymentEvidence, Evidence, Maturity, PipelinePromotion, TrackedVersion, assess,
+    DeploymentEvidence, Evidence, Maturity, MonitorEvidence, PipelinePromotion, TrackedVersion,
+    assess,
 };
 use cairn_domain::pipeline::PipelineRun;
-use cairn_store::{ChangeLogStore, DeploymentStore, EventQuery, PipelineStore};
+use cairn_store::{ChangeLogStore, DeploymentStore, EventQuery, MonitorStore, PipelineStore};
 use std::sync::Arc;
 
 use crate::{Deployments, Registry, ServiceResult};
@@ -47,6 +48,7 @@ pub struct MaturityTracker {
     deployments: Arc<dyn DeploymentStore>,
     change_log: Arc<dyn ChangeLogStore>,
     pipelines: Arc<dyn PipelineStore>,
+    monitors: Arc<dyn MonitorStore>,
 }
 
 /// Runs are fetched this many at a time.
@@ -57,12 +59,14 @@ impl MaturityTracker {
         deployments: &Deployments,
         change_log: Arc<dyn ChangeLogStore>,
         pipelines: Arc<dyn PipelineStore>,
+        monitors: Arc<dyn MonitorStore>,
     ) -> Self {
         Self {
             registry: deployments.registry.clone(),
             deployments: deployments.store.clone(),
             change_log,
             pipelines,
+            monitors,
         }
     }
 
@@ -138,12 +142,44 @@ impl MaturityTracker {
             }
         }
         let rollouts = self.rollouts().await?;
-        for d in self.deployments.list_deployments().await? {
+        let deployments = self.deployments.list_deployments().await?;
+        let serves: HashMap<&str, &str> = deployments
+            .iter()
+            .map(|d| (d.name.as_str(), d.state.serving.primary.name.as_str()))
+            .collect();
+        let activity: HashMap<String, cairn_store::MonitorActivity> = self
+            .monitors
+            .monitor_activity()
+            .await?
+            .into_iter()
+            .map(|a| (a.monitor.clone(), a))
+            .collect();
+        for m in self.monitors.list_monitors().await? {
+            let Some(model) = serves.get(m.spec.deployment.as_str()) else {
+                continue;
+            };
+            if only.is_some_and(|n| n != *model) {
+                continue;
+            }
+            let a = activity.get(&m.name);
+            out.entry((*model).to_owned())
+                .or_default()
+                .monitors
+                .push(MonitorEvidence {
+                    name: m.name.clone(),
+                    deployment: m.spec.deployment.clone(),
+                    rules: m.spec.rules.len(),
+                    snapshots: a.map_or(0, |a| a.snapshots),
+                    last_snapshot_ms: a.and_then(|a| a.last_snapshot_ms),
+                    alerts: a.map_or(0, |a| a.alerts),
+                });
+        }
+        for d in &deployments {
             let primary = &d.state.serving.primary;
             if only.is_some_and(|n| n != primary.name) {
                 continue;
             }
-            let evidence = deployment_evidence(&d, &rollouts);
+            let evidence = deployment_evidence(d, &rollouts);
             out.entry(primary.name.clone())
                 .or_default()
                 .deployments

@@ -83,8 +83,8 @@ fn engine_status(e: &EngineError) -> StatusCode {
 type Eps = State<Arc<Endpoints>>;
 
 /// The routes. `/ping` (MLflow's scoring-server liveness probe) is always answered; `standalone` adds
-/// what a process serving one model answers at its root: `/invocations`, `/health` (inside
-/// `cairn server` these need a name or belong to the tracking API).
+/// what a process serving one model answers at its root: `/invocations`, `/health`, `/metrics` (inside
+/// `cairn server` these need a name, belong to the tracking API, or carry the server's gauges too).
 pub fn router(endpoints: Arc<Endpoints>, standalone: bool) -> Router {
     let mut r = Router::new()
         .route("/v2", get(server_metadata))
@@ -112,10 +112,10 @@ pub fn router(endpoints: Arc<Endpoints>, standalone: bool) -> Router {
             "/serving-endpoints/{name}/invocations",
             post(invocations_named),
         )
-        .route("/metrics", get(|| async { telemetry::render() }))
         .route("/ping", get(|| async { "" }));
     if standalone {
         r = r
+            .route("/metrics", get(|| async { telemetry::render() }))
             .route("/invocations", post(invocations))
             .route("/health", get(|| async { "OK" }));
     }

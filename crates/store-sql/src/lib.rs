@@ -48,6 +48,7 @@ mod columns;
 mod deployments;
 mod errors;
 mod experiments;
+mod monitors;
 mod fetch;
 mod gates;
 mod inputs;
@@ -75,6 +76,7 @@ pub use experiments::{
 pub use fetch::Fetch;
 pub use gates::SqlGates;
 pub use logged_models::{load_active_model, load_active_models, load_model, model_artifact_uri};
+pub use monitors::SqlMonitors;
 pub use metrics::{Point, history_metric, history_query, metric_statements, points};
 pub use pipelines::SqlPipelines;
 pub use registry::{RegistryDb, Row, SqlRegistry, Tx, Val};

@@ -3,13 +3,14 @@
 //! see SQL.
 //!
 //! Key types: [`TrackingStore`] (experiments, runs, metrics, datasets, logged models), [`RegistryStore`]
-//! (registered models, versions, aliases and their change log), [`DeploymentStore`] (deployments and their history), [`PipelineStore`] (registered pipelines and pipeline runs), [`ChangeLogStore`] (the control plane's one change log), [`GateStore`] (pipelines' gate evaluations) and [`StoreError`].
+//! (registered models, versions, aliases and their change log), [`DeploymentStore`] (deployments and their history), [`PipelineStore`] (registered pipelines and pipeline runs), [`ChangeLogStore`] (the control plane's one change log), [`GateStore`] (pipelines' gate evaluations), [`MonitorStore`] (monitors, snapshots, alerts, delayed labels) and [`StoreError`].
 //! Depends only on `cairn-domain`.
 
 mod change_log;
 mod deployments;
 mod error;
 mod gates;
+mod monitors;
 mod pipelines;
 mod registry;
 mod tracking;
@@ -18,6 +19,7 @@ pub use change_log::ChangeLogStore;
 pub use deployments::{DeploymentChange, DeploymentStore};
 pub use error::StoreError;
 pub use gates::{GateQuery, GateStore};
+pub use monitors::{Label, MonitorActivity, MonitorStore};
 pub use pipelines::{NewPipelineRun, NewPipelineVersion, PipelineRunEnd, PipelineStore};
 pub use registry::{EventQuery, NewModelVersion, RegistryStore};
 pub use tracking::{
