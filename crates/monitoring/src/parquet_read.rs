@@ -1,0 +1,182 @@
+//! Parquet to [`Table`], batch by batch: numeric arrow types become numbers (nulls NaN; integer types
+//! integer-typed when null-free, as pandas reads them), text, dictionary-encoded text and booleans
+//! (`True`/`False`, as pandas prints them) become categories. Other types (timestamps, dates, nested) are
+//! left out, as Evidently leaves a timestamp column out of drift.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
+};
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType};
+use arrow_schema::DataType;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::reader::ChunkReader;
+
+use crate::InputError;
+use crate::table::{CategoriesBuilder, Column, MISSING, Table, Values};
+
+enum Builder {
+    Numeric { values: Vec<f64>, integer: bool },
+    Text(CategoriesBuilder),
+    Skip,
+}
+
+pub fn read<T: ChunkReader + 'static>(source: T, what: &str) -> Result<Table, InputError> {
+    let malformed = |e: &dyn std::fmt::Display| InputError::Malformed {
+        what: what.into(),
+        reason: e.to_string(),
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(source).map_err(|e| malformed(&e))?;
+    let schema = builder.schema().clone();
+    let rows = builder.metadata().file_metadata().num_rows().max(0) as usize;
+    let reader = builder
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(|e| malformed(&e))?;
+    let mut builders: Vec<Builder> = schema
+        .fields()
+        .iter()
+        .map(|f| match kind(f.data_type()) {
+            Kind::Numeric(integer) => Builder::Numeric {
+                values: Vec::with_capacity(rows),
+                integer,
+            },
+            Kind::Text => Builder::Text(CategoriesBuilder::default()),
+            Kind::Skip => Builder::Skip,
+        })
+        .collect();
+    for batch in reader {
+        let batch = batch.map_err(|e| malformed(&e))?;
+        for (b, array) in builders.iter_mut().zip(batch.columns()) {
+            append(b, array).map_err(|e| malformed(&e))?;
+        }
+    }
+    let columns = schema
+        .fields()
+        .iter()
+        .zip(builders)
+        .filter_map(|(f, b)| {
+            let name = f.name().clone();
+            match b {
+                Builder::Numeric { values, integer } => Some(Column {
+                    name,
+                    values: Values::Numeric(values),
+                    integer,
+                }),
+                Builder::Text(b) => Some(Column {
+                    name,
+                    values: Values::Categorical(b.finish()),
+                    integer: false,
+                }),
+                Builder::Skip => None,
+            }
+        })
+        .collect();
+    Ok(Table { columns })
+}
+
+enum Kind {
+    Numeric(bool),
+    Text,
+    Skip,
+}
+
+fn kind(t: &DataType) -> Kind {
+    use DataType::*;
+    match t {
+        Float16 | Float32 | Float64 => Kind::Numeric(false),
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 => Kind::Numeric(true),
+        Utf8 | LargeUtf8 | Utf8View | Boolean => Kind::Text,
+        Dictionary(_, v) if matches!(**v, Utf8 | LargeUtf8 | Utf8View) => Kind::Text,
+        _ => Kind::Skip,
+    }
+}
+
+fn append(b: &mut Builder, array: &ArrayRef) -> Result<(), String> {
+    match b {
+        Builder::Skip => Ok(()),
+        Builder::Numeric { values, integer } => {
+            if array.null_count() > 0 {
+                *integer = false;
+            }
+            match array.data_type() {
+                DataType::Float64 => push_num::<Float64Type>(values, array),
+                DataType::Float32 => push_num::<Float32Type>(values, array),
+                DataType::Int8 => push_num::<Int8Type>(values, array),
+                DataType::Int16 => push_num::<Int16Type>(values, array),
+                DataType::Int32 => push_num::<Int32Type>(values, array),
+                DataType::Int64 => push_num::<Int64Type>(values, array),
+                DataType::UInt8 => push_num::<UInt8Type>(values, array),
+                DataType::UInt16 => push_num::<UInt16Type>(values, array),
+                DataType::UInt32 => push_num::<UInt32Type>(values, array),
+                DataType::UInt64 => push_num::<UInt64Type>(values, array),
+                other => return Err(format!("unsupported numeric type {other}")),
+            }
+            Ok(())
+        }
+        Builder::Text(b) => push_text(b, array),
+    }
+}
+
+fn push_num<T: ArrowPrimitiveType>(out: &mut Vec<f64>, array: &ArrayRef)
+where
+    T::Native: ToF64,
+{
+    let a = array.as_primitive::<T>();
+    if a.null_count() == 0 {
+        out.extend(a.values().iter().map(|v| v.to_f64()));
+    } else {
+        out.extend(a.iter().map(|v| v.map_or(f64::NAN, |v| v.to_f64())));
+    }
+}
+
+/// Lossless-enough widening to `f64` for every primitive Parquet hands us.
+trait ToF64: Copy {
+    fn to_f64(self) -> f64;
+}
+macro_rules! to_f64 {
+    ($($t:ty),*) => { $(impl ToF64 for $t { fn to_f64(self) -> f64 { self as f64 } })* };
+}
+to_f64!(f32, f64, i8, i16, i32, i64, u8, u16, u32, u64);
+
+fn push_text(b: &mut CategoriesBuilder, array: &ArrayRef) -> Result<(), String> {
+    match array.data_type() {
+        DataType::Utf8 => array.as_string::<i32>().iter().for_each(|v| b.push(v)),
+        DataType::LargeUtf8 => array.as_string::<i64>().iter().for_each(|v| b.push(v)),
+        DataType::Utf8View => array.as_string_view().iter().for_each(|v| b.push(v)),
+        DataType::Boolean => array
+            .as_boolean()
+            .iter()
+            .for_each(|v| b.push(v.map(|x| if x { "True" } else { "False" }))),
+        DataType::Dictionary(k, _) => {
+            let d = array.as_any_dictionary();
+            let dict_values = d.values().clone();
+            let mut codes = CategoriesBuilder::default();
+            push_text(&mut codes, &dict_values)?;
+            let local = codes.finish();
+            let map: Vec<u32> = local
+                .codes
+                .iter()
+                .map(|&c| {
+                    if c == MISSING {
+                        MISSING
+                    } else {
+                        b.code_of(&local.levels[c as usize])
+                    }
+                })
+                .collect();
+            let keys = d.normalized_keys();
+            for (row, key) in keys.into_iter().enumerate() {
+                b.push_code(if d.keys().is_null(row) {
+                    MISSING
+                } else {
+                    map.get(key).copied().unwrap_or(MISSING)
+                });
+            }
+            let _ = k;
+        }
+        other => return Err(format!("unsupported text type {other}")),
+    }
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! The crate's statistics against outside values: SciPy's and Evidently 0.7.23's own numbers on the
+//! shared drift fixtures.
+
+mod fixtures;
