@@ -107,7 +107,9 @@ async fn put_monitor(
     if body.reference.is_empty() {
         return Err(ApiError::missing("reference"));
     }
-    let spec = body.into_spec().map_err(|e| ApiError::invalid(e.to_string()))?;
+    let spec = body
+        .into_spec()
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
     let stored = m.put(name, spec, replace, actor).await?;
     Ok(Json(MonitorResponse {
         monitor: MonitorDto::full(&stored),

@@ -197,7 +197,10 @@ pub async fn run(cmd: MonitorCommand) -> anyhow::Result<Outcome> {
             let m = api.monitor(&a.name).await?;
             let latest = api.snapshots(&a.name, 1, false).await?;
             if cmd.json {
-                println!("{}", json!({ "monitor": m, "latest_snapshot": latest.first() }));
+                println!(
+                    "{}",
+                    json!({ "monitor": m, "latest_snapshot": latest.first() })
+                );
             } else {
                 println!("{}", describe(&m));
                 for r in &m.rules {
@@ -366,8 +369,8 @@ async fn report(api: &cairn_client::Client, a: ReportArgs) -> anyhow::Result<Out
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    let parsed: cairn_monitoring::Report = serde_json::from_value(report.clone())
-        .context("reading the snapshot's report")?;
+    let parsed: cairn_monitoring::Report =
+        serde_json::from_value(report.clone()).context("reading the snapshot's report")?;
     if let Some(path) = &a.html {
         let title = format!("Monitor {} — snapshot {}", a.name, snapshot.id);
         std::fs::write(path, cairn_monitoring::html::render(&parsed, &title))
@@ -380,7 +383,9 @@ async fn report(api: &cairn_client::Client, a: ReportArgs) -> anyhow::Result<Out
             c["column"].as_str().unwrap_or("?"),
             c["method"].as_str().unwrap_or("?"),
             c["score"].as_f64().unwrap_or(f64::NAN),
-            c["threshold"].as_f64().map_or("?".into(), |t| t.to_string()),
+            c["threshold"]
+                .as_f64()
+                .map_or("?".into(), |t| t.to_string()),
             if c["drifted"].as_bool() == Some(true) {
                 "DRIFT"
             } else {
@@ -456,7 +461,11 @@ fn describe_snapshot(s: &SnapshotDto) -> String {
     if let (Some(share), Some(drifted)) = (v("dataset.share"), v("dataset.drifted")) {
         out.push_str(&format!(
             ", drift share {share:.3} ({})",
-            if drifted > 0.0 { "DATASET DRIFT" } else { "no dataset drift" }
+            if drifted > 0.0 {
+                "DATASET DRIFT"
+            } else {
+                "no dataset drift"
+            }
         ));
     }
     if let Some(acc) = v("accuracy") {

@@ -5,17 +5,17 @@
 use std::time::Duration;
 
 use cairn_contract::{
+    AlertDto, AlertsResponse, FeedbackBody, FeedbackResponse, MonitorBody, MonitorDto,
+    MonitorResponse, MonitorsResponse, ReferenceResponse, RunMonitorResponse, SnapshotDto,
+    SnapshotResponse, SnapshotsResponse,
+};
+use cairn_contract::{
     AliasBody, AliasResponse, ChangesResponse, DeploymentBody, DeploymentDto, DeploymentEventDto,
     DeploymentEventsResponse, DeploymentResponse, DeploymentsResponse, ErrorBody, ErrorCode,
     EventDto, EventsResponse, FinishPipelineRunBody, GateEvaluationBody, GateEvaluationDto,
     GateEvaluationResponse, GateEvaluationsResponse, MaturityDto, MaturityListResponse,
     MissingObjectsResponse, ObjectsBody, PipelineDto, PipelineResponse, PipelineRunDto,
     PipelineRunResponse, PipelinesResponse, RegisterPipelineBody, StartPipelineRunBody,
-};
-use cairn_contract::{
-    AlertDto, AlertsResponse, FeedbackBody, FeedbackResponse, MonitorBody, MonitorDto,
-    MonitorResponse, MonitorsResponse, ReferenceResponse, RunMonitorResponse, SnapshotDto,
-    SnapshotResponse, SnapshotsResponse,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -562,7 +562,11 @@ impl Client {
     }
 
     /// Fired alerts, newest first; of one monitor when named.
-    pub async fn alerts(&self, monitor: Option<&str>, max_results: usize) -> ClientResult<Vec<AlertDto>> {
+    pub async fn alerts(
+        &self,
+        monitor: Option<&str>,
+        max_results: usize,
+    ) -> ClientResult<Vec<AlertDto>> {
         let mut query = vec![("max_results", max_results.to_string())];
         if let Some(m) = monitor {
             query.push(("monitor", m.to_owned()));
@@ -574,7 +578,9 @@ impl Client {
     /// Sends delayed labels for a deployment's logged predictions.
     pub async fn feedback(&self, deployment: &str, body: &FeedbackBody) -> ClientResult<usize> {
         let path = format!("/deployments/{}/feedback", encode_segment(deployment));
-        let r: FeedbackResponse = self.send(Method::POST, &path, &[], Some(body), CALL).await?;
+        let r: FeedbackResponse = self
+            .send(Method::POST, &path, &[], Some(body), CALL)
+            .await?;
         Ok(r.accepted)
     }
 }

@@ -339,9 +339,7 @@ fn level5(e: &Evidence, model: &str) -> Finding {
     if ready.is_empty() {
         let deployment = serving.first().copied().unwrap_or("DEPLOYMENT");
         if watching.is_empty() {
-            missing.push(format!(
-                "no monitor watches a deployment serving '{model}'"
-            ));
+            missing.push(format!("no monitor watches a deployment serving '{model}'"));
             step = format!(
                 "Monitor the deployment: cairn monitor create {model}-drift --deployment {deployment} \
                  --reference training.csv, then cairn monitor alert {model}-drift drift --when \

@@ -133,9 +133,7 @@ impl MonitorSpec {
         if let Some(s) = self.drift.drift_share
             && !(s > 0.0 && s <= 1.0)
         {
-            return Err(DomainError::invalid(
-                "the drift share must be in (0, 1]",
-            ));
+            return Err(DomainError::invalid("the drift share must be in (0, 1]"));
         }
         if let Some(c) = &self.drift.correction
             && !matches!(c.as_str(), "bonferroni" | "bh")
@@ -435,7 +433,12 @@ pub fn parse_duration(text: &str) -> Result<i64, DomainError> {
 
 /// The shortest of `1d`, `3h`, `15m`, `90s`, `250ms` that is exact.
 pub fn format_duration(ms: i64) -> String {
-    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] {
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+    ] {
         if ms >= size && ms % size == 0 {
             return format!("{}{unit}", ms / size);
         }
@@ -456,8 +459,14 @@ mod tests {
         let c = Condition::parse("dataset.share >= 0.3").unwrap();
         assert_eq!(c.path, "dataset.share");
         assert_eq!(c.op, Op::Ge);
-        assert_eq!(c.holds(&values(&[("dataset.share", 0.3)])), Some((true, 0.3)));
-        assert_eq!(c.holds(&values(&[("dataset.share", 0.2)])), Some((false, 0.2)));
+        assert_eq!(
+            c.holds(&values(&[("dataset.share", 0.3)])),
+            Some((true, 0.3))
+        );
+        assert_eq!(
+            c.holds(&values(&[("dataset.share", 0.2)])),
+            Some((false, 0.2))
+        );
         assert_eq!(c.holds(&values(&[])), None);
         let c = Condition::parse("accuracy<0.85").unwrap();
         assert_eq!((c.path.as_str(), c.op, c.value), ("accuracy", Op::Lt, 0.85));
@@ -486,8 +495,20 @@ mod tests {
         assert_eq!(fired[0].value, 0.6);
         // Within the cooldown of the last alert: nothing; after it: again.
         let last = BTreeMap::from([("drift".to_string(), 10_000)]);
-        assert!(firing(std::slice::from_ref(&rule), &hot, &[hot.clone()], &last, 10_500).is_empty());
-        assert_eq!(firing(&[rule], &hot, &[hot.clone()], &last, 11_000).len(), 1);
+        assert!(
+            firing(
+                std::slice::from_ref(&rule),
+                &hot,
+                &[hot.clone()],
+                &last,
+                10_500
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            firing(&[rule], &hot, &[hot.clone()], &last, 11_000).len(),
+            1
+        );
     }
 
     #[test]

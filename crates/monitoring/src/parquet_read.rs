@@ -1,15 +1,16 @@
 //! Parquet to [`Table`], batch by batch: numeric arrow types become numbers (nulls NaN; integer types
 //! integer-typed when null-free, as pandas reads them), text, dictionary-encoded text and booleans
-//! (`True`/`False`, as pandas prints them) become categories. Other types (timestamps, dates, nested) are
-//! left out, as Evidently leaves a timestamp column out of drift.
+//! (`True`/`False`, as pandas prints them) become categories; timestamps become milliseconds since the
+//! epoch (so a window's `timestamp` column can be sliced). Other types (dates, nested) are left out.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
+    Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type,
     UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, ArrayRef, ArrowPrimitiveType};
-use arrow_schema::DataType;
+use arrow_schema::{DataType, TimeUnit};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::ChunkReader;
 
@@ -87,6 +88,7 @@ fn kind(t: &DataType) -> Kind {
     match t {
         Float16 | Float32 | Float64 => Kind::Numeric(false),
         Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 => Kind::Numeric(true),
+        Timestamp(_, _) => Kind::Numeric(false),
         Utf8 | LargeUtf8 | Utf8View | Boolean => Kind::Text,
         Dictionary(_, v) if matches!(**v, Utf8 | LargeUtf8 | Utf8View) => Kind::Text,
         _ => Kind::Skip,
@@ -111,6 +113,31 @@ fn append(b: &mut Builder, array: &ArrayRef) -> Result<(), String> {
                 DataType::UInt16 => push_num::<UInt16Type>(values, array),
                 DataType::UInt32 => push_num::<UInt32Type>(values, array),
                 DataType::UInt64 => push_num::<UInt64Type>(values, array),
+                DataType::Timestamp(unit, _) => {
+                    let start = values.len();
+                    let per_ms = match unit {
+                        TimeUnit::Second => {
+                            push_num::<TimestampSecondType>(values, array);
+                            1e-3
+                        }
+                        TimeUnit::Millisecond => {
+                            push_num::<TimestampMillisecondType>(values, array);
+                            1.0
+                        }
+                        TimeUnit::Microsecond => {
+                            push_num::<TimestampMicrosecondType>(values, array);
+                            1e3
+                        }
+                        TimeUnit::Nanosecond => {
+                            push_num::<TimestampNanosecondType>(values, array);
+                            1e6
+                        }
+                    };
+                    if per_ms != 1.0 {
+                        values[start..].iter_mut().for_each(|v| *v /= per_ms);
+                    }
+                    *integer = false;
+                }
                 other => return Err(format!("unsupported numeric type {other}")),
             }
             Ok(())

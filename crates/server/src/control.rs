@@ -128,7 +128,9 @@ pub(crate) async fn run_monitor_scheduler(monitors: cairn_service::Monitors) {
             let Some(cron) = m.spec.schedule.as_deref() else {
                 continue;
             };
-            let after = *last.entry(m.name.clone()).or_insert(m.updated_ms.max(now - 1000));
+            let after = *last
+                .entry(m.name.clone())
+                .or_insert(m.updated_ms.max(now - 1000));
             let Some(slot) = cairn_service::next_slot(cron, after, now) else {
                 continue;
             };
@@ -138,7 +140,9 @@ pub(crate) async fn run_monitor_scheduler(monitors: cairn_service::Monitors) {
                     monitor = %m.name, snapshot = s.id, alerts = alerts.len(), "monitor evaluated"
                 ),
                 Err(cairn_service::ServiceError::AlreadyExists(_)) => {}
-                Err(e) => tracing::warn!(monitor = %m.name, error = %e, "monitor evaluation failed"),
+                Err(e) => {
+                    tracing::warn!(monitor = %m.name, error = %e, "monitor evaluation failed")
+                }
             }
         }
     }

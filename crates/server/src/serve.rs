@@ -107,7 +107,10 @@ impl Server {
                 gates: cairn_service::GateRecords::new(store.gates(), store.registry()),
                 monitors: monitors.clone(),
             })
-            .route("/metrics", axum::routing::get(move || metrics(monitors.clone())))
+            .route(
+                "/metrics",
+                axum::routing::get(move || metrics(monitors.clone())),
+            )
             .merge(cairn_mlflow::router(state))
             .merge(serving)
             .merge(web),

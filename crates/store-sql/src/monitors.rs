@@ -277,7 +277,9 @@ impl MonitorStore for SqlMonitors {
                     topic_seq: id,
                     actor: &change.actor,
                     timestamp_ms: change.at_ms,
-                    detail: Some(json!({"snapshot_id": id, "slot_ms": snapshot.slot_ms, "values": summary})),
+                    detail: Some(
+                        json!({"snapshot_id": id, "slot_ms": snapshot.slot_ms, "values": summary}),
+                    ),
                 },
             )
             .await?;

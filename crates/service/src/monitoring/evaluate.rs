@@ -173,7 +173,9 @@ impl Monitors {
             values,
             ..
         } = done;
-        let window_start = report["window"]["start_ms"].as_i64().unwrap_or(window_start_ms);
+        let window_start = report["window"]["start_ms"]
+            .as_i64()
+            .unwrap_or(window_start_ms);
         let earlier: Vec<BTreeMap<String, f64>> = self
             .store
             .list_snapshots(name, 1000.min(max_for(&monitor)), None)
@@ -211,7 +213,11 @@ impl Monitors {
     async fn add_training_metrics(&self, done: &mut Evaluated) {
         let mut training = Map::new();
         for (model, version) in &done.versions {
-            let Ok(v) = self.registry.get_model_version(model, &version.to_string()).await else {
+            let Ok(v) = self
+                .registry
+                .get_model_version(model, &version.to_string())
+                .await
+            else {
                 continue;
             };
             let Some(run_id) = v.run_id.as_deref().filter(|r| !r.is_empty()) else {
@@ -284,7 +290,10 @@ fn evaluate(inputs: Inputs) -> ServiceResult<Evaluated> {
         )));
     }
     let current = take(&all, &keep);
-    let first = keep.iter().map(|&i| stamps[i]).fold(f64::INFINITY, f64::min);
+    let first = keep
+        .iter()
+        .map(|&i| stamps[i])
+        .fold(f64::INFINITY, f64::min);
     let drift_columns: Vec<String> = match &monitor.spec.drift.columns {
         Some(c) => c.clone(),
         None => {
@@ -330,7 +339,8 @@ fn evaluate(inputs: Inputs) -> ServiceResult<Evaluated> {
         ..DriftOptions::default()
     };
     let report = drift_report(&reference, &current, &opts).map_err(invalid)?;
-    let mut report = serde_json::to_value(&report).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let mut report =
+        serde_json::to_value(&report).map_err(|e| ServiceError::Internal(e.to_string()))?;
     let rows = current.rows();
     let (performance, labelled) = performance(&monitor, &current, &labels);
     let versions = model_versions(&current);

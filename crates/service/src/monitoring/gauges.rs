@@ -40,7 +40,11 @@ pub(super) fn render(monitors: &[Monitor], latest: &[Snapshot], alerts: &[Alert]
         let Some(dep) = deployment.get(s.monitor.as_str()) else {
             continue;
         };
-        let base = format!("monitor=\"{}\",deployment=\"{}\"", label(&s.monitor), label(dep));
+        let base = format!(
+            "monitor=\"{}\",deployment=\"{}\"",
+            label(&s.monitor),
+            label(dep)
+        );
         metrics
             .entry(metric_name(&["snapshot_timestamp_seconds"]))
             .or_default()
@@ -54,7 +58,10 @@ pub(super) fn render(monitors: &[Monitor], latest: &[Snapshot], alerts: &[Alert]
                     ),
                     None => continue,
                 },
-                None => (metric_name(&key.split('.').collect::<Vec<_>>()), base.clone()),
+                None => (
+                    metric_name(&key.split('.').collect::<Vec<_>>()),
+                    base.clone(),
+                ),
             };
             metrics
                 .entry(name)

@@ -45,10 +45,7 @@ impl Monitors {
             .map_err(|e| ServiceError::Internal(e.to_string()))??;
         let chunk: Result<bytes::Bytes, std::convert::Infallible> = Ok(bytes);
         self.artifacts
-            .upload(
-                &format!("{UPLOADS}/{file}"),
-                futures::stream::iter([chunk]),
-            )
+            .upload(&format!("{UPLOADS}/{file}"), futures::stream::iter([chunk]))
             .await?;
         Ok(StoredReference {
             uri: format!("upload:{file}"),
