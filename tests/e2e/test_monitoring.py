@@ -206,7 +206,10 @@ def test_drift_in_traffic_fires_a_signed_webhook_and_feedback_gives_accuracy(cai
     series = requests.get(f"{base}{API}/monitors/{monitor}/snapshots", timeout=10).json()["snapshots"]
     assert [s["id"] for s in series][:1] == [drifted["snapshot"]["id"]] and len(series) >= 3
     metrics = requests.get(f"{base}/metrics", timeout=10).text
-    assert f'cairn_monitor_dataset_share{{monitor="{monitor}",deployment="{dep}"}} {values["dataset.share"]}' in metrics
+    share = f'cairn_monitor_dataset_share{{monitor="{monitor}",deployment="{dep}"}} '
+    line = next(l for l in metrics.splitlines() if l.startswith(share))
+    assert float(line[len(share):]) == values["dataset.share"]
+    assert f'cairn_prediction_log_rows_total{{deployment="{dep}"}}' in metrics
     assert f'cairn_monitor_column_score{{monitor="{monitor}",deployment="{dep}",column="petal_length"}}' in metrics
 
     # The same report as `cairn drift` writes, from the snapshot: exit 1 on dataset drift.

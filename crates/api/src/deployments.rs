@@ -34,6 +34,7 @@ fn request(body: DeploymentBody) -> Result<(Option<String>, DeploymentRequest), 
             model,
             canary,
             weight,
+            log_sample: body.log_sample,
         },
     ))
 }

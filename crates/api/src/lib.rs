@@ -80,7 +80,8 @@ pub const PREFIX: &str = "/api/cairn/v1";
         monitors::snapshots,
         monitors::snapshot,
         monitors::alerts,
-        monitors::feedback
+        monitors::feedback,
+        monitors::predictions
     ),
     components(schemas(
         cairn_contract::EventDto,
@@ -134,6 +135,7 @@ pub const PREFIX: &str = "/api/cairn/v1";
         cairn_contract::LabelDto,
         cairn_contract::FeedbackBody,
         cairn_contract::FeedbackResponse,
+        cairn_contract::PredictionBatchResponse,
     )),
     tags(
         (name = "change log", description = "The control plane's one change log, with a global sequence"),
@@ -247,6 +249,12 @@ pub fn router(s: NativeApi) -> Router {
         .route(
             "/deployments/{name}/feedback",
             post(monitors::feedback).layer(DefaultBodyLimit::max(64 << 20)),
+        )
+        .route(
+            "/deployments/{name}/predictions",
+            post(monitors::predictions).layer(DefaultBodyLimit::max(
+                usize::try_from(cairn_service::MAX_PREDICTION_BATCH_BYTES).unwrap_or(usize::MAX),
+            )),
         )
         .with_state(s.monitors)
         .fallback(not_found)

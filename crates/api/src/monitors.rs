@@ -6,8 +6,8 @@ use axum::Json;
 use axum::extract::{Extension, State};
 use cairn_contract::{
     AlertsResponse, ErrorBody, FeedbackBody, FeedbackResponse, MonitorBody, MonitorDto,
-    MonitorResponse, MonitorsResponse, ReferenceResponse, RunMonitorResponse, SnapshotDto,
-    SnapshotResponse, SnapshotsResponse,
+    MonitorResponse, MonitorsResponse, PredictionBatchResponse, ReferenceResponse,
+    RunMonitorResponse, SnapshotDto, SnapshotResponse, SnapshotsResponse,
 };
 use cairn_service::{Actor, LabelRequest, Monitors};
 use serde::Deserialize;
@@ -317,4 +317,36 @@ pub(crate) async fn feedback(
         .add_labels(&name, body.key_column.as_deref(), labels)
         .await?;
     Ok(Json(FeedbackResponse { accepted }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub(crate) struct PredictionBatchParams {
+    /// `date=YYYY-MM-DD/<name>.parquet`, under the deployment's prediction log.
+    file: String,
+}
+
+/// A batch of the deployment's logged predictions (a Parquet file), as a serving replica uploads it;
+/// stored at `monitoring/<deployment>/<file>` in the artifact store, where monitors read their windows.
+#[utoipa::path(
+    post,
+    path = "/api/cairn/v1/deployments/{name}/predictions",
+    tag = "monitoring",
+    params(("name" = String, Path, description = "Deployment name"), PredictionBatchParams),
+    request_body(content = Vec<u8>, description = "A Parquet file", content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "Stored", body = PredictionBatchResponse),
+        (status = 400, description = "Not a Parquet file, or a bad file name", body = ErrorBody),
+        (status = 404, description = "No such deployment", body = ErrorBody),
+    )
+)]
+pub(crate) async fn predictions(
+    State(m): State<Monitors>,
+    Segment(name): Segment<String>,
+    Params(p): Params<PredictionBatchParams>,
+    body: axum::body::Bytes,
+) -> Result<Json<PredictionBatchResponse>, ApiError> {
+    m.store_predictions(&name, &p.file, body).await?;
+    Ok(Json(PredictionBatchResponse {
+        path: format!("monitoring/{name}/{}", p.file),
+    }))
 }

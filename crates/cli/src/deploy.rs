@@ -61,6 +61,9 @@ struct SpecArgs {
     /// The canary's percent of requests (1–99).
     #[arg(long)]
     weight: Option<i64>,
+    /// The share of requests whose inputs and outputs are logged for monitoring, 0–1 (default 1).
+    #[arg(long, value_name = "RATE")]
+    log_sample: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -78,6 +81,9 @@ struct UpdateArgs {
     /// Remove the canary: all requests to the model.
     #[arg(long, conflicts_with_all = ["canary", "weight"])]
     no_canary: bool,
+    /// The share of requests logged for monitoring, 0–1.
+    #[arg(long, value_name = "RATE")]
+    log_sample: Option<f64>,
 }
 
 pub async fn run(cmd: DeployCommand) -> anyhow::Result<()> {
@@ -88,6 +94,7 @@ pub async fn run(cmd: DeployCommand) -> anyhow::Result<()> {
                 name: Some(a.name),
                 model: Some(a.model),
                 canary: updated_canary(a.canary.as_deref(), a.weight, None)?,
+                log_sample: a.log_sample,
             };
             api.create_deployment(&body).await?
         }
@@ -105,6 +112,7 @@ pub async fn run(cmd: DeployCommand) -> anyhow::Result<()> {
                 name: None,
                 model: Some(a.model.unwrap_or(current.state.model)),
                 canary,
+                log_sample: Some(a.log_sample.unwrap_or(current.state.log_sample)),
             };
             api.update_deployment(&a.name, &body).await?
         }
@@ -210,6 +218,12 @@ fn describe(d: &DeploymentDto) -> String {
         serving(&d.state.serving),
         d.revision
     );
+    if d.state.log_sample < 1.0 {
+        out.push_str(&format!(
+            "  logging {}% of requests",
+            d.state.log_sample * 100.0
+        ));
+    }
     match (d.status.as_str(), &d.problem) {
         ("serving", _) => {}
         (status, Some(problem)) => out.push_str(&format!("  [{status}: {problem}]")),

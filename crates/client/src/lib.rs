@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use cairn_contract::{
     AlertDto, AlertsResponse, FeedbackBody, FeedbackResponse, MonitorBody, MonitorDto,
-    MonitorResponse, MonitorsResponse, ReferenceResponse, RunMonitorResponse, SnapshotDto,
-    SnapshotResponse, SnapshotsResponse,
+    MonitorResponse, MonitorsResponse, PredictionBatchResponse, ReferenceResponse,
+    RunMonitorResponse, SnapshotDto, SnapshotResponse, SnapshotsResponse,
 };
 use cairn_contract::{
     AliasBody, AliasResponse, ChangesResponse, DeploymentBody, DeploymentDto, DeploymentEventDto,
@@ -582,6 +582,22 @@ impl Client {
             .send(Method::POST, &path, &[], Some(body), CALL)
             .await?;
         Ok(r.accepted)
+    }
+
+    /// Uploads a batch of a deployment's logged predictions (what a serving replica does).
+    pub async fn upload_predictions(
+        &self,
+        deployment: &str,
+        file: &str,
+        parquet: Vec<u8>,
+    ) -> ClientResult<()> {
+        let path = format!("/deployments/{}/predictions", encode_segment(deployment));
+        let req = self
+            .request(Method::POST, &path, &[("file", file.to_owned())], LONG)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(parquet);
+        let _: PredictionBatchResponse = self.answer(&path, req).await?;
+        Ok(())
     }
 }
 

@@ -45,7 +45,15 @@ pub struct StateDto {
     pub model: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<CanaryDto>,
+    /// The share of requests whose inputs and outputs are logged for monitoring, 0–1.
+    #[serde(default = "every")]
+    #[schema(example = 1.0)]
+    pub log_sample: f64,
     pub serving: ServingDto,
+}
+
+fn every() -> f64 {
+    1.0
 }
 
 /// A deployment: a named endpoint, served at `/v2/models/{name}/…` and
@@ -117,6 +125,10 @@ pub struct DeploymentBody {
     pub model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<CanaryDto>,
+    /// The share of requests logged for monitoring, 0–1 (default 1: every request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = 0.1)]
+    pub log_sample: Option<f64>,
 }
 
 fn model_dto(r: &Resolved, weight: Option<u8>) -> ServingModelDto {
@@ -135,6 +147,7 @@ impl From<&DeploymentState> for StateDto {
                 model: c.model.uri(),
                 weight: i64::from(c.weight),
             }),
+            log_sample: s.spec.log_sample.get(),
             serving: ServingDto {
                 primary: model_dto(&s.serving.primary, None),
                 canary: s

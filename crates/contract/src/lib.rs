@@ -27,8 +27,8 @@ pub use gates::{
 pub use maturity::{LevelDto, MaturityDto, MaturityListResponse, ModelLevelDto, ReachedDto};
 pub use monitors::{
     AlertDto, AlertRuleDto, AlertsResponse, FeedbackBody, FeedbackResponse, LabelDto, MonitorBody,
-    MonitorDto, MonitorResponse, MonitorsResponse, ReferenceResponse, RunMonitorResponse,
-    SnapshotDto, SnapshotResponse, SnapshotsResponse,
+    MonitorDto, MonitorResponse, MonitorsResponse, PredictionBatchResponse, ReferenceResponse,
+    RunMonitorResponse, SnapshotDto, SnapshotResponse, SnapshotsResponse,
 };
 pub use pipelines::{
     FinishPipelineRunBody, MissingObjectsResponse, ObjectsBody, PipelineDto, PipelineResponse,

@@ -359,3 +359,10 @@ pub struct FeedbackBody {
 pub struct FeedbackResponse {
     pub accepted: usize,
 }
+
+/// A stored batch of logged predictions: its path under the artifact root.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PredictionBatchResponse {
+    #[schema(example = "monitoring/churn/date=2026-12-07/1765100000000-5f2c.parquet")]
+    pub path: String,
+}

@@ -82,6 +82,59 @@ pub struct Canary {
 pub struct DeploymentSpec {
     pub model: ModelRef,
     pub canary: Option<Canary>,
+    /// The share of requests whose inputs and outputs are logged for monitoring (every one by
+    /// default; absent from states stored before prediction logging).
+    #[serde(default, skip_serializing_if = "SampleRate::is_every")]
+    pub log_sample: SampleRate,
+}
+
+/// A sampling rate in [0, 1], kept as parts per million so that specs compare exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "f64", into = "f64")]
+pub struct SampleRate(u32);
+
+const PER_MILLION: u32 = 1_000_000;
+
+impl SampleRate {
+    pub const EVERY: SampleRate = SampleRate(PER_MILLION);
+    pub const NONE: SampleRate = SampleRate(0);
+
+    pub fn new(rate: f64) -> Result<Self, DomainError> {
+        if (0.0..=1.0).contains(&rate) {
+            Ok(SampleRate((rate * f64::from(PER_MILLION)).round() as u32))
+        } else {
+            Err(DomainError::invalid(format!(
+                "Invalid prediction log sample rate {rate}: it is the share of requests logged, 0–1"
+            )))
+        }
+    }
+
+    pub fn get(self) -> f64 {
+        f64::from(self.0) / f64::from(PER_MILLION)
+    }
+
+    pub fn is_every(&self) -> bool {
+        *self == Self::EVERY
+    }
+}
+
+impl Default for SampleRate {
+    fn default() -> Self {
+        Self::EVERY
+    }
+}
+
+impl TryFrom<f64> for SampleRate {
+    type Error = DomainError;
+    fn try_from(rate: f64) -> Result<Self, DomainError> {
+        SampleRate::new(rate)
+    }
+}
+
+impl From<SampleRate> for f64 {
+    fn from(r: SampleRate) -> f64 {
+        r.get()
+    }
 }
 
 /// One resolved model: which registered model and version serves.
@@ -254,6 +307,7 @@ pub fn rollback_target(
             }),
             _ => None,
         },
+        log_sample: current.spec.log_sample,
     };
     Some(DeploymentState { spec, serving })
 }
@@ -304,6 +358,7 @@ mod tests {
             spec: DeploymentSpec {
                 model,
                 canary: None,
+                log_sample: SampleRate::EVERY,
             },
         }
     }

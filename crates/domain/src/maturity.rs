@@ -524,6 +524,21 @@ mod tests {
         assert_eq!(m.level, 4);
         assert!(m.rungs[3].evidence[0].contains("moved @champion to version 3"));
         assert!(m.rungs[3].evidence[0].contains("revision 8"));
+        assert!(m.rungs[4].missing[0].starts_with("no monitor watches"));
+        assert!(m.next_step.contains("cairn monitor create"));
+        // A monitor with a rule, evaluated: the monitoring half is there; retraining is still missing.
+        e.monitors.push(MonitorEvidence {
+            name: "m-drift".into(),
+            deployment: e.deployments[0].name.clone(),
+            snapshots: 2,
+            last_snapshot_ms: Some(9),
+            rules: 1,
+            alerts: 1,
+        });
+        let m = assess("m", &e);
+        assert_eq!(m.level, 4);
+        assert!(m.rungs[4].evidence[0].contains("monitor m-drift watches"));
+        assert_eq!(m.rungs[4].missing.len(), 1);
         assert!(m.rungs[4].missing[0].starts_with("not yet available"));
     }
 

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use cairn_contract::StateDto;
 use cairn_mlflow::ARTIFACT_SCHEME;
 use cairn_service::{Artifacts, ChangeLog, Deployments, Registry};
+use cairn_serving::predictions::PredictionSink;
 use cairn_serving::source::ModelFiles;
 use cairn_serving::{ControlPlane, Scope, Wanted};
 
@@ -48,9 +49,13 @@ pub(crate) struct InProcess {
 #[async_trait]
 impl ControlPlane for InProcess {
     async fn deployments(&self, scope: &Scope) -> anyhow::Result<Option<Vec<Wanted>>> {
-        let wanted = |d: cairn_domain::deployment::Deployment| Wanted {
-            serving: StateDto::from(&d.state).serving,
-            name: d.name,
+        let wanted = |d: cairn_domain::deployment::Deployment| {
+            let state = StateDto::from(&d.state);
+            Wanted {
+                serving: state.serving,
+                log_sample: state.log_sample,
+                name: d.name,
+            }
         };
         Ok(match scope {
             Scope::All => Some(
@@ -98,6 +103,19 @@ impl ModelFiles for StoredModels {
 
     async fn read(&self, path: &str) -> anyhow::Result<Vec<u8>> {
         Ok(self.artifacts.read(path, MAX_MODEL_BYTES).await?)
+    }
+}
+
+/// The embedded serving's logged predictions, stored through the monitoring use cases in-process.
+pub(crate) struct StoredPredictions(pub cairn_service::Monitors);
+
+#[async_trait]
+impl PredictionSink for StoredPredictions {
+    async fn write(&self, deployment: &str, file: &str, parquet: Vec<u8>) -> anyhow::Result<()> {
+        Ok(self
+            .0
+            .store_predictions(deployment, file, parquet.into())
+            .await?)
     }
 }
 

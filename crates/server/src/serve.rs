@@ -86,6 +86,7 @@ impl Server {
                 registry: registry.clone(),
                 artifacts: state.artifacts.clone(),
             }),
+            Arc::new(control::StoredPredictions(monitors.clone())),
         );
         let web = cairn_web::router(cairn_web::WebUi {
             tracking: state.tracking.clone(),

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use cairn_domain::deployment::{
     Canary, Condition, Deployment, DeploymentEvent, DeploymentEventKind, DeploymentSpec,
-    DeploymentState, DeploymentStatus, ModelRef, rollback_target, validate_deployment_name,
-    validate_weight,
+    DeploymentState, DeploymentStatus, ModelRef, SampleRate, rollback_target,
+    validate_deployment_name, validate_weight,
 };
 use cairn_domain::registry::ANONYMOUS;
 use cairn_domain::time::now_millis;
@@ -40,6 +40,8 @@ pub struct DeploymentRequest {
     pub canary: Option<String>,
     /// The canary's percent of requests (1–99).
     pub weight: Option<i64>,
+    /// The share of requests logged for monitoring (0–1; every one when absent).
+    pub log_sample: Option<f64>,
 }
 
 impl DeploymentRequest {
@@ -62,7 +64,15 @@ impl DeploymentRequest {
             }
             (None, None) => None,
         };
-        Ok(DeploymentSpec { model, canary })
+        let log_sample = match self.log_sample {
+            Some(rate) => SampleRate::new(rate)?,
+            None => SampleRate::EVERY,
+        };
+        Ok(DeploymentSpec {
+            model,
+            canary,
+            log_sample,
+        })
     }
 }
 

@@ -41,8 +41,8 @@ pub use logged_models::{LoggedModelSearch, NewModel};
 pub use logging::{HistoryPage, MetricHistoryRequest};
 pub use maturity::{MaturityTracker, Overview, Reached};
 pub use monitoring::{
-    AlertSink, LabelRequest, MAX_LABELS, MAX_LIST, MAX_REFERENCE_BYTES, Monitors, StoredReference,
-    next_slot,
+    AlertSink, LabelRequest, MAX_LABELS, MAX_LIST, MAX_PREDICTION_BATCH_BYTES, MAX_REFERENCE_BYTES,
+    Monitors, StoredReference, next_slot,
 };
 pub use pipelines::{MAX_CACHE_ENTRY_BYTES, MAX_PIPELINE_RUNS, Pipelines, RegisterRequest};
 pub use registry::{Actor, HistoryRequest, NewVersionRequest, Registry, RegistrySearch};

@@ -8,12 +8,30 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::Served;
+use crate::predictions::PredictionLog;
 
 /// Where an endpoint's requests go.
 pub struct Routing {
     pub primary: Arc<Served>,
     /// The canary and its percent of requests.
     pub canary: Option<(Arc<Served>, u8)>,
+    /// For a deployment: its name and the share of requests logged.
+    pub logging: Option<Logging>,
+}
+
+/// Which deployment an endpoint's requests are logged under, and how many of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logging {
+    pub deployment: String,
+    /// 0–1.
+    pub sample: f64,
+}
+
+impl Logging {
+    /// Is this request logged?
+    pub fn sampled(&self) -> bool {
+        self.sample >= 1.0 || (self.sample > 0.0 && rand::random::<f64>() < self.sample)
+    }
 }
 
 impl Routing {
@@ -21,6 +39,7 @@ impl Routing {
         Routing {
             primary: Arc::new(served),
             canary: None,
+            logging: None,
         }
     }
 
@@ -66,6 +85,8 @@ pub struct Endpoints {
     slots: RwLock<HashMap<String, Slot>>,
     /// The endpoint `/invocations` (without a name) serves, when the process serves one model.
     default: Option<String>,
+    /// Where deployments' predictions are logged (none for a model served by hand).
+    log: Option<PredictionLog>,
 }
 
 impl Endpoints {
@@ -74,7 +95,21 @@ impl Endpoints {
         Endpoints {
             slots: RwLock::default(),
             default: Some(default.to_owned()),
+            log: None,
         }
+    }
+
+    /// Logs the predictions of endpoints that serve a deployment to `log`.
+    pub fn with_log(mut self, log: PredictionLog) -> Self {
+        self.log = Some(log);
+        self
+    }
+
+    /// The prediction log, when this routing's requests are to be logged.
+    pub fn log_for<'a>(&'a self, routing: &'a Routing) -> Option<(&'a PredictionLog, &'a Logging)> {
+        let logging = routing.logging.as_ref()?;
+        let log = self.log.as_ref()?;
+        logging.sampled().then_some((log, logging))
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Slot>> {

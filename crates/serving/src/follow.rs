@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use cairn_client::Client;
 use cairn_contract::{DeploymentDto, ServingDto, ServingModelDto};
 
-use crate::endpoints::{Endpoints, Routing};
+use crate::endpoints::{Endpoints, Logging, Routing};
 use crate::served::{Loader, Served};
 use crate::source;
 
@@ -71,10 +71,12 @@ pub enum Scope {
 }
 
 /// What a deployment serves, as the control plane says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Wanted {
     pub name: String,
     pub serving: ServingDto,
+    /// The share of requests logged.
+    pub log_sample: f64,
 }
 
 /// Where deployments come from, and how a follower learns that they changed.
@@ -106,6 +108,7 @@ impl ControlPlane for HttpControlPlane {
         let wanted = |d: DeploymentDto| Wanted {
             name: d.name,
             serving: d.state.serving,
+            log_sample: d.state.log_sample,
         };
         Ok(match scope {
             Scope::All => Some(
@@ -125,17 +128,25 @@ impl ControlPlane for HttpControlPlane {
     }
 }
 
-/// Does `routing` serve exactly `wanted`?
-fn serves(routing: &Routing, wanted: &ServingDto) -> bool {
+/// Does `routing` serve exactly `wanted`, logged as it asks?
+fn serves(routing: &Routing, wanted: &Wanted) -> bool {
+    let serving = &wanted.serving;
     let primary = routing
         .primary
-        .is(&wanted.primary.name, &wanted.primary.version);
-    let canary = match (&routing.canary, &wanted.canary) {
+        .is(&serving.primary.name, &serving.primary.version);
+    let canary = match (&routing.canary, &serving.canary) {
         (None, None) => true,
         (Some((s, w)), Some(c)) => s.is(&c.name, &c.version) && Some(*w) == c.weight,
         _ => false,
     };
-    primary && canary
+    primary && canary && routing.logging == Some(logging(wanted))
+}
+
+fn logging(wanted: &Wanted) -> Logging {
+    Logging {
+        deployment: wanted.name.clone(),
+        sample: wanted.log_sample,
+    }
 }
 
 /// The model for `wanted`: the one serving already when it is the same version, else loaded.
@@ -159,14 +170,19 @@ async fn model_for(
 async fn routing_for(
     loader: &Loader,
     current: Option<&Routing>,
-    wanted: &ServingDto,
+    wanted: &Wanted,
 ) -> anyhow::Result<Routing> {
-    let primary = model_for(loader, current, &wanted.primary).await?;
-    let canary = match &wanted.canary {
+    let serving = &wanted.serving;
+    let primary = model_for(loader, current, &serving.primary).await?;
+    let canary = match &serving.canary {
         Some(c) => Some((model_for(loader, current, c).await?, c.weight.unwrap_or(0))),
         None => None,
     };
-    Ok(Routing { primary, canary })
+    Ok(Routing {
+        primary,
+        canary,
+        logging: Some(logging(wanted)),
+    })
 }
 
 /// How long a deployment whose model failed to load waits before the same load is tried again.
@@ -233,7 +249,7 @@ impl Follower {
         for d in deployments {
             let endpoint = self.rename.clone().unwrap_or_else(|| d.name.clone());
             let current = endpoints.current(&endpoint);
-            if current.as_deref().is_some_and(|r| serves(r, &d.serving)) {
+            if current.as_deref().is_some_and(|r| serves(r, &d)) {
                 self.failed.remove(&d.name);
                 continue;
             }
@@ -244,7 +260,7 @@ impl Follower {
             {
                 continue;
             }
-            match routing_for(&self.loader, current.as_deref(), &d.serving).await {
+            match routing_for(&self.loader, current.as_deref(), &d).await {
                 Ok(next) => {
                     tracing::info!(
                         deployment = %d.name,

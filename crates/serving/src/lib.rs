@@ -6,7 +6,7 @@
 //! one); `cairn serve --deployment NAME` is a stateless replica serving one deployment of a control
 //! plane; and `cairn server` embeds the serving of every deployment ([`embedded`]). Deployments and
 //! aliases are followed through the control plane's change log, aliases served by hand by polling the registry ([`follow`]); a change is loaded beside what serves
-//! and swapped in, so no request fails.
+//! and swapped in, so no request fails. Deployments' requests are logged for monitoring ([`predictions`]).
 //!
 //! Layout: [`config`] the settings, [`source`] finds and fetches models, [`served`] loads them,
 //! [`endpoints`] routes each endpoint's requests (canary split included), [`values`] converts JSON to
@@ -16,6 +16,7 @@ pub mod config;
 pub mod endpoints;
 pub mod follow;
 pub mod oip;
+pub mod predictions;
 mod routes;
 pub mod scoring;
 pub mod served;
@@ -33,6 +34,7 @@ pub use config::{EngineConfig, ServeConfig};
 use endpoints::{Endpoints, Routing, Unservable};
 pub use follow::{ControlPlane, Scope, Wanted};
 use follow::{Follower, HttpControlPlane};
+use predictions::{LogSettings, PredictionLog, PredictionSink};
 pub use served::{Loader, Served};
 /// The Prometheus exposition text of this process's serving metrics (what `GET /metrics` answers).
 pub use telemetry::render as render_metrics;
@@ -70,7 +72,12 @@ async fn serve_deployment(
     deployment: &str,
 ) -> anyhow::Result<Arc<Endpoints>> {
     let endpoint = cfg.name.clone().unwrap_or_else(|| deployment.to_owned());
-    let endpoints = Arc::new(Endpoints::with_default(&endpoint));
+    // A replica's logged predictions go to its control plane, which stores them with the others.
+    let sink = Arc::new(HttpPredictionSink(cairn_client::Client::new(
+        &loader.server,
+    )));
+    let log = PredictionLog::start(sink, LogSettings::from_env());
+    let endpoints = Arc::new(Endpoints::with_default(&endpoint).with_log(log));
     let plane = Arc::new(HttpControlPlane::new(&loader.server));
     let mut follower = Follower::new(
         loader,
@@ -119,6 +126,16 @@ async fn serve_registered(
     Ok(endpoints)
 }
 
+/// Uploads a replica's batches of logged predictions to its control plane.
+struct HttpPredictionSink(cairn_client::Client);
+
+#[async_trait::async_trait]
+impl PredictionSink for HttpPredictionSink {
+    async fn write(&self, deployment: &str, file: &str, parquet: Vec<u8>) -> anyhow::Result<()> {
+        Ok(self.0.upload_predictions(deployment, file, parquet).await?)
+    }
+}
+
 /// The serving embedded in `cairn server`: every deployment of `plane` (the server's own control plane),
 /// at `/v2/models/{deployment}/…` and `/serving-endpoints/{deployment}/invocations`, with `/metrics`;
 /// models are read through `files` (the server's own stores). Both in-process: no HTTP to itself.
@@ -128,13 +145,15 @@ pub fn embedded(
     engine: &EngineConfig,
     plane: Arc<dyn ControlPlane>,
     files: Arc<dyn source::ModelFiles>,
+    predictions: Arc<dyn PredictionSink>,
 ) -> axum::Router {
     telemetry::install();
     let runtime = Runtime::init(engine.ort_dylib.as_deref()).map_err(|e| e.to_string());
     if let Err(why) = &runtime {
         tracing::warn!(error = %why, "deployments cannot be served by this server until ONNX Runtime is installed");
     }
-    let endpoints = Arc::new(Endpoints::default());
+    let log = PredictionLog::start(predictions, LogSettings::from_env());
+    let endpoints = Arc::new(Endpoints::default().with_log(log));
     let follower = Follower::new(
         Loader::with_files(runtime, "this server", files, engine.options()),
         plane,

@@ -16,11 +16,57 @@ use cairn_onnx::EngineError;
 use serde_json::{Value, json};
 
 use crate::Served;
-use crate::endpoints::{Endpoints, Routing, Unservable};
+use crate::endpoints::{Endpoints, Logging, Routing, Unservable};
+use crate::predictions::{PredictionLog, Record};
 use crate::telemetry::{self, Timer};
 use crate::{oip, scoring};
 
 const VERSION_HEADER: HeaderName = HeaderName::from_static("x-cairn-model-version");
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A request whose prediction is logged: where to, and what identifies it.
+struct Capture<'a> {
+    log: &'a PredictionLog,
+    logging: &'a Logging,
+    request_id: String,
+    started: std::time::Instant,
+}
+
+impl<'a> Capture<'a> {
+    /// The capture of a request to `routing`, when it is sampled. The request id is the one the
+    /// middleware set (the client's, or generated).
+    fn of(e: &'a Endpoints, routing: &'a Routing, headers: &HeaderMap) -> Option<Self> {
+        let (log, logging) = e.log_for(routing)?;
+        let request_id = headers
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Some(Capture {
+            log,
+            logging,
+            request_id,
+            started: std::time::Instant::now(),
+        })
+    }
+
+    fn record(self, s: &Served, inputs: Vec<cairn_onnx::Tensor>, outputs: Vec<cairn_onnx::Tensor>) {
+        let timestamp_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        self.log.record(Record {
+            deployment: self.logging.deployment.clone(),
+            model: s.model_name.clone(),
+            version: s.version.clone().unwrap_or_default(),
+            request_id: self.request_id,
+            timestamp_ms,
+            latency_ms: self.started.elapsed().as_secs_f64() * 1e3,
+            inputs,
+            outputs,
+            columns: s.columns.clone(),
+        });
+    }
+}
 
 /// An error in the Open Inference Protocol's format: `{"error": "…"}`.
 struct OipError(StatusCode, String);
@@ -215,11 +261,14 @@ async fn run_infer(
     e: &Endpoints,
     name: &str,
     version: Option<&str>,
+    headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, OipError> {
-    let s = choose(&*e.get(name)?, name, version)?;
+    let routing = e.get(name)?;
+    let s = choose(&routing, name, version)?;
     let timer = Timer::start("oip", name, &s);
-    let result = infer_oip(&s, name, body).await;
+    let capture = Capture::of(e, &routing, headers);
+    let result = infer_oip(&s, name, body, capture).await;
     timer.finish(result.as_ref().map_or_else(|e| e.0.as_u16(), |_| 200));
     result.map(|r| with_version(&s, r))
 }
@@ -228,16 +277,21 @@ async fn infer_oip(
     s: &Served,
     name: &str,
     body: &[u8],
+    capture: Option<Capture<'_>>,
 ) -> Result<Json<oip::InferResponse>, OipError> {
     let bad = |m: String| OipError(StatusCode::BAD_REQUEST, m);
     let req: oip::InferRequest =
         serde_json::from_slice(body).map_err(|e| bad(format!("invalid inference request: {e}")))?;
     let inputs = oip::inputs(&req, s.model.signature()).map_err(bad)?;
+    let logged = capture.is_some().then(|| inputs.clone());
     let outputs = s
         .model
         .infer(inputs)
         .await
         .map_err(|e| OipError(engine_status(&e), e.to_string()))?;
+    if let (Some(c), Some(inputs)) = (capture, logged) {
+        c.record(s, inputs, outputs.clone());
+    }
     oip::response(&req, name, s.version.as_deref(), outputs)
         .map(Json)
         .map_err(bad)
@@ -246,32 +300,34 @@ async fn infer_oip(
 async fn infer(
     State(e): Eps,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, OipError> {
-    run_infer(&e, &name, None, &body).await
+    run_infer(&e, &name, None, &headers, &body).await
 }
 
 async fn infer_versioned(
     State(e): Eps,
     Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, OipError> {
-    run_infer(&e, &name, Some(&version), &body).await
+    run_infer(&e, &name, Some(&version), &headers, &body).await
 }
 
-/// A scoring request: its `Content-Type` (JSON unless `text/csv`) and body.
+/// A scoring request: its headers (`Content-Type`: JSON unless `text/csv`; the request id) and body.
 struct Scoring {
-    content_type: Option<String>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 }
 
 impl Scoring {
-    fn new(headers: &HeaderMap, body: axum::body::Bytes) -> Self {
-        let content_type = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        Scoring { content_type, body }
+    fn new(headers: HeaderMap, body: axum::body::Bytes) -> Self {
+        Scoring { headers, body }
+    }
+
+    fn content_type(&self) -> Option<&str> {
+        self.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok())
     }
 }
 
@@ -279,7 +335,8 @@ async fn run_scoring(e: &Endpoints, name: &str, req: Scoring) -> Result<Response
     let routing = e.get(name)?;
     let s = routing.pick().clone();
     let timer = Timer::start("mlflow", name, &s);
-    let result = score(&s, &req).await;
+    let capture = Capture::of(e, &routing, &req.headers);
+    let result = score(&s, &req, capture).await;
     timer.finish(result.as_ref().map_or_else(|e| e.0.as_u16(), |_| 200));
     result.map(|r| with_version(&s, r))
 }
@@ -296,7 +353,7 @@ async fn invocations(
                 .into(),
         ));
     };
-    run_scoring(&e, &name, Scoring::new(&headers, body)).await
+    run_scoring(&e, &name, Scoring::new(headers, body)).await
 }
 
 async fn invocations_named(
@@ -305,22 +362,31 @@ async fn invocations_named(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ScoringError> {
-    run_scoring(&e, &name, Scoring::new(&headers, body)).await
+    run_scoring(&e, &name, Scoring::new(headers, body)).await
 }
 
-async fn score(s: &Served, req: &Scoring) -> Result<Json<Value>, ScoringError> {
+async fn score(
+    s: &Served,
+    req: &Scoring,
+    capture: Option<Capture<'_>>,
+) -> Result<Json<Value>, ScoringError> {
     let bad = |m: String| ScoringError(StatusCode::BAD_REQUEST, m);
     let (inputs, answer) = scoring::parse(
-        req.content_type.as_deref(),
+        req.content_type(),
         &req.body,
         s.model.signature(),
         s.columns.as_deref(),
     )
     .map_err(bad)?;
+    let logged = capture.is_some().then(|| inputs.clone());
     let outputs = s
         .model
         .infer(inputs)
         .await
         .map_err(|e| ScoringError(engine_status(&e), e.to_string()))?;
-    Ok(Json(scoring::predictions(&outputs, answer)))
+    let answer = scoring::predictions(&outputs, answer);
+    if let (Some(c), Some(inputs)) = (capture, logged) {
+        c.record(s, inputs, outputs);
+    }
+    Ok(Json(answer))
 }

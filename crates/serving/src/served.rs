@@ -16,7 +16,7 @@ pub struct Served {
     pub version: Option<String>,
     pub model: Model,
     /// Input column names from the MLmodel signature, for table payloads.
-    pub columns: Option<Vec<String>>,
+    pub columns: Option<Arc<[String]>>,
 }
 
 impl Served {
@@ -91,7 +91,7 @@ impl Loader {
             model_name: model_name.to_owned(),
             version: loaded.version,
             model,
-            columns: loaded.columns,
+            columns: loaded.columns.map(Into::into),
         })
     }
 }

@@ -73,6 +73,7 @@ fn state(model: &str, version: i64) -> DeploymentState {
         spec: DeploymentSpec {
             model: model_ref,
             canary: None,
+            log_sample: Default::default(),
         },
     }
 }

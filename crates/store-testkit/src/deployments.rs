@@ -23,6 +23,7 @@ fn state(uri: &str, version: i64) -> DeploymentState {
         spec: DeploymentSpec {
             model,
             canary: None,
+            log_sample: Default::default(),
         },
     }
 }

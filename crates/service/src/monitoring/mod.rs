@@ -6,6 +6,7 @@
 mod evaluate;
 mod gauges;
 mod labels;
+mod predictions;
 mod reference;
 mod schedule;
 mod window;
@@ -21,6 +22,7 @@ use cairn_store::MonitorStore;
 use crate::{Artifacts, Deployments, Registry, ServiceError, ServiceResult, Tracking};
 
 pub use labels::{LabelRequest, MAX_LABELS};
+pub use predictions::MAX_PREDICTION_BATCH_BYTES;
 pub use reference::{MAX_REFERENCE_BYTES, StoredReference};
 pub use schedule::next_slot;
 
