@@ -3,7 +3,8 @@
 # (registered, deployed with `cairn deploy`, served at /serving-endpoints/iris/invocations) and by the peer:
 # PEER=mlserver (default: Seldon MLServer 1.7 with its MLflow runtime, in its own pinned venv
 # .venv-mlserver) or PEER=mlflow (`mlflow models serve`). Single-row requests to the MLflow scoring
-# endpoint, one server at a time, ROUNDS alternating rounds, medians.
+# endpoint, one server at a time, ROUNDS alternating rounds, medians. The deployment logs every request
+# (prediction logging's default); a second deployment with `--log-sample 0` gives logging's cost.
 #
 #   saturation   wrk, 2 threads × CONNECTIONS keep-alive connections, DURATION s: requests/s and latency
 #   equal load   oha (built once into .bench-tools/ from crates.io), open loop at RATE requests/s (default:
@@ -70,7 +71,8 @@ start() {  # start <name> -> sets url
   url="http://127.0.0.1:$port/invocations"
   case "$1" in
     cairn) "$CAIRN_BIN" serve --model "$tmp/model" --port "$port" --workers "$WORKERS" >"$out/$1.log" 2>&1 & ;;
-    deployed)
+    deployed|unlogged)
+      sample=1; [ "$1" = unlogged ] && sample=0
       "$CAIRN_BIN" server --port "$port" --data-dir "$tmp/server-$port" --workers "$WORKERS" >"$out/$1.log" 2>&1 &
       for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
       "$py" - "http://127.0.0.1:$port" "$tmp/model" >>"$out/$1.log" 2>&1 <<'PY'
@@ -81,7 +83,7 @@ with mlflow.start_run():
     mlflow.onnx.log_model(onnx.load(f"{sys.argv[2]}/model.onnx"), name="model", registered_model_name="iris",
                           signature=Model.load(sys.argv[2]).signature)
 PY
-      "$CAIRN_BIN" deploy create iris --model models:/iris/1 --server "http://127.0.0.1:$port" >>"$out/$1.log" 2>&1
+      "$CAIRN_BIN" deploy create iris --model models:/iris/1 --log-sample "$sample" --server "http://127.0.0.1:$port" >>"$out/$1.log" 2>&1
       url="http://127.0.0.1:$port/serving-endpoints/iris/invocations" ;;
     mlflow) PATH="$repo/.venv/bin:$PATH" "$repo/.venv/bin/mlflow" models serve -m "$tmp/model" --env-manager local --port "$port" \
               --workers "$WORKERS" >"$out/$1.log" 2>&1 & ;;
@@ -106,7 +108,7 @@ stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
 
 declare -A sat lat
 for r in $(seq 1 "$ROUNDS"); do
-  for s in $PEER cairn deployed; do
+  for s in $PEER cairn deployed unlogged; do
     start "$s"
     wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$tmp/post.lua" "$url" >"$out/$s-wrk-r$r.txt"
     sat[$s]+="$(awk '/Requests\/sec/ {print $2}' "$out/$s-wrk-r$r.txt") "
@@ -118,7 +120,7 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[i
 m_sat=$(echo "${sat[$PEER]}" | median); c_sat=$(echo "${sat[cairn]}" | median); d_sat=$(echo "${sat[deployed]}" | median)
 RATE=${RATE:-$(awk -v m="$m_sat" 'BEGIN {printf "%d", m/2}')}
 for r in $(seq 1 "$ROUNDS"); do
-  for s in $PEER cairn deployed; do
+  for s in $PEER cairn deployed unlogged; do
     start "$s"
     "$oha" -q "$RATE" -z "${DURATION}s" -w -c "$CONNECTIONS" --latency-correction --no-tui --output-format json \
       -m POST -H 'content-type: application/json' -d "$body" "$url" >"$out/$s-oha-r$r.json"
@@ -137,6 +139,7 @@ done
 p() { cat "$out/$1"-load-r*.json | "$py" -c "import sys,json,statistics as st; print(st.median(json.loads(l)['$2'] for l in sys.stdin))"; }
 m50=$(p "$PEER" p50_ms); c50=$(p cairn p50_ms); m99=$(p "$PEER" p99_ms); c99=$(p cairn p99_ms)
 d50=$(p deployed p50_ms); d99=$(p deployed p99_ms)
+u50=$(p unlogged p50_ms); u99=$(p unlogged p99_ms); u_sat=$(echo "${sat[unlogged]}" | median)
 merr=$(p "$PEER" errors); cerr=$(p cairn errors); derr=$(p deployed errors)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f×", a/b}'; }
 {
@@ -155,4 +158,12 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f×", a/b}'; }
   echo "| p50 at equal offered load ($RATE req/s, oha open loop, $CONNECTIONS connections), ms | $m50 | $c50 | $(ratio "$m50" "$c50") | $d50 | $(ratio "$m50" "$d50") | |"
   echo "| p99 at equal offered load ($RATE req/s, oha open loop, $CONNECTIONS connections), ms | $m99 | $c99 | $(ratio "$m99" "$c99") | $d99 | $(ratio "$m99" "$d99") | ≤ 1/10 of the peer's |"
   echo "| errors at equal load (median per round) | $merr | $cerr | | $derr | | |"
+  echo
+  echo "Prediction logging's cost: the same deployment logging every request (\`--log-sample 1\`, the default) vs none (\`--log-sample 0\`)"
+  echo
+  echo "| Metric | not logged | logged | cost | Target |"
+  echo "|---|--:|--:|--:|---|"
+  echo "| saturation throughput, req/s | $u_sat | $d_sat | $(awk -v a="$d_sat" -v b="$u_sat" 'BEGIN {printf "%+.1f %%", (a/b-1)*100}') | ≥ −5 % |"
+  echo "| p99 at equal offered load, ms | $u99 | $d99 | $(awk -v a="$d99" -v b="$u99" 'BEGIN {printf "%+.1f %%", (a/b-1)*100}') | ≤ +5 % |"
+  echo "| p50 at equal offered load, ms | $u50 | $d50 | $(awk -v a="$d50" -v b="$u50" 'BEGIN {printf "%+.1f %%", (a/b-1)*100}') | |"
 } | tee "$out/results.md"

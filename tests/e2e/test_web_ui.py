@@ -506,3 +506,61 @@ def test_cold_visit_assets_stay_within_budget(cairn_server):
         assert "immutable" in r.headers["cache-control"]
         total += len(r.raw.read())
     assert total <= 60 * 1024, total
+
+
+def test_monitor_pages_show_the_timeline_a_column_drilldown_and_alerts(cairn_server, page, experiment_id, iris_onnx, tmp_path):
+    import mlflow.onnx
+    import pandas as pd
+    from sklearn.datasets import load_iris
+
+    from test_monitoring import cairn as cli
+    from test_monitoring import run_until_rows
+
+    base, name = cairn_server.url, f"ui-mon-{uuid.uuid4().hex[:8]}"
+    dep, mon = f"ui-md-{uuid.uuid4().hex[:6]}", f"ui-m-{uuid.uuid4().hex[:6]}"
+    mlflow.set_experiment(experiment_id=experiment_id)
+    with mlflow.start_run():
+        mlflow.onnx.log_model(iris_onnx, name="model", registered_model_name=name, pip_requirements=["onnxruntime"])
+    r = requests.post(f"{base}/api/cairn/v1/deployments", json={"name": dep, "model": f"models:/{name}/1"})
+    assert r.status_code == 200, r.text
+    deadline = time.time() + 30
+    while requests.get(f"{base}/v2/models/{dep}/ready", timeout=5).status_code != 200:
+        assert time.time() < deadline
+        time.sleep(0.1)
+    X = load_iris().data.astype(np.float32)
+    rng = np.random.default_rng(3)
+    # Without a signature the logged columns are the input's name and index: X_0 … X_3.
+    ref = pd.DataFrame(X[rng.integers(0, len(X), 300)], columns=[f"X_{j}" for j in range(4)])
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    assert cli("monitor", "create", mon, "--deployment", dep, "--reference", str(tmp_path / "ref.csv"), "--rows", "200", server=base).returncode == 0
+    assert cli("monitor", "alert", mon, "drift", "--when", "dataset.share >= 0.5", server=base).returncode == 0
+
+    def send(rows):
+        body = {"inputs": [{"name": "X", "shape": list(rows.shape), "datatype": "FP32", "data": rows.ravel().tolist()}]}
+        assert requests.post(f"{base}/v2/models/{dep}/infer", json=body, timeout=10).status_code == 200
+
+    for _ in range(20):
+        send(X[rng.integers(0, len(X), 10)])
+    run_until_rows(base, mon, 200)
+    for _ in range(20):
+        send(X[rng.integers(0, len(X), 10)] + 3 * X.std(axis=0))
+    deadline = time.time() + 60
+    while requests.post(f"{base}/api/cairn/v1/monitors/{mon}/run", timeout=60).json()["snapshot"]["values"].get("dataset.drifted") != 1:
+        assert time.time() < deadline, "the shifted traffic never drifted"
+        time.sleep(0.5)
+
+    page.goto(f"{base}/monitors")
+    expect(page.locator("#monitors")).to_contain_text(mon)
+    expect(page.locator("#monitors")).to_contain_text("drift 4/4")
+    expect(page.locator("#alerts")).to_contain_text(mon)
+    page.locator("#monitors").get_by_role("link", name=mon).click()
+    expect(page.locator("#column-scores tbody tr")).to_have_count(4)
+    expect(page.locator("#timeline tbody tr").first).to_contain_text("drift")
+    assert page.locator("#timeline tbody tr").count() >= 2
+    expect(page.locator("#timeline svg.sparkline")).to_have_count(1)
+    expect(page.locator("#monitor-alerts")).to_contain_text("dataset.share >= 0.5")
+    snap(page, "monitor")
+    page.locator("#column-scores").get_by_role("link", name="X_2").click()
+    expect(page.locator("#histogram svg rect").first).to_be_attached()
+    assert page.locator("#histogram svg rect").count() >= 4
+    expect(page.locator("main")).to_contain_text("drift")

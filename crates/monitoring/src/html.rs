@@ -145,6 +145,14 @@ fn column_section(out: &mut String, c: &ColumnDrift) {
     out.push_str("</section>");
 }
 
+/// A column's reference-vs-current histogram as one inline SVG element (no style attribute, no script:
+/// fit for a page under a strict content security policy).
+pub fn histogram(h: &Histogram) -> String {
+    let mut out = String::new();
+    histogram_svg(&mut out, h);
+    out
+}
+
 /// Grouped bars: reference and current shares per bin, labels under every bin when they fit.
 fn histogram_svg(out: &mut String, h: &Histogram) {
     let bins = h.labels.len().max(h.reference.len()).max(h.current.len());

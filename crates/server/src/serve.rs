@@ -94,6 +94,7 @@ impl Server {
             deployments: deployments.clone(),
             maturity: maturity.clone(),
             pipelines: pipelines.clone(),
+            monitors: monitors.clone(),
             artifacts: state.artifacts.clone(),
             artifact_scheme: ARTIFACT_SCHEME,
             metrics: cairn_serving::render_metrics,

@@ -12,6 +12,7 @@ const NAV: &[(&str, &str)] = &[
     ("Models", "/models"),
     ("Pipelines", "/pipelines"),
     ("Deployments", "/deployments"),
+    ("Monitors", "/monitors"),
     ("Maturity", "/maturity"),
 ];
 

@@ -19,7 +19,9 @@ mod pages;
 
 use axum::Router;
 use axum::routing::{get, post};
-use cairn_service::{Artifacts, Deployments, MaturityTracker, Pipelines, Registry, Tracking};
+use cairn_service::{
+    Artifacts, Deployments, MaturityTracker, Monitors, Pipelines, Registry, Tracking,
+};
 
 /// What the pages read and change.
 #[derive(Clone)]
@@ -29,6 +31,7 @@ pub struct WebUi {
     pub deployments: Deployments,
     pub maturity: MaturityTracker,
     pub pipelines: Pipelines,
+    pub monitors: Monitors,
     pub artifacts: Artifacts,
     /// The URI scheme of artifacts this server stores (`mlflow-artifacts:`); runs elsewhere have none
     /// to browse here.
@@ -70,6 +73,9 @@ pub fn router(ui: WebUi) -> Router {
         )
         .route("/pipelines", get(pipelines::list))
         .route("/pipelines/runs/{run}", get(pipelines::run))
+        .route("/monitors", get(monitors::list))
+        .route("/monitors/{name}", get(monitors::page))
+        .route("/monitors/{name}/columns/{column}", get(monitors::column))
         .route("/maturity", get(maturity::page))
         .route("/ui/experiments/{id}/runs", get(runs::rows))
         .route("/ui/experiments/{id}/runs.csv", get(runs::csv))

@@ -7,6 +7,7 @@ pub mod deployments;
 pub mod experiments;
 pub mod maturity;
 pub mod models;
+pub mod monitors;
 pub mod pipelines;
 pub mod run;
 pub mod runs;
