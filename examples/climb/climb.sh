@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The climb: one model from maturity level 0 to 4 against a running Cairn server, printing
+# The climb: one model from maturity level 0 to 5's monitoring half against a running Cairn server, printing
 # `cairn maturity MODEL` after each step (examples/climb/README.md explains each level).
 #
 #   examples/climb/climb.sh            # every step, in order
 #   examples/climb/climb.sh step2      # one step (each expects the ones before it to have run)
-#   CLIMB_WORK=DIR                     # step4's pipeline project (default: a new temporary directory)
+#   CLIMB_WORK=DIR                     # step4's pipeline project and step5's reference (default: a new
+#                                      # temporary directory)
 #
 # Environment:
 #   MLFLOW_TRACKING_URI  the server (default http://127.0.0.1:5000)
@@ -126,8 +127,46 @@ step4() {
   maturity
 }
 
+# Evaluates the monitor until its window holds $2 rows; then prints the snapshot. With $3 = drift, until
+# the snapshot reports dataset drift (logged predictions reach the store in batches, every ~2 s).
+run_monitor() {
+  local out deadline=$((SECONDS + 60))
+  while :; do
+    out=$("$cairn" monitor run "$1" --server "$server" --json 2>/dev/null) || out=""
+    if [ -n "$out" ] && "$PYTHON" -c '
+import json, sys
+s = json.loads(sys.argv[1])["snapshot"]
+ok = s["rows"] >= int(sys.argv[2]) and (sys.argv[3] != "drift" or s["values"].get("dataset.drifted") == 1)
+sys.exit(0 if ok else 1)' "$out" "$2" "${3:-}"; then
+      break
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || { echo "climb.sh: monitor $1 never showed what was expected: $out" >&2; exit 1; }
+    sleep 0.5
+  done
+  "$cairn" monitor report "$1" --server "$server" || true   # exit 1 means dataset drift
+}
+
+step5() {
+  say "step 5 - monitoring: the deployment logs its predictions; a monitor compares them with the training data"
+  local work=${CLIMB_WORK:-$(mktemp -d)} monitor="$model-drift"
+  mkdir -p "$work"
+  "$PYTHON" "$here/traffic.py" reference "$work/reference.csv"
+  "$cairn" monitor delete "$monitor" --server "$server" >/dev/null 2>&1 || true
+  "$cairn" monitor create "$monitor" --deployment "$deployment" --reference "$work/reference.csv" \
+    --rows 200 --server "$server"
+  "$cairn" monitor alert "$monitor" drift --when 'dataset.share >= 0.5' --server "$server"
+  say "200 rows of ordinary traffic: no drift"
+  "$PYTHON" "$here/traffic.py" send --server "$server" --deployment "$deployment" --seed 5
+  run_monitor "$monitor" 200
+  say "200 rows shifted by two standard deviations: the monitor sees drift and the rule fires"
+  "$PYTHON" "$here/traffic.py" send --server "$server" --deployment "$deployment" --seed 6 --shift 2
+  run_monitor "$monitor" 200 drift
+  "$cairn" monitor alerts "$monitor" --server "$server"
+  maturity
+}
+
 case "${1:-all}" in
-  step1 | step2 | step3 | step4) "$1" ;;
-  all) step1; step2; step3; step4 ;;
-  *) echo "usage: $0 [step1|step2|step3|step4|all]" >&2; exit 2 ;;
+  step1 | step2 | step3 | step4 | step5) "$1" ;;
+  all) step1; step2; step3; step4; step5 ;;
+  *) echo "usage: $0 [step1|step2|step3|step4|step5|all]" >&2; exit 2 ;;
 esac

@@ -1,5 +1,5 @@
 """The climb walkthrough (examples/climb): its script, run step by step against the session's server,
-takes a model from level 0 to 1, 2, 3 and 4, as `cairn maturity MODEL --json` measures from the evidence
+takes a model from level 0 to 1, 2, 3 and 4, then through level 5's monitoring half, as `cairn maturity MODEL --json` measures from the evidence
 (not from anything the script says about itself).
 
 Cairn-only: `mlflow server` has no deployments and no maturity levels.
@@ -86,6 +86,17 @@ def test_the_climb_reaches_levels_1_to_4_step_by_step(cairn_server):
     evidence = next(r for r in report["levels"] if r["level"] == 4)["evidence"]
     assert any("passed its 2 gates and moved @champion to version 3" in e and f"deployment {model}" in e
                for e in evidence), evidence
+
+    # Step 5, monitoring: traffic, then drift injected; the monitor's snapshot reports it and its rule
+    # fires. Level 5 also needs retraining triggers, so the model stays at 4 with monitoring as evidence.
+    out = climb("step5", server, model)
+    assert "DATASET DRIFT" in out.stdout, out.stdout
+    report = maturity(server, model)
+    assert_level(report, model, 4)
+    rung5 = next(r for r in report["levels"] if r["level"] == 5)
+    assert any(f"monitor {model}-drift watches deployment {model}" in e and " 0 alert(s)" not in e
+               for e in rung5["evidence"]), rung5
+    assert all("no monitor" not in m for m in rung5["missing"]), rung5
 
     # The whole-server listing names the model too.
     out = subprocess.run([str(cairn_bin()), "maturity", "--server", server, "--json"],
