@@ -276,3 +276,33 @@ def test_bad_monitoring_input_is_4xx_and_stores_nothing(cairn_server, deployed, 
     for body, target, status in bad:
         r = requests.post(f"{base}{API}/deployments/{target}/feedback", json=body, timeout=10)
         assert r.status_code == status, (body, r.text)
+
+
+def test_a_reference_from_a_run_artifact_or_the_versions_training_dataset(cairn_server, deployed):
+    """`runs:/<run>/<path>` names a logged file; `models:/<name>/<version>` the training dataset logged with
+    the version's run (its source a file in this server's store)."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+    from mlflow.tracking import MlflowClient
+
+    base, dep = cairn_server.url, deployed["dep"]
+    client = MlflowClient(tracking_uri=base)
+    name = f"mon-ref-{uuid.uuid4().hex[:8]}"
+    client.create_registered_model(name)
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(deployed["reference"]), artifact_path="data")
+    artifact = f"runs:/{run.info.run_id}/data/reference.csv"
+    dataset = Dataset(name="iris-train", digest="d1", source_type="local", source=json.dumps({"uri": artifact}))
+    client.log_inputs(run.info.run_id, [DatasetInput(dataset, [InputTag("mlflow.data.context", "training")])])
+    client.create_model_version(name, f"{run.info.artifact_uri}/data", run_id=run.info.run_id)
+    with mlflow.start_run() as bare:
+        pass
+    client.create_model_version(name, f"{bare.info.artifact_uri}", run_id=bare.info.run_id)
+
+    for reference in (artifact, f"models:/{name}/1"):
+        monitor = f"m-ref-{uuid.uuid4().hex[:8]}"
+        out = cairn("monitor", "create", monitor, "--deployment", dep, "--reference", reference, "--rows", "50", server=base)
+        assert out.returncode == 0, out.stderr
+        got = requests.get(f"{base}{API}/monitors/{monitor}", timeout=10).json()["monitor"]
+        assert {c["column"] for c in got["profile"]["columns"]} >= set(COLUMNS), got["profile"]
+    out = cairn("monitor", "create", f"m-{uuid.uuid4().hex[:8]}", "--deployment", dep, "--reference", f"models:/{name}/2", server=base)
+    assert out.returncode != 0 and "no training dataset" in out.stderr, out.stderr

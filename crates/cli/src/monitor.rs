@@ -65,7 +65,8 @@ struct SpecArgs {
     /// The deployment whose logged predictions are watched.
     #[arg(long)]
     deployment: String,
-    /// The reference: a CSV or Parquet file (uploaded), or runs:/<run_id>/<path> of a run's artifact.
+    /// The reference: a CSV or Parquet file (uploaded), runs:/<run_id>/<path> of a run's artifact, or
+    /// models:/<name>/<version> (the training dataset logged with the version's run).
     #[arg(long)]
     reference: String,
     /// The window: the last this-long of predictions (e.g. 1h, 30m, 1d) [default: 1h].
@@ -309,7 +310,8 @@ async fn body(
     a: &SpecArgs,
     rules: Vec<AlertRuleDto>,
 ) -> anyhow::Result<MonitorBody> {
-    let reference = if a.reference.starts_with("runs:/") || a.reference.starts_with("upload:") {
+    let remote = ["runs:/", "models:/", "upload:"];
+    let reference = if remote.iter().any(|p| a.reference.starts_with(p)) {
         a.reference.clone()
     } else {
         upload(api, Path::new(&a.reference)).await?

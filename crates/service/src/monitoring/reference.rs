@@ -61,28 +61,82 @@ impl Monitors {
                 return Err(bad_uri(uri));
             }
             format!("{UPLOADS}/{file}")
-        } else if let Some(rest) = uri.strip_prefix("runs:/") {
-            let (run_id, artifact) = rest
-                .split_once('/')
-                .filter(|(r, p)| !r.is_empty() && !p.is_empty())
-                .ok_or_else(|| bad_uri(uri))?;
-            let run = self.tracking.get_run(run_id).await?;
-            let root = run
-                .info
-                .artifact_uri
-                .strip_prefix(self.artifact_scheme)
-                .ok_or_else(|| {
-                    ServiceError::InvalidArgument(format!(
-                        "run {run_id} stores its artifacts at {}, outside this server's artifact store",
-                        run.info.artifact_uri
-                    ))
-                })?;
-            format!("{}/{}", root.trim_matches('/'), artifact.trim_matches('/'))
+        } else if uri.starts_with("runs:/") {
+            self.run_artifact_path(uri).await?
+        } else if let Some(rest) = uri.strip_prefix("models:/") {
+            self.training_data_path(uri, rest).await?
         } else {
             return Err(bad_uri(uri));
         };
         let table = self.read_table(&path, uri).await?;
         Ok((path, table))
+    }
+
+    /// `runs:/<run_id>/<path>`: the artifact's path in this server's store.
+    async fn run_artifact_path(&self, uri: &str) -> ServiceResult<String> {
+        let rest = uri.strip_prefix("runs:/").unwrap_or_default();
+        let (run_id, artifact) = rest
+            .split_once('/')
+            .filter(|(r, p)| !r.is_empty() && !p.is_empty())
+            .ok_or_else(|| bad_uri(uri))?;
+        let run = self.tracking.get_run(run_id).await?;
+        let root = run
+            .info
+            .artifact_uri
+            .strip_prefix(self.artifact_scheme)
+            .ok_or_else(|| {
+                ServiceError::InvalidArgument(format!(
+                    "run {run_id} stores its artifacts at {}, outside this server's artifact store",
+                    run.info.artifact_uri
+                ))
+            })?;
+        Ok(format!(
+            "{}/{}",
+            root.trim_matches('/'),
+            artifact.trim_matches('/')
+        ))
+    }
+
+    /// `models:/<name>/<version>`: the training dataset logged with the version's run
+    /// (`mlflow.log_input(…, context="training")`), whose source is a file in this server's store.
+    async fn training_data_path(&self, uri: &str, rest: &str) -> ServiceResult<String> {
+        let (name, version) = rest.rsplit_once('/').ok_or_else(|| bad_uri(uri))?;
+        let mv = self.registry.get_model_version(name, version).await?;
+        let run_id = mv.run_id.filter(|r| !r.is_empty()).ok_or_else(|| {
+            ServiceError::InvalidArgument(format!("{uri} was not registered from a run"))
+        })?;
+        let run = self.tracking.get_run(&run_id).await?;
+        let inputs = &run.inputs.dataset_inputs;
+        let training = inputs
+            .iter()
+            .find(|d| d.context() == Some("training"))
+            .or(if inputs.len() == 1 {
+                inputs.first()
+            } else {
+                None
+            })
+            .ok_or_else(|| {
+                ServiceError::InvalidArgument(format!(
+                    "run {run_id} of {uri} logged no training dataset (mlflow.log_input(dataset, \
+                     context=\"training\"))"
+                ))
+            })?;
+        // MLflow writes a source as JSON (`{"uri": "…"}`); a bare URI is taken as it is.
+        let source = serde_json::from_str::<serde_json::Value>(&training.dataset.source)
+            .ok()
+            .and_then(|v| v["uri"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| training.dataset.source.clone());
+        if source.starts_with("runs:/") {
+            return self.run_artifact_path(&source).await;
+        }
+        match source.strip_prefix(self.artifact_scheme) {
+            Some(path) => Ok(path.trim_matches('/').to_owned()),
+            None => Err(ServiceError::InvalidArgument(format!(
+                "the training dataset '{}' of {uri} is at {source}, outside this server's store: log \
+                 the file as an artifact and make it the dataset's source, or give the file",
+                training.dataset.name
+            ))),
+        }
     }
 
     /// A stored table, read and parsed off the async threads.
@@ -104,7 +158,8 @@ impl Monitors {
 
 fn bad_uri(uri: &str) -> ServiceError {
     ServiceError::InvalidArgument(format!(
-        "unsupported reference '{uri}': give a CSV or Parquet file (the CLI uploads it), or \
-         runs:/<run_id>/<path> of a run's artifact"
+        "unsupported reference '{uri}': give a CSV or Parquet file (the CLI uploads it), \
+         runs:/<run_id>/<path> of a run's artifact, or models:/<name>/<version> for the training \
+         dataset logged with the version's run"
     ))
 }
