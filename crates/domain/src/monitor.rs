@@ -488,9 +488,24 @@ mod tests {
         let cold = values(&[("dataset.share", 0.1)]);
         let none = BTreeMap::new();
         // One hot window is not enough.
-        assert!(firing(std::slice::from_ref(&rule), &hot, &[cold.clone()], &none, 0).is_empty());
+        assert!(
+            firing(
+                std::slice::from_ref(&rule),
+                &hot,
+                std::slice::from_ref(&cold),
+                &none,
+                0
+            )
+            .is_empty()
+        );
         // Two in a row fire, with the value that held.
-        let fired = firing(std::slice::from_ref(&rule), &hot, &[hot.clone()], &none, 0);
+        let fired = firing(
+            std::slice::from_ref(&rule),
+            &hot,
+            std::slice::from_ref(&hot),
+            &none,
+            0,
+        );
         assert_eq!(fired.len(), 1);
         assert_eq!(fired[0].value, 0.6);
         // Within the cooldown of the last alert: nothing; after it: again.
@@ -499,14 +514,14 @@ mod tests {
             firing(
                 std::slice::from_ref(&rule),
                 &hot,
-                &[hot.clone()],
+                std::slice::from_ref(&hot),
                 &last,
                 10_500
             )
             .is_empty()
         );
         assert_eq!(
-            firing(&[rule], &hot, &[hot.clone()], &last, 11_000).len(),
+            firing(&[rule], &hot, std::slice::from_ref(&hot), &last, 11_000).len(),
             1
         );
     }

@@ -22,7 +22,7 @@ pub struct Routing {
 /// Which deployment an endpoint's requests are logged under, and how many of them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Logging {
-    pub deployment: String,
+    pub deployment: Arc<str>,
     /// 0–1.
     pub sample: f64,
 }

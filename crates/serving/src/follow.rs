@@ -144,7 +144,7 @@ fn serves(routing: &Routing, wanted: &Wanted) -> bool {
 
 fn logging(wanted: &Wanted) -> Logging {
     Logging {
-        deployment: wanted.name.clone(),
+        deployment: wanted.name.as_str().into(),
         sample: wanted.log_sample,
     }
 }

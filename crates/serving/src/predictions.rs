@@ -44,18 +44,25 @@ pub const META_COLUMNS: [&str; 7] = [
     "latency_ms",
 ];
 
-/// One request to log.
-pub struct Record {
-    pub deployment: String,
+/// Which model answered, as the log names it: shared by every record of a loaded model, so the hot path
+/// clones a pointer, not strings.
+#[derive(Debug)]
+pub struct Origin {
     pub model: String,
     pub version: String,
+    /// The signature's column names, for a model taking one matrix.
+    pub columns: Option<Arc<[String]>>,
+}
+
+/// One request to log.
+pub struct Record {
+    pub deployment: Arc<str>,
+    pub origin: Arc<Origin>,
     pub request_id: String,
     pub timestamp_ms: i64,
     pub latency_ms: f64,
     pub inputs: Vec<Tensor>,
     pub outputs: Vec<Tensor>,
-    /// The signature's column names, for a model taking one matrix.
-    pub columns: Option<Arc<[String]>>,
 }
 
 /// Settings, from the environment: `CAIRN_PREDICTION_QUEUE` (records waiting, default 10 000),
@@ -103,7 +110,7 @@ impl PredictionLog {
         if let Err(e) = self.tx.try_send(record) {
             let deployment = match &e {
                 mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => {
-                    r.deployment.clone()
+                    r.deployment.to_string()
                 }
             };
             metrics::counter!("cairn_prediction_log_dropped_total", "deployment" => deployment)
@@ -117,42 +124,49 @@ async fn write_loop(
     sink: Arc<dyn PredictionSink>,
     settings: LogSettings,
 ) {
-    let mut batches: HashMap<String, Batch> = HashMap::new();
+    let mut batches: HashMap<Arc<str>, Batch> = HashMap::new();
     let mut tick = tokio::time::interval(settings.flush);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut received = Vec::with_capacity(1024);
     loop {
         tokio::select! {
-            received = rx.recv() => {
-                let Some(record) = received else { break };
-                let deployment = record.deployment.clone();
-                let batch = batches.entry(deployment.clone()).or_default();
-                batch.push(record);
-                if batch.rows >= settings.flush_rows {
-                    let full = std::mem::take(batch);
-                    flush(&sink, deployment, full);
+            n = rx.recv_many(&mut received, 1024) => {
+                if n == 0 {
+                    break;
+                }
+                for record in received.drain(..) {
+                    let batch = batches
+                        .entry(record.deployment.clone())
+                        .or_insert_with(|| Batch::new(record.deployment.clone()));
+                    batch.push(record);
+                    if batch.rows >= settings.flush_rows {
+                        let full = std::mem::replace(batch, Batch::new(batch.deployment.clone()));
+                        flush(&sink, full);
+                    }
                 }
             }
             _ = tick.tick() => {
-                for (deployment, batch) in batches.drain() {
-                    if batch.rows > 0 {
-                        flush(&sink, deployment, batch);
-                    }
+                batches.retain(|_, b| b.rows > 0);
+                for (_, batch) in batches.iter_mut() {
+                    let full = std::mem::replace(batch, Batch::new(batch.deployment.clone()));
+                    flush(&sink, full);
                 }
             }
         }
     }
-    for (deployment, batch) in batches.drain() {
+    for (_, batch) in batches.drain() {
         if batch.rows > 0 {
-            flush(&sink, deployment, batch);
+            flush(&sink, batch);
         }
     }
 }
 
 /// Encodes and writes a batch off the receiving task (encoding is CPU work; the write is I/O).
-fn flush(sink: &Arc<dyn PredictionSink>, deployment: String, batch: Batch) {
+fn flush(sink: &Arc<dyn PredictionSink>, batch: Batch) {
     let sink = sink.clone();
     tokio::spawn(async move {
         let rows = batch.rows;
+        let deployment = batch.deployment.to_string();
         let now = chrono::Utc::now();
         let file = format!(
             "date={}/{:013}-{}.parquet",
@@ -160,7 +174,7 @@ fn flush(sink: &Arc<dyn PredictionSink>, deployment: String, batch: Batch) {
             now.timestamp_millis(),
             uuid::Uuid::new_v4().simple()
         );
-        let encoded = tokio::task::spawn_blocking(move || batch.to_parquet()).await;
+        let encoded = tokio::task::spawn_blocking(move || batch.into_parquet()).await;
         let result = match encoded {
             Ok(Ok(bytes)) => sink.write(&deployment, &file, bytes).await,
             Ok(Err(e)) => Err(e),
@@ -180,6 +194,17 @@ fn flush(sink: &Arc<dyn PredictionSink>, deployment: String, batch: Batch) {
     });
 }
 
+fn text_at(data: &TensorData, k: usize) -> String {
+    match data {
+        TensorData::F32(v) => v[k].to_string(),
+        TensorData::F64(v) => v[k].to_string(),
+        TensorData::I64(v) => v[k].to_string(),
+        TensorData::I32(v) => v[k].to_string(),
+        TensorData::Bool(v) => v[k].to_string(),
+        TensorData::String(v) => v[k].clone(),
+    }
+}
+
 /// A column under construction: typed, `None` where a row has no value.
 enum Cells {
     Float(Vec<Option<f64>>),
@@ -189,12 +214,46 @@ enum Cells {
 }
 
 impl Cells {
+    fn empty_like(data: &TensorData) -> Cells {
+        match data {
+            TensorData::F32(_) | TensorData::F64(_) => Cells::Float(Vec::new()),
+            TensorData::I64(_) | TensorData::I32(_) => Cells::Int(Vec::new()),
+            TensorData::Bool(_) => Cells::Bool(Vec::new()),
+            TensorData::String(_) => Cells::Text(Vec::new()),
+        }
+    }
+
+    /// Appends `data` at `at`; values of another type than the column's turn it into text.
+    fn append(&mut self, data: &TensorData, at: impl Iterator<Item = usize>) {
+        match (&mut *self, data) {
+            (Cells::Float(a), TensorData::F32(v)) => a.extend(at.map(|k| Some(f64::from(v[k])))),
+            (Cells::Float(a), TensorData::F64(v)) => a.extend(at.map(|k| Some(v[k]))),
+            (Cells::Float(a), TensorData::I64(v)) => a.extend(at.map(|k| Some(v[k] as f64))),
+            (Cells::Float(a), TensorData::I32(v)) => a.extend(at.map(|k| Some(f64::from(v[k])))),
+            (Cells::Int(a), TensorData::I64(v)) => a.extend(at.map(|k| Some(v[k]))),
+            (Cells::Int(a), TensorData::I32(v)) => a.extend(at.map(|k| Some(i64::from(v[k])))),
+            (Cells::Bool(a), TensorData::Bool(v)) => a.extend(at.map(|k| Some(v[k]))),
+            (Cells::Text(a), data) => a.extend(at.map(|k| Some(text_at(data, k)))),
+            (cells, data) => {
+                let mut text = std::mem::replace(cells, Cells::Text(Vec::new())).into_text();
+                text.extend(at.map(|k| Some(text_at(data, k))));
+                *cells = Cells::Text(text);
+            }
+        }
+    }
+
+    /// Missing values up to row `to` (never shortens).
     fn pad(&mut self, to: usize) {
+        fn grow<T: Clone>(v: &mut Vec<Option<T>>, to: usize) {
+            if v.len() < to {
+                v.resize(to, None);
+            }
+        }
         match self {
-            Cells::Float(v) => v.resize(to, None),
-            Cells::Int(v) => v.resize(to, None),
-            Cells::Bool(v) => v.resize(to, None),
-            Cells::Text(v) => v.resize(to, None),
+            Cells::Float(v) => grow(v, to),
+            Cells::Int(v) => grow(v, to),
+            Cells::Bool(v) => grow(v, to),
+            Cells::Text(v) => grow(v, to),
         }
     }
 
@@ -209,22 +268,49 @@ impl Cells {
     }
 }
 
-/// One deployment's rows since its last flush.
-#[derive(Default)]
+/// Where one tensor's values go: a column per value of a row, found once per request shape.
+struct Layout {
+    tensor: String,
+    width: usize,
+    /// Named by the signature's columns (a model's only input).
+    named: bool,
+    columns: Vec<usize>,
+}
+
+/// One deployment's rows since its last flush. Values are appended straight into typed columns; model
+/// names and versions are kept once and referenced by index, so a logged request costs no allocation
+/// beyond its request id once the batch has seen its shape.
 struct Batch {
+    deployment: Arc<str>,
     rows: usize,
     request_id: Vec<String>,
     row: Vec<i64>,
     timestamp: Vec<i64>,
-    model: Vec<String>,
-    version: Vec<String>,
+    /// Index into `served` (model name, version) per row.
+    served_at: Vec<u32>,
+    served: Vec<(String, String)>,
     latency: Vec<f64>,
-    deployment: String,
     /// The model's columns, in first-seen order.
     columns: Vec<(String, Cells)>,
+    layouts: Vec<Layout>,
 }
 
 impl Batch {
+    fn new(deployment: Arc<str>) -> Self {
+        Batch {
+            deployment,
+            rows: 0,
+            request_id: Vec::new(),
+            row: Vec::new(),
+            timestamp: Vec::new(),
+            served_at: Vec::new(),
+            served: Vec::new(),
+            latency: Vec::new(),
+            columns: Vec::new(),
+            layouts: Vec::new(),
+        }
+    }
+
     fn push(&mut self, r: Record) {
         let rows = r
             .inputs
@@ -234,23 +320,32 @@ impl Batch {
             return;
         }
         let start = self.rows;
-        self.deployment = r.deployment;
+        let o = &r.origin;
+        let at = match self
+            .served
+            .iter()
+            .rposition(|(m, v)| *m == o.model && *v == o.version)
+        {
+            Some(i) => i,
+            None => {
+                self.served.push((o.model.clone(), o.version.clone()));
+                self.served.len() - 1
+            }
+        } as u32;
         for i in 0..rows {
-            self.request_id.push(r.request_id.clone());
             self.row.push(i as i64);
-            self.timestamp.push(r.timestamp_ms);
-            self.model.push(r.model.clone());
-            self.version.push(r.version.clone());
-            self.latency.push(r.latency_ms);
         }
+        self.request_id
+            .extend(std::iter::repeat_n(r.request_id, rows));
+        self.timestamp
+            .extend(std::iter::repeat_n(r.timestamp_ms, rows));
+        self.served_at.extend(std::iter::repeat_n(at, rows));
+        self.latency.extend(std::iter::repeat_n(r.latency_ms, rows));
         self.rows += rows;
-        let single_matrix = r.inputs.len() == 1;
+        let names = (r.inputs.len() == 1)
+            .then(|| r.origin.columns.as_deref())
+            .flatten();
         for t in &r.inputs {
-            let names = if single_matrix {
-                r.columns.as_deref()
-            } else {
-                None
-            };
             self.add_tensor(t, rows, start, names);
         }
         for t in &r.outputs {
@@ -261,68 +356,57 @@ impl Batch {
         }
     }
 
-    /// Spreads a `[rows, …]` tensor over columns: one per value of a row.
+    /// The columns a `[rows, width]` tensor spreads over, created the first time its shape is seen.
+    fn layout(&mut self, t: &Tensor, width: usize, names: Option<&[String]>) -> usize {
+        let named = names.is_some_and(|n| n.len() == width);
+        if let Some(i) = self
+            .layouts
+            .iter()
+            .position(|l| l.tensor == t.name && l.width == width && l.named == named)
+        {
+            return i;
+        }
+        let columns = (0..width)
+            .map(|j| {
+                let name = match names {
+                    Some(n) if named => n[j].clone(),
+                    _ if width == 1 => t.name.clone(),
+                    _ => format!("{}_{j}", t.name),
+                };
+                match self.columns.iter().position(|(n, _)| *n == name) {
+                    Some(i) => i,
+                    None => {
+                        self.columns.push((name, Cells::empty_like(&t.data)));
+                        self.columns.len() - 1
+                    }
+                }
+            })
+            .collect();
+        self.layouts.push(Layout {
+            tensor: t.name.clone(),
+            width,
+            named,
+            columns,
+        });
+        self.layouts.len() - 1
+    }
+
+    /// Appends a `[rows, …]` tensor's values: one column per value of a row.
     fn add_tensor(&mut self, t: &Tensor, rows: usize, start: usize, names: Option<&[String]>) {
-        if t.data.len() % rows != 0 {
+        if !t.data.len().is_multiple_of(rows) {
             return;
         }
         let width = t.data.len() / rows;
+        let l = self.layout(t, width, names);
         for j in 0..width {
-            let name = match names {
-                Some(n) if n.len() == width => n[j].clone(),
-                _ if width == 1 => t.name.clone(),
-                _ => format!("{}_{j}", t.name),
-            };
-            let at = (0..rows).map(|i| i * width + j);
-            let fresh = match &t.data {
-                TensorData::F32(v) => Cells::Float(at.map(|k| Some(f64::from(v[k]))).collect()),
-                TensorData::F64(v) => Cells::Float(at.map(|k| Some(v[k])).collect()),
-                TensorData::I64(v) => Cells::Int(at.map(|k| Some(v[k])).collect()),
-                TensorData::I32(v) => Cells::Int(at.map(|k| Some(i64::from(v[k]))).collect()),
-                TensorData::Bool(v) => Cells::Bool(at.map(|k| Some(v[k])).collect()),
-                TensorData::String(v) => Cells::Text(at.map(|k| Some(v[k].clone())).collect()),
-            };
-            self.append(name, fresh, start);
-        }
-    }
-
-    /// Appends `fresh` (this request's values) to column `name`, starting at row `start`.
-    fn append(&mut self, name: String, fresh: Cells, start: usize) {
-        let Some(i) = self.columns.iter().position(|(n, _)| *n == name) else {
-            let mut cells = match fresh {
-                Cells::Float(_) => Cells::Float(Vec::new()),
-                Cells::Int(_) => Cells::Int(Vec::new()),
-                Cells::Bool(_) => Cells::Bool(Vec::new()),
-                Cells::Text(_) => Cells::Text(Vec::new()),
-            };
+            let c = self.layouts[l].columns[j];
+            let cells = &mut self.columns[c].1;
             cells.pad(start);
-            self.columns.push((name, cells));
-            return self.append_at(self.columns.len() - 1, fresh, start);
-        };
-        self.append_at(i, fresh, start);
-    }
-
-    fn append_at(&mut self, i: usize, fresh: Cells, start: usize) {
-        let cells = &mut self.columns[i].1;
-        cells.pad(start);
-        match (cells, fresh) {
-            (Cells::Float(a), Cells::Float(b)) => a.extend(b),
-            (Cells::Int(a), Cells::Int(b)) => a.extend(b),
-            (Cells::Bool(a), Cells::Bool(b)) => a.extend(b),
-            (Cells::Text(a), Cells::Text(b)) => a.extend(b),
-            (Cells::Float(a), Cells::Int(b)) => {
-                a.extend(b.into_iter().map(|x| x.map(|x| x as f64)))
-            }
-            (cells, fresh) => {
-                let old = std::mem::replace(cells, Cells::Text(Vec::new()));
-                let mut text = old.into_text();
-                text.extend(fresh.into_text());
-                *cells = Cells::Text(text);
-            }
+            cells.append(&t.data, (0..rows).map(|i| i * width + j));
         }
     }
 
-    fn to_parquet(self) -> anyhow::Result<Vec<u8>> {
+    fn into_parquet(self) -> anyhow::Result<Vec<u8>> {
         let n = self.rows;
         let mut fields = vec![
             Field::new("request_id", DataType::Utf8, false),
@@ -337,20 +421,29 @@ impl Batch {
             Field::new("model_version", DataType::Utf8, false),
             Field::new("latency_ms", DataType::Float64, false),
         ];
-        let text = |v: &[String]| -> ArrayRef {
-            let mut b = StringBuilder::with_capacity(v.len(), v.len() * 8);
-            v.iter().for_each(|s| b.append_value(s));
+        // Strings are copied from where they are kept, never cloned a row at a time.
+        fn text<'a>(values: impl Iterator<Item = &'a str>) -> ArrayRef {
+            let mut b = StringBuilder::new();
+            values.for_each(|s| b.append_value(s));
             Arc::new(b.finish())
-        };
+        }
         let mut timestamps = TimestampMillisecondBuilder::with_capacity(n);
         timestamps.append_slice(&self.timestamp);
         let mut arrays: Vec<ArrayRef> = vec![
-            text(&self.request_id),
+            text(self.request_id.iter().map(String::as_str)),
             Arc::new(arrow_array::Int64Array::from(self.row)),
             Arc::new(timestamps.finish().with_timezone("UTC")),
-            text(&vec![self.deployment.clone(); n]),
-            text(&self.model),
-            text(&self.version),
+            text(std::iter::repeat_n(&*self.deployment, n)),
+            text(
+                self.served_at
+                    .iter()
+                    .map(|&i| self.served[i as usize].0.as_str()),
+            ),
+            text(
+                self.served_at
+                    .iter()
+                    .map(|&i| self.served[i as usize].1.as_str()),
+            ),
             Arc::new(arrow_array::Float64Array::from(self.latency)),
         ];
         for (name, cells) in self.columns {
@@ -411,24 +504,26 @@ mod tests {
         let rows = label.len() as i64;
         Record {
             deployment: "d".into(),
-            model: "m".into(),
-            version: "1".into(),
+            origin: Arc::new(Origin {
+                model: "m".into(),
+                version: "1".into(),
+                columns: Some(vec!["a".to_owned(), "b".to_owned()].into()),
+            }),
             request_id: id.into(),
             timestamp_ms: 1_700_000_000_000,
             latency_ms: 1.5,
             inputs: vec![tensor("X", vec![rows, 2], TensorData::F32(x))],
             outputs: vec![tensor("label", vec![rows], TensorData::I64(label))],
-            columns: Some(vec!["a".to_owned(), "b".to_owned()].into()),
         }
     }
 
     #[test]
     fn rows_spread_over_named_columns_and_read_back() {
-        let mut batch = Batch::default();
+        let mut batch = Batch::new("d".into());
         batch.push(record("r1", vec![1.0, 2.0, 3.0, 4.0], vec![0, 1]));
         batch.push(record("r2", vec![5.0, 6.0], vec![2]));
         assert_eq!(batch.rows, 3);
-        let bytes = batch.to_parquet().unwrap();
+        let bytes = batch.into_parquet().unwrap();
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
             bytes::Bytes::from(bytes),
         )
@@ -460,7 +555,7 @@ mod tests {
 
     #[test]
     fn a_column_seen_late_is_missing_before_and_mixed_types_become_text() {
-        let mut batch = Batch::default();
+        let mut batch = Batch::new("d".into());
         batch.push(record("r1", vec![1.0, 2.0], vec![0]));
         let mut second = record("r2", vec![3.0, 4.0], vec![1]);
         second.outputs.push(tensor(
@@ -475,7 +570,7 @@ mod tests {
             Cells::Text(v) => assert_eq!(v, &vec![None, Some("x".to_owned())]),
             _ => panic!("expected text"),
         }
-        let mut mixed = Batch::default();
+        let mut mixed = Batch::new("d".into());
         mixed.push(record("r1", vec![1.0, 2.0], vec![0]));
         let mut m = record("r2", vec![3.0, 4.0], vec![1]);
         m.outputs[0].data = TensorData::String(vec!["cat".into()]);

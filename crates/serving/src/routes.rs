@@ -56,14 +56,12 @@ impl<'a> Capture<'a> {
             .map_or(0, |d| d.as_millis() as i64);
         self.log.record(Record {
             deployment: self.logging.deployment.clone(),
-            model: s.model_name.clone(),
-            version: s.version.clone().unwrap_or_default(),
+            origin: s.origin.clone(),
             request_id: self.request_id,
             timestamp_ms,
             latency_ms: self.started.elapsed().as_secs_f64() * 1e3,
             inputs,
             outputs,
-            columns: s.columns.clone(),
         });
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use cairn_onnx::{Model, ModelOptions, Runtime};
 
+use crate::predictions::Origin;
 use crate::source::{self, HttpModelFiles, Loaded, ModelFiles};
 
 /// A model being served.
@@ -17,6 +18,8 @@ pub struct Served {
     pub model: Model,
     /// Input column names from the MLmodel signature, for table payloads.
     pub columns: Option<Arc<[String]>>,
+    /// How prediction logs name it.
+    pub origin: Arc<Origin>,
 }
 
 impl Served {
@@ -87,11 +90,18 @@ impl Loader {
             .await
             .context("loading the model")??;
         tracing::info!(model = %loaded.description, "model loaded");
+        let columns: Option<Arc<[String]>> = loaded.columns.map(Into::into);
+        let origin = Arc::new(Origin {
+            model: model_name.to_owned(),
+            version: loaded.version.clone().unwrap_or_default(),
+            columns: columns.clone(),
+        });
         Ok(Served {
             model_name: model_name.to_owned(),
             version: loaded.version,
             model,
-            columns: loaded.columns.map(Into::into),
+            columns,
+            origin,
         })
     }
 }
