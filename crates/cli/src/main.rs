@@ -2,6 +2,7 @@
 
 mod client;
 mod deploy;
+mod drift;
 mod maturity;
 mod monitor;
 mod pipeline;
@@ -51,6 +52,10 @@ enum Command {
     /// delayed labels, per window, as snapshots; alert rules with webhooks. `report` exits 0 no
     /// dataset drift, 1 dataset drift, 2 error.
     Monitor(monitor::MonitorCommand),
+    /// A drift report of a current CSV or Parquet file against a reference, as Evidently's
+    /// DataDriftPreset computes it: JSON, self-contained HTML and a summary. Exit 0 no dataset drift,
+    /// 1 dataset drift, 2 error.
+    Drift(drift::DriftArgs),
     /// Run the pipeline (cairn.yaml, or a dvc.yaml as it is): the stages whose inputs changed, the
     /// rest restored from the cache, each stage a nested MLflow run; then the gates and the promotion.
     /// Exit codes: 0 ok, 1 a gate failed or the promotion lost the alias race, 2 a stage failed,
@@ -96,6 +101,7 @@ fn main() -> std::process::ExitCode {
                 }
             };
         }
+        Command::Drift(args) => return drift::run(args),
         // The pipeline commands have exit codes of their own (0–5).
         Command::Run(cmd) => return runtime.block_on(pipeline::run(cmd)),
         Command::Pipeline(cmd) => return runtime.block_on(pipeline::pipeline(cmd)),

@@ -309,6 +309,13 @@ fn column_drift(
         column: name.clone(),
         which,
     };
+    // Before the type check: an all-missing column reads as numbers from CSV whatever it was meant to
+    // hold, and "no values" is the message that helps.
+    for (col, which) in [(r, "reference"), (c, "current")] {
+        if !has_values(col) {
+            return Err(empty(which));
+        }
+    }
     match (&r.values, &c.values) {
         (Values::Numeric(rv), Values::Numeric(cv)) => {
             let rs = finite_sorted(rv);
@@ -395,10 +402,19 @@ fn column_drift(
     }
 }
 
+fn has_values(c: &Column) -> bool {
+    match &c.values {
+        Values::Numeric(v) => v.iter().any(|x| x.is_finite()),
+        Values::Categorical(cats) => cats.codes.iter().any(|&x| x != MISSING),
+    }
+}
+
+/// The first value that is not a number (the one that made the column text), else the first value.
 fn first_text(c: &crate::table::Categories) -> String {
-    c.codes
-        .iter()
-        .find(|&&x| x != MISSING)
+    let present = || c.codes.iter().filter(|&&x| x != MISSING);
+    present()
+        .find(|&&x| c.levels[x as usize].trim().parse::<f64>().is_err())
+        .or_else(|| present().next())
         .map(|&x| c.levels[x as usize].clone())
         .unwrap_or_default()
 }

@@ -3,6 +3,8 @@
 //! (`True`/`False`, as pandas prints them) become categories; timestamps become milliseconds since the
 //! epoch (so a window's `timestamp` column can be sliced). Other types (dates, nested) are left out.
 
+use std::sync::Arc;
+
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType,
@@ -10,8 +12,10 @@ use arrow_array::types::{
     UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, ArrayRef, ArrowPrimitiveType};
-use arrow_schema::{DataType, TimeUnit};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::file::reader::ChunkReader;
 
 use crate::InputError;
@@ -28,7 +32,17 @@ pub fn read<T: ChunkReader + 'static>(source: T, what: &str) -> Result<Table, In
         what: what.into(),
         reason: e.to_string(),
     };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(source).map_err(|e| malformed(&e))?;
+    let meta =
+        ArrowReaderMetadata::load(&source, ArrowReaderOptions::new()).map_err(|e| malformed(&e))?;
+    let meta = match dictionary_hint(meta.schema()) {
+        Some(hint) => ArrowReaderMetadata::try_new(
+            meta.metadata().clone(),
+            ArrowReaderOptions::new().with_schema(hint),
+        )
+        .map_err(|e| malformed(&e))?,
+        None => meta,
+    };
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(source, meta);
     let schema = builder.schema().clone();
     let rows = builder.metadata().file_metadata().num_rows().max(0) as usize;
     let reader = builder
@@ -75,6 +89,31 @@ pub fn read<T: ChunkReader + 'static>(source: T, what: &str) -> Result<Table, In
         })
         .collect();
     Ok(Table { columns })
+}
+
+/// The file's schema with text columns read as dictionaries: a dictionary-encoded column chunk (what
+/// pyarrow and most writers produce for text) then arrives as keys into its few distinct values, so each
+/// value is interned once per batch instead of once per row. `None` when there is no text column.
+fn dictionary_hint(schema: &SchemaRef) -> Option<SchemaRef> {
+    let is_text = |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8);
+    if !schema.fields().iter().any(|f| is_text(f.data_type())) {
+        return None;
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            t if is_text(t) => f.as_ref().clone().with_data_type(DataType::Dictionary(
+                Box::new(DataType::Int32),
+                Box::new(t.clone()),
+            )),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Some(Arc::new(Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    )))
 }
 
 enum Kind {
@@ -206,4 +245,45 @@ fn push_text(b: &mut CategoriesBuilder, array: &ArrayRef) -> Result<(), String> 
         other => return Err(format!("unsupported text type {other}")),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::{Float64Array, RecordBatch, StringArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+
+    use super::*;
+
+    fn parquet(dictionary: bool) -> bytes::Bytes {
+        let text = StringArray::from(vec![Some("b"), None, Some("a"), Some("b"), Some("c")]);
+        let num = Float64Array::from(vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+        let batch = RecordBatch::try_from_iter([
+            ("t", Arc::new(text) as ArrayRef),
+            ("x", Arc::new(num) as ArrayRef),
+        ])
+        .unwrap();
+        let props = WriterProperties::builder()
+            .set_dictionary_enabled(dictionary)
+            .set_max_row_group_row_count(Some(3))
+            .build();
+        let mut out = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        out.into()
+    }
+
+    #[test]
+    fn text_reads_the_same_dictionary_encoded_or_plain() {
+        for dictionary in [true, false] {
+            let t = read(parquet(dictionary), "test").unwrap();
+            let Values::Categorical(c) = &t.column("t").unwrap().values else {
+                panic!("text should be categorical");
+            };
+            let got: Vec<Option<&str>> = (0..c.len()).map(|i| c.get(i)).collect();
+            assert_eq!(got, [Some("b"), None, Some("a"), Some("b"), Some("c")]);
+            assert!(t.column("x").unwrap().is_numeric());
+        }
+    }
 }

@@ -1,27 +1,28 @@
-//! Sorted finite values of a numeric column, and what one merge pass over two of them yields. Sorting is
-//! an LSD radix sort on the IEEE bits (a few linear passes, no comparisons), the dominant cost of a
-//! column's drift at a million rows.
+//! Sorted finite values of a numeric column, and what one merge pass over two of them yields. Sorting, the
+//! dominant cost of a column's drift at a million rows, works on the values' order-preserving integer
+//! keys: pattern-defeating quicksort on `u64` in place beat an LSD radix sort (six scatter passes through a
+//! second buffer) and a comparison sort on `f64` by 1.4-1.8x at 1M values, and needs no scratch memory.
 
 /// The finite values of `values` (NaN and ±inf dropped, as Evidently drops them), sorted ascending, with
 /// `-0.0` written as `0.0` so equal numbers have equal bits.
 pub fn finite_sorted(values: &[f64]) -> Vec<f64> {
-    let mut out: Vec<f64> = values
-        .iter()
-        .filter(|x| x.is_finite())
-        .map(|&x| if x == 0.0 { 0.0 } else { x })
-        .collect();
-    sort(&mut out);
-    out
+    // Sized up front: a filtered collect would grow (copy and fault in) the vector ~20 times.
+    let mut keys: Vec<u64> = Vec::with_capacity(values.len());
+    keys.extend(
+        values
+            .iter()
+            .filter(|x| x.is_finite())
+            .map(|&x| key(if x == 0.0 { 0.0 } else { x })),
+    );
+    keys.sort_unstable();
+    // Same size and alignment: the collect reuses the keys' allocation.
+    keys.into_iter().map(unkey).collect()
 }
 
 /// Sorts finite, non-negative-zero values ascending.
 pub fn sort(v: &mut [f64]) {
-    if v.len() < 2048 {
-        v.sort_unstable_by(f64::total_cmp);
-        return;
-    }
     let mut keys: Vec<u64> = v.iter().map(|x| key(*x)).collect();
-    radix_sort(&mut keys);
+    keys.sort_unstable();
     for (x, k) in v.iter_mut().zip(&keys) {
         *x = unkey(*k);
     }
@@ -35,37 +36,6 @@ fn key(x: f64) -> u64 {
 
 fn unkey(k: u64) -> f64 {
     f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
-}
-
-fn radix_sort(keys: &mut Vec<u64>) {
-    const BITS: usize = 11;
-    const BUCKETS: usize = 1 << BITS;
-    const PASSES: usize = 64usize.div_ceil(BITS);
-    let mut counts = vec![[0usize; BUCKETS]; PASSES];
-    for &k in keys.iter() {
-        for (p, c) in counts.iter_mut().enumerate() {
-            c[((k >> (p * BITS)) as usize) & (BUCKETS - 1)] += 1;
-        }
-    }
-    let n = keys.len();
-    let mut buf = vec![0u64; n];
-    for (p, c) in counts.iter().enumerate() {
-        if c.iter().any(|&x| x == n) {
-            continue; // every key has the same digit here
-        }
-        let mut offsets = [0usize; BUCKETS];
-        let mut sum = 0;
-        for (o, &x) in offsets.iter_mut().zip(c.iter()) {
-            *o = sum;
-            sum += x;
-        }
-        for &k in keys.iter() {
-            let d = ((k >> (p * BITS)) as usize) & (BUCKETS - 1);
-            buf[offsets[d]] = k;
-            offsets[d] += 1;
-        }
-        std::mem::swap(keys, &mut buf);
-    }
 }
 
 /// Distinct values in a sorted slice.
@@ -87,36 +57,33 @@ pub struct MergeStats {
 
 pub fn merge_stats(a: &[f64], b: &[f64]) -> MergeStats {
     let (na, nb) = (a.len() as f64, b.len() as f64);
+    // Values are finite, so +inf marks an exhausted sample.
+    let at = |s: &[f64], k: usize| s.get(k).copied().unwrap_or(f64::INFINITY);
     let (mut i, mut j) = (0usize, 0usize);
+    let (mut xa, mut xb) = (at(a, 0), at(b, 0));
     let (mut max_d, mut min_d) = (f64::NEG_INFINITY, f64::INFINITY);
     let mut w = 0.0;
     let mut unique = 0usize;
-    while i < a.len() || j < b.len() {
-        let x = match (a.get(i), b.get(j)) {
-            (Some(&p), Some(&q)) => p.min(q),
-            (Some(&p), None) => p,
-            (None, Some(&q)) => q,
-            (None, None) => unreachable!(),
-        };
-        while i < a.len() && a[i] == x {
-            i += 1;
-        }
-        while j < b.len() && b[j] == x {
-            j += 1;
-        }
-        unique += 1;
-        // SciPy: searchsorted(side='right') / n, then the difference.
-        let d = i as f64 / na - j as f64 / nb;
-        max_d = max_d.max(d);
-        min_d = min_d.min(d);
-        let next = match (a.get(i), b.get(j)) {
-            (Some(&p), Some(&q)) => Some(p.min(q)),
-            (Some(&p), None) => Some(p),
-            (None, Some(&q)) => Some(q),
-            (None, None) => None,
-        };
-        if let Some(y) = next {
-            w += d.abs() * (y - x);
+    // One value a step, taken by selects rather than branches (which sample is next is a coin toss for
+    // two samples of one distribution); the statistics move only where the next value is larger, i.e.
+    // after every copy of a value, so the sums are the same, in the same order, as per distinct value.
+    for _ in 0..a.len() + b.len() {
+        let take_a = xa <= xb;
+        let x = if take_a { xa } else { xb };
+        i += usize::from(take_a);
+        j += usize::from(!take_a);
+        (xa, xb) = (at(a, i), at(b, j));
+        let next = xa.min(xb);
+        if next > x {
+            unique += 1;
+            // SciPy: searchsorted(side='right') / n, then the difference.
+            let d = i as f64 / na - j as f64 / nb;
+            // Never NaN: plain comparisons, shorter than f64::max's NaN handling on the critical path.
+            max_d = if d > max_d { d } else { max_d };
+            min_d = if d < min_d { d } else { min_d };
+            if next.is_finite() {
+                w += d.abs() * (next - x);
+            }
         }
     }
     let min_s = (-min_d).clamp(0.0, 1.0);
@@ -133,7 +100,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn radix_sort_matches_a_comparison_sort() {
+    fn key_sort_matches_a_comparison_sort() {
         let mut x: Vec<f64> = (0..10_000)
             .map(|i| ((i * 7919) % 10_007) as f64 * 1.5 - 7000.0)
             .collect();
@@ -142,6 +109,41 @@ mod tests {
         want.sort_by(f64::total_cmp);
         sort(&mut x);
         assert_eq!(x, want);
+    }
+
+    /// Per distinct value, as SciPy states it: the reference for the one-pass merge.
+    fn merge_stats_by_value(a: &[f64], b: &[f64]) -> MergeStats {
+        let mut values: Vec<f64> = a.iter().chain(b).copied().collect();
+        values.sort_by(f64::total_cmp);
+        values.dedup();
+        let cdf = |s: &[f64], x: f64| s.partition_point(|&v| v <= x) as f64 / s.len() as f64;
+        let d: Vec<f64> = values.iter().map(|&x| cdf(a, x) - cdf(b, x)).collect();
+        let w = values
+            .windows(2)
+            .zip(&d)
+            .map(|(v, d)| d.abs() * (v[1] - v[0]))
+            .sum();
+        let max_d = d.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let min_s = (-d.iter().copied().fold(f64::INFINITY, f64::min)).clamp(0.0, 1.0);
+        MergeStats {
+            ks_statistic: if min_s > max_d { min_s } else { max_d },
+            wasserstein: w,
+            n_unique_union: values.len(),
+        }
+    }
+
+    #[test]
+    fn merge_stats_equals_the_per_value_definition_with_ties() {
+        // Few distinct values, so ties within and across the samples are the rule.
+        let a: Vec<f64> = (0..997).map(|i| ((i * 7919) % 23) as f64 * 0.5).collect();
+        let b: Vec<f64> = (0..613)
+            .map(|i| ((i * 104_729) % 31) as f64 * 0.5 - 3.0)
+            .collect();
+        let (a, b) = (finite_sorted(&a), finite_sorted(&b));
+        let (got, want) = (merge_stats(&a, &b), merge_stats_by_value(&a, &b));
+        assert_eq!(got.ks_statistic, want.ks_statistic);
+        assert_eq!(got.wasserstein, want.wasserstein);
+        assert_eq!(got.n_unique_union, want.n_unique_union);
     }
 
     #[test]

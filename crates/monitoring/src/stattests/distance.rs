@@ -63,36 +63,41 @@ pub fn wasserstein_normed(w1: f64, reference: &[f64]) -> f64 {
     w1 / std_ddof0(reference).max(0.001)
 }
 
-/// numpy's `std(ddof=0)` (two-pass).
+/// numpy's `std(ddof=0)`: the mean, then the mean squared deviation, each summed as numpy sums.
 pub fn std_ddof0(x: &[f64]) -> f64 {
     if x.is_empty() {
         return f64::NAN;
     }
     let n = x.len() as f64;
     let mean = pairwise_sum(x) / n;
-    let sq: Vec<f64> = Vec::new();
-    drop(sq);
-    let mut acc = 0.0;
-    let mut comp = 0.0;
-    for &v in x {
-        // Kahan: keeps a million-term sum within a few ulps, as numpy's pairwise sum does.
-        let d = (v - mean) * (v - mean) - comp;
-        let t = acc + d;
-        comp = (t - acc) - d;
-        acc = t;
-    }
-    (acc / n).sqrt()
+    (pairwise_sum_of(x, |v| (v - mean) * (v - mean)) / n).sqrt()
 }
 
-/// Summation with error like numpy's pairwise sum (Kahan-compensated).
+/// numpy's pairwise summation (`pairwise_sum_DOUBLE`): blocks of at most 128 values summed with 8
+/// accumulators, longer runs halved recursively. Its error grows as O(log n) ulps, like numpy's, and the
+/// 8 independent accumulators vectorize (a compensated sum is one long dependency chain).
 pub fn pairwise_sum(x: &[f64]) -> f64 {
-    let mut acc = 0.0;
-    let mut comp = 0.0;
-    for &v in x {
-        let d = v - comp;
-        let t = acc + d;
-        comp = (t - acc) - d;
-        acc = t;
+    pairwise_sum_of(x, |v| v)
+}
+
+fn pairwise_sum_of(x: &[f64], f: impl Fn(f64) -> f64 + Copy) -> f64 {
+    const BLOCK: usize = 128;
+    let n = x.len();
+    if n < 8 {
+        x.iter().fold(0.0, |acc, &v| acc + f(v))
+    } else if n <= BLOCK {
+        let mut r = [0.0; 8];
+        r.iter_mut().zip(&x[..8]).for_each(|(r, &v)| *r = f(v));
+        let whole = n - n % 8;
+        for chunk in x[8..whole].chunks_exact(8) {
+            r.iter_mut().zip(chunk).for_each(|(r, &v)| *r += f(v));
+        }
+        let mut sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        x[whole..].iter().for_each(|&v| sum += f(v));
+        sum
+    } else {
+        let half = n / 2;
+        let half = half - half % 8;
+        pairwise_sum_of(&x[..half], f) + pairwise_sum_of(&x[half..], f)
     }
-    acc
 }
