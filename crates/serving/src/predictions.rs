@@ -1,6 +1,7 @@
 //! Prediction logging: what a deployment saw and answered, for monitoring. A request hands its inputs and
 //! outputs to a bounded queue and returns (when the queue is full the record is dropped and counted —
-//! inference never waits); one background task turns records into rows, batches them per deployment and
+//! inference never waits, and no task is woken per request); one background task takes what is queued
+//! every 50 ms, turns records into rows, batches them per deployment and
 //! writes each batch as a Parquet file through a [`PredictionSink`] — the server's artifact store, or a
 //! replica's control plane — at `monitoring/<deployment>/date=YYYY-MM-DD/<flush ms>-<uuid>.parquet`, so
 //! pandas, DuckDB or Polars read a deployment's log as one hive-partitioned dataset.
@@ -11,7 +12,7 @@
 //! `<output>_<j>`, e.g. `label`, `probabilities_0`…).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use arrow_array::builder::{
@@ -23,8 +24,8 @@ use async_trait::async_trait;
 use cairn_onnx::{Tensor, TensorData};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
-use tokio::sync::mpsc;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 /// Where batches of logged predictions go.
 #[async_trait]
@@ -92,65 +93,82 @@ impl LogSettings {
 }
 
 /// The queue's sending end, shared by every request.
+/// The queue between requests and the writer: a few mutex-guarded buffers a request appends to (a
+/// short, rarely contended lock; no task is woken), drained by the writer every [`DRAIN`].
+struct Queue {
+    shards: Vec<Mutex<Vec<Record>>>,
+    /// Records each shard may hold before new ones are dropped.
+    per_shard: usize,
+}
+
+/// How often the writer takes what requests queued.
+const DRAIN: Duration = Duration::from_millis(50);
+const SHARDS: usize = 8;
+
+/// The sending end, shared by every request.
 #[derive(Clone)]
 pub struct PredictionLog {
-    tx: mpsc::Sender<Record>,
+    queue: Arc<Queue>,
 }
 
 impl PredictionLog {
     /// Starts the writer task.
     pub fn start(sink: Arc<dyn PredictionSink>, settings: LogSettings) -> Self {
-        let (tx, rx) = mpsc::channel(settings.queue.max(1));
-        tokio::spawn(write_loop(rx, sink, settings));
-        PredictionLog { tx }
+        let queue = Arc::new(Queue {
+            shards: (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect(),
+            per_shard: settings.queue.div_ceil(SHARDS).max(1),
+        });
+        tokio::spawn(write_loop(Arc::downgrade(&queue), sink, settings));
+        PredictionLog { queue }
     }
 
     /// Queues `record`, or drops and counts it when the queue is full.
     pub fn record(&self, record: Record) {
-        if let Err(e) = self.tx.try_send(record) {
-            let deployment = match &e {
-                mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => {
-                    r.deployment.to_string()
-                }
-            };
-            metrics::counter!("cairn_prediction_log_dropped_total", "deployment" => deployment)
-                .increment(1);
+        let shard = &self.queue.shards[rand::random_range(0..SHARDS)];
+        let mut records = shard.lock().unwrap_or_else(|p| p.into_inner());
+        if records.len() < self.queue.per_shard {
+            records.push(record);
+            return;
         }
+        drop(records);
+        metrics::counter!("cairn_prediction_log_dropped_total", "deployment" => record.deployment.to_string())
+            .increment(1);
     }
 }
 
-async fn write_loop(
-    mut rx: mpsc::Receiver<Record>,
-    sink: Arc<dyn PredictionSink>,
-    settings: LogSettings,
-) {
+/// Drains the queue every [`DRAIN`] into per-deployment batches, flushed every `settings.flush` or at
+/// `settings.flush_rows`; ends (flushing what it holds) when the log is dropped.
+async fn write_loop(queue: Weak<Queue>, sink: Arc<dyn PredictionSink>, settings: LogSettings) {
     let mut batches: HashMap<Arc<str>, Batch> = HashMap::new();
-    let mut tick = tokio::time::interval(settings.flush);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut received = Vec::with_capacity(1024);
+    let mut drain = tokio::time::interval(DRAIN);
+    drain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_flush = tokio::time::Instant::now();
+    let mut taken = Vec::new();
     loop {
-        tokio::select! {
-            n = rx.recv_many(&mut received, 1024) => {
-                if n == 0 {
-                    break;
-                }
-                for record in received.drain(..) {
-                    let batch = batches
-                        .entry(record.deployment.clone())
-                        .or_insert_with(|| Batch::new(record.deployment.clone()));
-                    batch.push(record);
-                    if batch.rows >= settings.flush_rows {
-                        let full = std::mem::replace(batch, Batch::new(batch.deployment.clone()));
-                        flush(&sink, full);
-                    }
-                }
-            }
-            _ = tick.tick() => {
-                batches.retain(|_, b| b.rows > 0);
-                for (_, batch) in batches.iter_mut() {
+        drain.tick().await;
+        let Some(queue) = queue.upgrade() else { break };
+        for shard in &queue.shards {
+            let mut records = shard.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::swap(&mut *records, &mut taken);
+            drop(records);
+            for record in taken.drain(..) {
+                let batch = batches
+                    .entry(record.deployment.clone())
+                    .or_insert_with(|| Batch::new(record.deployment.clone()));
+                batch.push(record);
+                if batch.rows >= settings.flush_rows {
                     let full = std::mem::replace(batch, Batch::new(batch.deployment.clone()));
                     flush(&sink, full);
                 }
+            }
+        }
+        drop(queue);
+        if last_flush.elapsed() >= settings.flush {
+            last_flush = tokio::time::Instant::now();
+            batches.retain(|_, b| b.rows > 0);
+            for batch in batches.values_mut() {
+                let full = std::mem::replace(batch, Batch::new(batch.deployment.clone()));
+                flush(&sink, full);
             }
         }
     }
@@ -477,8 +495,15 @@ impl Batch {
         }
         let schema = Arc::new(Schema::new(fields));
         let batch = RecordBatch::try_new(schema.clone(), arrays)?;
+        // Dictionaries only where values repeat (request ids and measurements rarely do: trying costs a
+        // hash per value); statistics per column chunk, enough for readers to prune by time.
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
+            .set_dictionary_enabled(false)
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_column_dictionary_enabled(ColumnPath::from("deployment"), true)
+            .set_column_dictionary_enabled(ColumnPath::from("model"), true)
+            .set_column_dictionary_enabled(ColumnPath::from("model_version"), true)
             .build();
         let mut out = Vec::new();
         let mut writer = ArrowWriter::try_new(&mut out, schema, Some(props))?;
