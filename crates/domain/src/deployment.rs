@@ -259,20 +259,7 @@ pub struct DeploymentEvent {
 /// A deployment name is the OIP model name and a URL segment: letters, digits, `_`, `-`, `.`; 1–64
 /// characters, not starting with `.`.
 pub fn validate_deployment_name(name: &str) -> Result<(), DomainError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(DomainError::invalid(format!(
-            "Invalid deployment name '{name}': use 1–64 letters, digits, '_', '-' or '.', not starting \
-             with '.'"
-        )))
-    }
+    crate::monitor::validate_name("deployment", name)
 }
 
 /// A canary weight is a percentage strictly between 0 and 100.

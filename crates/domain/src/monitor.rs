@@ -386,7 +386,7 @@ pub fn firing(
     fired
 }
 
-/// A monitor's or an alert rule's name: a URL segment and a change-log subject (letters, digits, `_`,
+/// A deployment's, monitor's or alert rule's name: a URL segment and a change-log subject (letters, digits, `_`,
 /// `-`, `.`; 1–64 characters, not starting with `.`).
 pub fn validate_name(what: &str, name: &str) -> Result<(), DomainError> {
     let ok = !name.is_empty()
