@@ -1,7 +1,8 @@
 //! Parquet to [`Table`], batch by batch: numeric arrow types become numbers (nulls NaN; integer types
 //! integer-typed when null-free, as pandas reads them), text, dictionary-encoded text and booleans
-//! (`True`/`False`, as pandas prints them) become categories; timestamps become milliseconds since the
-//! epoch (so a window's `timestamp` column can be sliced). Other types (dates, nested) are left out.
+//! (`True`/`False`, as pandas prints them) become categories. Timestamps are left out, as Evidently leaves
+//! datetime columns out of drift — unless asked for (a prediction log's `timestamp`, to slice a window),
+//! then as milliseconds since the epoch. Other types (dates, nested) are left out.
 
 use std::sync::Arc;
 
@@ -27,7 +28,11 @@ enum Builder {
     Skip,
 }
 
-pub fn read<T: ChunkReader + 'static>(source: T, what: &str) -> Result<Table, InputError> {
+pub fn read<T: ChunkReader + 'static>(
+    source: T,
+    what: &str,
+    timestamps: bool,
+) -> Result<Table, InputError> {
     let malformed = |e: &dyn std::fmt::Display| InputError::Malformed {
         what: what.into(),
         reason: e.to_string(),
@@ -52,7 +57,7 @@ pub fn read<T: ChunkReader + 'static>(source: T, what: &str) -> Result<Table, In
     let mut builders: Vec<Builder> = schema
         .fields()
         .iter()
-        .map(|f| match kind(f.data_type()) {
+        .map(|f| match kind(f.data_type(), timestamps) {
             Kind::Numeric(integer) => Builder::Numeric {
                 values: Vec::with_capacity(rows),
                 integer,
@@ -122,12 +127,12 @@ enum Kind {
     Skip,
 }
 
-fn kind(t: &DataType) -> Kind {
+fn kind(t: &DataType, timestamps: bool) -> Kind {
     use DataType::*;
     match t {
         Float16 | Float32 | Float64 => Kind::Numeric(false),
         Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 => Kind::Numeric(true),
-        Timestamp(_, _) => Kind::Numeric(false),
+        Timestamp(_, _) if timestamps => Kind::Numeric(false),
         Utf8 | LargeUtf8 | Utf8View | Boolean => Kind::Text,
         Dictionary(_, v) if matches!(**v, Utf8 | LargeUtf8 | Utf8View) => Kind::Text,
         _ => Kind::Skip,

@@ -218,7 +218,7 @@ impl Table {
         let what = path.display().to_string();
         if is_parquet {
             let f = std::fs::File::open(path).map_err(unreadable)?;
-            crate::parquet_read::read(f, &what)
+            crate::parquet_read::read(f, &what, false)
         } else {
             crate::csv_read::read(|| std::fs::File::open(path), &what)
         }
@@ -229,7 +229,13 @@ impl Table {
     }
 
     pub fn from_parquet_bytes(bytes: bytes::Bytes) -> Result<Table, InputError> {
-        crate::parquet_read::read(bytes, "Parquet data")
+        crate::parquet_read::read(bytes, "Parquet data", false)
+    }
+
+    /// A Parquet file with its timestamp columns as milliseconds since the epoch (a prediction log, whose
+    /// `timestamp` cuts the window).
+    pub fn from_parquet_bytes_with_timestamps(bytes: bytes::Bytes) -> Result<Table, InputError> {
+        crate::parquet_read::read(bytes, "Parquet data", true)
     }
 
     /// Stacks tables (e.g. a window's Parquet files) by column name, in first-seen column order; a column

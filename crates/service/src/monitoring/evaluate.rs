@@ -265,7 +265,10 @@ fn evaluate(inputs: Inputs) -> ServiceResult<Evaluated> {
     } = inputs;
     let tables = files
         .iter()
-        .map(|f| parse_table(f, "a logged-predictions file"))
+        .map(|f| {
+            Table::from_parquet_bytes_with_timestamps(bytes::Bytes::copy_from_slice(f))
+                .map_err(|e| invalid(format!("a logged-predictions file: {e}")))
+        })
         .collect::<ServiceResult<Vec<_>>>()?;
     let all = Table::concat(tables);
     let stamps = column(&all, "timestamp")
