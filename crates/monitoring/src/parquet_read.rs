@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn text_reads_the_same_dictionary_encoded_or_plain() {
         for dictionary in [true, false] {
-            let t = read(parquet(dictionary), "test").unwrap();
+            let t = read(parquet(dictionary), "test", false).unwrap();
             let Values::Categorical(c) = &t.column("t").unwrap().values else {
                 panic!("text should be categorical");
             };
