@@ -92,7 +92,6 @@ impl LogSettings {
     }
 }
 
-/// The queue's sending end, shared by every request.
 /// The queue between requests and the writer: a few mutex-guarded buffers a request appends to (a
 /// short, rarely contended lock; no task is woken), drained by the writer every [`DRAIN`].
 struct Queue {
