@@ -1,4 +1,4 @@
-//! Every numeric column of `shared/fixtures/drift/reference_values_numeric.json` (computed with SciPy and
+//! Every numeric column of `tests/fixtures/drift/reference_values_numeric.json` (computed with SciPy and
 //! Evidently 0.7.23 on data from `drift_data.py`) reproduced to 1e-9 relative. The CSVs are generated at
 //! test time by the fixture's own generator with the project venv's Python (`scripts/python-env.sh`;
 //! `CAIRN_PYTHON` overrides the interpreter).
@@ -20,10 +20,10 @@ fn repo() -> PathBuf {
         .unwrap()
 }
 
+/// The shared drift fixtures, vendored beside the tests (`tests/fixtures/drift`, a copy of the round's
+/// `shared/fixtures/drift`), so that a clean clone anywhere runs them.
 fn fixture_dir() -> PathBuf {
-    std::env::var_os("CAIRN_SHARED_DIR")
-        .map_or_else(|| repo().join("../shared"), PathBuf::from)
-        .join("fixtures/drift")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/drift")
 }
 
 fn python() -> PathBuf {
