@@ -386,6 +386,18 @@ pub fn firing(
     fired
 }
 
+/// The columns the serving writes before the model's own in every logged prediction (the log's schema,
+/// which monitors read back and never test for drift).
+pub const PREDICTION_META_COLUMNS: [&str; 7] = [
+    "request_id",
+    "row",
+    "timestamp",
+    "deployment",
+    "model",
+    "model_version",
+    "latency_ms",
+];
+
 /// A deployment's, monitor's or alert rule's name: a URL segment and a change-log subject (letters, digits, `_`,
 /// `-`, `.`; 1–64 characters, not starting with `.`).
 pub fn validate_name(what: &str, name: &str) -> Result<(), DomainError> {

@@ -256,7 +256,7 @@ fn anchor(name: &str) -> String {
         .collect()
 }
 
-pub fn escape(s: &str) -> String {
+fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -35,15 +35,7 @@ pub trait PredictionSink: Send + Sync + 'static {
 }
 
 /// The meta columns every logged row carries, before the model's own.
-pub const META_COLUMNS: [&str; 7] = [
-    "request_id",
-    "row",
-    "timestamp",
-    "deployment",
-    "model",
-    "model_version",
-    "latency_ms",
-];
+pub use cairn_domain::monitor::PREDICTION_META_COLUMNS as META_COLUMNS;
 
 /// Which model answered, as the log names it: shared by every record of a loaded model, so the hot path
 /// clones a pointer, not strings.

@@ -51,9 +51,7 @@ impl<'a> Capture<'a> {
     }
 
     fn record(self, s: &Served, inputs: Vec<cairn_onnx::Tensor>, outputs: Vec<cairn_onnx::Tensor>) {
-        let timestamp_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+        let timestamp_ms = cairn_domain::time::now_millis();
         self.log.record(Record {
             deployment: self.logging.deployment.clone(),
             origin: s.origin.clone(),

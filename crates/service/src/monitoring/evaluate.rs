@@ -14,16 +14,7 @@ use super::labels::number_text;
 use super::{Monitors, change};
 use crate::{ServiceError, ServiceResult};
 
-/// The columns the serving adds to every logged row; never tested for drift.
-pub const META_COLUMNS: [&str; 7] = [
-    "request_id",
-    "row",
-    "timestamp",
-    "deployment",
-    "model",
-    "model_version",
-    "latency_ms",
-];
+use cairn_domain::monitor::PREDICTION_META_COLUMNS as META_COLUMNS;
 
 fn invalid(e: impl std::fmt::Display) -> ServiceError {
     ServiceError::InvalidArgument(e.to_string())
