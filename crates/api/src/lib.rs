@@ -16,12 +16,13 @@ mod history;
 mod maturity;
 mod monitors;
 mod pipelines;
+mod triggers;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 use cairn_service::{
-    ChangeLog, Deployments, GateRecords, MaturityTracker, Monitors, Pipelines, Registry,
+    ChangeLog, Deployments, GateRecords, MaturityTracker, Monitors, Pipelines, Registry, Triggers,
 };
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -66,6 +67,12 @@ pub const PREFIX: &str = "/api/cairn/v1";
         pipelines::finish_run,
         pipelines::get_run,
         pipelines::list_runs,
+        triggers::list,
+        triggers::list_of_pipeline,
+        triggers::fire,
+        triggers::pause,
+        triggers::resume,
+        triggers::runs,
         gates::compare_and_set_alias,
         gates::create,
         gates::list,
@@ -109,6 +116,12 @@ pub const PREFIX: &str = "/api/cairn/v1";
         cairn_contract::PipelineRunDto,
         cairn_contract::PipelineRunResponse,
         cairn_contract::PipelineRunsResponse,
+        cairn_contract::TriggerDto,
+        cairn_contract::FireDto,
+        cairn_contract::TriggersResponse,
+        cairn_contract::TriggerResponse,
+        cairn_contract::FireBody,
+        cairn_contract::FireResponse,
         cairn_contract::AliasBody,
         cairn_contract::AliasResponse,
         cairn_contract::GateEvaluationBody,
@@ -143,6 +156,7 @@ pub const PREFIX: &str = "/api/cairn/v1";
         (name = "deployments", description = "Named serving endpoints bound to registry aliases or versions"),
         (name = "maturity", description = "Each model's MLOps maturity level, from evidence"),
         (name = "pipelines", description = "Registered pipeline snapshots and pipeline runs"),
+        (name = "triggers", description = "Pipelines' triggers (cron, watch, alert, registry, by hand), their firings, and a pipeline's runs with their causes"),
         (name = "gates", description = "Pipelines' gate evaluations: inputs, pinned baselines, per-rule values, decision and action")
     )
 )]
@@ -161,6 +175,7 @@ pub struct NativeApi {
     pub change_log: ChangeLog,
     pub maturity: MaturityTracker,
     pub pipelines: Pipelines,
+    pub triggers: Triggers,
     pub gates: GateRecords,
     pub monitors: Monitors,
 }
@@ -221,11 +236,30 @@ pub fn router(s: NativeApi) -> Router {
             get(pipelines::list_runs).post(pipelines::start_run),
         )
         .route("/pipeline-runs/{run_id}", get(pipelines::get_run))
+        .route("/pipelines/{name}/runs", get(triggers::runs))
         .route(
             "/pipeline-runs/{run_id}/finish",
             post(pipelines::finish_run),
         )
         .with_state(s.pipelines)
+        .route("/triggers", get(triggers::list))
+        .route(
+            "/pipelines/{name}/triggers",
+            get(triggers::list_of_pipeline),
+        )
+        .route(
+            "/pipelines/{name}/triggers/{trigger}/fire",
+            post(triggers::fire),
+        )
+        .route(
+            "/pipelines/{name}/triggers/{trigger}/pause",
+            post(triggers::pause),
+        )
+        .route(
+            "/pipelines/{name}/triggers/{trigger}/resume",
+            post(triggers::resume),
+        )
+        .with_state(s.triggers)
         .route("/gate-evaluations", get(gates::list).post(gates::create))
         .route("/gate-evaluations/{id}", get(gates::get))
         .with_state(s.gates)

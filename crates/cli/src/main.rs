@@ -7,6 +7,7 @@ mod maturity;
 mod monitor;
 mod pipeline;
 mod registry;
+mod trigger;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -70,6 +71,9 @@ enum Command {
     /// Inspect the pipeline: `status` (what would run and why), `validate` (the file, and imports
     /// outside a stage's deps and code scope), `stop` (a running `cairn run`).
     Pipeline(pipeline::PipelineCommand),
+    /// Triggers of registered pipelines (cron, watch, alert, registry, by hand): `list`, `fire`
+    /// (once per --idempotency-key across the cluster), `pause`, `resume`.
+    Trigger(trigger::TriggerCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -91,6 +95,7 @@ fn main() -> std::process::ExitCode {
         Command::Registry(cmd) => runtime.block_on(registry::run(cmd)),
         Command::Deploy(cmd) => runtime.block_on(deploy::run(cmd)),
         Command::Maturity(cmd) => runtime.block_on(maturity::run(cmd)),
+        Command::Trigger(cmd) => runtime.block_on(trigger::run(cmd)),
         Command::Monitor(cmd) => {
             return match runtime.block_on(monitor::run(cmd)) {
                 Ok(monitor::Outcome::Done) => std::process::ExitCode::SUCCESS,

@@ -17,6 +17,7 @@ use cairn_contract::{
     MissingObjectsResponse, ObjectsBody, PipelineDto, PipelineResponse, PipelineRunDto,
     PipelineRunResponse, PipelinesResponse, RegisterPipelineBody, StartPipelineRunBody,
 };
+use cairn_contract::{FireBody, FireResponse, TriggerDto, TriggerResponse, TriggersResponse};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -456,6 +457,52 @@ impl Client {
     ) -> ClientResult<PipelineResponse> {
         let path = format!("/pipelines/{}", encode_segment(name));
         self.send(Method::PUT, &path, &[], Some(body), CALL).await
+    }
+
+    /// Triggers of every registered pipeline (or one), with their latest firings.
+    pub async fn triggers(&self, pipeline: Option<&str>) -> ClientResult<Vec<TriggerDto>> {
+        let query: Vec<(&str, String)> = pipeline
+            .map(|p| vec![("pipeline", p.to_owned())])
+            .unwrap_or_default();
+        let r: TriggersResponse = self.call(Method::GET, "/triggers", &query, CALL).await?;
+        Ok(r.triggers)
+    }
+
+    /// Fires a trigger by hand; with a key, once per key across the cluster.
+    pub async fn fire_trigger(
+        &self,
+        pipeline: &str,
+        trigger: &str,
+        idempotency_key: Option<&str>,
+    ) -> ClientResult<FireResponse> {
+        let path = format!(
+            "/pipelines/{}/triggers/{}/fire",
+            encode_segment(pipeline),
+            encode_segment(trigger)
+        );
+        let body = FireBody {
+            idempotency_key: idempotency_key.map(str::to_owned),
+        };
+        self.send(Method::POST, &path, &[], Some(&body), CALL).await
+    }
+
+    /// Pauses (`true`) or resumes a trigger.
+    pub async fn pause_trigger(
+        &self,
+        pipeline: &str,
+        trigger: &str,
+        paused: bool,
+    ) -> ClientResult<TriggerDto> {
+        let path = format!(
+            "/pipelines/{}/triggers/{}/{}",
+            encode_segment(pipeline),
+            encode_segment(trigger),
+            if paused { "pause" } else { "resume" }
+        );
+        let r: TriggerResponse = self
+            .send(Method::POST, &path, &[], None::<&()>, CALL)
+            .await?;
+        Ok(r.trigger)
     }
 
     /// Registered pipelines, the latest version of each.

@@ -13,6 +13,7 @@ mod maturity;
 mod monitors;
 mod pipelines;
 mod registry;
+mod triggers;
 
 pub use change_log::{ChangeDto, ChangesResponse};
 pub use deployments::{
@@ -36,3 +37,6 @@ pub use pipelines::{
     RegisterPipelineBody, SnapshotFileDto, StartPipelineRunBody,
 };
 pub use registry::{EventDto, EventsResponse};
+pub use triggers::{
+    FireBody, FireDto, FireResponse, TriggerDto, TriggerResponse, TriggersResponse,
+};

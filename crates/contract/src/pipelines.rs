@@ -165,7 +165,8 @@ pub struct PipelineRunDto {
     pub cause: Value,
     #[schema(value_type = Vec<Object>)]
     pub dag: Value,
-    /// `running`, `succeeded` or `failed`.
+    /// `queued` (a trigger fired it; no server has claimed it yet), `running`, `succeeded`, `failed`
+    /// or `cancelled`.
     pub status: String,
     pub exit_code: Option<i32>,
     #[schema(value_type = Object)]
@@ -173,6 +174,15 @@ pub struct PipelineRunDto {
     pub started_by: String,
     pub started_ms: i64,
     pub ended_ms: Option<i64>,
+    /// The trigger that fired it (none for a run `cairn run` started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    /// How many times a server claimed it: more than 1 when its server died and another took over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<i64>,
+    /// The server executing it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
 }
 
 impl From<&PipelineRun> for PipelineRunDto {
@@ -191,6 +201,9 @@ impl From<&PipelineRun> for PipelineRunDto {
             started_by: r.actor.clone(),
             started_ms: r.started_ms,
             ended_ms: r.ended_ms,
+            trigger: r.execution.as_ref().map(|e| e.trigger.clone()),
+            attempts: r.execution.as_ref().map(|e| e.attempts),
+            claimed_by: r.execution.as_ref().and_then(|e| e.claimed_by.clone()),
         }
     }
 }

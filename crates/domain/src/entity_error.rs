@@ -51,6 +51,10 @@ pub enum Missing {
     /// A stored gate evaluation, by id.
     GateEvaluation(i64),
     Monitor(String),
+    Trigger {
+        pipeline: String,
+        name: String,
+    },
     Snapshot {
         monitor: String,
         id: i64,
@@ -87,6 +91,9 @@ impl fmt::Display for Missing {
             Self::Artifact(path) => write!(f, "Artifact '{path}' does not exist."),
             Self::GateEvaluation(id) => write!(f, "Gate evaluation {id} not found."),
             Self::Monitor(name) => write!(f, "Monitor '{name}' not found."),
+            Self::Trigger { pipeline, name } => {
+                write!(f, "Pipeline '{pipeline}' has no trigger '{name}'.")
+            }
             Self::Snapshot { monitor, id } => {
                 write!(f, "Monitor '{monitor}' has no snapshot {id}.")
             }

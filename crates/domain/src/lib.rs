@@ -23,6 +23,7 @@ pub mod registry;
 pub mod registry_rules;
 pub mod search;
 pub mod time;
+pub mod trigger;
 pub mod validation;
 
 pub use entities::*;

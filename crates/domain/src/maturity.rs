@@ -88,6 +88,9 @@ pub struct PipelinePromotion {
     pub gates_passed: usize,
     /// `cairn run`'s exit code (0: every stage and gate passed).
     pub exit_code: Option<i32>,
+    /// The trigger that started the run, and the kind of its cause (`cron`, `watch`, `alert`,
+    /// `registry`, `manual`); none for a run started by `cairn run`.
+    pub trigger: Option<(String, String)>,
 }
 
 /// A monitor of a deployment serving the model.
@@ -312,8 +315,8 @@ fn level4(e: &Evidence, model: &str) -> Finding {
 }
 
 /// Level 5: a monitor watching a deployment that serves the model, evaluated at least once, with an
-/// alert rule (the monitoring half); and a retraining trigger that fired (the training half, which this
-/// Cairn cannot gather yet).
+/// alert rule (the monitoring half); and a trigger that fired on its own (not by hand) and started a
+/// pipeline run that registered a version of the model (the training half).
 fn level5(e: &Evidence, model: &str) -> Finding {
     let serving: Vec<&str> = e.deployments.iter().map(|d| d.name.as_str()).collect();
     let watching: Vec<&MonitorEvidence> = e
@@ -334,6 +337,19 @@ fn level5(e: &Evidence, model: &str) -> Finding {
             )
         })
         .collect();
+    let mut evidence = evidence;
+    let retrained: Vec<&PipelinePromotion> = e
+        .promotions
+        .iter()
+        .filter(|p| p.trigger.as_ref().is_some_and(|(_, kind)| kind != "manual"))
+        .collect();
+    evidence.extend(retrained.iter().map(|p| {
+        let (trigger, kind) = p.trigger.clone().unwrap_or_default();
+        format!(
+            "trigger {trigger} of pipeline {} fired on its own ({kind}) and its run {} registered version {}",
+            p.pipeline, p.run_id, p.version
+        )
+    }));
     let mut missing = Vec::new();
     let mut step = String::new();
     if ready.is_empty() {
@@ -365,12 +381,17 @@ fn level5(e: &Evidence, model: &str) -> Finding {
             }
         }
     }
-    missing.push(
-        "not yet available in this Cairn: a retraining trigger that fired and produced a pipeline run"
-            .into(),
-    );
-    if step.is_empty() {
-        step = "Level 5's retraining triggers are not yet available in this Cairn".into();
+    if retrained.is_empty() {
+        missing.push(format!(
+            "no trigger has fired on its own and started a pipeline run that registered a version of '{model}'"
+        ));
+        if step.is_empty() {
+            let monitor = ready.first().map_or("MONITOR", |m| m.name.as_str());
+            step = format!(
+                "Close the loop: add `triggers: {{retrain: {{alert: {monitor}}}}}` to the training \
+                 pipeline's cairn.yaml and run cairn pipeline register NAME"
+            );
+        }
     }
     Finding {
         evidence,
@@ -507,6 +528,7 @@ mod tests {
             gates: 2,
             gates_passed: 1,
             exit_code: Some(1),
+            trigger: None,
         };
         e.promotions.push(p.clone());
         assert_eq!(assess("m", &e).level, 3);
@@ -539,7 +561,25 @@ mod tests {
         assert_eq!(m.level, 4);
         assert!(m.rungs[4].evidence[0].contains("monitor m-drift watches"));
         assert_eq!(m.rungs[4].missing.len(), 1);
-        assert!(m.rungs[4].missing[0].starts_with("not yet available"));
+        assert!(m.rungs[4].missing[0].starts_with("no trigger has fired"));
+        assert!(m.next_step.contains("alert: m-drift"));
+        // Fired by hand is not the loop closing by itself.
+        let mut retrained = p.clone();
+        retrained.version = 4;
+        retrained.trigger = Some(("retrain".into(), "manual".into()));
+        e.promotions.push(retrained.clone());
+        assert_eq!(assess("m", &e).level, 4);
+        // An alert fired the trigger and its run registered v4: level 5.
+        retrained.trigger = Some(("retrain".into(), "alert".into()));
+        e.promotions.push(retrained);
+        let m = assess("m", &e);
+        assert_eq!(m.level, 5);
+        assert!(
+            m.rungs[4]
+                .evidence
+                .iter()
+                .any(|l| l.contains("trigger retrain of pipeline churn fired on its own (alert)"))
+        );
     }
 
     #[test]

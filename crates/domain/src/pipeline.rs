@@ -40,25 +40,38 @@ pub struct PipelineVersion {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PipelineRunStatus {
+    /// Fired by a trigger, waiting for a server's executor to claim it.
+    Queued,
     Running,
     Succeeded,
     Failed,
+    /// Stopped before it ended (`concurrency: cancel_previous`).
+    Cancelled,
 }
 
 impl PipelineRunStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Queued => "queued",
             Self::Running => "running",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
         }
+    }
+
+    /// Queued or running.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Queued | Self::Running)
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
+            "queued" => Some(Self::Queued),
             "running" => Some(Self::Running),
             "succeeded" => Some(Self::Succeeded),
             "failed" => Some(Self::Failed),
+            "cancelled" => Some(Self::Cancelled),
             _ => None,
         }
     }
@@ -85,6 +98,22 @@ pub struct PipelineRun {
     pub actor: String,
     pub started_ms: i64,
     pub ended_ms: Option<i64>,
+    /// What a server's executor needs of a triggered run (absent for a run `cairn run` started).
+    pub execution: Option<Execution>,
+}
+
+/// A triggered run's execution: its trigger and params, and the lease of the server running it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    pub trigger: String,
+    /// `-P KEY=VALUE` overrides for the run.
+    pub params: std::collections::BTreeMap<String, String>,
+    /// How many times a server claimed it (more than 1: a claimant died and it was re-queued).
+    pub attempts: i64,
+    pub claimed_by: Option<String>,
+    pub lease_until_ms: Option<i64>,
+    /// Set by `cancel_previous`: the executor stops the run.
+    pub cancel_requested: bool,
 }
 
 /// Checks a snapshot's file list: relative paths without `..`, unique, hex digests; the pipeline file

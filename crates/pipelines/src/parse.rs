@@ -689,8 +689,9 @@ fn matrix_items(n: &Node) -> Result<Vec<(String, Node)>, String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::spec::{CodeScope, GateRule, Op, TriggerKind};
+    use crate::spec::{CodeScope, GateRule, Op};
     use crate::testutil::{error, project};
+    use cairn_domain::trigger::TriggerKind;
 
     const PARAMS: &str =
         "prepare:\n  scale: 2\ntrain:\n  C: 1.0\n  opt:\n    lr: 0.1\nregions: [us, eu]\n";
@@ -887,7 +888,7 @@ promote:
   alias: champion
 triggers:
   nightly: {cron: "0 3 * * *", timezone: Europe/Berlin}
-  drift: {monitor: churn-prod, when: "share_drifted >= 0.3"}
+  drift: {alert: churn-prod/drift, cooldown: 1h}
 "#;
         let (_d, p) = project(&[("cairn.yaml", yaml)]);
         let p = p.unwrap().pipeline;
@@ -913,9 +914,18 @@ triggers:
             ("churn", Some("champion"))
         );
         assert!(
-            matches!(&p.triggers[0].kind, TriggerKind::Cron { schedule, .. } if schedule == "0 3 * * *")
+            matches!(&p.triggers[0].spec.kind, TriggerKind::Cron { cron, .. } if cron == "0 3 * * *")
         );
-        assert!(matches!(&p.triggers[1].kind, TriggerKind::Monitor { .. }));
+        assert!(matches!(
+            &p.triggers[1].spec.kind,
+            TriggerKind::Alert { .. }
+        ));
+        let bad = "stages:\n  t:\n    cmd: x\ntriggers:\n  n: {cron: '0 3 * * *', debounce: 1m}\n";
+        assert!(
+            error(bad, &[]).starts_with("cairn.yaml:5:6: trigger 'n': unknown key `debounce`"),
+            "{}",
+            error(bad, &[])
+        );
         let bad = "stages:\n  t:\n    cmd: x\n    outs: [m]\ngates:\n  - metric: a\n    op: '=>'\n    value: 1\n";
         assert!(
             error(bad, &[]).starts_with("cairn.yaml:7:9: op '=>'"),

@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::Project;
 use crate::code_scope::project_files;
 use crate::error::{PipelineError, Result};
 use crate::hashing::FileHasher;
 use crate::paths;
-use crate::spec::{Pipeline, TriggerKind};
+use crate::spec::Pipeline;
 
 /// One file of the snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,23 +81,12 @@ fn entry(project: &Project, rel: &str, f: crate::hashing::FileHash) -> SnapshotE
 
 /// The file's `triggers:` as the server stores them: `{name: {kind, …}}`.
 pub fn triggers(p: &Pipeline) -> Value {
-    let mut out = serde_json::Map::new();
-    for t in &p.triggers {
-        let v = match &t.kind {
-            TriggerKind::Cron { schedule, timezone } => {
-                json!({ "kind": "cron", "cron": schedule, "timezone": timezone })
-            }
-            TriggerKind::Watch { target } => json!({ "kind": "watch", "watch": target }),
-            TriggerKind::Monitor { monitor, when } => {
-                json!({ "kind": "monitor", "monitor": monitor, "when": when })
-            }
-            TriggerKind::Registry { event, model } => {
-                json!({ "kind": "registry", "event": event, "model": model })
-            }
-        };
-        out.insert(t.name.clone(), v);
-    }
-    Value::Object(out)
+    Value::Object(
+        p.triggers
+            .iter()
+            .map(|t| (t.name.clone(), t.spec.to_json()))
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -200,25 +200,6 @@ pub struct Promote {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trigger {
     pub name: String,
-    pub kind: TriggerKind,
+    pub spec: cairn_domain::trigger::TriggerSpec,
     pub pos: Pos,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum TriggerKind {
-    Cron {
-        schedule: String,
-        timezone: Option<String>,
-    },
-    Watch {
-        target: String,
-    },
-    Monitor {
-        monitor: String,
-        when: Option<String>,
-    },
-    Registry {
-        event: String,
-        model: Option<String>,
-    },
 }

@@ -4,9 +4,7 @@
 use crate::error::Result;
 use crate::parse::Parser;
 use crate::paths;
-use crate::spec::{
-    Confidence, Gate, GateRule, Op, PathRef, Promote, Scoring, Stage, Trigger, TriggerKind,
-};
+use crate::spec::{Confidence, Gate, GateRule, Op, PathRef, Promote, Scoring, Stage, Trigger};
 use crate::yaml::{Kind, Node};
 
 /// `gates:` — a list; each item is `{metric, op, value}` or `{metric, compare_to, min_delta}` (the
@@ -234,59 +232,17 @@ pub(crate) fn promote(p: &Parser<'_>, n: &Node, stages: &[Stage]) -> Result<Prom
     })
 }
 
-/// Keys a trigger may carry besides the one that says its kind.
-const TRIGGER_OPTIONS: &[&str] = &[
-    "timezone",
-    "concurrency",
-    "catchup",
-    "debounce",
-    "cooldown",
-    "when",
-    "model",
-    "max_active_runs",
-];
-
-/// `triggers:` — a mapping of names to `{cron}`, `{watch}`, `{monitor, when}` or `{on, model}`.
+/// `triggers:` — a mapping of names to `{cron, timezone, catchup}`, `{watch, debounce}`,
+/// `{alert: MONITOR[/RULE], cooldown}`, `{registry: {model, event}}` or `{}` (by hand only), each
+/// with `concurrency`, `max_active_runs` and `params`; read by the domain's one definition.
 pub(crate) fn triggers(p: &Parser<'_>, n: &Node) -> Result<Vec<Trigger>> {
     let mut out = Vec::new();
     for (key, body) in p.map(n, "triggers")? {
-        let what = format!("trigger '{}'", key.name);
-        let m = p.map(body, &what)?;
-        let mut known = vec!["cron", "watch", "monitor", "on"];
-        known.extend_from_slice(TRIGGER_OPTIONS);
-        p.unknown_keys(m, &known, &[], &what)?;
-        let opt = |k: &str| body.get(k).map(|v| p.string(v, k)).transpose();
-        let kinds = ["cron", "watch", "monitor", "on"]
-            .iter()
-            .filter(|k| body.get(k).is_some())
-            .count();
-        if kinds != 1 {
-            return Err(p.err(
-                body.pos,
-                format!("{what} needs exactly one of cron, watch, monitor, on"),
-            ));
-        }
-        let kind = if let Some(schedule) = opt("cron")? {
-            TriggerKind::Cron {
-                schedule,
-                timezone: opt("timezone")?,
-            }
-        } else if let Some(target) = opt("watch")? {
-            TriggerKind::Watch { target }
-        } else if let Some(monitor) = opt("monitor")? {
-            TriggerKind::Monitor {
-                monitor,
-                when: opt("when")?,
-            }
-        } else {
-            TriggerKind::Registry {
-                event: opt("on")?.unwrap_or_default(),
-                model: opt("model")?,
-            }
-        };
+        let spec = cairn_domain::trigger::TriggerSpec::from_json(&key.name, &body.to_json())
+            .map_err(|e| p.err(body.pos, e.to_string()))?;
         out.push(Trigger {
             name: key.name.clone(),
-            kind,
+            spec,
             pos: key.pos,
         });
     }

@@ -8,11 +8,12 @@ use cairn_artifacts::ArtifactStore;
 use cairn_artifacts_object_store::ObjectStoreArtifacts;
 use cairn_store::{
     ChangeLogStore, DeploymentStore, GateStore, MonitorStore, PipelineStore, RegistryStore,
-    TrackingStore,
+    TrackingStore, TriggerStore,
 };
 use cairn_store_postgres::PostgresStore;
 use cairn_store_sql::{
     Signalled, SqlChangeLog, SqlDeployments, SqlGates, SqlMonitors, SqlPipelines, SqlRegistry,
+    SqlTriggers,
 };
 use cairn_store_sqlite::SqliteStore;
 
@@ -59,6 +60,11 @@ impl MetadataStore {
     /// Registered pipelines and pipeline runs, on the control plane's transactions.
     pub(crate) fn pipelines(&self) -> Arc<dyn PipelineStore> {
         Arc::new(SqlPipelines::new(self.sql.clone()))
+    }
+
+    /// Triggers, their firings and the triggered-run queue, on the control plane's transactions.
+    pub(crate) fn triggers(&self) -> Arc<dyn TriggerStore> {
+        Arc::new(SqlTriggers::new(self.sql.clone()))
     }
 
     /// Pipelines' gate evaluations, on the registry's transactions (each with its change-log entry).

@@ -9,7 +9,9 @@ mod alerts;
 mod backends;
 mod config;
 mod control;
+mod executor;
 mod serve;
+mod triggers;
 
 pub use cairn_serving::ServeConfig;
 pub use config::ServerConfig;

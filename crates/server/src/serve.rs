@@ -11,7 +11,7 @@ use axum::serve::ListenerExt;
 use cairn_mlflow::{ARTIFACT_SCHEME, MlflowState};
 use cairn_service::{
     Actor, Artifacts, ChangeLog, Deployments, MaturityTracker, Monitors, Pipelines, Registry,
-    Tracking,
+    Tracking, Triggers,
 };
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -73,6 +73,32 @@ impl Server {
         );
         tokio::spawn(control::run_monitor_scheduler(monitors.clone()));
         let listener = listen(&config.host, config.port, started, "cairn server listening").await?;
+        let triggers = Triggers::new(store.triggers(), state.tracking.clone());
+        tokio::spawn(
+            crate::triggers::Scheduler {
+                triggers: triggers.clone(),
+                monitors: monitors.clone(),
+                log: change_log.clone(),
+                artifacts: state.artifacts.clone(),
+            }
+            .run(),
+        );
+        tokio::spawn(
+            crate::executor::Executor {
+                triggers: triggers.clone(),
+                pipelines: pipelines.clone(),
+                artifacts: state.artifacts.clone(),
+                server_id: format!(
+                    "{}-{}",
+                    std::process::id(),
+                    &uuid::Uuid::new_v4().simple().to_string()[..8]
+                ),
+                work_dir: config.data_dir.join("pipeline-runs"),
+                self_url: self_url(listener.local_addr()?),
+                lease_ms: lease_ms(),
+            }
+            .run(),
+        );
         // The controller rolls out alias moves; the embedded serving follows the deployments in-process,
         // both woken by this process's commits (and, for other servers' writes, by polling the log).
         tokio::spawn(control::run_deployment_controller(
@@ -94,6 +120,8 @@ impl Server {
             deployments: deployments.clone(),
             maturity: maturity.clone(),
             pipelines: pipelines.clone(),
+            triggers: triggers.clone(),
+            change_log: change_log.clone(),
             monitors: monitors.clone(),
             artifacts: state.artifacts.clone(),
             artifact_scheme: ARTIFACT_SCHEME,
@@ -106,6 +134,7 @@ impl Server {
                 change_log,
                 maturity,
                 pipelines,
+                triggers,
                 gates: cairn_service::GateRecords::new(store.gates(), store.registry()),
                 monitors: monitors.clone(),
             })
@@ -152,6 +181,26 @@ impl Server {
         tracing::info!("cairn server stopped");
         Ok(())
     }
+}
+
+/// This server as a child process reaches it: over loopback when it listens on every address.
+fn self_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::Ipv4Addr::LOCALHOST.into(),
+        ip if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// How long a server's claim on a triggered run lasts without renewal (`CAIRN_RUN_LEASE_MS`, 30 s by
+/// default): a run whose server died is claimed again this long after.
+fn lease_ms() -> i64 {
+    std::env::var("CAIRN_RUN_LEASE_MS")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+        .filter(|ms| *ms >= 500)
+        .unwrap_or(30_000)
 }
 
 /// `GET /metrics`: the serving's metrics, then every monitor's latest snapshot as gauges.

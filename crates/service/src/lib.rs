@@ -25,6 +25,7 @@ mod registry_sources;
 mod runs;
 mod search;
 mod series;
+mod triggers;
 
 use std::sync::Arc;
 
@@ -49,6 +50,10 @@ pub use registry::{Actor, HistoryRequest, NewVersionRequest, Registry, RegistryS
 pub use runs::NewRunRequest;
 pub use search::{Page, RunSearch};
 pub use series::Series;
+pub use triggers::{
+    CronSchedule, FireResult, LAST_FIRES, Triggers, canonical_triggers, digest_artifacts,
+    digest_local, next_fire, slot_time,
+};
 
 /// Experiment tracking use cases over a metadata store.
 #[derive(Clone)]

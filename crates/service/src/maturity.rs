@@ -397,6 +397,10 @@ fn promotion(r: &PipelineRun) -> Option<(String, PipelinePromotion)> {
             gates: gates.len(),
             gates_passed: gates.iter().filter(|g| g["passed"] == true).count(),
             exit_code: r.exit_code,
+            trigger: r.execution.as_ref().map(|x| {
+                let kind = r.cause["kind"].as_str().unwrap_or("manual").to_owned();
+                (x.trigger.clone(), kind)
+            }),
         },
     ))
 }

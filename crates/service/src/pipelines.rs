@@ -8,8 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use cairn_artifacts::ArtifactDownload;
 use cairn_domain::pipeline::{
-    PipelineRun, PipelineRunStatus, PipelineVersion, SnapshotFile, is_digest, validate_name,
-    validate_snapshot,
+    PipelineRun, PipelineVersion, SnapshotFile, is_digest, validate_name, validate_snapshot,
 };
 use cairn_domain::time::now_millis;
 use cairn_store::{NewPipelineRun, NewPipelineVersion, PipelineRunEnd, PipelineStore};
@@ -133,11 +132,7 @@ impl Pipelines {
     ) -> ServiceResult<(PipelineVersion, bool)> {
         validate_name(&req.name)?;
         validate_snapshot(&req.file, &req.files)?;
-        if !req.triggers.is_object() {
-            return Err(ServiceError::InvalidArgument(
-                "triggers must be an object of trigger name -> definition".into(),
-            ));
-        }
+        let triggers = crate::canonical_triggers(&req.triggers)?;
         let mut files = req.files;
         files.sort_by(|a, b| a.path.cmp(&b.path));
         let mut digests: Vec<String> = files.iter().map(|f| f.digest.clone()).collect();
@@ -152,7 +147,7 @@ impl Pipelines {
             )));
         }
         let manifest =
-            serde_json::json!({ "file": req.file, "files": files, "triggers": req.triggers });
+            serde_json::json!({ "file": req.file, "files": files, "triggers": triggers });
         let digest = blake3::hash(manifest.to_string().as_bytes())
             .to_hex()
             .to_string();
@@ -161,7 +156,7 @@ impl Pipelines {
             file: req.file,
             files,
             digest,
-            triggers: req.triggers,
+            triggers,
         };
         Ok(self
             .store
@@ -216,9 +211,9 @@ impl Pipelines {
         end: PipelineRunEnd,
         actor: &str,
     ) -> ServiceResult<PipelineRun> {
-        if end.status == PipelineRunStatus::Running {
+        if end.status.is_active() {
             return Err(ServiceError::InvalidArgument(
-                "status must be succeeded or failed".into(),
+                "status must be succeeded, failed or cancelled".into(),
             ));
         }
         Ok(self

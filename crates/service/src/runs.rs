@@ -23,6 +23,12 @@ pub struct NewRunRequest {
 
 impl Tracking {
     pub async fn create_run(&self, req: NewRunRequest) -> ServiceResult<Run> {
+        self.create_run_as(RunId::generate(), req).await
+    }
+
+    /// Creates a run under an id chosen beforehand (a triggered pipeline run's, known before the run
+    /// exists).
+    pub async fn create_run_as(&self, run_id: RunId, req: NewRunRequest) -> ServiceResult<Run> {
         let experiment_id = parse_experiment_id(req.experiment_id.as_deref().unwrap_or("0"))?;
         validate_tags(&req.tags)?;
         let mut tags = req.tags;
@@ -53,7 +59,7 @@ impl Tracking {
         Ok(self
             .store
             .create_run(NewRun {
-                run_id: RunId::generate(),
+                run_id,
                 experiment_id,
                 run_name,
                 user_id: req.user_id,

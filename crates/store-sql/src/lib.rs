@@ -63,6 +63,7 @@ mod search_sql;
 mod summary;
 mod tracking;
 mod tracking_writes;
+mod triggers;
 
 pub use change_log::{Signalled, SqlChangeLog};
 pub use checks::{active_run, check_params};
@@ -83,3 +84,4 @@ pub use registry::{RegistryDb, Row, SqlRegistry, Tx, Val};
 pub use runs::{RUN_NAME_TAG, RunScope, in_request_order, load_run, load_runs};
 pub use search_sql::Dialect;
 pub use tracking::{EngineExperiments, EngineMetrics, SqlTracking, TrackingEngine};
+pub use triggers::SqlTriggers;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use cairn_domain::change_log::{NewChange, Topic};
-use cairn_domain::pipeline::{PipelineRun, PipelineRunStatus, PipelineVersion};
+use cairn_domain::pipeline::{Execution, PipelineRun, PipelineRunStatus, PipelineVersion};
 use cairn_domain::{Clash, Missing, Taken};
 use cairn_store::{
     NewPipelineRun, NewPipelineVersion, PipelineRunEnd, PipelineStore, StoreError, StoreResult,
@@ -29,7 +29,7 @@ impl SqlPipelines {
     }
 }
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(format!("corrupt {what}: {e}"))
 }
 
@@ -53,10 +53,33 @@ fn version_row(r: &Row) -> StoreResult<PipelineVersion> {
     })
 }
 
-const RUN_COLUMNS: &str = "seq, run_id, pipeline, experiment_id, pipeline_version, executor, \
-     cause_json, dag_json, status, exit_code, report_json, actor, started_ms, ended_ms";
+pub(crate) const RUN_COLUMNS: &str = "seq, run_id, pipeline, experiment_id, pipeline_version, \
+     executor, cause_json, dag_json, status, exit_code, report_json, actor, started_ms, ended_ms, \
+     execution_json, claimed_by, lease_until_ms, attempts, cancel_requested";
 
-fn run_row(r: &Row) -> StoreResult<PipelineRun> {
+/// What `execution_json` holds of a triggered run.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct ExecutionDoc {
+    pub trigger: String,
+    pub params: std::collections::BTreeMap<String, String>,
+}
+
+pub(crate) fn run_row(r: &Row) -> StoreResult<PipelineRun> {
+    let execution = match r.opt_text(14)? {
+        None => None,
+        Some(t) => {
+            let doc: ExecutionDoc =
+                serde_json::from_str(&t).map_err(|e| corrupt("pipeline run execution", e))?;
+            Some(Execution {
+                trigger: doc.trigger,
+                params: doc.params,
+                claimed_by: r.opt_text(15)?,
+                lease_until_ms: r.opt_int(16)?,
+                attempts: r.int(17)?,
+                cancel_requested: r.int(18)? != 0,
+            })
+        }
+    };
     let status = r.text(8)?;
     Ok(PipelineRun {
         run_id: r.text(1)?,
@@ -76,6 +99,7 @@ fn run_row(r: &Row) -> StoreResult<PipelineRun> {
         actor: r.text(11)?,
         started_ms: r.int(12)?,
         ended_ms: r.opt_int(13)?,
+        execution,
     })
 }
 
@@ -94,7 +118,10 @@ async fn latest(tx: &mut dyn Tx, name: &str) -> StoreResult<Option<(i64, Pipelin
         .transpose()
 }
 
-async fn fetch_run(tx: &mut dyn Tx, run_id: &str) -> StoreResult<Option<(i64, PipelineRun)>> {
+pub(crate) async fn fetch_run(
+    tx: &mut dyn Tx,
+    run_id: &str,
+) -> StoreResult<Option<(i64, PipelineRun)>> {
     let rows = tx
         .query(
             &format!("SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE run_id = $1"),
@@ -107,7 +134,7 @@ async fn fetch_run(tx: &mut dyn Tx, run_id: &str) -> StoreResult<Option<(i64, Pi
 }
 
 /// The `seq` an `INSERT … RETURNING seq` gave, if it inserted a row.
-async fn inserted_seq(
+pub(crate) async fn inserted_seq(
     tx: &mut dyn Tx,
     sql: &str,
     args: Vec<crate::registry::Val>,
@@ -119,7 +146,7 @@ async fn inserted_seq(
         .transpose()
 }
 
-fn to_text(v: &Value) -> String {
+pub(crate) fn to_text(v: &Value) -> String {
     v.to_string()
 }
 
@@ -158,6 +185,7 @@ impl PipelineStore for SqlPipelines {
             )
             .await?
             .ok_or_else(|| StoreError::Internal("pipeline insert returned no seq".into()))?;
+            crate::triggers::replace_triggers(tx, &new.name, &new.triggers, timestamp_ms).await?;
             append(
                 tx,
                 NewChange {
@@ -241,6 +269,27 @@ impl PipelineStore for SqlPipelines {
         timestamp_ms: i64,
     ) -> StoreResult<PipelineRun> {
         write!(self, |tx| {
+            // A triggered run's `cairn run` reports its start: the run a server claimed gets its DAG.
+            if let Some((_, mut queued)) = fetch_run(tx, &new.run_id).await?
+                && queued.execution.is_some()
+                && queued.status == PipelineRunStatus::Running
+            {
+                tx.execute(
+                    "UPDATE pipeline_runs SET experiment_id = $2, executor = $3, dag_json = $4 \
+                     WHERE run_id = $1",
+                    vec![
+                        (&new.run_id).into(),
+                        (&new.experiment_id).into(),
+                        (&new.executor).into(),
+                        to_text(&new.dag).into(),
+                    ],
+                )
+                .await?;
+                queued.experiment_id = new.experiment_id.clone();
+                queued.executor = new.executor.clone();
+                queued.dag = new.dag.clone();
+                return Ok(queued);
+            }
             // Nothing returned: the run id is taken.
             let seq = inserted_seq(
                 tx,
@@ -294,6 +343,7 @@ impl PipelineStore for SqlPipelines {
                 actor: actor.to_owned(),
                 started_ms: timestamp_ms,
                 ended_ms: None,
+                execution: None,
             })
         })
     }
@@ -309,7 +359,7 @@ impl PipelineStore for SqlPipelines {
             let (seq, mut current) = fetch_run(tx, run_id)
                 .await?
                 .ok_or_else(|| StoreError::NotFound(Missing::PipelineRun(run_id.to_owned())))?;
-            if current.status != PipelineRunStatus::Running {
+            if !current.status.is_active() {
                 return Err(StoreError::Conflict(Clash::PipelineRunFinished(
                     run_id.to_owned(),
                 )));
@@ -317,7 +367,7 @@ impl PipelineStore for SqlPipelines {
             let ended = timestamp_ms.max(current.started_ms);
             tx.execute(
                 "UPDATE pipeline_runs SET status = $2, exit_code = $3, report_json = $4, \
-                 ended_ms = $5 WHERE run_id = $1",
+                 ended_ms = $5, lease_until_ms = NULL WHERE run_id = $1",
                 vec![
                     run_id.into(),
                     end.status.as_str().into(),

@@ -70,3 +70,19 @@ async fn change_log_across_processes() {
     let b = plane(SqliteStore::open(&uri).await.expect("second")).await;
     change_log_checks::change_log_across_processes(a, b).await;
 }
+
+/// Triggers through two stores on one file (two servers): each slot fires once, runs are leased.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn triggers_fire_once_and_runs_are_leased() {
+    let (store, uri, _dir) = fresh().await;
+    let first = Signalled::new(Arc::new(store));
+    let second = Signalled::new(Arc::new(SqliteStore::open(&uri).await.expect("second")));
+    cairn_store_testkit::triggers::triggers_fire_once_and_runs_are_leased(
+        Arc::new(cairn_store_sql::SqlPipelines::new(first.clone())),
+        vec![
+            Arc::new(cairn_store_sql::SqlTriggers::new(first)),
+            Arc::new(cairn_store_sql::SqlTriggers::new(second)),
+        ],
+    )
+    .await;
+}

@@ -34,6 +34,7 @@ mod metrics;
 pub mod registry;
 mod runs;
 mod search;
+pub mod triggers;
 
 pub use concurrency::{
     concurrent_conflicting_params, concurrent_conflicting_params_across,

@@ -3,7 +3,7 @@
 //! see SQL.
 //!
 //! Key types: [`TrackingStore`] (experiments, runs, metrics, datasets, logged models), [`RegistryStore`]
-//! (registered models, versions, aliases and their change log), [`DeploymentStore`] (deployments and their history), [`PipelineStore`] (registered pipelines and pipeline runs), [`ChangeLogStore`] (the control plane's one change log), [`GateStore`] (pipelines' gate evaluations), [`MonitorStore`] (monitors, snapshots, alerts, delayed labels) and [`StoreError`].
+//! (registered models, versions, aliases and their change log), [`DeploymentStore`] (deployments and their history), [`PipelineStore`] (registered pipelines and pipeline runs), [`ChangeLogStore`] (the control plane's one change log), [`GateStore`] (pipelines' gate evaluations), [`MonitorStore`] (monitors, snapshots, alerts, delayed labels), [`TriggerStore`] (triggers, firings, the run queue) and [`StoreError`].
 //! Depends only on `cairn-domain`.
 
 mod change_log;
@@ -14,6 +14,7 @@ mod monitors;
 mod pipelines;
 mod registry;
 mod tracking;
+mod triggers;
 
 pub use change_log::ChangeLogStore;
 pub use deployments::{DeploymentChange, DeploymentStore};
@@ -27,5 +28,6 @@ pub use tracking::{
     NewLoggedModel, NewRun, RunActivity, RunIdPage, RunQuery, RunUpdate, SummaryQuery,
     TrackingStore,
 };
+pub use triggers::{Fired, Lease, NewFire, TriggerStore};
 
 pub type StoreResult<T> = Result<T, StoreError>;

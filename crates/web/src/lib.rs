@@ -20,7 +20,8 @@ mod pages;
 use axum::Router;
 use axum::routing::{get, post};
 use cairn_service::{
-    Artifacts, Deployments, MaturityTracker, Monitors, Pipelines, Registry, Tracking,
+    Artifacts, ChangeLog, Deployments, MaturityTracker, Monitors, Pipelines, Registry, Tracking,
+    Triggers,
 };
 
 /// What the pages read and change.
@@ -31,6 +32,8 @@ pub struct WebUi {
     pub deployments: Deployments,
     pub maturity: MaturityTracker,
     pub pipelines: Pipelines,
+    pub triggers: Triggers,
+    pub change_log: ChangeLog,
     pub monitors: Monitors,
     pub artifacts: Artifacts,
     /// The URI scheme of artifacts this server stores (`mlflow-artifacts:`); runs elsewhere have none

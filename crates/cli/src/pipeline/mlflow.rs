@@ -392,17 +392,30 @@ impl MlflowTracker {
 impl Tracker for MlflowTracker {
     async fn start_pipeline(&self, p: &PipelineStart) -> Result<String, TrackerError> {
         let experiment = self.experiment(&p.pipeline).await?;
-        let (id, _) = self
-            .create_run(
-                &experiment,
-                &p.pipeline,
-                &[
-                    ("cairn.pipeline", p.pipeline.clone()),
+        let id = match std::env::var("CAIRN_PIPELINE_RUN_ID") {
+            // A server's executor runs a triggered run: its parent run exists already.
+            Ok(id) if !id.is_empty() => {
+                let tags = [
                     ("cairn.pipeline.file", p.file.clone()),
                     ("cairn.executor", p.executor.clone()),
-                ],
-            )
-            .await?;
+                ];
+                self.log_batch(&id, &[], &[], &tags).await?;
+                id
+            }
+            _ => {
+                self.create_run(
+                    &experiment,
+                    &p.pipeline,
+                    &[
+                        ("cairn.pipeline", p.pipeline.clone()),
+                        ("cairn.pipeline.file", p.file.clone()),
+                        ("cairn.executor", p.executor.clone()),
+                    ],
+                )
+                .await?
+                .0
+            }
+        };
         self.log_batch(&id, &p.overrides, &[], &[]).await?;
         Ok(id)
     }

@@ -244,6 +244,9 @@ pub(crate) async fn execute(
             None
         }
     };
+    if std::env::var_os("CAIRN_WATCH_PARENT").is_some() {
+        stop::stop_with_parent();
+    }
     let opts = RunOptions {
         targets,
         force: common.force,

@@ -82,7 +82,8 @@ impl Tracker for Recorded {
         let id = self.inner.start_pipeline(p).await?;
         let body = StartPipelineRunBody {
             run_id: id.clone(),
-            pipeline: p.pipeline.clone(),
+            // A triggered run is recorded under its registered pipeline's name.
+            pipeline: std::env::var("CAIRN_PIPELINE_NAME").unwrap_or_else(|_| p.pipeline.clone()),
             experiment_id: self.inner.experiment_id().unwrap_or_default(),
             pipeline_version: None,
             executor: p.executor.clone(),

@@ -32,6 +32,21 @@ impl Drop for RunMarker {
     }
 }
 
+/// Makes this run stop as Ctrl-C would when its parent process goes away: a run a server's executor
+/// started must not outlive that server, whose lease on it then passes to another server.
+pub fn stop_with_parent() {
+    let parent = std::os::unix::process::parent_id();
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_millis(500));
+            if std::os::unix::process::parent_id() != parent {
+                let _ = kill(Pid::this(), Signal::SIGINT);
+                return;
+            }
+        }
+    });
+}
+
 /// A live `cairn` process with this pid (a marker left by a crashed run may name a reused pid).
 fn alive(pid: Pid) -> bool {
     if kill(pid, None).is_err() {

@@ -12,6 +12,7 @@ pub mod pipelines;
 pub mod run;
 pub mod runs;
 pub mod traffic;
+pub mod training_loop;
 
 use axum::response::Redirect;
 

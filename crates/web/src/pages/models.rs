@@ -111,6 +111,7 @@ pub async fn model(
             )
         })
         .collect();
+    let training_loop = super::training_loop::section(&ui, &name, &deployments).await?;
     let body = html! {
         (crumbs(&[("Models", "/models".into())], &name))
         p { (badge(maturity.level)) " " a href="/maturity" { "maturity tracker" } }
@@ -151,6 +152,7 @@ pub async fn model(
                 " · serving v" (d.state.serving.primary.version)
             } } }
         }
+        (training_loop)
         section #maturity { h2 { "Maturity" } (rungs(&maturity, &reached)) }
     };
     Ok(Page {

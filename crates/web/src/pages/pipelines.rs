@@ -72,7 +72,7 @@ fn status(run: &PipelineRun) -> Markup {
     let s = run.status.as_str();
     let class = match s {
         "succeeded" => "status finished",
-        "failed" => "status failed",
+        "failed" | "cancelled" => "status failed",
         _ => "status running",
     };
     html! { span class=(class) { (s) } @if let Some(c) = run.exit_code { span.meta { " (exit " (c) ")" } } }
@@ -84,15 +84,75 @@ fn duration(run: &PipelineRun) -> String {
         .unwrap_or_else(|| "running".into())
 }
 
+/// `alert #3 · retrain`, `cron 2026-12-07T03:00:00Z · nightly`, `manual`.
 fn cause(run: &PipelineRun) -> String {
-    run.cause["kind"]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| run.cause.to_string())
+    cause_text(&run.cause)
+}
+
+fn cause_text(c: &Value) -> String {
+    let Some(kind) = c["kind"].as_str() else {
+        return c.to_string();
+    };
+    let what = match kind {
+        "cron" => c["slot"].as_str().map(str::to_owned),
+        "watch" => c["digest"]
+            .as_str()
+            .map(|d| format!("digest {}", &d[..d.len().min(12)])),
+        "alert" => c["alert_id"]
+            .as_i64()
+            .map(|id| format!("#{id} {}", c["rule"].as_str().unwrap_or_default())),
+        "registry" => c["version"]
+            .as_i64()
+            .map(|v| format!("{} v{v}", c["model"].as_str().unwrap_or_default())),
+        "manual" => c["key"].as_str().map(|k| format!("key {k}")),
+        _ => None,
+    };
+    let mut out = kind.to_owned();
+    if let Some(w) = what {
+        out = format!("{out} {w}");
+    }
+    if let Some(t) = c["trigger"].as_str() {
+        out = format!("{out} · {t}");
+    }
+    out
+}
+
+/// A trigger's kind and what it follows, in a few words.
+fn trigger_summary(spec: &Value) -> String {
+    if let Some(c) = spec["cron"].as_str() {
+        return format!(
+            "cron {c}{}",
+            spec["timezone"]
+                .as_str()
+                .map(|z| format!(" ({z})"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(w) = spec["watch"].as_str() {
+        return format!(
+            "watch {w}, debounce {}",
+            spec["debounce"].as_str().unwrap_or("0s")
+        );
+    }
+    if let Some(a) = spec["alert"].as_str() {
+        return format!(
+            "alert {a}, cooldown {}",
+            spec["cooldown"].as_str().unwrap_or("0s")
+        );
+    }
+    if spec["registry"].is_object() {
+        return format!(
+            "registry {} {}",
+            spec["registry"]["model"].as_str().unwrap_or_default(),
+            spec["registry"]["event"].as_str().unwrap_or_default()
+        );
+    }
+    "by hand".into()
 }
 
 pub async fn list(State(ui): State<WebUi>) -> PageResult<impl IntoResponse> {
     let pipelines = ui.pipelines.list().await?;
+    let triggers = ui.triggers.list(None).await?;
     let runs = ui.pipelines.list_runs(None, None, RECENT).await?;
     let body = html! {
         h1 { "Pipelines" }
@@ -109,6 +169,32 @@ pub async fn list(State(ui): State<WebUi>) -> PageResult<impl IntoResponse> {
                         td title=(format::time(p.registered_ms)) { (format::ago(p.registered_ms)) }
                         td { (p.actor) }
                     } }
+                } }
+            }
+        }
+        section #triggers {
+            h2 { "Triggers" }
+            @if triggers.is_empty() { p.empty { "No trigger. Add " code { "triggers:" } " to the pipeline file and register it again." } }
+            @else {
+                table.list { thead { tr { th { "Pipeline" } th { "Trigger" } th { "Follows" } th { "Concurrency" } th { "State" } th { "Next fire" } th { "Last fires, and why" } } } tbody {
+                    @for (t, fires) in &triggers {
+                        @let spec = t.spec.to_json();
+                        tr data-trigger=(format!("{}/{}", t.pipeline, t.name)) {
+                            td { (t.pipeline) } td { strong { (t.name) } }
+                            td { (trigger_summary(&spec)) }
+                            td { (t.spec.concurrency.as_str()) " · max " (t.spec.max_active_runs) }
+                            td { @if t.paused { span.status.failed { "paused" } } @else { span.status.finished { "active" } } }
+                            td { @match cairn_service::next_fire(t) { Some(ms) => span title=(format::time(ms)) { (format::time(ms)) }, None => span.meta { "–" } } }
+                            td { ul.fires { @for f in fires { li {
+                                span.meta title=(format::time(f.fired_ms)) { (format::ago(f.fired_ms)) } " "
+                                (cause_text(&f.cause)) " → "
+                                @match &f.run_id {
+                                    Some(id) => a href=(format!("/pipelines/runs/{}", enc(id))) { "run " code { (&id[..id.len().min(8)]) } },
+                                    None => span.meta { "skipped: " (f.reason.as_deref().unwrap_or_default()) },
+                                }
+                            } } } }
+                        }
+                    }
                 } }
             }
         }
