@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The climb: one model from maturity level 0 to 5's monitoring half against a running Cairn server, printing
+# The climb: one model from maturity level 0 to 5 against a running Cairn server, printing
 # `cairn maturity MODEL` after each step (examples/climb/README.md explains each level).
 #
 #   examples/climb/climb.sh            # every step, in order
@@ -165,8 +165,85 @@ step5() {
   maturity
 }
 
+champion() {
+  "$PYTHON" -c 'import sys, mlflow; print(mlflow.MlflowClient().get_model_version_by_alias(sys.argv[1], "champion").version)' "$model"
+}
+
+# Waits (up to 240 s) for the retraining pipeline's newest run with an alert as its cause to end;
+# prints its status and exit code.
+wait_for_retraining() {
+  local out deadline=$((SECONDS + 240))
+  while :; do
+    out=$(curl -sS -f "$server/api/cairn/v1/pipelines/$1/runs?max_results=1" 2>/dev/null) || out=""
+    if [ -n "$out" ] && "$PYTHON" -c '
+import json, sys
+runs = json.loads(sys.argv[1])["pipeline_runs"]
+r = runs[0] if runs else None
+ok = r and r["cause"]["kind"] == "alert" and r["run_id"] != sys.argv[2] and r["status"] not in ("queued", "running")
+if ok:
+    print(r["status"], r.get("exit_code"), r["run_id"], "cause:", json.dumps(r["cause"]))
+sys.exit(0 if ok else 1)' "$out" "${2:-}"; then
+      break
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || { echo "climb.sh: no retraining run of $1 ended: $out" >&2; exit 1; }
+    sleep 1
+  done
+}
+
+# Sends ordinary traffic (every request must succeed) until @champion is version $1, or 120 s pass.
+traffic_until_champion() {
+  local deadline=$((SECONDS + 120))
+  until [ "$(champion)" = "$1" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || { echo "climb.sh: @champion is still v$(champion), not v$1" >&2; exit 1; }
+    "$PYTHON" "$here/traffic.py" send --server "$server" --deployment "$deployment" --requests 20 --rows 5 --seed "$SECONDS" >/dev/null
+  done
+}
+
+step6() {
+  say "step 6 - continuous training: drift -> alert -> trigger -> pipeline run -> gates -> @candidate -> canary -> @champion"
+  local work=${CLIMB_WORK:-$(mktemp -d)} monitor="$model-drift" pipeline="$model-retrain"
+  mkdir -p "$work/retrain"
+  cp "$here/retrain/cairn.yaml" "$here/retrain/params.yaml" "$here/pipeline/train_stage.py" "$here/train.py" "$work/retrain/"
+  # The model's and monitor's names, and the climb's Python for the stage (the server runs it).
+  sed -i -e "s/^name: climb-retrain$/name: $pipeline/" -e "s/^  name: climb$/  name: $model/" \
+    -e "s|alert: climb-drift/drift|alert: $monitor/drift|" -e "s|^    cmd: python |    cmd: $PYTHON |" \
+    "$work/retrain/cairn.yaml"
+  say "the deployment tries each new @candidate as a canary on half the traffic for 4 s"
+  "$cairn" deploy update "$deployment" --rollout canary:50%/4s --server "$server"
+  "$cairn" deploy get "$deployment" --server "$server"
+  (cd "$work/retrain" && "$cairn" pipeline register "$pipeline" --server "$server")
+  "$cairn" trigger list --pipeline "$pipeline" --server "$server"
+  local before
+  before=$(champion)
+  say "drifted traffic again: the monitor's rule fires, the alert fires the trigger, the server retrains"
+  "$PYTHON" "$here/traffic.py" send --server "$server" --deployment "$deployment" --seed 7 --shift 2
+  run_monitor "$monitor" 200 drift >/dev/null
+  local first
+  first=$(wait_for_retraining "$pipeline")
+  echo "$first"
+  case $first in succeeded*) ;; *) echo "climb.sh: the retraining run did not succeed: $first" >&2; exit 1 ;; esac
+  local candidate
+  candidate=$("$PYTHON" -c 'import sys, mlflow; print(mlflow.MlflowClient().get_model_version_by_alias(sys.argv[1], "candidate").version)' "$model")
+  say "gates passed: @candidate is version $candidate; live traffic decides the canary"
+  traffic_until_champion "$candidate"
+  echo "@champion moved from version $before to $candidate after the canary held"
+  "$cairn" deploy history "$deployment" --server "$server"
+  maturity
+  say "a worse recipe: the same loop, and the gates stop it before any traffic sees it"
+  sed -i "s/^  kind: forest$/  kind: stump/" "$work/retrain/params.yaml"
+  (cd "$work/retrain" && "$cairn" pipeline register "$pipeline" --server "$server")
+  "$PYTHON" "$here/traffic.py" send --server "$server" --deployment "$deployment" --seed 8 --shift 2
+  run_monitor "$monitor" 200 drift >/dev/null
+  local second
+  second=$(wait_for_retraining "$pipeline" "$(echo "$first" | cut -d' ' -f3)")
+  echo "$second"
+  case $second in "failed 1 "*) ;; *) echo "climb.sh: the worse model was not stopped by its gates: $second" >&2; exit 1 ;; esac
+  [ "$(champion)" = "$candidate" ] || { echo "climb.sh: @champion moved to $(champion)" >&2; exit 1; }
+  echo "the gates rejected it: @champion is still version $candidate"
+}
+
 case "${1:-all}" in
-  step1 | step2 | step3 | step4 | step5) "$1" ;;
-  all) step1; step2; step3; step4; step5 ;;
-  *) echo "usage: $0 [step1|step2|step3|step4|step5|all]" >&2; exit 2 ;;
+  step1 | step2 | step3 | step4 | step5 | step6) "$1" ;;
+  all) step1; step2; step3; step4; step5; step6 ;;
+  *) echo "usage: $0 [step1|step2|step3|step4|step5|step6|all]" >&2; exit 2 ;;
 esac

@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
 
 
 def estimator(kind: str, seed: int):
@@ -36,13 +37,17 @@ def estimator(kind: str, seed: int):
     if kind == "gboost":
         params = {"n_estimators": 50, "max_depth": 2, "learning_rate": 0.1}
         return GradientBoostingClassifier(**params, random_state=seed), params
+    if kind == "stump":
+        # One split: a model that is clearly worse, for the climb's rejected retraining.
+        params = {"max_depth": 1}
+        return DecisionTreeClassifier(**params, random_state=seed), params
     raise SystemExit(f"unknown --kind {kind!r}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="climb", help="registered model name (default: climb)")
-    ap.add_argument("--kind", choices=["logreg", "forest", "gboost"], default="logreg")
+    ap.add_argument("--kind", choices=["logreg", "forest", "gboost", "stump"], default="logreg")
     ap.add_argument("--seed", type=int, default=1, help="seeds the train/test split and the estimator")
     ap.add_argument("--experiment", default=None, help="experiment name (default: the model name)")
     args = ap.parse_args()

@@ -1,5 +1,5 @@
 """The climb walkthrough (examples/climb): its script, run step by step against the session's server,
-takes a model from level 0 to 1, 2, 3 and 4, then through level 5's monitoring half, as `cairn maturity MODEL --json` measures from the evidence
+takes a model from level 0 to 1, 2, 3, 4 and 5 (monitoring, then the retraining loop closed), as `cairn maturity MODEL --json` measures from the evidence
 (not from anything the script says about itself).
 
 Cairn-only: `mlflow server` has no deployments and no maturity levels.
@@ -13,14 +13,17 @@ import subprocess
 import sys
 import uuid
 
+import mlflow
 import pytest
+import requests
 
 from conftest import REPO_ROOT, cairn_bin
 
 pytestmark = pytest.mark.cairn_only
 
 CLIMB = REPO_ROOT / "examples" / "climb" / "climb.sh"
-NAMES = {1: "Manual Model Building", 2: "Manual Deployment", 3: "Automated Deployment", 4: "CI/CD Pipelines"}
+NAMES = {1: "Manual Model Building", 2: "Manual Deployment", 3: "Automated Deployment", 4: "CI/CD Pipelines",
+         5: "Continuous Training & Monitoring"}
 
 
 def climb(step: str, server: str, model: str) -> subprocess.CompletedProcess:
@@ -31,7 +34,7 @@ def climb(step: str, server: str, model: str) -> subprocess.CompletedProcess:
         "CAIRN_BIN": str(cairn_bin()),
         "PYTHON": sys.executable,
     }
-    out = subprocess.run(["bash", str(CLIMB), step], capture_output=True, text=True, timeout=240, env=env)
+    out = subprocess.run(["bash", str(CLIMB), step], capture_output=True, text=True, timeout=600, env=env)
     assert out.returncode == 0, f"climb.sh {step} exited {out.returncode}\n{out.stdout}\n{out.stderr}"
     return out
 
@@ -60,7 +63,7 @@ def assert_level(report: dict, model: str, level: int) -> None:
         assert report["next_step"]
 
 
-def test_the_climb_reaches_levels_1_to_4_step_by_step(cairn_server):
+def test_the_climb_reaches_levels_1_to_5_step_by_step(cairn_server):
     server, model = cairn_server.url, f"climb-{uuid.uuid4().hex[:8]}"
 
     # Level 0: the model does not exist yet, and `cairn maturity` says so by name.
@@ -88,7 +91,7 @@ def test_the_climb_reaches_levels_1_to_4_step_by_step(cairn_server):
                for e in evidence), evidence
 
     # Step 5, monitoring: traffic, then drift injected; the monitor's snapshot reports it and its rule
-    # fires. Level 5 also needs retraining triggers, so the model stays at 4 with monitoring as evidence.
+    # fires. Level 5 also needs a trigger that retrained, so the model stays at 4 with monitoring as evidence.
     out = climb("step5", server, model)
     assert "DATASET DRIFT" in out.stdout, out.stdout
     report = maturity(server, model)
@@ -97,6 +100,65 @@ def test_the_climb_reaches_levels_1_to_4_step_by_step(cairn_server):
     assert any(f"monitor {model}-drift watches deployment {model}" in e and " 0 alert(s)" not in e
                for e in rung5["evidence"]), rung5
     assert all("no monitor" not in m for m in rung5["missing"]), rung5
+    assert any("no trigger has fired" in m for m in rung5["missing"]), rung5
+
+    # Step 6, the loop closed: drift -> alert -> trigger -> a run on the server -> gates -> @candidate ->
+    # canary on live traffic (every request answered: traffic.py exits non-zero on any failure) ->
+    # @champion; then a worse recipe the gates stop. Level 5, from the histories.
+    head = requests.get(f"{server}/api/cairn/v1/events", params={"after": 0, "max_results": 1},
+                        timeout=10).json()["head"]
+    out = climb("step6", server, model)
+    assert "the gates rejected it" in out.stdout, out.stdout
+    # The chain, in commit order, from the change log: each link after the one that caused it.
+    events, after = [], head
+    while True:
+        page = requests.get(f"{server}/api/cairn/v1/events", params={"after": after}, timeout=10).json()
+        if not page["events"]:
+            break
+        events += page["events"]
+        after = page["last_seq"]
+    pipeline = f"{model}-retrain"
+
+    def first(topic, subject, kind, since=0, **detail):
+        for e in events:
+            d = e.get("detail") or {}
+            if (e["seq"] > since and e["topic"] == topic and e["subject"] == subject and e["kind"] == kind
+                    and all(str(d.get(k)) == str(v) for k, v in detail.items())):
+                return e["seq"]
+        raise AssertionError(f"no {topic}/{subject}/{kind} {detail} after {since}: {json.dumps(events, indent=1)}")
+
+    alert = first("alert", f"{model}-drift", "alert_fired")
+    fired = first("pipeline", pipeline, "triggered", alert, outcome="started")
+    claimed = first("pipeline", pipeline, "run_claimed", fired)
+    gates = first("gate", model, "gate_evaluated", claimed)
+    candidate = first("registry", model, "alias_set", gates, alias="candidate") if any(
+        e["kind"] == "alias_set" and (e.get("detail") or {}).get("alias") == "candidate" for e in events
+    ) else first("registry", model, "alias_moved", gates, alias="candidate")
+    canary = first("deployment", model, "canary_started", candidate)
+    promoted = first("deployment", model, "canary_promoted", canary)
+    first("pipeline", pipeline, "run_finished", fired, status="succeeded")
+    assert alert < fired < claimed < candidate < canary < promoted
+    report = maturity(server, model)
+    assert_level(report, model, 5)
+    rung5 = next(r for r in report["levels"] if r["level"] == 5)
+    assert any(f"trigger drift of pipeline {model}-retrain fired on its own (alert)" in e
+               for e in rung5["evidence"]), rung5
+    runs = requests.get(f"{server}/api/cairn/v1/pipelines/{model}-retrain/runs", timeout=10).json()["pipeline_runs"]
+    alerted = [r for r in runs if r["cause"]["kind"] == "alert"]
+    assert [r["status"] for r in alerted][:2] == ["failed", "succeeded"], runs
+    assert all(r["cause"]["monitor"] == f"{model}-drift" and r["cause"]["alert_id"] for r in alerted), runs
+    promoted = alerted[1]["report"]["promotion"]
+    history = requests.get(f"{server}/api/cairn/v1/deployments/{model}/history", timeout=10).json()
+    kinds = [e["kind"] for e in history["events"]]
+    assert "canary_started" in kinds and "canary_promoted" in kinds, kinds
+    champion = mlflow.MlflowClient(server).get_model_version_by_alias(model, "champion").version
+    assert str(champion) == str(promoted["version"]), (champion, promoted)
+    # The model's page tells the same story as one timeline.
+    page = requests.get(f"{server}/models/{model}", timeout=30)
+    assert page.status_code == 200
+    loop = page.text[page.text.index('id="training-loop"'):]
+    for step in ("alert", f"trigger", "drift", "started", "gates decided", "canary promoted", "rolled out"):
+        assert step in loop, (step, loop[:4000])
 
     # The whole-server listing names the model too.
     out = subprocess.run([str(cairn_bin()), "maturity", "--server", server, "--json"],

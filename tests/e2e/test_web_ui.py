@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -18,6 +19,8 @@ import pytest
 import requests
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
+
+from conftest import cairn_bin
 
 pytestmark = pytest.mark.cairn_only
 
@@ -492,6 +495,36 @@ def test_pipelines_page_shows_runs_their_dag_timeline_and_gates(cairn_server, pa
     # The stage's name links its MLflow run.
     cols.nth(1).get_by_role("link", name="train").click()
     expect(page).to_have_url(re.compile(f"/runs/{stages[1]['run_id']}"))
+
+
+def test_pipelines_page_lists_triggers_their_next_fire_and_last_fires(cairn_server, page, tmp_path):
+    """A registered pipeline's triggers: what each follows, paused or not, the next cron slot, and the
+    latest firings with their cause and run."""
+    base = cairn_server.url
+    name = f"ui-trig-{uuid.uuid4().hex[:6]}"
+    (tmp_path / "make.py").write_text("open('out.txt', 'w').write('x')\n")
+    (tmp_path / "cairn.yaml").write_text(
+        f"name: {name}\nstages:\n  make:\n    cmd: python3 make.py\n    deps: [make.py]\n    outs: [out.txt]\n"
+        "triggers:\n  nightly: {cron: '0 3 * * *', timezone: Europe/Berlin}\n  by-hand: {}\n"
+    )
+    def cairn(*args):
+        out = subprocess.run([str(cairn_bin()), *args, "--server", base], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+    cairn("pipeline", "register", name)
+    fired = json.loads(cairn("trigger", "fire", name, "by-hand", "--idempotency-key", "ui-1", "--json"))
+    cairn("trigger", "pause", name, "nightly")
+
+    page.goto(f"{base}/pipelines")
+    nightly = page.locator(f"#triggers tr[data-trigger='{name}/nightly']")
+    expect(nightly).to_contain_text("cron 0 3 * * * (Europe/Berlin)")
+    expect(nightly).to_contain_text("paused")
+    by_hand = page.locator(f"#triggers tr[data-trigger='{name}/by-hand']")
+    expect(by_hand).to_contain_text("by hand")
+    expect(by_hand).to_contain_text("manual key ui-1")
+    by_hand.get_by_role("link").first.click()
+    expect(page).to_have_url(re.compile(f"/pipelines/runs/{fired['pipeline_run_id']}"))
 
 
 def test_cold_visit_assets_stay_within_budget(cairn_server):

@@ -196,7 +196,7 @@ pub struct Promote {
     pub pos: Pos,
 }
 
-/// One entry of `triggers:` (evaluated by the server, in a later issue).
+/// One entry of `triggers:` (scheduled by the server; the format is the domain's).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trigger {
     pub name: String,

@@ -1,5 +1,5 @@
 //! The top-level `gates:`, `promote:` and `triggers:` sections, parsed into types (gates and
-//! promotion are evaluated after the stages; triggers by the server, in a later issue).
+//! promotion are evaluated after the stages; triggers by the server).
 
 use crate::error::Result;
 use crate::parse::Parser;
