@@ -220,11 +220,13 @@ impl From<&DeploymentState> for StateDto {
                     duration_ms: p.duration_ms,
                     requests: p.requests,
                     candidate_alias: p.candidate_alias.clone(),
-                    canary: status.and_then(|r| r.canary.as_ref()).map(|c| CanaryRunDto {
-                        version: c.version,
-                        primary_version: c.primary_version,
-                        started_ms: c.started_ms,
-                    }),
+                    canary: status
+                        .and_then(|r| r.canary.as_ref())
+                        .map(|c| CanaryRunDto {
+                            version: c.version,
+                            primary_version: c.primary_version,
+                            started_ms: c.started_ms,
+                        }),
                     last_decision: status
                         .and_then(|r| r.last.as_ref())
                         .and_then(|d| serde_json::to_value(d).ok()),

@@ -298,7 +298,12 @@ impl RolloutStatus {
 /// The decision rule, on the window's traffic of each side: promote when the canary answered at least
 /// one request, its error rate is at most the primary's + [`ERROR_RATE_MARGIN`], and its p99 at most
 /// max([`P99_FACTOR`] × the primary's, the primary's + [`P99_SLACK_MS`]); else roll back.
-pub fn decide(run: &CanaryRun, primary: &Traffic, canary: &Traffic, now_ms: i64) -> RolloutDecision {
+pub fn decide(
+    run: &CanaryRun,
+    primary: &Traffic,
+    canary: &Traffic,
+    now_ms: i64,
+) -> RolloutDecision {
     let p = Side::of(run.primary_version, primary);
     let c = Side::of(run.version, canary);
     let max_error_rate = round6(p.error_rate + ERROR_RATE_MARGIN);
@@ -369,7 +374,10 @@ mod tests {
         assert_eq!(p.candidate_alias, "candidate");
         assert_eq!(p.text(), "canary:10%/15m");
         let p = RolloutPolicy::parse("canary:50%/5s", Some("next")).unwrap();
-        assert_eq!((p.duration_ms, p.candidate_alias.as_str()), (Some(5000), "next"));
+        assert_eq!(
+            (p.duration_ms, p.candidate_alias.as_str()),
+            (Some(5000), "next")
+        );
         assert_eq!(p.text(), "canary:50%/5s");
         let p = RolloutPolicy::parse("canary:1%/500req", None).unwrap();
         assert_eq!((p.requests, p.duration_ms), (Some(500), None));
@@ -425,7 +433,10 @@ mod tests {
         assert_eq!(latency_bucket(1e12), LATENCY_BUCKETS - 1);
         for us in [15.0, 250.0, 1234.0, 98765.0] {
             let b = latency_bucket(us);
-            assert!(bucket_upper_us(b) >= us && bucket_upper_us(b - 1) < us, "{us}");
+            assert!(
+                bucket_upper_us(b) >= us && bucket_upper_us(b - 1) < us,
+                "{us}"
+            );
         }
     }
 

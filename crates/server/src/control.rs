@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cairn_contract::StateDto;
-use cairn_mlflow::ARTIFACT_SCHEME;
 use cairn_domain::rollout::Traffic;
+use cairn_mlflow::ARTIFACT_SCHEME;
 use cairn_service::{Artifacts, ChangeLog, Deployments, Registry, TrafficCounts};
 use cairn_serving::predictions::PredictionSink;
 use cairn_serving::source::ModelFiles;

@@ -18,8 +18,8 @@ use cairn_domain::time::now_millis;
 use cairn_store::{DeploymentChange, DeploymentStore};
 
 use crate::Artifacts;
-use crate::rollouts::carry_rollout;
 use crate::registry::{HistoryRequest, Registry, event_token, event_window};
+use crate::rollouts::carry_rollout;
 use crate::search::Page;
 use crate::{ServiceError, ServiceResult};
 

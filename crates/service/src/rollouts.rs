@@ -10,12 +10,12 @@
 //! The counts come from a [`TrafficCounts`]: the serving embedded in this server. Requests served by
 //! replicas (`cairn serve --deployment`), or by other servers, are not counted.
 
+use cairn_domain::Clash;
 use cairn_domain::deployment::{
     Canary, CanaryServing, Deployment, DeploymentEventKind, DeploymentState, Resolved,
 };
 use cairn_domain::rollout::{CanaryRun, Outcome, RolloutDecision, RolloutStatus, Traffic, decide};
 use cairn_domain::time::now_millis;
-use cairn_domain::Clash;
 use cairn_store::DeploymentChange;
 
 use crate::deployments::{ATTEMPTS, Deployments, lost_race};
@@ -251,7 +251,10 @@ impl Deployments {
 /// The roll-out part of a spec change: the state `next` a client asks for, given the `current` one. A
 /// policy kept on the same model keeps its canary in progress (at the policy's weight now) and its last
 /// decision; without a policy, neither stays.
-pub(crate) fn carry_rollout(current: &DeploymentState, mut next: DeploymentState) -> DeploymentState {
+pub(crate) fn carry_rollout(
+    current: &DeploymentState,
+    mut next: DeploymentState,
+) -> DeploymentState {
     let Some(policy) = next.spec.rollout.clone() else {
         next.rollout = None;
         return next;
