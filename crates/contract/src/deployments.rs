@@ -79,7 +79,7 @@ pub struct RolloutDto {
     /// `primary_version`, `canary` and `primary` (`requests`, `errors`, `error_rate`, `p99_ms`),
     /// `max_error_rate`, `max_p99_ms`, `reason`, `started_ms`, `decided_ms`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub last_decision: Option<Value>,
 }
 
@@ -152,7 +152,7 @@ pub struct DeploymentEventDto {
     /// `started_ms` and the traffic counters it started from); `canary_promoted` and
     /// `canary_rolled_back`, the decision with the numbers it used (as `rollout.last_decision`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub detail: Option<Value>,
 }
 
