@@ -378,6 +378,24 @@ mod tests {
     }
 
     #[test]
+    fn a_rollout_policy_in_the_summary() {
+        let d: DeploymentDto = serde_json::from_value(json!({
+            "name": "churn", "model": "models:/churn@production", "revision": 4, "created_ms": 0,
+            "updated_ms": 0, "status": "serving",
+            "serving": {"primary": {"name": "churn", "version": "2"}},
+            "rollout": {"policy": "canary:10%/15m", "weight": 10, "duration_ms": 900000,
+                        "candidate_alias": "candidate",
+                        "last_decision": {"outcome": "promoted", "version": 2, "reason": "fine"}}
+        }))
+        .unwrap();
+        assert_eq!(
+            describe(&d),
+            "churn  models:/churn@production  serving churn/2  (revision 4)  rollout canary:10%/15m on \
+             alias 'candidate'  last decision: promoted version 2 (fine)"
+        );
+    }
+
+    #[test]
     fn an_update_keeps_what_it_does_not_change_of_the_canary() {
         let old = CanaryDto {
             model: "models:/m@challenger".into(),

@@ -147,6 +147,14 @@ impl Deployments {
                             decision.reason
                         );
                     }
+                    // The version (or the model) went away meanwhile: nothing to promote.
+                    Err(e @ (ServiceError::NotFound(_) | ServiceError::InvalidArgument(_))) => {
+                        decision.outcome = Outcome::RolledBack;
+                        decision.reason = format!(
+                            "{}; but the alias '{primary_alias}' could not move: {e}",
+                            decision.reason
+                        );
+                    }
                     Err(e) => return Err(e),
                 }
             }
