@@ -35,6 +35,8 @@ fn request(body: DeploymentBody) -> Result<(Option<String>, DeploymentRequest), 
             canary,
             weight,
             log_sample: body.log_sample,
+            rollout: body.rollout.filter(|r| !r.is_empty()),
+            candidate_alias: body.candidate_alias.filter(|a| !a.is_empty()),
         },
     ))
 }

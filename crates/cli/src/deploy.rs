@@ -64,6 +64,15 @@ struct SpecArgs {
     /// The share of requests whose inputs and outputs are logged for monitoring, 0–1 (default 1).
     #[arg(long, value_name = "RATE")]
     log_sample: Option<f64>,
+    /// Automatic canary promotion: when the candidate alias moves, the new version serves as a canary
+    /// at WEIGHT percent for DURATION (s, m, h, d; or Nreq requests), then is promoted (the alias
+    /// --model follows moves to it) or rolled back on its error rate and p99 latency against the
+    /// primary's. E.g. canary:10%/15m. Needs --model models:/NAME@ALIAS.
+    #[arg(long, value_name = "canary:WEIGHT%/DURATION")]
+    rollout: Option<String>,
+    /// The alias whose moves --rollout rolls out (default: candidate).
+    #[arg(long, value_name = "NAME", requires = "rollout")]
+    candidate_alias: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +93,15 @@ struct UpdateArgs {
     /// The share of requests logged for monitoring, 0–1.
     #[arg(long, value_name = "RATE")]
     log_sample: Option<f64>,
+    /// Automatic canary promotion (see `cairn deploy create --help`), e.g. canary:10%/15m.
+    #[arg(long, value_name = "canary:WEIGHT%/DURATION")]
+    rollout: Option<String>,
+    /// The alias whose moves the roll-out policy rolls out (default: candidate).
+    #[arg(long, value_name = "NAME")]
+    candidate_alias: Option<String>,
+    /// Remove the roll-out policy (a canary in progress stops).
+    #[arg(long, conflicts_with_all = ["rollout", "candidate_alias"])]
+    no_rollout: bool,
 }
 
 pub async fn run(cmd: DeployCommand) -> anyhow::Result<()> {
@@ -95,6 +113,8 @@ pub async fn run(cmd: DeployCommand) -> anyhow::Result<()> {
                 model: Some(a.model),
                 canary: updated_canary(a.canary.as_deref(), a.weight, None)?,
                 log_sample: a.log_sample,
+                rollout: a.rollout,
+                candidate_alias: a.candidate_alias,
             };
             api.create_deployment(&body).await?
         }
@@ -103,16 +123,34 @@ pub async fn run(cmd: DeployCommand) -> anyhow::Result<()> {
                 .deployment(&a.name)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("Deployment '{}' not found.", a.name))?;
+            let current_rollout = current.state.rollout.as_ref();
+            // A roll-out policy runs its own canary: the one shown while it runs is not the client's.
+            let current_canary = current
+                .state
+                .canary
+                .as_ref()
+                .filter(|_| current_rollout.is_none());
             let canary = if a.no_canary {
                 None
             } else {
-                updated_canary(a.canary.as_deref(), a.weight, current.state.canary.as_ref())?
+                updated_canary(a.canary.as_deref(), a.weight, current_canary)?
+            };
+            let (rollout, candidate_alias) = if a.no_rollout {
+                (None, None)
+            } else {
+                (
+                    a.rollout.or(current_rollout.map(|r| r.policy.clone())),
+                    a.candidate_alias
+                        .or(current_rollout.map(|r| r.candidate_alias.clone())),
+                )
             };
             let body = DeploymentBody {
                 name: None,
                 model: Some(a.model.unwrap_or(current.state.model)),
                 canary,
                 log_sample: Some(a.log_sample.unwrap_or(current.state.log_sample)),
+                rollout,
+                candidate_alias,
             };
             api.update_deployment(&a.name, &body).await?
         }
@@ -224,6 +262,28 @@ fn describe(d: &DeploymentDto) -> String {
             d.state.log_sample * 100.0
         ));
     }
+    if let Some(r) = &d.state.rollout {
+        out.push_str(&format!(
+            "  rollout {} on alias '{}'",
+            r.policy, r.candidate_alias
+        ));
+        if let Some(c) = &r.canary {
+            out.push_str(&format!(
+                "  [canary {} vs {} since {}]",
+                c.version,
+                c.primary_version,
+                time(Some(c.started_ms))
+            ));
+        }
+        if let Some(last) = &r.last_decision {
+            out.push_str(&format!(
+                "  last decision: {} version {} ({})",
+                last["outcome"].as_str().unwrap_or("?"),
+                last["version"],
+                last["reason"].as_str().unwrap_or("")
+            ));
+        }
+    }
     match (d.status.as_str(), &d.problem) {
         ("serving", _) => {}
         (status, Some(problem)) => out.push_str(&format!("  [{status}: {problem}]")),
@@ -239,7 +299,7 @@ fn describe_event(e: &DeploymentEventDto) -> String {
         s.as_ref()
             .map_or_else(|| "-".to_owned(), |s| serving(&s.serving))
     };
-    format!(
+    let mut out = format!(
         "{:>5}  {}  {}  {}  {} -> {}",
         e.revision.unwrap_or(e.seq),
         time(Some(e.timestamp_ms)),
@@ -247,7 +307,11 @@ fn describe_event(e: &DeploymentEventDto) -> String {
         e.kind,
         side(&e.before),
         side(&e.after),
-    )
+    );
+    if let Some(reason) = e.detail.as_ref().and_then(|d| d["reason"].as_str()) {
+        out.push_str(&format!("  ({reason})"));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -310,6 +374,24 @@ mod tests {
         assert_eq!(
             describe_event(&e),
             "    3  1970-01-01T00:00:00.000Z  alice  rolled_out  m/1 -> m/2"
+        );
+    }
+
+    #[test]
+    fn a_rollout_policy_in_the_summary() {
+        let d: DeploymentDto = serde_json::from_value(json!({
+            "name": "churn", "model": "models:/churn@production", "revision": 4, "created_ms": 0,
+            "updated_ms": 0, "status": "serving",
+            "serving": {"primary": {"name": "churn", "version": "2"}},
+            "rollout": {"policy": "canary:10%/15m", "weight": 10, "duration_ms": 900000,
+                        "candidate_alias": "candidate",
+                        "last_decision": {"outcome": "promoted", "version": 2, "reason": "fine"}}
+        }))
+        .unwrap();
+        assert_eq!(
+            describe(&d),
+            "churn  models:/churn@production  serving churn/2  (revision 4)  rollout canary:10%/15m on \
+             alias 'candidate'  last decision: promoted version 2 (fine)"
         );
     }
 

@@ -1,9 +1,11 @@
 //! Deployments on the wire: what `/api/cairn/v1/deployments…` takes and answers.
 
 use cairn_domain::deployment::{
-    Condition, Deployment, DeploymentEvent, DeploymentState, DeploymentStatus, Resolved,
+    Condition, Deployment, DeploymentEvent, DeploymentEventKind, DeploymentState, DeploymentStatus,
+    Resolved,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 /// A share of traffic for a canary.
@@ -50,6 +52,45 @@ pub struct StateDto {
     #[schema(example = 1.0)]
     pub log_sample: f64,
     pub serving: ServingDto,
+    /// The automatic roll-out policy, its canary in progress and its last decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutDto>,
+}
+
+/// A deployment's automatic canary promotion: when its candidate alias moves, the new version serves as
+/// a canary at `weight` percent for `duration_ms` (or `requests` requests), then is promoted (the alias
+/// the deployment follows moves to it) or rolled back, on the live comparison with the primary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RolloutDto {
+    /// As given: `canary:10%/15m` or `canary:10%/500req`.
+    #[schema(example = "canary:10%/15m")]
+    pub policy: String,
+    pub weight: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
+    #[schema(example = "candidate")]
+    pub candidate_alias: String,
+    /// The canary in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryRunDto>,
+    /// The last decision with the numbers it used: `outcome` (`promoted`, `rolled_back`), `version`,
+    /// `primary_version`, `canary` and `primary` (`requests`, `errors`, `error_rate`, `p99_ms`),
+    /// `max_error_rate`, `max_p99_ms`, `reason`, `started_ms`, `decided_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub last_decision: Option<Value>,
+}
+
+/// A canary the roll-out policy started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CanaryRunDto {
+    /// The candidate version.
+    pub version: i64,
+    /// The primary version it is compared with.
+    pub primary_version: i64,
+    pub started_ms: i64,
 }
 
 fn every() -> f64 {
@@ -96,7 +137,8 @@ pub struct DeploymentEventDto {
     /// The deployment's revision after the change: 1, 2, 3 … per deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<i64>,
-    /// `created`, `updated`, `rolled_out` (an alias it follows moved), `rolled_back`, `deleted`.
+    /// `created`, `updated`, `rolled_out` (an alias it follows moved), `rolled_back`, `deleted`,
+    /// `canary_started`, `canary_promoted`, `canary_rolled_back` (its roll-out policy's steps).
     #[schema(example = "rolled_out")]
     pub kind: String,
     /// Who: the HTTP basic-auth user (for `rolled_out`, whoever moved the alias), or `anonymous`.
@@ -106,6 +148,12 @@ pub struct DeploymentEventDto {
     pub before: Option<StateDto>,
     /// Null once deleted.
     pub after: Option<StateDto>,
+    /// For the roll-out policy's steps: `canary_started`, the canary (`version`, `primary_version`,
+    /// `started_ms` and the traffic counters it started from); `canary_promoted` and
+    /// `canary_rolled_back`, the decision with the numbers it used (as `rollout.last_decision`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub detail: Option<Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -129,6 +177,14 @@ pub struct DeploymentBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = 0.1)]
     pub log_sample: Option<f64>,
+    /// The automatic roll-out policy: `canary:WEIGHT%/DURATION` (`canary:10%/15m`; s, m, h, d) or
+    /// `canary:WEIGHT%/Nreq`. Needs `model` to follow an alias (`models:/name@production`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "canary:10%/15m")]
+    pub rollout: Option<String>,
+    /// The alias whose moves the policy rolls out (default `candidate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_alias: Option<String>,
 }
 
 fn model_dto(r: &Resolved, weight: Option<u8>) -> ServingModelDto {
@@ -156,7 +212,39 @@ impl From<&DeploymentState> for StateDto {
                     .as_ref()
                     .map(|c| model_dto(&c.model, Some(c.weight))),
             },
+            rollout: s.spec.rollout.as_ref().map(|p| {
+                let status = s.rollout.as_ref();
+                RolloutDto {
+                    policy: p.text(),
+                    weight: p.weight,
+                    duration_ms: p.duration_ms,
+                    requests: p.requests,
+                    candidate_alias: p.candidate_alias.clone(),
+                    canary: status
+                        .and_then(|r| r.canary.as_ref())
+                        .map(|c| CanaryRunDto {
+                            version: c.version,
+                            primary_version: c.primary_version,
+                            started_ms: c.started_ms,
+                        }),
+                    last_decision: status
+                        .and_then(|r| r.last.as_ref())
+                        .and_then(|d| serde_json::to_value(d).ok()),
+                }
+            }),
         }
+    }
+}
+
+/// What a roll-out step's event carries beyond the states: see [`DeploymentEventDto::detail`].
+fn event_detail(e: &DeploymentEvent) -> Option<Value> {
+    let status = e.after.as_ref()?.rollout.as_ref()?;
+    match e.kind {
+        DeploymentEventKind::CanaryStarted => serde_json::to_value(status.canary.as_ref()?).ok(),
+        DeploymentEventKind::CanaryPromoted | DeploymentEventKind::CanaryRolledBack => {
+            serde_json::to_value(status.last.as_ref()?).ok()
+        }
+        _ => None,
     }
 }
 
@@ -189,6 +277,7 @@ impl From<&DeploymentEvent> for DeploymentEventDto {
             timestamp_ms: e.timestamp_ms,
             before: e.before.as_ref().map(Into::into),
             after: e.after.as_ref().map(Into::into),
+            detail: event_detail(e),
         }
     }
 }

@@ -17,8 +17,9 @@ mod triggers;
 
 pub use change_log::{ChangeDto, ChangesResponse};
 pub use deployments::{
-    CanaryDto, DeploymentBody, DeploymentDto, DeploymentEventDto, DeploymentEventsResponse,
-    DeploymentResponse, DeploymentsResponse, ServingDto, ServingModelDto, StateDto,
+    CanaryDto, CanaryRunDto, DeploymentBody, DeploymentDto, DeploymentEventDto,
+    DeploymentEventsResponse, DeploymentResponse, DeploymentsResponse, RolloutDto, ServingDto,
+    ServingModelDto, StateDto,
 };
 pub use error::{ErrorBody, ErrorCode};
 pub use gates::{

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
+use crate::rollout::{RolloutPolicy, RolloutStatus};
 
 /// A reference to a registered model: `models:/name@alias` (follows the alias) or `models:/name/3`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +87,48 @@ pub struct DeploymentSpec {
     /// default; absent from states stored before prediction logging).
     #[serde(default, skip_serializing_if = "SampleRate::is_every")]
     pub log_sample: SampleRate,
+    /// Automatic canary promotion of the versions its candidate alias moves to (absent from states
+    /// stored before roll-out policies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutPolicy>,
+}
+
+impl DeploymentSpec {
+    /// The alias the primary follows, when it follows one.
+    pub fn primary_alias(&self) -> Option<&str> {
+        match &self.model.target {
+            Target::Alias(a) => Some(a),
+            Target::Version(_) => None,
+        }
+    }
+
+    /// A roll-out policy needs a primary that follows an alias other than the candidate, and manages the
+    /// canary itself (none may be given with it).
+    pub fn validate_rollout(&self) -> Result<(), DomainError> {
+        let Some(policy) = &self.rollout else {
+            return Ok(());
+        };
+        let Some(primary) = self.primary_alias() else {
+            return Err(DomainError::invalid(format!(
+                "A roll-out policy promotes versions by moving the alias the deployment follows, but it \
+                 serves the pinned {}: give the model as models:/{}@<alias>",
+                self.model.uri(),
+                self.model.name
+            )));
+        };
+        if primary == policy.candidate_alias {
+            return Err(DomainError::invalid(format!(
+                "The candidate alias '{primary}' is the alias the deployment follows: choose another \
+                 (--candidate-alias)"
+            )));
+        }
+        if self.canary.is_some() {
+            return Err(DomainError::invalid(
+                "A deployment with a roll-out policy runs its canaries itself: give no canary with it",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A sampling rate in [0, 1], kept as parts per million so that specs compare exactly.
@@ -160,13 +203,16 @@ pub struct CanaryServing {
 }
 
 /// A deployment's spec and what it serves; `revision` grows with every change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeploymentState {
     pub spec: DeploymentSpec,
     pub serving: Serving,
+    /// The automatic roll-out's canary in progress and last decision (absent without a policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutStatus>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Deployment {
     pub name: String,
     pub state: DeploymentState,
@@ -216,6 +262,12 @@ pub enum DeploymentEventKind {
     /// Pinned back to what it served before.
     RolledBack,
     Deleted,
+    /// The roll-out policy started a canary of the version its candidate alias moved to.
+    CanaryStarted,
+    /// The canary passed: the primary alias moved to it.
+    CanaryPromoted,
+    /// The canary failed (or could not be judged): it stopped, the primary alias stayed.
+    CanaryRolledBack,
 }
 
 impl DeploymentEventKind {
@@ -226,6 +278,9 @@ impl DeploymentEventKind {
             Self::RolledOut => "rolled_out",
             Self::RolledBack => "rolled_back",
             Self::Deleted => "deleted",
+            Self::CanaryStarted => "canary_started",
+            Self::CanaryPromoted => "canary_promoted",
+            Self::CanaryRolledBack => "canary_rolled_back",
         }
     }
 
@@ -236,6 +291,9 @@ impl DeploymentEventKind {
             "rolled_out" => Self::RolledOut,
             "rolled_back" => Self::RolledBack,
             "deleted" => Self::Deleted,
+            "canary_started" => Self::CanaryStarted,
+            "canary_promoted" => Self::CanaryPromoted,
+            "canary_rolled_back" => Self::CanaryRolledBack,
             _ => return None,
         })
     }
@@ -295,8 +353,13 @@ pub fn rollback_target(
             _ => None,
         },
         log_sample: current.spec.log_sample,
+        rollout: None,
     };
-    Some(DeploymentState { spec, serving })
+    Some(DeploymentState {
+        spec,
+        serving,
+        rollout: None,
+    })
 }
 
 #[cfg(test)]
@@ -346,7 +409,9 @@ mod tests {
                 model,
                 canary: None,
                 log_sample: SampleRate::EVERY,
+                rollout: None,
             },
+            rollout: None,
         }
     }
 
@@ -360,6 +425,36 @@ mod tests {
             before: None,
             after: Some(after),
             revision: Some(seq),
+        }
+    }
+
+    #[test]
+    fn a_rollout_policy_needs_an_alias_to_promote() {
+        let policy = RolloutPolicy::parse("canary:10%/15m", None).unwrap();
+        let mut spec = state("models:/m@production", 1).spec;
+        spec.rollout = Some(policy.clone());
+        assert!(spec.validate_rollout().is_ok());
+        let mut pinned = state("models:/m/1", 1).spec;
+        pinned.rollout = Some(policy.clone());
+        let err = pinned.validate_rollout().unwrap_err().to_string();
+        assert!(err.contains("models:/m@<alias>"), "{err}");
+        let mut same = state("models:/m@candidate", 1).spec;
+        same.rollout = Some(policy.clone());
+        assert!(same.validate_rollout().is_err());
+        spec.canary = Some(Canary {
+            model: ModelRef::parse("models:/m/2").unwrap(),
+            weight: 10,
+        });
+        assert!(spec.validate_rollout().is_err());
+        // Old stored states (no rollout) still parse.
+        let old: DeploymentState = serde_json::from_str(
+            r#"{"spec":{"model":{"name":"m","alias":"a"},"canary":null},
+                "serving":{"primary":{"name":"m","version":1},"canary":null}}"#,
+        )
+        .unwrap();
+        assert!(old.spec.rollout.is_none() && old.rollout.is_none());
+        for kind in ["canary_started", "canary_promoted", "canary_rolled_back"] {
+            assert_eq!(DeploymentEventKind::parse(kind).unwrap().as_str(), kind);
         }
     }
 

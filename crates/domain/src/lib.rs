@@ -21,6 +21,7 @@ pub mod names;
 pub mod pipeline;
 pub mod registry;
 pub mod registry_rules;
+pub mod rollout;
 pub mod search;
 pub mod time;
 pub mod trigger;

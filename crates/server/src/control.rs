@@ -7,35 +7,61 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cairn_contract::StateDto;
+use cairn_domain::rollout::Traffic;
 use cairn_mlflow::ARTIFACT_SCHEME;
-use cairn_service::{Artifacts, ChangeLog, Deployments, Registry};
+use cairn_service::{Artifacts, ChangeLog, Deployments, Registry, TrafficCounts};
 use cairn_serving::predictions::PredictionSink;
 use cairn_serving::source::ModelFiles;
 use cairn_serving::{ControlPlane, Scope, Wanted};
 
 /// The longest one wait on the change log lasts before the controller reconciles anyway.
 const IDLE: Duration = Duration::from_secs(30);
+/// How often canaries of roll-out policies are checked for a decision (durations elapse without
+/// change-log entries).
+const ROLLOUT_TICK: Duration = Duration::from_secs(1);
 /// The pause after a failed step (the database unreachable, say).
 const BACKOFF: Duration = Duration::from_secs(1);
 
+/// The embedded serving's live traffic counters, as the roll-out controller reads them.
+pub(crate) struct ServedTraffic;
+
+impl TrafficCounts for ServedTraffic {
+    fn traffic(&self, deployment: &str, version: i64) -> Traffic {
+        cairn_serving::traffic::traffic(deployment, version)
+    }
+}
+
 /// Reconciles every deployment at start and after each change of the log: an alias a deployment
-/// follows that moved to a servable version is rolled out and recorded. Runs forever.
+/// follows that moved to a servable version is rolled out and recorded. Then, and every
+/// [`ROLLOUT_TICK`], advances the roll-out policies' canaries (started, promoted, rolled back). Runs
+/// forever.
 pub(crate) async fn run_deployment_controller(deployments: Deployments, log: ChangeLog) {
     let mut cursor = 0;
     let mut first = true;
+    let mut last_reconcile = std::time::Instant::now();
     loop {
-        let wait = if first { Duration::ZERO } else { IDLE };
-        match log.changes(cursor, 1, wait).await {
-            Ok((_, head)) => cursor = head,
+        let wait = if first { Duration::ZERO } else { ROLLOUT_TICK };
+        let changed = match log.changes(cursor, 1, wait).await {
+            Ok((_, head)) => {
+                let changed = head != cursor;
+                cursor = head;
+                changed
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "following the change log");
                 tokio::time::sleep(BACKOFF).await;
                 continue;
             }
+        };
+        if first || changed || last_reconcile.elapsed() >= IDLE {
+            first = false;
+            last_reconcile = std::time::Instant::now();
+            if let Err(e) = deployments.reconcile_all().await {
+                tracing::warn!(error = %e, "reconciling deployments");
+            }
         }
-        first = false;
-        if let Err(e) = deployments.reconcile_all().await {
-            tracing::warn!(error = %e, "reconciling deployments");
+        if let Err(e) = deployments.advance_rollouts(&ServedTraffic).await {
+            tracing::warn!(error = %e, "advancing roll-outs");
         }
     }
 }

@@ -32,7 +32,7 @@ impl Deployments {
         Ok(())
     }
 
-    async fn check_servable(&self, r: &Resolved) -> ServiceResult<()> {
+    pub(crate) async fn check_servable(&self, r: &Resolved) -> ServiceResult<()> {
         let version = r.version.to_string();
         let location = self.registry.get_download_uri(&r.name, &version).await?;
         let refuse = |why: String| {

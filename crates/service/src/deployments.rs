@@ -13,11 +13,13 @@ use cairn_domain::deployment::{
     validate_deployment_name, validate_weight,
 };
 use cairn_domain::registry::ANONYMOUS;
+use cairn_domain::rollout::RolloutPolicy;
 use cairn_domain::time::now_millis;
 use cairn_store::{DeploymentChange, DeploymentStore};
 
 use crate::Artifacts;
 use crate::registry::{HistoryRequest, Registry, event_token, event_window};
+use crate::rollouts::carry_rollout;
 use crate::search::Page;
 use crate::{ServiceError, ServiceResult};
 
@@ -42,6 +44,10 @@ pub struct DeploymentRequest {
     pub weight: Option<i64>,
     /// The share of requests logged for monitoring (0–1; every one when absent).
     pub log_sample: Option<f64>,
+    /// The automatic roll-out policy: `canary:10%/15m` or `canary:10%/500req`.
+    pub rollout: Option<String>,
+    /// The alias whose moves the policy rolls out (`candidate` when absent).
+    pub candidate_alias: Option<String>,
 }
 
 impl DeploymentRequest {
@@ -68,16 +74,29 @@ impl DeploymentRequest {
             Some(rate) => SampleRate::new(rate)?,
             None => SampleRate::EVERY,
         };
-        Ok(DeploymentSpec {
+        let rollout = match (&self.rollout, &self.candidate_alias) {
+            (Some(p), alias) => Some(RolloutPolicy::parse(p, alias.as_deref())?),
+            (None, Some(_)) => {
+                return Err(ServiceError::InvalidArgument(
+                    "A candidate alias was given without a roll-out policy (canary:WEIGHT%/DURATION)."
+                        .into(),
+                ));
+            }
+            (None, None) => None,
+        };
+        let spec = DeploymentSpec {
             model,
             canary,
             log_sample,
-        })
+            rollout,
+        };
+        spec.validate_rollout()?;
+        Ok(spec)
     }
 }
 
 /// Writes conditional on a revision are retried this many times when another writer got there first.
-const ATTEMPTS: usize = 8;
+pub(crate) const ATTEMPTS: usize = 8;
 
 fn change(kind: DeploymentEventKind, actor: &str) -> DeploymentChange {
     DeploymentChange {
@@ -87,7 +106,7 @@ fn change(kind: DeploymentEventKind, actor: &str) -> DeploymentChange {
     }
 }
 
-fn lost_race(name: &str) -> ServiceError {
+pub(crate) fn lost_race(name: &str) -> ServiceError {
     ServiceError::Unavailable(format!(
         "Deployment '{name}' kept changing while being updated; try again."
     ))
@@ -117,7 +136,11 @@ impl Deployments {
         validate_deployment_name(name)?;
         let spec = req.spec()?;
         let serving = self.resolve_servable(&spec).await?;
-        Ok(DeploymentState { spec, serving })
+        Ok(DeploymentState {
+            spec,
+            serving,
+            rollout: None,
+        })
     }
 
     /// Creates a deployment; its references must resolve now.
@@ -139,9 +162,10 @@ impl Deployments {
         req: &DeploymentRequest,
         actor: &str,
     ) -> ServiceResult<Deployment> {
-        let state = self.requested(name, req).await?;
+        let requested = self.requested(name, req).await?;
         for _ in 0..ATTEMPTS {
             let current = self.store.get_deployment(name).await?;
+            let state = carry_rollout(&current.state, requested.clone());
             if current.state == state {
                 return Ok(current);
             }
@@ -336,6 +360,7 @@ impl Deployments {
             let state = DeploymentState {
                 spec: d.state.spec.clone(),
                 serving,
+                rollout: d.state.rollout.clone(),
             };
             match self
                 .store

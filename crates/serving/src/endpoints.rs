@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::Served;
 use crate::predictions::PredictionLog;
+use crate::traffic::VersionStats;
 
 /// Where an endpoint's requests go.
 pub struct Routing {
@@ -17,6 +18,8 @@ pub struct Routing {
     pub canary: Option<(Arc<Served>, u8)>,
     /// For a deployment: its name and the share of requests logged.
     pub logging: Option<Logging>,
+    /// For a deployment: the traffic counters of the primary and of the canary (see [`crate::traffic`]).
+    pub counters: Option<(Arc<VersionStats>, Option<Arc<VersionStats>>)>,
 }
 
 /// Which deployment an endpoint's requests are logged under, and how many of them.
@@ -40,6 +43,17 @@ impl Routing {
             primary: Arc::new(served),
             canary: None,
             logging: None,
+            counters: None,
+        }
+    }
+
+    /// The traffic counters of `served`, one of this routing's models.
+    pub fn counters_for(&self, served: &Arc<Served>) -> Option<Arc<VersionStats>> {
+        let (primary, canary) = self.counters.as_ref()?;
+        if Arc::ptr_eq(served, &self.primary) {
+            Some(primary.clone())
+        } else {
+            canary.clone()
         }
     }
 

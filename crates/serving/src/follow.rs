@@ -178,10 +178,18 @@ async fn routing_for(
         Some(c) => Some((model_for(loader, current, c).await?, c.weight.unwrap_or(0))),
         None => None,
     };
+    let counters = (
+        crate::traffic::counters(&wanted.name, &serving.primary.version),
+        serving
+            .canary
+            .as_ref()
+            .map(|c| crate::traffic::counters(&wanted.name, &c.version)),
+    );
     Ok(Routing {
         primary,
         canary,
         logging: Some(logging(wanted)),
+        counters: Some(counters),
     })
 }
 

@@ -22,6 +22,7 @@ pub mod scoring;
 pub mod served;
 pub mod source;
 mod telemetry;
+pub mod traffic;
 pub mod values;
 
 use std::path::PathBuf;

@@ -262,7 +262,7 @@ async fn run_infer(
 ) -> Result<Response, OipError> {
     let routing = e.get(name)?;
     let s = choose(&routing, name, version)?;
-    let timer = Timer::start("oip", name, &s);
+    let timer = Timer::start("oip", name, &s).counting(routing.counters_for(&s));
     let capture = Capture::of(e, &routing, headers);
     let result = infer_oip(&s, name, body, capture).await;
     timer.finish(result.as_ref().map_or_else(|e| e.0.as_u16(), |_| 200));
@@ -330,7 +330,7 @@ impl Scoring {
 async fn run_scoring(e: &Endpoints, name: &str, req: Scoring) -> Result<Response, ScoringError> {
     let routing = e.get(name)?;
     let s = routing.pick().clone();
-    let timer = Timer::start("mlflow", name, &s);
+    let timer = Timer::start("mlflow", name, &s).counting(routing.counters_for(&s));
     let capture = Capture::of(e, &routing, &req.headers);
     let result = score(&s, &req, capture).await;
     timer.finish(result.as_ref().map_or_else(|e| e.0.as_u16(), |_| 200));

@@ -2,12 +2,13 @@
 //! deployment (the endpoint's name), model and version, and a latency histogram. Recorded with the `metrics` facade, rendered by its Prometheus
 //! exporter in text format (no listener of its own: the server's router serves it).
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::Served;
+use crate::traffic::VersionStats;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -39,6 +40,8 @@ pub struct Timer {
     model: String,
     version: String,
     started: Instant,
+    /// The deployment version's live counters, when it serves a deployment.
+    counters: Option<Arc<VersionStats>>,
 }
 
 impl Timer {
@@ -49,7 +52,14 @@ impl Timer {
             model: served.model_name.clone(),
             version: served.version.clone().unwrap_or_default(),
             started: Instant::now(),
+            counters: None,
         }
+    }
+
+    /// Also counts the request on the deployment version's live counters.
+    pub fn counting(mut self, counters: Option<Arc<VersionStats>>) -> Self {
+        self.counters = counters;
+        self
     }
 
     pub fn finish(self, status: u16) {
@@ -70,7 +80,11 @@ impl Timer {
         if status >= 400 {
             metrics::counter!("cairn_inference_errors_total", &with_status).increment(1);
         }
+        let elapsed = self.started.elapsed();
+        if let Some(c) = &self.counters {
+            c.record(status, elapsed);
+        }
         metrics::histogram!("cairn_inference_duration_seconds", &labels)
-            .record(self.started.elapsed().as_secs_f64());
+            .record(elapsed.as_secs_f64());
     }
 }

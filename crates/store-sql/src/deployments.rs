@@ -109,11 +109,26 @@ async fn record(
         .transpose()?
         .ok_or_else(|| StoreError::Internal("deployment event insert returned no seq".into()))?;
     let serving = after.map(|s| &s.serving);
-    let detail = serde_json::json!({
+    let mut detail = serde_json::json!({
         "revision": revision,
         "model": serving.map(|s| s.primary.name.as_str()),
         "version": serving.map(|s| s.primary.version),
     });
+    // A roll-out's canary carries what it started from; its decision, the numbers it used.
+    let rollout = after.and_then(|s| s.rollout.as_ref());
+    let extra = match change.kind {
+        DeploymentEventKind::CanaryStarted => rollout
+            .and_then(|r| r.canary.as_ref())
+            .map(|c| ("canary", serde_json::to_value(c))),
+        DeploymentEventKind::CanaryPromoted | DeploymentEventKind::CanaryRolledBack => rollout
+            .and_then(|r| r.last.as_ref())
+            .map(|d| ("decision", serde_json::to_value(d))),
+        _ => None,
+    };
+    if let Some((key, value)) = extra {
+        let value = value.map_err(|e| StoreError::Internal(e.to_string()))?;
+        detail[key] = value;
+    }
     append(
         tx,
         NewChange {

@@ -74,7 +74,9 @@ fn state(model: &str, version: i64) -> DeploymentState {
             model: model_ref,
             canary: None,
             log_sample: Default::default(),
+            rollout: None,
         },
+        rollout: None,
     }
 }
 

@@ -24,7 +24,9 @@ fn state(uri: &str, version: i64) -> DeploymentState {
             model,
             canary: None,
             log_sample: Default::default(),
+            rollout: None,
         },
+        rollout: None,
     }
 }
 

@@ -3,7 +3,8 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
-use cairn_domain::deployment::{Deployment, DeploymentEvent};
+use cairn_domain::deployment::{Deployment, DeploymentEvent, DeploymentEventKind};
+use cairn_domain::rollout::Outcome;
 use cairn_service::HistoryRequest;
 use maud::{Markup, html};
 
@@ -80,6 +81,16 @@ pub async fn page(
             dt { "Serving" } dd { (serving(&d)) }
             dt { "Status" } dd { span class=(format!("status {}", c.status.as_str())) { (c.status.as_str()) } }
             @if let Some(p) = &c.problem { dt { "Problem" } dd.problem { (p) } }
+            @if let Some(policy) = &d.state.spec.rollout {
+                dt { "Roll-out" } dd #rollout { code { (policy.text()) } " when " code { "@" (policy.candidate_alias) } " moves"
+                    @if let Some(run) = d.state.rollout.as_ref().and_then(|r| r.canary.as_ref()) {
+                        " · canary v" (run.version) " against v" (run.primary_version) " since " (format::time(run.started_ms))
+                    }
+                    @if let Some(last) = d.state.rollout.as_ref().and_then(|r| r.last.as_ref()) {
+                        " · last: v" (last.version) " " (if last.outcome == Outcome::Promoted { "promoted" } else { "rolled back" }) " (" (last.reason) ")"
+                    }
+                }
+            }
             dt { "Revision" } dd { (d.revision) }
             dt { "Endpoint" } dd { code { "/serving-endpoints/" (name) "/invocations" } }
         }
@@ -113,7 +124,10 @@ pub async fn page(
 fn history_row(e: &DeploymentEvent) -> Markup {
     html! { tr {
         td { (e.revision.map(|r| r.to_string()).unwrap_or_default()) }
-        td { (e.kind.as_str()) }
+        td { (e.kind.as_str())
+            @if let (DeploymentEventKind::CanaryPromoted | DeploymentEventKind::CanaryRolledBack, Some(last)) = (e.kind, e.after.as_ref().and_then(|s| s.rollout.as_ref()).and_then(|r| r.last.as_ref())) {
+                " " span.meta { "(" (last.reason) ")" }
+            } }
         td { (e.actor) }
         td { (format::time(e.timestamp_ms)) }
         td { @if let Some(s) = &e.after { (s.serving.primary.name) " v" (s.serving.primary.version)
