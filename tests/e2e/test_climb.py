@@ -130,14 +130,16 @@ def test_the_climb_reaches_levels_1_to_5_step_by_step(cairn_server):
     alert = first("alert", f"{model}-drift", "alert_fired")
     fired = first("pipeline", pipeline, "triggered", alert, outcome="started")
     claimed = first("pipeline", pipeline, "run_claimed", fired)
-    gates = first("gate", model, "gate_evaluated", claimed)
-    candidate = first("registry", model, "alias_set", gates, alias="candidate") if any(
-        e["kind"] == "alias_set" and (e.get("detail") or {}).get("alias") == "candidate" for e in events
-    ) else first("registry", model, "alias_moved", gates, alias="candidate")
-    canary = first("deployment", model, "canary_started", candidate)
+    gates = first("gate", model, "gate_evaluated", claimed, decision="passed")
+    candidate = first("registry", model, "alias_moved", claimed, alias="candidate")
+    canary = first("deployment", model, "canary_started", max(gates, candidate))
     promoted = first("deployment", model, "canary_promoted", canary)
+    champion_moved = first("registry", model, "alias_moved", canary, alias="champion")
     first("pipeline", pipeline, "run_finished", fired, status="succeeded")
-    assert alert < fired < claimed < candidate < canary < promoted
+    # The second pass: its gates failed, and nothing moved @champion after it.
+    rejected = first("gate", model, "gate_evaluated", promoted, decision="failed")
+    assert not [e for e in events if e["seq"] > rejected and e["kind"] in ("alias_moved", "canary_started")], events
+    assert alert < fired < claimed < candidate < canary < champion_moved <= promoted
     report = maturity(server, model)
     assert_level(report, model, 5)
     rung5 = next(r for r in report["levels"] if r["level"] == 5)

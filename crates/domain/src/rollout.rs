@@ -122,15 +122,27 @@ impl RolloutPolicy {
         format!("canary:{}%/{window}", self.weight)
     }
 
-    /// Has a canary started at `started_ms`, which has answered `requests` since, run its course?
+    /// Has a canary started at `started_ms`, which has answered `requests` since, run its course? A
+    /// timed canary is judged once its duration is over and it has answered [`MIN_CANARY_REQUESTS`]
+    /// (an idle hour proves nothing), or, short of traffic, after [`PATIENCE`] times its duration
+    /// (then it is rolled back for want of evidence).
     pub fn due(&self, started_ms: i64, now_ms: i64, requests: u64) -> bool {
         match (self.requests, self.duration_ms) {
             (Some(n), _) => requests >= n,
-            (None, Some(d)) => now_ms - started_ms >= d,
+            (None, Some(d)) => {
+                let elapsed = now_ms - started_ms;
+                (elapsed >= d && requests >= MIN_CANARY_REQUESTS)
+                    || elapsed >= d.saturating_mul(PATIENCE)
+            }
             (None, None) => true,
         }
     }
 }
+
+/// The fewest requests a timed canary answers before it is judged.
+pub const MIN_CANARY_REQUESTS: u64 = 20;
+/// How many times its duration a timed canary waits for those requests before it is rolled back.
+pub const PATIENCE: i64 = 10;
 
 /// Latency histogram buckets: bucket `i` holds latencies up to `10 µs × 2^(i/4)` (the last one, above).
 pub const LATENCY_BUCKETS: usize = 96;
@@ -419,7 +431,10 @@ mod tests {
     #[test]
     fn due() {
         let p = RolloutPolicy::parse("canary:10%/5s", None).unwrap();
-        assert!(!p.due(1000, 5999, 100) && p.due(1000, 6000, 0));
+        assert!(!p.due(1000, 5999, 100) && p.due(1000, 6000, MIN_CANARY_REQUESTS));
+        // Over its duration but short of traffic: it waits, up to PATIENCE durations.
+        assert!(!p.due(1000, 6000, MIN_CANARY_REQUESTS - 1));
+        assert!(p.due(1000, 1000 + 5000 * PATIENCE, 0));
         let p = RolloutPolicy::parse("canary:10%/3req", None).unwrap();
         assert!(!p.due(0, i64::MAX, 2) && p.due(0, 0, 3));
     }

@@ -342,6 +342,8 @@ impl TriggerStore for SqlTriggers {
             }
             let active = active_runs(tx, &new.pipeline).await?;
             let reason = skip_reason(tx, new, active.len(), timestamp_ms).await?;
+            // The queued run's entry follows the firing's, as one caused the other.
+            let mut queued: Option<(i64, Option<i64>)> = None;
             let run_id = if reason.is_none() {
                 if new.concurrency == Concurrency::CancelPrevious {
                     for run in &active {
@@ -392,23 +394,7 @@ impl TriggerStore for SqlTriggers {
                 .ok_or_else(|| {
                     StoreError::AlreadyExists(cairn_domain::Taken::PipelineRun(new.run_id.clone()))
                 })?;
-                append(
-                    tx,
-                    NewChange {
-                        topic: Topic::Pipeline,
-                        subject: &new.pipeline,
-                        kind: "run_queued",
-                        topic_seq: seq,
-                        actor,
-                        timestamp_ms,
-                        detail: Some(json!({
-                            "run_id": new.run_id,
-                            "version": version,
-                            "cause": new.cause,
-                        })),
-                    },
-                )
-                .await?;
+                queued = Some((seq, version));
                 Some(new.run_id.clone())
             } else {
                 None
@@ -456,6 +442,25 @@ impl TriggerStore for SqlTriggers {
                 },
             )
             .await?;
+            if let Some((run_seq, version)) = queued {
+                append(
+                    tx,
+                    NewChange {
+                        topic: Topic::Pipeline,
+                        subject: &new.pipeline,
+                        kind: "run_queued",
+                        topic_seq: run_seq,
+                        actor,
+                        timestamp_ms,
+                        detail: Some(json!({
+                            "run_id": new.run_id,
+                            "version": version,
+                            "cause": new.cause,
+                        })),
+                    },
+                )
+                .await?;
+            }
             Ok(Fired {
                 fire: Fire {
                     seq,
