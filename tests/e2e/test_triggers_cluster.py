@@ -64,12 +64,16 @@ class ClusterServer(CairnServer):
             "--artifacts-destination", str(self.artifacts),
         ]
 
-    def crash(self) -> None:
-        """The machine dies: SIGKILL to the server and everything in its process group (it was started in a
-        session of its own), nothing flushed, no lease released."""
+    def crash(self, machine: bool = True) -> None:
+        """The machine dies (SIGKILL to the server and everything in its process group: it was started in a
+        session of its own), or only the server process does (`kill -9 PID`: its `cairn run` children are
+        left to notice); nothing flushed, no lease released."""
         if self.proc is None or self.proc.poll() is not None:
             return
-        os.killpg(self.proc.pid, signal.SIGKILL)
+        if machine:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        else:
+            os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
         self._reap()
 
@@ -161,7 +165,22 @@ def test_an_idempotency_key_starts_one_run_whichever_server_it_is_sent_to(cluste
             assert MlflowClient(tracking_uri=s.url).get_run(rid).info.status == "FINISHED"
 
 
-def test_each_cron_slot_fires_once_and_a_dead_servers_runs_are_finished_by_the_other(cluster, tmp_path):
+def runs_left_by(server: ClusterServer) -> list[str]:
+    """`cairn run` processes still working in the server's run folder."""
+    left = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if " run " in cmdline and cwd.startswith(str(server.data_dir / "pipeline-runs")):
+            left.append(f"{pid}: {cmdline}")
+    return left
+
+
+@pytest.mark.parametrize("machine", [True, False], ids=["machine-dies", "server-process-killed"])
+def test_each_cron_slot_fires_once_and_a_dead_servers_runs_are_finished_by_the_other(cluster, tmp_path, machine):
     a, b = cluster
     hold = tmp_path / "hold"  # while it exists, every run's stage waits
     hold.touch()
@@ -196,8 +215,13 @@ def test_each_cron_slot_fires_once_and_a_dead_servers_runs_are_finished_by_the_o
         assert {i for i, s in statuses(b).items() if s == "running"} == held
 
         # A dies holding three runs. B keeps firing, and claims them again once their lease lapses.
-        a.crash()
+        if not machine:
+            assert runs_left_by(a), "A's runs are not running where expected"
+        a.crash(machine)
         killed_ms = int(time.time() * 1000)
+        if not machine:
+            # Its orphaned `cairn run`s see their parent gone and stop (their runs go to B).
+            wait_until(lambda: not runs_left_by(a) or None, 15, "the dead server's runs stopped themselves")
         time.sleep(1)
         hold.unlink()
         time.sleep(4)

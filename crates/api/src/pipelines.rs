@@ -375,10 +375,24 @@ pub(crate) async fn list_runs(
     State(p): State<Pipelines>,
     Params(q): Params<RunsParams>,
 ) -> Result<Json<PipelineRunsResponse>, ApiError> {
-    let limit = q.max_results.unwrap_or(100);
-    let runs = p
-        .list_runs(q.pipeline.as_deref(), q.page_token.as_deref(), limit)
-        .await?;
+    runs_page(
+        &p,
+        q.pipeline.as_deref(),
+        q.page_token.as_deref(),
+        q.max_results,
+    )
+    .await
+}
+
+/// A page of runs, newest first, with the token of the next.
+pub(crate) async fn runs_page(
+    p: &Pipelines,
+    pipeline: Option<&str>,
+    page_token: Option<&str>,
+    max_results: Option<usize>,
+) -> Result<Json<PipelineRunsResponse>, ApiError> {
+    let limit = max_results.unwrap_or(100);
+    let runs = p.list_runs(pipeline, page_token, limit).await?;
     let next_page_token = (runs.len() == limit)
         .then(|| runs.last().map(|r| r.run_id.clone()))
         .flatten();

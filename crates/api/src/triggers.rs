@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use cairn_contract::{
-    ErrorBody, FireBody, FireResponse, PipelineRunDto, PipelineRunsResponse, TriggerDto,
-    TriggerResponse, TriggersResponse,
+    ErrorBody, FireBody, FireResponse, PipelineRunsResponse, TriggerDto, TriggerResponse,
+    TriggersResponse,
 };
 use cairn_domain::trigger::{Fire, Trigger};
 use cairn_service::{Actor, Pipelines, Triggers};
@@ -197,19 +197,12 @@ pub(crate) async fn runs(
     Segment(name): Segment<String>,
     Params(q): Params<RunsParams>,
 ) -> Result<Json<PipelineRunsResponse>, ApiError> {
-    let limit = q.max_results.unwrap_or(100);
-    let runs = p
-        .list_runs(Some(&name), q.page_token.as_deref(), limit)
-        .await?;
-    if runs.is_empty() && q.page_token.is_none() {
-        // An unknown name is a 404, not an empty list (a pipeline only `cairn run` ran has runs).
-        p.get(&name, None).await?;
+    if q.page_token.is_none() {
+        // An unknown name is a 404, not an empty list.
+        let none = p.list_runs(Some(&name), None, 1).await?.is_empty();
+        if none {
+            p.get(&name, None).await?;
+        }
     }
-    let next_page_token = (runs.len() == limit)
-        .then(|| runs.last().map(|r| r.run_id.clone()))
-        .flatten();
-    Ok(Json(PipelineRunsResponse {
-        pipeline_runs: runs.iter().map(PipelineRunDto::from).collect(),
-        next_page_token,
-    }))
+    crate::pipelines::runs_page(&p, Some(&name), q.page_token.as_deref(), q.max_results).await
 }

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -31,6 +32,9 @@ pub(crate) struct Executor {
     /// This server, as the runs' `cairn run` reaches it.
     pub self_url: String,
     pub lease_ms: i64,
+    /// Runs this server executes at once (`CAIRN_EXECUTOR_SLOTS`); the rest wait in the queue for
+    /// this server or another.
+    pub slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Executor {
@@ -39,10 +43,14 @@ impl Executor {
         loop {
             tokio::time::sleep(POLL).await;
             loop {
+                let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+                    break;
+                };
                 match self.triggers.claim(&self.server_id, self.lease_ms).await {
                     Ok(Some(run)) => {
                         let me = self.clone();
                         tokio::spawn(async move {
+                            let _slot = slot;
                             let id = run.run_id.clone();
                             if let Err(e) = me.execute(run).await {
                                 tracing::warn!(run_id = %id, error = %format!("{e:#}"), "pipeline run failed to execute");

@@ -96,6 +96,7 @@ impl Server {
                 work_dir: config.data_dir.join("pipeline-runs"),
                 self_url: self_url(listener.local_addr()?),
                 lease_ms: lease_ms(),
+                slots: Arc::new(tokio::sync::Semaphore::new(executor_slots())),
             }
             .run(),
         );
@@ -201,6 +202,15 @@ fn lease_ms() -> i64 {
         .and_then(|v| v.parse::<i64>().ok())
         .filter(|ms| *ms >= 500)
         .unwrap_or(30_000)
+}
+
+/// How many triggered runs one server executes at once (`CAIRN_EXECUTOR_SLOTS`, 4 by default).
+fn executor_slots() -> usize {
+    std::env::var("CAIRN_EXECUTOR_SLOTS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(4)
 }
 
 /// `GET /metrics`: the serving's metrics, then every monitor's latest snapshot as gauges.

@@ -16,7 +16,7 @@ use crate::change_log::append;
 use crate::pipelines::{
     ExecutionDoc, RUN_COLUMNS, corrupt, fetch_run, inserted_seq, run_row, to_text,
 };
-use crate::registry::{RegistryDb, Row, Tx};
+use crate::registry::{RegistryDb, Row, Tx, Val};
 
 /// Triggers on a SQL engine.
 #[derive(Clone)]
@@ -64,6 +64,17 @@ fn fire_row(r: &Row) -> StoreResult<Fire> {
         actor: r.text(8)?,
         fired_ms: r.int(9)?,
     })
+}
+
+/// The first column of the first row, as an integer (none without a row, or when NULL).
+async fn scalar(tx: &mut dyn Tx, sql: &str, args: Vec<Val>) -> StoreResult<Option<i64>> {
+    Ok(tx
+        .query(sql, args)
+        .await?
+        .first()
+        .map(|r| r.opt_int(0))
+        .transpose()?
+        .flatten())
 }
 
 async fn fetch_trigger(tx: &mut dyn Tx, pipeline: &str, name: &str) -> StoreResult<Trigger> {
@@ -154,17 +165,13 @@ async fn skip_reason(
     timestamp_ms: i64,
 ) -> StoreResult<Option<String>> {
     if new.cooldown_ms > 0 {
-        let last = tx
-            .query(
-                "SELECT MAX(fired_ms) FROM trigger_fires WHERE pipeline = $1 AND trigger = $2 \
-                 AND outcome = 'started'",
-                vec![(&new.pipeline).into(), (&new.trigger).into()],
-            )
-            .await?
-            .first()
-            .map(|r| r.opt_int(0))
-            .transpose()?
-            .flatten();
+        let last = scalar(
+            tx,
+            "SELECT MAX(fired_ms) FROM trigger_fires WHERE pipeline = $1 AND trigger = $2 \
+             AND outcome = 'started'",
+            vec![(&new.pipeline).into(), (&new.trigger).into()],
+        )
+        .await?;
         if let Some(last) = last
             && timestamp_ms < last + new.cooldown_ms
         {
@@ -185,17 +192,14 @@ async fn skip_reason(
 
 /// Ends a run as cancelled, with its change-log entry.
 async fn cancel(tx: &mut dyn Tx, run: &PipelineRun, actor: &str, ts: i64) -> StoreResult<()> {
-    let seq = tx
-        .query(
-            "UPDATE pipeline_runs SET status = 'cancelled', ended_ms = $2, lease_until_ms = NULL \
-             WHERE run_id = $1 RETURNING seq",
-            vec![(&run.run_id).into(), ts.into()],
-        )
-        .await?
-        .first()
-        .map(|r| r.int(0))
-        .transpose()?
-        .unwrap_or(0);
+    let seq = scalar(
+        tx,
+        "UPDATE pipeline_runs SET status = 'cancelled', ended_ms = $2, lease_until_ms = NULL \
+         WHERE run_id = $1 RETURNING seq",
+        vec![(&run.run_id).into(), ts.into()],
+    )
+    .await?
+    .unwrap_or(0);
     append(
         tx,
         NewChange {
@@ -358,16 +362,12 @@ impl TriggerStore for SqlTriggers {
                         }
                     }
                 }
-                let version = tx
-                    .query(
-                        "SELECT MAX(version) FROM pipeline_versions WHERE name = $1",
-                        vec![(&new.pipeline).into()],
-                    )
-                    .await?
-                    .first()
-                    .map(|r| r.opt_int(0))
-                    .transpose()?
-                    .flatten();
+                let version = scalar(
+                    tx,
+                    "SELECT MAX(version) FROM pipeline_versions WHERE name = $1",
+                    vec![(&new.pipeline).into()],
+                )
+                .await?;
                 let execution = serde_json::to_string(&ExecutionDoc {
                     trigger: new.trigger.clone(),
                     params: new.params.clone(),
@@ -531,44 +531,33 @@ impl TriggerStore for SqlTriggers {
                     continue;
                 }
                 if run.status == PipelineRunStatus::Queued {
-                    let row = tx
-                        .query(
-                            "SELECT COUNT(*), MAX(max_active) FROM pipeline_runs \
-                             WHERE pipeline = $1 AND status = 'running' AND execution_json IS NOT NULL",
-                            vec![(&run.pipeline).into()],
-                        )
-                        .await?;
-                    let running = row.first().map(|r| r.int(0)).transpose()?.unwrap_or(0);
-                    let max = tx
-                        .query(
-                            "SELECT max_active FROM pipeline_runs WHERE run_id = $1",
-                            vec![(&run.run_id).into()],
-                        )
-                        .await?
-                        .first()
-                        .map(|r| r.opt_int(0))
-                        .transpose()?
-                        .flatten()
-                        .unwrap_or(1);
+                    let running = scalar(
+                        tx,
+                        "SELECT COUNT(*) FROM pipeline_runs WHERE pipeline = $1 \
+                         AND status = 'running' AND execution_json IS NOT NULL",
+                        vec![(&run.pipeline).into()],
+                    )
+                    .await?
+                    .unwrap_or(0);
+                    let max = scalar(
+                        tx,
+                        "SELECT max_active FROM pipeline_runs WHERE run_id = $1",
+                        vec![(&run.run_id).into()],
+                    )
+                    .await?
+                    .unwrap_or(1);
                     if running >= max {
                         continue;
                     }
                 }
-                let seq = tx
-                    .query(
-                        "UPDATE pipeline_runs SET status = 'running', claimed_by = $2, \
-                         lease_until_ms = $3, attempts = attempts + 1 WHERE run_id = $1 RETURNING seq",
-                        vec![
-                            (&run.run_id).into(),
-                            server.into(),
-                            lease_until_ms.into(),
-                        ],
-                    )
-                    .await?
-                    .first()
-                    .map(|r| r.int(0))
-                    .transpose()?
-                    .unwrap_or(0);
+                let seq = scalar(
+                    tx,
+                    "UPDATE pipeline_runs SET status = 'running', claimed_by = $2, \
+                     lease_until_ms = $3, attempts = attempts + 1 WHERE run_id = $1 RETURNING seq",
+                    vec![(&run.run_id).into(), server.into(), lease_until_ms.into()],
+                )
+                .await?
+                .unwrap_or(0);
                 let (_, claimed) = fetch_run(tx, &run.run_id)
                     .await?
                     .ok_or_else(|| StoreError::Internal("claimed run vanished".into()))?;
