@@ -28,6 +28,7 @@ from onnx import TensorProto, helper
 from skl2onnx import to_onnx
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
+from sklearn.tree import DecisionTreeClassifier
 
 from test_deployments import API, cairn, deployment_name, history, wait_for
 from test_serving import COLUMNS
@@ -272,3 +273,57 @@ def test_rollout_policies_are_checked(cairn_server, registered):
     assert get(server, dep)["rollout"]["policy"] == "canary:5%/200req"
     out = cairn("deploy", "update", dep, "--rollout", "canary:20%/1h", server=server)
     assert out.returncode == 0 and "rollout canary:20%/1h" in out.stdout, out.stderr
+
+
+def test_feedback_during_the_canary_rolls_back_a_healthy_but_worse_candidate(cairn_server, registered, tmp_path):
+    """The live comparison also weighs the monitored performance once labels arrive: a one-split tree
+    answers every request fast and without error, but the labels sent back for the canary's window
+    show it wrong on a third of the rows where the primary is right — rolled back, with the scores."""
+    server, name, client = cairn_server.url, registered["name"], registered["client"]
+    data = load_iris()
+    X, y = data.data.astype(np.float32), data.target
+    stump = to_onnx(DecisionTreeClassifier(max_depth=1).fit(X, y), X[:1], options={"zipmap": False})
+    mlflow.set_tracking_uri(server)
+    with mlflow.start_run():
+        mlflow.onnx.log_model(
+            stump, name="model", registered_model_name=name,
+            signature=infer_signature(pd.DataFrame(X[:3], columns=COLUMNS)), pip_requirements=["onnxruntime"],
+        )
+    dep = deployment_name()
+    out = cairn("deploy", "create", dep, "--model", f"models:/{name}@production", "--rollout", "canary:50%/8s", server=server)
+    assert out.returncode == 0, out.stderr
+    reference = tmp_path / "reference.csv"
+    pd.DataFrame(X, columns=COLUMNS).to_csv(reference, index=False)
+    monitor = f"m-{uuid.uuid4().hex[:8]}"
+    out = cairn("monitor", "create", monitor, "--deployment", dep, "--reference", str(reference),
+                "--rows", "1000", "--prediction", "label", server=server)
+    assert out.returncode == 0, out.stderr
+    wait_for(server, dep, ["1"])
+
+    client.set_registered_model_alias(name, "candidate", "4")
+    wait_for_event(server, dep, "canary_started", timeout=30)
+    rng = np.random.default_rng(7)
+    labels, answered = [], set()
+    http = requests.Session()
+    for i in rng.integers(0, len(X), 100):
+        rid = f"fb-{uuid.uuid4().hex}"
+        body = {"dataframe_split": {"columns": COLUMNS, "data": [X[i].tolist()]}}
+        r = http.post(f"{server}/serving-endpoints/{dep}/invocations", json=body,
+                      headers={"x-request-id": rid}, timeout=10)
+        assert r.status_code == 200, r.text
+        answered.add(r.headers["x-cairn-model-version"])
+        labels.append({"request_id": rid, "row": 0, "label": int(y[i])})
+    assert answered == {"1", "4"}, answered
+    r = requests.post(f"{server}/api/cairn/v1/deployments/{dep}/feedback", json={"labels": labels}, timeout=30)
+    assert r.status_code == 200, r.text
+
+    decided = wait_for_event(server, dep, "canary_rolled_back", timeout=60)
+    n = decided["detail"]
+    # Healthy on traffic alone; the labels decided it.
+    assert n["canary"]["errors"] == 0 and n["canary"]["requests"] >= 20, n
+    perf = n["performance"]
+    assert perf["metric"] == "accuracy" and perf["held"] is False, perf
+    assert perf["canary_labelled"] >= 20 and perf["primary_labelled"] >= 20, perf
+    assert perf["canary"] < perf["limit"] == pytest.approx(perf["primary"] - 0.02), perf
+    assert "monitored accuracy" in n["reason"], n["reason"]
+    assert client.get_model_version_by_alias(name, "production").version == "1"

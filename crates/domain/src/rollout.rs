@@ -290,6 +290,95 @@ pub struct RolloutDecision {
     /// The highest p99 it could have had (none when the primary had no requests to compare with).
     pub max_p99_ms: Option<f64>,
     pub reason: String,
+    /// The monitored performance of both sides from labels sent back during the canary, when enough
+    /// arrived to count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance: Option<PerformanceCheck>,
+}
+
+/// One version's monitored performance over the canary's window, from feedback labels joined to its
+/// logged predictions: accuracy for a classifier, mean absolute error for a regressor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveScore {
+    /// `accuracy` (higher is better) or `mae` (lower is better).
+    pub metric: String,
+    pub value: f64,
+    /// Logged rows a label was joined to.
+    pub labelled: u64,
+}
+
+impl LiveScore {
+    fn higher_is_better(&self) -> bool {
+        self.metric != "mae"
+    }
+}
+
+/// The fewest labelled rows per side for the monitored performance to be part of a decision.
+pub const MIN_LABELLED: u64 = 20;
+/// How much lower a canary's accuracy may be than the primary's (absolute).
+pub const ACCURACY_MARGIN: f64 = 0.02;
+/// How much higher a canary's mean absolute error may be than the primary's (relative).
+pub const MAE_FACTOR: f64 = 1.10;
+
+/// The monitored-performance comparison a decision made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PerformanceCheck {
+    pub metric: String,
+    pub canary: f64,
+    pub primary: f64,
+    pub canary_labelled: u64,
+    pub primary_labelled: u64,
+    /// The worst the canary could score and pass.
+    pub limit: f64,
+    pub held: bool,
+}
+
+impl RolloutDecision {
+    /// Adds the monitored performance to a decision when both sides have [`MIN_LABELLED`] labelled
+    /// rows of the same metric: a promotion whose canary scores worse than the limit becomes a roll
+    /// back.
+    pub fn judge_performance(&mut self, canary: &LiveScore, primary: &LiveScore) {
+        if canary.metric != primary.metric
+            || canary.labelled < MIN_LABELLED
+            || primary.labelled < MIN_LABELLED
+        {
+            return;
+        }
+        let (limit, held) = if canary.higher_is_better() {
+            let limit = round6(primary.value - ACCURACY_MARGIN);
+            (limit, canary.value >= limit - 1e-12)
+        } else {
+            let limit = round6(primary.value * MAE_FACTOR);
+            (limit, canary.value <= limit + 1e-12)
+        };
+        let check = PerformanceCheck {
+            metric: canary.metric.clone(),
+            canary: round6(canary.value),
+            primary: round6(primary.value),
+            canary_labelled: canary.labelled,
+            primary_labelled: primary.labelled,
+            limit,
+            held,
+        };
+        let words = format!(
+            "monitored {} {} vs primary {} (limit {}) over {}/{} labelled rows",
+            check.metric,
+            check.canary,
+            check.primary,
+            check.limit,
+            check.canary_labelled,
+            check.primary_labelled
+        );
+        if self.outcome == Outcome::Promoted {
+            if held {
+                self.reason = format!("{}; {words}", self.reason);
+            } else {
+                self.outcome = Outcome::RolledBack;
+                self.reason = format!("{words}: the canary scores worse than the primary");
+            }
+        }
+        self.performance = Some(check);
+    }
 }
 
 /// A deployment's automatic roll-out: the canary in progress, and the last decision.
@@ -365,6 +454,7 @@ pub fn decide(
         max_error_rate,
         max_p99_ms,
         reason,
+        performance: None,
     }
 }
 
@@ -437,6 +527,47 @@ mod tests {
         assert!(p.due(1000, 1000 + 5000 * PATIENCE, 0));
         let p = RolloutPolicy::parse("canary:10%/3req", None).unwrap();
         assert!(!p.due(0, i64::MAX, 2) && p.due(0, 0, 3));
+    }
+
+    #[test]
+    fn monitored_performance_can_veto_a_promotion() {
+        let run = CanaryRun {
+            version: 2,
+            primary_version: 1,
+            started_ms: 0,
+            baseline_primary: Traffic::default(),
+            baseline_canary: Traffic::default(),
+        };
+        let fine = traffic(100, 0, &[(500.0, 100)]);
+        let score = |metric: &str, value: f64, labelled: u64| LiveScore {
+            metric: metric.into(),
+            value,
+            labelled,
+        };
+        let mut d = decide(&run, &fine, &fine, 10);
+        assert_eq!(d.outcome, Outcome::Promoted);
+        // Too few labels: not part of the decision.
+        d.judge_performance(&score("accuracy", 0.5, 5), &score("accuracy", 0.97, 50));
+        assert_eq!(
+            (d.outcome, d.performance.is_none()),
+            (Outcome::Promoted, true)
+        );
+        d.judge_performance(&score("accuracy", 0.96, 30), &score("accuracy", 0.97, 50));
+        assert_eq!(d.outcome, Outcome::Promoted);
+        assert!(d.performance.as_ref().unwrap().held);
+        d.judge_performance(&score("accuracy", 0.60, 30), &score("accuracy", 0.97, 50));
+        assert_eq!(d.outcome, Outcome::RolledBack);
+        assert!(
+            d.reason.contains("monitored accuracy 0.6 vs primary 0.97"),
+            "{}",
+            d.reason
+        );
+        let mut d = decide(&run, &fine, &fine, 10);
+        d.judge_performance(&score("mae", 1.2, 30), &score("mae", 1.0, 30));
+        assert_eq!(d.outcome, Outcome::RolledBack);
+        let mut d = decide(&run, &fine, &fine, 10);
+        d.judge_performance(&score("mae", 1.05, 30), &score("mae", 1.0, 30));
+        assert_eq!(d.outcome, Outcome::Promoted);
     }
 
     #[test]

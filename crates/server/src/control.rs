@@ -33,9 +33,14 @@ impl TrafficCounts for ServedTraffic {
 
 /// Reconciles every deployment at start and after each change of the log: an alias a deployment
 /// follows that moved to a servable version is rolled out and recorded. Then, and every
-/// [`ROLLOUT_TICK`], advances the roll-out policies' canaries (started, promoted, rolled back). Runs
-/// forever.
-pub(crate) async fn run_deployment_controller(deployments: Deployments, log: ChangeLog) {
+/// [`ROLLOUT_TICK`], advances the roll-out policies' canaries (started, promoted, rolled back), on the
+/// embedded serving's traffic and, when feedback has arrived, the monitors' scores of each version.
+/// Runs forever.
+pub(crate) async fn run_deployment_controller(
+    deployments: Deployments,
+    log: ChangeLog,
+    monitors: cairn_service::Monitors,
+) {
     let mut cursor = 0;
     let mut first = true;
     let mut last_reconcile = std::time::Instant::now();
@@ -60,7 +65,10 @@ pub(crate) async fn run_deployment_controller(deployments: Deployments, log: Cha
                 tracing::warn!(error = %e, "reconciling deployments");
             }
         }
-        if let Err(e) = deployments.advance_rollouts(&ServedTraffic).await {
+        if let Err(e) = deployments
+            .advance_rollouts(&ServedTraffic, &monitors)
+            .await
+        {
             tracing::warn!(error = %e, "advancing roll-outs");
         }
     }

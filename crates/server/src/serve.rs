@@ -105,6 +105,7 @@ impl Server {
         tokio::spawn(control::run_deployment_controller(
             deployments.clone(),
             change_log.clone(),
+            monitors.clone(),
         ));
         let serving = cairn_serving::embedded(
             &config.serving,

@@ -48,7 +48,7 @@ pub use monitoring::{
 };
 pub use pipelines::{MAX_CACHE_ENTRY_BYTES, MAX_PIPELINE_RUNS, Pipelines, RegisterRequest};
 pub use registry::{Actor, HistoryRequest, NewVersionRequest, Registry, RegistrySearch};
-pub use rollouts::{NoTraffic, ROLLOUT_ACTOR, TrafficCounts};
+pub use rollouts::{LivePerformance, NoPerformance, NoTraffic, ROLLOUT_ACTOR, TrafficCounts};
 pub use runs::NewRunRequest;
 pub use search::{Page, RunSearch};
 pub use series::Series;

@@ -14,7 +14,11 @@ use cairn_domain::Clash;
 use cairn_domain::deployment::{
     Canary, CanaryServing, Deployment, DeploymentEventKind, DeploymentState, Resolved,
 };
-use cairn_domain::rollout::{CanaryRun, Outcome, RolloutDecision, RolloutStatus, Traffic, decide};
+use std::collections::BTreeMap;
+
+use cairn_domain::rollout::{
+    CanaryRun, LiveScore, Outcome, RolloutDecision, RolloutStatus, Traffic, decide,
+};
 use cairn_domain::time::now_millis;
 use cairn_store::DeploymentChange;
 
@@ -39,6 +43,25 @@ impl TrafficCounts for NoTraffic {
     }
 }
 
+/// The monitored performance of a deployment's versions over a window, from feedback labels joined
+/// to their logged predictions (the deployment's monitor knows how to score them).
+#[async_trait::async_trait]
+pub trait LivePerformance: Send + Sync {
+    /// Each version's score over what the deployment answered since `since_ms`; empty when the
+    /// deployment has no monitor or no label has arrived.
+    async fn scores(&self, deployment: &str, since_ms: i64) -> BTreeMap<i64, LiveScore>;
+}
+
+/// No monitored performance (decisions on traffic alone).
+pub struct NoPerformance;
+
+#[async_trait::async_trait]
+impl LivePerformance for NoPerformance {
+    async fn scores(&self, _: &str, _: i64) -> BTreeMap<i64, LiveScore> {
+        BTreeMap::new()
+    }
+}
+
 /// What one roll-out step writes.
 struct Step {
     state: DeploymentState,
@@ -51,6 +74,7 @@ impl Deployments {
     pub async fn advance_rollouts(
         &self,
         counts: &dyn TrafficCounts,
+        performance: &dyn LivePerformance,
     ) -> ServiceResult<Vec<Deployment>> {
         let mut changed = Vec::new();
         let mut failure = None;
@@ -58,7 +82,7 @@ impl Deployments {
             if d.state.spec.rollout.is_none() {
                 continue;
             }
-            match self.advance_rollout(d, counts).await {
+            match self.advance_rollout(d, counts, performance).await {
                 Ok(Some(d)) => changed.push(d),
                 Ok(None) | Err(ServiceError::NotFound(_)) => {}
                 Err(e) => failure = failure.or(Some(e)),
@@ -76,9 +100,10 @@ impl Deployments {
         &self,
         mut d: Deployment,
         counts: &dyn TrafficCounts,
+        performance: &dyn LivePerformance,
     ) -> ServiceResult<Option<Deployment>> {
         for _ in 0..ATTEMPTS {
-            let Some(step) = self.rollout_step(&d, counts).await? else {
+            let Some(step) = self.rollout_step(&d, counts, performance).await? else {
                 return Ok(None);
             };
             let change = DeploymentChange {
@@ -105,6 +130,7 @@ impl Deployments {
         &self,
         d: &Deployment,
         counts: &dyn TrafficCounts,
+        performance: &dyn LivePerformance,
     ) -> ServiceResult<Option<Step>> {
         let spec = &d.state.spec;
         let (Some(policy), Some(primary_alias)) = (&spec.rollout, spec.primary_alias()) else {
@@ -132,6 +158,15 @@ impl Deployments {
                 );
             } else if !promoted_already && !policy.due(run.started_ms, now, canary_t.requests) {
                 return Ok(None);
+            }
+            if decision.outcome == Outcome::Promoted && !promoted_already {
+                // When feedback has arrived, the monitored performance has a say too.
+                let scores = performance.scores(&d.name, run.started_ms).await;
+                if let (Some(c), Some(p)) =
+                    (scores.get(&run.version), scores.get(&run.primary_version))
+                {
+                    decision.judge_performance(c, p);
+                }
             }
             let mut primary_version = serving_primary;
             if decision.outcome == Outcome::Promoted {

@@ -43,7 +43,7 @@ pub(super) fn profile(table: &Table) -> ServiceResult<Value> {
 }
 
 /// A column's values as milliseconds since the epoch (a timestamp column read as numbers or as text).
-fn timestamps_ms(values: &Values) -> Vec<f64> {
+pub(super) fn timestamps_ms(values: &Values) -> Vec<f64> {
     match values {
         Values::Numeric(v) => v.clone(),
         Values::Categorical(v) => (0..v.len())
@@ -57,7 +57,7 @@ fn timestamps_ms(values: &Values) -> Vec<f64> {
 }
 
 /// The rows at `keep`, in that order.
-fn take(table: &Table, keep: &[usize]) -> Table {
+pub(super) fn take(table: &Table, keep: &[usize]) -> Table {
     let columns = table
         .columns
         .iter()
@@ -79,7 +79,7 @@ fn take(table: &Table, keep: &[usize]) -> Table {
     Table { columns }
 }
 
-fn column<'a>(table: &'a Table, name: &str) -> Option<&'a Values> {
+pub(super) fn column<'a>(table: &'a Table, name: &str) -> Option<&'a Values> {
     table
         .columns
         .iter()
@@ -88,7 +88,7 @@ fn column<'a>(table: &'a Table, name: &str) -> Option<&'a Values> {
 }
 
 /// A cell as text (what labels' keys and request ids are matched by).
-fn cell_text(values: &Values, i: usize) -> Option<String> {
+pub(super) fn cell_text(values: &Values, i: usize) -> Option<String> {
     match values {
         Values::Numeric(v) => (!v[i].is_nan()).then(|| number_text(v[i])),
         Values::Categorical(v) => v.get(i).map(str::to_owned),
@@ -376,7 +376,7 @@ fn model_versions(current: &Table) -> Vec<(String, i64)> {
 /// Joins labels to the window's rows (by request id and row, or by key column) and scores the
 /// predictions: classification when labels are text or whole numbers that predictions match in kind,
 /// regression otherwise. `null` until a label arrives.
-fn performance(monitor: &Monitor, current: &Table, labels: &[Label]) -> (Value, usize) {
+pub(super) fn performance(monitor: &Monitor, current: &Table, labels: &[Label]) -> (Value, usize) {
     let Some(predictions) = column(current, monitor.spec.prediction_column()) else {
         return (Value::Null, 0);
     };

@@ -6,6 +6,7 @@
 mod evaluate;
 mod gauges;
 mod labels;
+mod live;
 mod predictions;
 mod reference;
 mod schedule;
