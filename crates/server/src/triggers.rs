@@ -40,8 +40,8 @@ impl Scheduler {
         let mut cron_last: HashMap<(String, String), i64> = HashMap::new();
         loop {
             tokio::time::sleep(TICK).await;
-            let triggers: Vec<Trigger> = match self.triggers.list(None).await {
-                Ok(l) => l.into_iter().map(|(t, _)| t).collect(),
+            let triggers: Vec<Trigger> = match self.triggers.triggers(None).await {
+                Ok(l) => l,
                 Err(e) => {
                     tracing::warn!(error = %e, "listing triggers");
                     continue;

@@ -510,6 +510,19 @@ impl TriggerStore for SqlTriggers {
         lease_until_ms: i64,
         timestamp_ms: i64,
     ) -> StoreResult<Option<PipelineRun>> {
+        // Most looks find nothing: a read says so without taking the one-writer lock.
+        let any = read!(self, |tx| {
+            scalar(
+                tx,
+                "SELECT seq FROM pipeline_runs WHERE execution_json IS NOT NULL \
+                 AND (status = 'queued' OR (status = 'running' AND lease_until_ms < $1)) LIMIT 1",
+                vec![timestamp_ms.into()],
+            )
+            .await
+        })?;
+        if any.is_none() {
+            return Ok(None);
+        }
         write!(self, |tx| {
             let candidates: Vec<PipelineRun> = tx
                 .query(

@@ -88,6 +88,11 @@ impl Triggers {
         Ok(out)
     }
 
+    /// Triggers (of one pipeline, or all), without their firings: what the scheduler looks at.
+    pub async fn triggers(&self, pipeline: Option<&str>) -> ServiceResult<Vec<Trigger>> {
+        Ok(self.store.list_triggers(pipeline).await?)
+    }
+
     pub async fn get(&self, pipeline: &str, name: &str) -> ServiceResult<Trigger> {
         Ok(self.store.get_trigger(pipeline, name).await?)
     }
