@@ -132,7 +132,8 @@ def test_the_climb_reaches_levels_1_to_5_step_by_step(cairn_server):
     claimed = first("pipeline", pipeline, "run_claimed", fired)
     gates = first("gate", model, "gate_evaluated", claimed, decision="passed")
     candidate = first("registry", model, "alias_moved", claimed, alias="candidate")
-    canary = first("deployment", model, "canary_started", max(gates, candidate))
+    # The gate record is written just after the alias move it allowed; the canary follows the move.
+    canary = first("deployment", model, "canary_started", candidate)
     promoted = first("deployment", model, "canary_promoted", canary)
     champion_moved = first("registry", model, "alias_moved", canary, alias="champion")
     first("pipeline", pipeline, "run_finished", fired, status="succeeded")
@@ -140,6 +141,7 @@ def test_the_climb_reaches_levels_1_to_5_step_by_step(cairn_server):
     rejected = first("gate", model, "gate_evaluated", promoted, decision="failed")
     assert not [e for e in events if e["seq"] > rejected and e["kind"] in ("alias_moved", "canary_started")], events
     assert alert < fired < claimed < candidate < canary < champion_moved <= promoted
+    assert claimed < gates < champion_moved
     report = maturity(server, model)
     assert_level(report, model, 5)
     rung5 = next(r for r in report["levels"] if r["level"] == 5)

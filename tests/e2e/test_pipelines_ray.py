@@ -309,7 +309,9 @@ def test_failures_on_ray_are_classified_and_a_timeout_stops_the_job(
     assert s["killed"]["reason"] == "killed by signal 9 (oom)", s["killed"]
     assert client.get_run(s["killed"]["run_id"]).data.tags["cairn.stage.failure_class"] == "oom"
     assert "boom" in project.log("bad")
-    assert "sleeping" in project.log("slow")
+    # The timed-out step's log is kept; on a loaded machine Ray may still be starting it at the timeout.
+    slow_log = project.log("slow")
+    assert "sleeping" in slow_log or "Running entrypoint" in slow_log, slow_log
     # The timed-out step's Ray job was stopped, not left running.
     slow_jobs = [j for j in ray_head.jobs() if (j.get("metadata") or {}).get("cairn_stage") == "slow"]
     assert [j["status"] for j in slow_jobs] == ["STOPPED"], slow_jobs
