@@ -33,7 +33,7 @@ import urllib.parse
 import urllib.request
 
 # Every server kind, in table column order; Cairn (last) is the one the ratios are about.
-SIDES = [("mlflow", "MLflow"), ("fasttrackml", "FastTrackML"), ("cairn", "Cairn")]
+SIDES = [("mlflow", "MLflow"), ("fasttrackml", "FastTrackML"), ("cairn-open", "Cairn, auth off"), ("cairn", "Cairn")]
 NAMES = dict(SIDES)
 
 

@@ -75,7 +75,7 @@ bench_toolchain() {
   [ -x "$py" ] || die "no Python in the venv $venv (run scripts/python-env.sh)"
   mlflow_version=$("$py" -c 'import mlflow; print(mlflow.__version__)')
 
-  if want cairn; then
+  if want cairn || want cairn-open; then
     if [ -z "${CAIRN_BIN:-}" ]; then
       log "building Cairn (cargo build --release -p cairn-cli)"
       (cd "$repo" && cargo build --release -p cairn-cli) >&2
@@ -231,9 +231,13 @@ bench_start_server() {
       [ "$BACKEND" = postgres ] || backend_uri="sqlite:///$cur_work/mlflow.db"
       cur_cmd=("$mlflow_bin" server --workers 1 --backend-store-uri "$backend_uri"
                --artifacts-destination "$cur_work/artifacts" --host 127.0.0.1 --port "$cur_port") ;;
-    cairn)
+    cairn | cairn-open)
       cur_cmd=("$CAIRN_BIN" server --host 127.0.0.1 --port "$cur_port" --data-dir "$cur_work/data")
-      [ "$BACKEND" = sqlite ] || cur_cmd+=(--backend-store-uri "$backend_uri") ;;
+      [ "$BACKEND" = sqlite ] || cur_cmd+=(--backend-store-uri "$backend_uri")
+      # AUTH=1: "cairn" authenticates every request (an API token), "cairn-open" is the same server without.
+      if [ "${AUTH:-0}" = 1 ] && [ "$side" = cairn ]; then
+        cur_cmd=(env CAIRN_ADMIN_USERNAME=bench CAIRN_ADMIN_PASSWORD=bench-password "${cur_cmd[@]}" --auth)
+      fi ;;
     fasttrackml)
       [ "$BACKEND" = postgres ] || backend_uri="sqlite://$cur_work/fml.db"
       cur_cmd=("$fml_bin" server --listen-address "127.0.0.1:$cur_port" --database-uri "$backend_uri"
@@ -255,6 +259,13 @@ bench_start_server() {
   fi
   cur_cold=$(cat "$out/$cur_tag.cold_start_ms"); rm -f "$out/$cur_tag.cold_start_ms"
   log "$side healthy after ${cur_cold} ms"
+  unset MLFLOW_TRACKING_TOKEN
+  if [ "${AUTH:-0}" = 1 ] && [ "$side" = cairn ]; then
+    MLFLOW_TRACKING_TOKEN=$(curl -sS -f -u bench:bench-password -H 'content-type: application/json' \
+      -d '{"name": "bench"}' "http://127.0.0.1:$cur_port/api/cairn/v1/tokens" \
+      | "$py" -c 'import json, sys; print(json.load(sys.stdin)["token"]["secret"])')
+    export MLFLOW_TRACKING_TOKEN
+  fi
   [ "$side" != mlflow ] || cur_huey=$("$py" "$helper" huey-path "$cur_pid")
 }
 

@@ -144,6 +144,9 @@ def main():
 
     base = args.tracking_uri.rstrip("/")
     sess = requests.Session()
+    # With authentication on (bench/tracking.sh AUTH=1), the API token the shared client uses too.
+    if os.environ.get("MLFLOW_TRACKING_TOKEN"):
+        sess.headers["Authorization"] = "Bearer " + os.environ["MLFLOW_TRACKING_TOKEN"]
     sess.trust_env = False  # loopback benchmark: never route through a proxy from the environment
     api = Api(sess, base)
     out = {"tracking_uri": base, "requests_version": requests.__version__,

@@ -30,6 +30,9 @@
 #   ROUNDS=3                  rounds per server
 #   SERVERS=fasttrackml,mlflow,cairn
 #                             which servers and in which order within a round (e.g. SERVERS=fasttrackml,cairn)
+#   AUTH=0                    1: the "cairn" side runs `cairn server --auth` and both clients send an API
+#                             token (MLFLOW_TRACKING_TOKEN); with SERVERS=cairn-open,cairn the table is the
+#                             cost of authentication (cairn-open: the same server without --auth)
 #   BACKEND=sqlite            sqlite | postgres
 #   PG_URL=postgresql://postgres@127.0.0.1:5432/postgres
 #                             (BACKEND=postgres) admin URL on a loopback server; a database
@@ -56,7 +59,7 @@ helper=$repo/bench/compare.py
 raw_bench=$repo/bench/raw_http_bench.py
 doc=$repo/docs/benchmarks.md
 bench_name=tracking-bench
-bench_server_kinds="fasttrackml mlflow cairn"
+bench_server_kinds="fasttrackml mlflow cairn-open cairn"
 bench_default_servers=fasttrackml,mlflow,cairn
 # shellcheck source=bench/lib.sh
 . "$repo/bench/lib.sh"

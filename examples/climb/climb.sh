@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The climb: one model from maturity level 0 to 5 against a running Cairn server, printing
+# The climb: one model from maturity level 0 to 6 against a running Cairn server (step 7 needs
+# `cairn server --auth`, with an admin's MLFLOW_TRACKING_USERNAME/PASSWORD), printing
 # `cairn maturity MODEL` after each step (examples/climb/README.md explains each level).
 #
 #   examples/climb/climb.sh            # every step, in order
@@ -33,6 +34,12 @@ request='{"inputs": [{"name": "X", "shape": [1, 13], "datatype": "FP32",
 
 say() { printf '\n== %s\n' "$*"; }
 
+# With authentication on (step 7 needs it), every call carries the MLflow client's credentials.
+curl_auth=()
+if [ -n "${MLFLOW_TRACKING_USERNAME:-}" ]; then
+  curl_auth=(-u "$MLFLOW_TRACKING_USERNAME:${MLFLOW_TRACKING_PASSWORD:-}")
+fi
+
 maturity() {
   say "cairn maturity $model"
   "$cairn" maturity "$model" --server "$server"
@@ -51,7 +58,7 @@ set_alias() {
 
 # Calls the deployment once; prints the version that answered (header x-cairn-model-version).
 infer() {
-  curl -sS -f -o /dev/null -D - "$server/v2/models/$deployment/infer" \
+  curl "${curl_auth[@]}" -sS -f -o /dev/null -D - "$server/v2/models/$deployment/infer" \
     -H 'content-type: application/json' -d "$request" \
     | tr -d '\r' | sed -n 's/^x-cairn-model-version: *//Ip'
 }
@@ -86,7 +93,7 @@ step2() {
   say "step 2 - manual deployment: serve a pinned version, call it"
   deploy "models:/$model/1"
   wait_for_version 1
-  curl -sS -f "$server/v2/models/$deployment/infer" -H 'content-type: application/json' -d "$request"
+  curl "${curl_auth[@]}" -sS -f "$server/v2/models/$deployment/infer" -H 'content-type: application/json' -d "$request"
   echo
   maturity
 }
@@ -174,7 +181,7 @@ champion() {
 wait_for_retraining() {
   local out deadline=$((SECONDS + 240))
   while :; do
-    out=$(curl -sS -f "$server/api/cairn/v1/pipelines/$1/runs?max_results=1" 2>/dev/null) || out=""
+    out=$(curl "${curl_auth[@]}" -sS -f "$server/api/cairn/v1/pipelines/$1/runs?max_results=1" 2>/dev/null) || out=""
     if [ -n "$out" ] && "$PYTHON" -c '
 import json, sys
 runs = json.loads(sys.argv[1])["pipeline_runs"]
@@ -242,8 +249,60 @@ step6() {
   echo "the gates rejected it: @champion is still version $candidate"
 }
 
+# Runs a command as another user (the MLflow client's and the CLI's credentials).
+as_user() {
+  local user=$1 password=$2
+  shift 2
+  MLFLOW_TRACKING_USERNAME="$user" MLFLOW_TRACKING_PASSWORD="$password" "$@"
+}
+
+step7() {
+  say "step 7 - governance: two people, a protected @champion, a promotion request, four eyes"
+  local me
+  me=$(curl "${curl_auth[@]}" -sS "$server/api/cairn/v1/whoami" | "$PYTHON" -c 'import json,sys; d=json.load(sys.stdin); print(d.get("user","") if d.get("via") != "unauthenticated" else "")')
+  [ -n "$me" ] || { echo "climb.sh: step 7 needs cairn server --auth, signed in as an admin (MLFLOW_TRACKING_USERNAME/PASSWORD)" >&2; exit 1; }
+  local scientist="$model-alice" approver="$model-bob" password="climb-${RANDOM}${RANDOM}-pass"
+  "$cairn" user create "$scientist" --password "$password" --server "$server"
+  "$cairn" user create "$approver" --password "$password" --server "$server"
+  "$cairn" grant --user "$scientist" --role scientist --server "$server"
+  # She may approve others' requests for this model too — but never her own: that is the four eyes.
+  "$cairn" grant --user "$scientist" --role approver --model "$model" --server "$server"
+  "$cairn" grant --user "$approver" --role approver --model "$model" --server "$server"
+  "$cairn" protect set "$model" --alias champion --approvals 1 --server "$server"
+  say "$scientist may no longer move @champion herself"
+  if as_user "$scientist" "$password" "$PYTHON" -c 'import sys, mlflow; mlflow.MlflowClient().set_registered_model_alias(sys.argv[1], "champion", "1")' "$model" 2>/tmp/climb-denied.$$; then
+    echo "climb.sh: a direct move of the protected @champion was allowed" >&2; exit 1
+  fi
+  grep -o 'PERMISSION_DENIED.*' /tmp/climb-denied.$$ | head -n1; rm -f /tmp/climb-denied.$$
+  say "$scientist trains a new version, writes its model card and asks for @champion"
+  local version id
+  version=$(as_user "$scientist" "$password" "$PYTHON" "$here/train.py" --model "$model" --kind gboost --seed 9 | sed -n 's/^version=//p' | tail -n1)
+  [ -n "$version" ] || { echo "climb.sh: train.py printed no version" >&2; exit 1; }
+  as_user "$scientist" "$password" "$cairn" card edit "$model" "$version" --server "$server" \
+    --set intended_use="Classify wines into three cultivars from 13 chemical measurements." \
+    --set limitations="Trained on 124 wines from one region; not for other grapes or regions." \
+    --set risk="Low: a wrong cultivar costs a re-test." --set risk_rating=low \
+    --set owners="$scientist" --set ethical_considerations="No personal data."
+  id=$(as_user "$scientist" "$password" "$cairn" promote request "$model" "$version" --alias champion \
+    --reason "gradient boosting retrain" --json --server "$server" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  echo "promotion request $id is open"
+  say "$scientist holds the approver role too, and still cannot approve her own request"
+  if as_user "$scientist" "$password" "$cairn" promote approve "$id" --server "$server"; then
+    echo "climb.sh: the requester approved her own request" >&2; exit 1
+  fi
+  say "$approver approves the card and the request: it applies at once and the deployment rolls it out"
+  as_user "$approver" "$password" "$cairn" card approve "$model" "$version" --server "$server"
+  as_user "$approver" "$password" "$cairn" promote approve "$id" --comment "checked the card and the metrics" --server "$server"
+  wait_for_version "$version"
+  echo "$deployment now answers from version $version"
+  "$cairn" audit checkpoint --server "$server" >/dev/null
+  "$cairn" audit verify --server "$server"
+  "$cairn" lineage "deployment:$deployment" --server "$server"
+  maturity
+}
+
 case "${1:-all}" in
-  step1 | step2 | step3 | step4 | step5 | step6) "$1" ;;
-  all) step1; step2; step3; step4; step5; step6 ;;
-  *) echo "usage: $0 [step1|step2|step3|step4|step5|step6|all]" >&2; exit 2 ;;
+  step1 | step2 | step3 | step4 | step5 | step6 | step7) "$1" ;;
+  all) step1; step2; step3; step4; step5; step6; step7 ;;
+  *) echo "usage: $0 [step1|step2|step3|step4|step5|step6|step7|all]" >&2; exit 2 ;;
 esac

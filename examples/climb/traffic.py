@@ -11,11 +11,20 @@ MLflow scoring endpoint, each with its own `x-request-id` (printed, so labels ca
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import numpy as np
 import requests
 from sklearn.datasets import load_wine
+
+
+# With authentication on, the same credentials as the MLflow client (user + password or token).
+AUTH = (
+    (os.environ["MLFLOW_TRACKING_USERNAME"], os.environ.get("MLFLOW_TRACKING_PASSWORD", ""))
+    if os.environ.get("MLFLOW_TRACKING_USERNAME")
+    else None
+)
 
 
 def wine():
@@ -48,7 +57,7 @@ def main() -> None:
     url = f"{args.server.rstrip('/')}/serving-endpoints/{args.deployment}/invocations"
     for i in range(args.requests):
         rows = shifted.iloc[rng.integers(0, len(X), args.rows)]
-        r = requests.post(url, json={"dataframe_split": rows.to_dict(orient="split", index=False)}, timeout=30)
+        r = requests.post(url, json={"dataframe_split": rows.to_dict(orient="split", index=False)}, timeout=30, auth=AUTH)
         if r.status_code != 200:
             sys.exit(f"traffic.py: {url} answered {r.status_code}: {r.text}")
     print(f"sent {args.requests} requests x {args.rows} rows (shift {args.shift} sd) to {args.deployment}")

@@ -125,7 +125,16 @@ class CairnServer:
 
     instances: list["CairnServer"] = []
 
-    def __init__(self, data_dir: Path, port: int | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        extra_args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ):
+        # Extra `cairn server` flags (e.g. `--auth`) and environment (e.g. CAIRN_ADMIN_USERNAME).
+        self.extra_args = list(extra_args or [])
+        self.env = dict(env or {})
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = port or _free_port()
@@ -161,7 +170,7 @@ class CairnServer:
             cmd += ["--backend-store-uri", os.environ["CAIRN_E2E_BACKEND_STORE_URI"]]
         if os.environ.get("CAIRN_E2E_ARTIFACTS_DESTINATION"):
             cmd += ["--artifacts-destination", os.environ["CAIRN_E2E_ARTIFACTS_DESTINATION"]]
-        return cmd
+        return cmd + self.extra_args
 
     def start(self, timeout: float = START_TIMEOUT_S) -> None:
         assert self.proc is None or self.proc.poll() is not None, "server already running"
@@ -177,6 +186,7 @@ class CairnServer:
             stdin=subprocess.DEVNULL,
             cwd=str(self.data_dir),
             start_new_session=True,
+            env={**os.environ, **self.env} if self.env else None,
         )
         deadline = time.monotonic() + timeout
         last_err = None

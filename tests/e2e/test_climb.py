@@ -1,6 +1,7 @@
-"""The climb walkthrough (examples/climb): its script, run step by step against the session's server,
-takes a model from level 0 to 1, 2, 3, 4 and 5 (monitoring, then the retraining loop closed), as `cairn maturity MODEL --json` measures from the evidence
-(not from anything the script says about itself).
+"""The climb walkthrough (examples/climb): its script, run step by step against a server with
+authentication on (signed in as its admin), takes a model from level 0 to 1, 2, 3, 4, 5 (monitoring, then
+the retraining loop closed) and 6 (two people, a protected alias, a request, an approval), as
+`cairn maturity MODEL --json` measures from the evidence (not from anything the script says about itself).
 
 Cairn-only: `mlflow server` has no deployments and no maturity levels.
 """
@@ -17,13 +18,30 @@ import mlflow
 import pytest
 import requests
 
-from conftest import REPO_ROOT, cairn_bin
+from conftest import REPO_ROOT, CairnServer, cairn_bin
 
 pytestmark = pytest.mark.cairn_only
 
 CLIMB = REPO_ROOT / "examples" / "climb" / "climb.sh"
 NAMES = {1: "Manual Model Building", 2: "Manual Deployment", 3: "Automated Deployment", 4: "CI/CD Pipelines",
-         5: "Continuous Training & Monitoring"}
+         5: "Continuous Training & Monitoring", 6: "Full Automation & Governance"}
+# The admin every auth-enabled test server bootstraps (the same on a shared PostgreSQL database).
+ADMIN = ("e2e-admin", "e2e-admin-pass")
+CREDENTIALS = {"MLFLOW_TRACKING_USERNAME": ADMIN[0], "MLFLOW_TRACKING_PASSWORD": ADMIN[1]}
+
+
+@pytest.fixture
+def auth_server(tmp_root):
+    """A private server with authentication on, its admin from the environment at first start."""
+    server = CairnServer(
+        tmp_root / f"climb-{uuid.uuid4().hex[:8]}",
+        extra_args=["--auth"],
+        env={"CAIRN_ADMIN_USERNAME": ADMIN[0], "CAIRN_ADMIN_PASSWORD": ADMIN[1]},
+    )
+    server.start()
+    yield server
+    CairnServer.instances.remove(server)
+    server.stop_cleanly()
 
 
 def climb(step: str, server: str, model: str) -> subprocess.CompletedProcess:
@@ -33,6 +51,7 @@ def climb(step: str, server: str, model: str) -> subprocess.CompletedProcess:
         "CLIMB_MODEL": model,
         "CAIRN_BIN": str(cairn_bin()),
         "PYTHON": sys.executable,
+        **CREDENTIALS,
     }
     out = subprocess.run(["bash", str(CLIMB), step], capture_output=True, text=True, timeout=600, env=env)
     assert out.returncode == 0, f"climb.sh {step} exited {out.returncode}\n{out.stdout}\n{out.stderr}"
@@ -42,7 +61,7 @@ def climb(step: str, server: str, model: str) -> subprocess.CompletedProcess:
 def maturity(server: str, model: str) -> dict:
     out = subprocess.run(
         [str(cairn_bin()), "maturity", model, "--server", server, "--json"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, env={**os.environ, **CREDENTIALS},
     )
     assert out.returncode == 0, f"cairn maturity exited {out.returncode}\n{out.stdout}\n{out.stderr}"
     return json.loads(out.stdout)
@@ -63,12 +82,15 @@ def assert_level(report: dict, model: str, level: int) -> None:
         assert report["next_step"]
 
 
-def test_the_climb_reaches_levels_1_to_5_step_by_step(cairn_server):
-    server, model = cairn_server.url, f"climb-{uuid.uuid4().hex[:8]}"
+def test_the_climb_reaches_levels_1_to_6_step_by_step(auth_server, monkeypatch):
+    server, model = auth_server.url, f"climb-{uuid.uuid4().hex[:8]}"
+    for k, v in CREDENTIALS.items():
+        monkeypatch.setenv(k, v)
+    auth = ADMIN
 
     # Level 0: the model does not exist yet, and `cairn maturity` says so by name.
     out = subprocess.run([str(cairn_bin()), "maturity", model, "--server", server, "--json"],
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=60, env={**os.environ, **CREDENTIALS})
     assert out.returncode != 0 and model in out.stderr, (out.returncode, out.stdout, out.stderr)
 
     climb("step1", server, model)
@@ -106,13 +128,13 @@ def test_the_climb_reaches_levels_1_to_5_step_by_step(cairn_server):
     # canary on live traffic (every request answered: traffic.py exits non-zero on any failure) ->
     # @champion; then a worse recipe the gates stop. Level 5, from the histories.
     head = requests.get(f"{server}/api/cairn/v1/events", params={"after": 0, "max_results": 1},
-                        timeout=10).json()["head"]
+                        timeout=10, auth=auth).json()["head"]
     out = climb("step6", server, model)
     assert "the gates rejected it" in out.stdout, out.stdout
     # The chain, in commit order, from the change log: each link after the one that caused it.
     events, after = [], head
     while True:
-        page = requests.get(f"{server}/api/cairn/v1/events", params={"after": after}, timeout=10).json()
+        page = requests.get(f"{server}/api/cairn/v1/events", params={"after": after}, timeout=10, auth=auth).json()
         if not page["events"]:
             break
         events += page["events"]
@@ -147,25 +169,45 @@ def test_the_climb_reaches_levels_1_to_5_step_by_step(cairn_server):
     rung5 = next(r for r in report["levels"] if r["level"] == 5)
     assert any(f"trigger drift of pipeline {model}-retrain fired on its own (alert)" in e
                for e in rung5["evidence"]), rung5
-    runs = requests.get(f"{server}/api/cairn/v1/pipelines/{model}-retrain/runs", timeout=10).json()["pipeline_runs"]
+    runs = requests.get(f"{server}/api/cairn/v1/pipelines/{model}-retrain/runs", timeout=10, auth=auth).json()["pipeline_runs"]
     alerted = [r for r in runs if r["cause"]["kind"] == "alert"]
     assert [r["status"] for r in alerted][:2] == ["failed", "succeeded"], runs
     assert all(r["cause"]["monitor"] == f"{model}-drift" and r["cause"]["alert_id"] for r in alerted), runs
     promoted = alerted[1]["report"]["promotion"]
-    history = requests.get(f"{server}/api/cairn/v1/deployments/{model}/history", timeout=10).json()
+    history = requests.get(f"{server}/api/cairn/v1/deployments/{model}/history", timeout=10, auth=auth).json()
     kinds = [e["kind"] for e in history["events"]]
     assert "canary_started" in kinds and "canary_promoted" in kinds, kinds
     champion = mlflow.MlflowClient(server).get_model_version_by_alias(model, "champion").version
     assert str(champion) == str(promoted["version"]), (champion, promoted)
     # The model's page tells the same story as one timeline.
-    page = requests.get(f"{server}/models/{model}", timeout=30)
+    page = requests.get(f"{server}/models/{model}", timeout=30, auth=auth)
     assert page.status_code == 200
     loop = page.text[page.text.index('id="training-loop"'):]
     for step in ("alert", f"trigger", "drift", "started", "gates decided", "canary promoted", "rolled out"):
         assert step in loop, (step, loop[:4000])
 
+    # Step 7, governance: two people, @champion protected, a direct move refused, a request, the
+    # requester's own approval refused, another user's approval applying it; the chain verifies.
+    out = climb("step7", server, model)
+    assert "PERMISSION_DENIED" in out.stdout, out.stdout
+    assert "four-eyes" in out.stderr, out.stderr
+    assert "intact:" in out.stdout, out.stdout
+    report = maturity(server, model)
+    assert_level(report, model, 6)
+    rung6 = next(r for r in report["levels"] if r["level"] == 6)
+    assert any(f"requested by {model}-alice, approved by {model}-bob" in e for e in rung6["evidence"]), rung6
+    assert any("audit chain intact" in e for e in rung6["evidence"]), rung6
+    assert any("model card (approved)" in e for e in rung6["evidence"]), rung6
+    history = requests.get(f"{server}/api/cairn/v1/registry/models/{model}/history", params={"max_results": 1000},
+                           timeout=10, auth=auth).json()["events"]
+    moves = [e for e in history if e["kind"] in ("alias_set", "alias_moved") and e.get("alias") == "champion"]
+    assert moves[-1]["actor"] == f"{model}-bob", moves[-1]
+    # The retraining ran on the server as its executor's account (a token of its own per run).
+    created = {e["actor"] for e in history if e["kind"] == "version_created"}
+    assert {"e2e-admin", "cairn-executor", f"{model}-alice"} <= created, created
+
     # The whole-server listing names the model too.
     out = subprocess.run([str(cairn_bin()), "maturity", "--server", server, "--json"],
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=60, env={**os.environ, **CREDENTIALS})
     assert out.returncode == 0, out.stderr
     assert model in out.stdout

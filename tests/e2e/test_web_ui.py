@@ -597,3 +597,76 @@ def test_monitor_pages_show_the_timeline_a_column_drilldown_and_alerts(cairn_ser
     expect(page.locator("#histogram svg rect").first).to_be_attached()
     assert page.locator("#histogram svg rect").count() >= 4
     expect(page.locator("main")).to_contain_text("drift")
+
+
+def test_governance_sign_in_approve_audit_lineage_and_card(tmp_root, page, tmp_path):
+    """With --auth: the UI sends a browser to its sign-in page; the approver signs in, sees the pending
+    request and approves it with a click; the audit section verifies; the card and lineage pages render."""
+    from conftest import CairnServer
+
+    admin = ("e2e-admin", "e2e-admin-pass")
+    server = CairnServer(tmp_root / f"ui-gov-{uuid.uuid4().hex[:8]}", extra_args=["--auth"],
+                         env={"CAIRN_ADMIN_USERNAME": admin[0], "CAIRN_ADMIN_PASSWORD": admin[1]})
+    server.start()
+    try:
+        base = server.url
+        model, alice, bob = f"gov-{uuid.uuid4().hex[:6]}", f"alice-{uuid.uuid4().hex[:6]}", f"bob-{uuid.uuid4().hex[:6]}"
+
+        def api(method, path, auth=admin, **kw):
+            r = requests.request(method, f"{base}/api/cairn/v1{path}", auth=auth, timeout=30, **kw)
+            assert r.status_code < 300, (method, path, r.status_code, r.text)
+            return r.json()
+
+        for user in (alice, bob):
+            api("POST", "/users", json={"username": user, "password": f"{user}-password"})
+        api("POST", "/grants", json={"user": alice, "role": "scientist", "scope": "*"})
+        api("POST", "/grants", json={"user": bob, "role": "approver", "scope": f"model:{model}"})
+        api("POST", "/protections", json={"models": model, "alias": "production", "approvals": 1})
+        os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = alice, f"{alice}-password"
+        try:
+            client = MlflowClient(base)
+            exp = client.create_experiment(f"gov-{uuid.uuid4().hex[:6]}")
+            run = client.create_run(exp)
+            (tmp_path / "model.bin").write_bytes(b"weights")
+            client.log_artifact(run.info.run_id, str(tmp_path / "model.bin"), "model")
+            client.set_terminated(run.info.run_id)
+            client.create_registered_model(model)
+            v = client.create_model_version(model, f"runs:/{run.info.run_id}/model", run.info.run_id).version
+        finally:
+            os.environ.pop("MLFLOW_TRACKING_USERNAME")
+            os.environ.pop("MLFLOW_TRACKING_PASSWORD")
+        pr = api("POST", "/promotions", auth=(alice, f"{alice}-password"),
+                 json={"model": model, "version": v, "alias": "production", "reason": "first release"})["promotion"]
+
+        # Anonymous: the browser lands on the sign-in page.
+        page.goto(f"{base}/governance")
+        expect(page.locator("form#login")).to_be_visible()
+        page.fill("input[name=username]", bob)
+        page.fill("input[name=password]", "wrong-password")
+        page.click("form#login button[type=submit]")
+        expect(page.locator("p.error")).to_contain_text("invalid user name or password")
+        page.fill("input[name=username]", bob)
+        page.fill("input[name=password]", f"{bob}-password")
+        page.click("form#login button[type=submit]")
+        expect(page.locator("h1")).to_have_text("Governance")
+        # The anonymous first visit's 401 was the point; from here on nothing may fail.
+        page.problems.clear()
+        row = page.locator(f"#approvals tr:has-text('{pr['id']}')")
+        expect(row).to_contain_text("open")
+        expect(page.locator("#protections")).to_contain_text(model)
+        row.locator("button[name=approve]").click()
+        expect(page.locator(f"#approvals tr:has-text('{pr['id']}')")).to_contain_text("applied")
+        assert api("GET", f"/promotions/{pr['id']}")["promotion"]["state"] == "applied"
+        expect(page.locator("#verify")).to_have_attribute("data-outcome", "intact")
+        expect(page.locator("#audit")).to_contain_text("governance.promotion_applied")
+
+        page.goto(f"{base}/models/{model}/versions/{v}/card")
+        expect(page.locator("#card-status")).to_have_attribute("data-status", "draft")
+        expect(page.locator("article.card")).to_contain_text("Identity (generated)")
+        page.goto(f"{base}/lineage?node=model_version:{model}/{v}&direction=up")
+        expect(page.locator("#lineage-edges")).to_contain_text("promote v")
+        snap(page, "governance-lineage")
+        assert not page.problems, page.problems
+    finally:
+        CairnServer.instances.remove(server)
+        server.stop_cleanly()

@@ -34,6 +34,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(_) => ErrorCode::NotFound,
             ServiceError::AlreadyExists(_) => ErrorCode::AlreadyExists,
             ServiceError::Unavailable(_) => ErrorCode::Unavailable,
+            ServiceError::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            ServiceError::Unauthenticated(_) => ErrorCode::Unauthenticated,
             _ => ErrorCode::Internal,
         };
         if code == ErrorCode::Internal {

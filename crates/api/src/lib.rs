@@ -12,6 +12,7 @@ mod deployments;
 mod error;
 mod events;
 mod gates;
+mod governance;
 mod history;
 mod maturity;
 mod monitors;
@@ -28,6 +29,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::ApiError;
+pub use governance::GovernanceApi;
 
 /// Where the native API lives.
 pub const PREFIX: &str = "/api/cairn/v1";
@@ -178,6 +180,7 @@ pub struct NativeApi {
     pub triggers: Triggers,
     pub gates: GateRecords,
     pub monitors: Monitors,
+    pub governance: GovernanceApi,
 }
 
 /// The native API's routes, its OpenAPI document and the Swagger UI.
@@ -291,6 +294,7 @@ pub fn router(s: NativeApi) -> Router {
             )),
         )
         .with_state(s.monitors)
+        .merge(governance::router(s.governance))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     Router::new()

@@ -2,13 +2,20 @@
 
 use cairn_client::Client;
 
-/// The typed client of the server to talk to, identified as `MLFLOW_TRACKING_USERNAME` (HTTP basic
-/// auth) when set, as the MLflow client does.
+/// The typed client of the server to talk to, authenticated as the MLflow client is:
+/// `MLFLOW_TRACKING_USERNAME` + `MLFLOW_TRACKING_PASSWORD` (HTTP basic auth; an API token works as the
+/// password), else `MLFLOW_TRACKING_TOKEN` (bearer).
 pub fn client(server: Option<&str>) -> Client {
     let client = Client::new(&server_url(server));
-    match std::env::var("MLFLOW_TRACKING_USERNAME") {
-        Ok(user) => client.with_basic_auth(user, std::env::var("MLFLOW_TRACKING_PASSWORD").ok()),
-        Err(_) => client,
+    match (
+        std::env::var("MLFLOW_TRACKING_USERNAME"),
+        std::env::var("MLFLOW_TRACKING_TOKEN"),
+    ) {
+        (Ok(user), _) => {
+            client.with_basic_auth(user, std::env::var("MLFLOW_TRACKING_PASSWORD").ok())
+        }
+        (Err(_), Ok(token)) => client.with_token(token),
+        _ => client,
     }
 }
 

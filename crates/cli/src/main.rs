@@ -3,6 +3,7 @@
 mod client;
 mod deploy;
 mod drift;
+mod governance;
 mod maturity;
 mod monitor;
 mod pipeline;
@@ -74,6 +75,30 @@ enum Command {
     /// Triggers of registered pipelines (cron, watch, alert, registry, by hand): `list`, `fire`
     /// (once per --idempotency-key across the cluster), `pause`, `resume`.
     Trigger(trigger::TriggerCommand),
+    /// Create the first admin of a server's store (`cairn admin init`), before `cairn server --auth`.
+    Admin(governance::access::AdminCommand),
+    /// Users (admin): create, list, delete, passwd.
+    User(governance::access::UserCommand),
+    /// API tokens: `create --name N` prints one once (stored hashed), `list`, `revoke`.
+    Token(governance::access::TokenCommand),
+    /// Grant a role (viewer, scientist, approver, operator, invoker, auditor, admin) to a user,
+    /// everywhere or on --model GLOB, --experiment ID or --deployment GLOB; --revoke, --list.
+    Grant(governance::access::GrantArgs),
+    /// Protected aliases and stages: `set MODEL_GLOB --alias A --approvals N`, `list`, `remove`.
+    Protect(governance::promote::ProtectCommand),
+    /// Promotion requests, the only way to move a protected alias: `request`, `approve`, `reject`,
+    /// `apply`, `withdraw`, `list`, `show`, `rollback`.
+    Promote(governance::promote::PromoteCommand),
+    /// The Rego policy judged at every promotion: `test` and `eval` offline, `set`, `show`, `clear`,
+    /// `decisions`. `test`/`eval` exit 1 when a test fails or the policy denies.
+    Policy(governance::policy::PolicyCommand),
+    /// The tamper-evident audit chain: `verify` (exit 0 intact, 1 tampered, 2 cannot verify), `log`
+    /// (filters, --jsonl export), `checkpoint`, `pubkey`.
+    Audit(governance::audit::AuditCommand),
+    /// Lineage of a deployment, version, run or dataset: up (provenance) or down (impact), at a time.
+    Lineage(governance::lineage::LineageArgs),
+    /// Model cards: `show` (md|json), `edit --set SECTION=TEXT`, `approve`.
+    Card(governance::card::CardCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -96,6 +121,36 @@ fn main() -> std::process::ExitCode {
         Command::Deploy(cmd) => runtime.block_on(deploy::run(cmd)),
         Command::Maturity(cmd) => runtime.block_on(maturity::run(cmd)),
         Command::Trigger(cmd) => runtime.block_on(trigger::run(cmd)),
+        Command::Admin(cmd) => runtime.block_on(governance::access::admin(cmd)),
+        Command::User(cmd) => runtime.block_on(governance::access::user(cmd)),
+        Command::Token(cmd) => runtime.block_on(governance::access::token(cmd)),
+        Command::Grant(args) => runtime.block_on(governance::access::grant(args)),
+        Command::Protect(cmd) => runtime.block_on(governance::promote::protect(cmd)),
+        Command::Promote(cmd) => runtime.block_on(governance::promote::promote(cmd)),
+        Command::Lineage(args) => runtime.block_on(governance::lineage::lineage(args)),
+        Command::Card(cmd) => runtime.block_on(governance::card::card(cmd)),
+        Command::Policy(cmd) => {
+            return match runtime.block_on(governance::policy::policy(cmd)) {
+                Ok(true) => std::process::ExitCode::SUCCESS,
+                Ok(false) => std::process::ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("cairn: error: {e:#}");
+                    std::process::ExitCode::from(2)
+                }
+            };
+        }
+        Command::Audit(cmd) => {
+            use governance::audit::Verified;
+            return match runtime.block_on(governance::audit::audit(cmd)) {
+                Ok(Verified::Intact) => std::process::ExitCode::SUCCESS,
+                Ok(Verified::Tampered) => std::process::ExitCode::from(1),
+                Ok(Verified::CannotVerify) => std::process::ExitCode::from(2),
+                Err(e) => {
+                    eprintln!("cairn: error: {e:#}");
+                    std::process::ExitCode::from(2)
+                }
+            };
+        }
         Command::Monitor(cmd) => {
             return match runtime.block_on(monitor::run(cmd)) {
                 Ok(monitor::Outcome::Done) => std::process::ExitCode::SUCCESS,

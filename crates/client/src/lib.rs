@@ -55,6 +55,12 @@ impl ClientError {
         matches!(self, ClientError::Api { status, .. } if *status == StatusCode::CONFLICT)
     }
 
+    /// Did the server refuse the principal (403 `PERMISSION_DENIED`: a missing grant, a protected
+    /// alias, a policy's deny)?
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self, ClientError::Api { status, .. } if *status == StatusCode::FORBIDDEN)
+    }
+
     /// Did the server say there is no such thing?
     pub fn is_not_found(&self) -> bool {
         matches!(self, ClientError::Api { status, .. } if *status == StatusCode::NOT_FOUND)
@@ -86,6 +92,8 @@ pub struct Client {
     http: reqwest::Client,
     /// HTTP basic-auth credentials, as the MLflow client sends them.
     auth: Option<(String, Option<String>)>,
+    /// A bearer token (`MLFLOW_TRACKING_TOKEN`), used when there are no basic-auth credentials.
+    token: Option<String>,
 }
 
 /// A path segment with the characters URLs reserve percent-encoded.
@@ -107,7 +115,26 @@ impl Client {
             base: base.trim_end_matches('/').to_owned(),
             http: reqwest::Client::new(),
             auth: None,
+            token: None,
         }
+    }
+
+    /// Authenticates with a bearer token (an API token or an OIDC access token).
+    pub fn with_token(mut self, token: String) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Any call of the native API with a JSON body, answered as JSON: for endpoints whose answers are
+    /// documents rather than contract types (governance).
+    pub async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> ClientResult<serde_json::Value> {
+        self.send(method, path, query, body, CALL).await
     }
 
     /// Identifies as `user` (HTTP basic auth).
@@ -158,9 +185,10 @@ impl Client {
             .request(method, &url)
             .query(query)
             .timeout(timeout);
-        match &self.auth {
-            Some((user, password)) => req.basic_auth(user, password.as_ref()),
-            None => req,
+        match (&self.auth, &self.token) {
+            (Some((user, password)), _) => req.basic_auth(user, password.as_ref()),
+            (None, Some(token)) => req.bearer_auth(token),
+            (None, None) => req,
         }
     }
 

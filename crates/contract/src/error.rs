@@ -23,6 +23,12 @@ pub enum ErrorCode {
     /// 409: a conditional write found the state moved on (an alias compare-and-set).
     #[serde(rename = "RESOURCE_CONFLICT")]
     Conflict,
+    /// 401: no credential, or one that is not valid.
+    #[serde(rename = "UNAUTHENTICATED")]
+    Unauthenticated,
+    /// 403: the principal may not do this (a missing grant, a protected alias, a policy's deny).
+    #[serde(rename = "PERMISSION_DENIED")]
+    PermissionDenied,
     /// 503: a backing engine is unreachable; the same request may succeed later.
     #[serde(rename = "TEMPORARILY_UNAVAILABLE")]
     Unavailable,
@@ -39,6 +45,8 @@ impl ErrorCode {
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::Conflict => 409,
+            Self::Unauthenticated => 401,
+            Self::PermissionDenied => 403,
             Self::Unavailable => 503,
             Self::Internal => 500,
         }

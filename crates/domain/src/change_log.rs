@@ -21,6 +21,10 @@ pub enum Topic {
     Monitor,
     /// An alert a monitor's rule fired (`subject` is the monitor, `detail` names the rule and value).
     Alert,
+    /// A governance change (`subject` is what it governs: a user, a token id, a promotion request, a
+    /// model's protection): users, tokens, grants, protections, promotions, approvals, policy decisions,
+    /// model cards and denied requests.
+    Governance,
 }
 
 impl Topic {
@@ -32,6 +36,7 @@ impl Topic {
             Topic::Gate => "gate",
             Topic::Monitor => "monitor",
             Topic::Alert => "alert",
+            Topic::Governance => "governance",
         }
     }
 
@@ -43,6 +48,7 @@ impl Topic {
             "gate" => Some(Topic::Gate),
             "monitor" => Some(Topic::Monitor),
             "alert" => Some(Topic::Alert),
+            "governance" => Some(Topic::Governance),
             _ => None,
         }
     }

@@ -59,6 +59,12 @@ pub enum Missing {
         monitor: String,
         id: i64,
     },
+    /// A governance record (a user, a token, a grant, a protection rule, a promotion request, a policy),
+    /// by its kind and key.
+    Governed {
+        kind: &'static str,
+        key: String,
+    },
 }
 
 impl fmt::Display for Missing {
@@ -97,6 +103,7 @@ impl fmt::Display for Missing {
             Self::Snapshot { monitor, id } => {
                 write!(f, "Monitor '{monitor}' has no snapshot {id}.")
             }
+            Self::Governed { kind, key } => write!(f, "{kind} '{key}' not found."),
         }
     }
 }
@@ -170,6 +177,9 @@ pub enum Clash {
         expected: Option<i64>,
         actual: Option<i64>,
     },
+    /// A governance record is not in a state that allows the write (a promotion request already
+    /// decided, an approver voting twice), in Cairn's words.
+    Governed(String),
 }
 
 impl fmt::Display for Clash {
@@ -178,6 +188,7 @@ impl fmt::Display for Clash {
             Self::NotActive { holder, id, stage } => {
                 write!(f, "The {holder} {id} is {stage}; it must be active.")
             }
+            Self::Governed(why) => f.write_str(why),
             Self::PipelineRunFinished(id) => {
                 write!(f, "Pipeline run '{id}' has already finished.")
             }

@@ -12,6 +12,7 @@ pub mod entities;
 pub mod entity_error;
 pub mod error;
 pub mod gate_evaluation;
+pub mod governance;
 pub mod ids;
 pub mod maturity;
 pub mod metric_series;

@@ -106,6 +106,37 @@ pub struct MonitorEvidence {
     pub alerts: usize,
 }
 
+/// A promotion request that moved a protected alias of the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedPromotion {
+    pub id: String,
+    pub version: i64,
+    pub alias: String,
+    pub requested_by: String,
+    /// Distinct approvers, none of them the requester.
+    pub approvers: Vec<String>,
+    /// Every approver and the requester is a user account (authenticated, not a claimed name).
+    pub accounts: bool,
+    pub decision_id: Option<String>,
+    /// The change-log entry that applied it.
+    pub seq: i64,
+    pub timestamp_ms: i64,
+}
+
+/// Governance evidence about one model (level 6).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GovernanceEvidence {
+    /// Aliases of this model that a protection rule covers.
+    pub protected_aliases: Vec<String>,
+    pub applied: Vec<AppliedPromotion>,
+    /// Versions whose training run logged datasets with digests (data lineage).
+    pub data_lineage: Vec<i64>,
+    /// Versions with a model card: (version, status).
+    pub cards: Vec<(i64, String)>,
+    /// The audit chain: entries, and whether it verified intact (`None`: not checked).
+    pub audit: Option<(u64, bool)>,
+}
+
 /// What the stores hold about one model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Evidence {
@@ -113,6 +144,7 @@ pub struct Evidence {
     pub deployments: Vec<DeploymentEvidence>,
     pub promotions: Vec<PipelinePromotion>,
     pub monitors: Vec<MonitorEvidence>,
+    pub governance: GovernanceEvidence,
 }
 
 /// One rung, assessed.
@@ -400,14 +432,120 @@ fn level5(e: &Evidence, model: &str) -> Finding {
     }
 }
 
-/// The evidence later levels need, which this Cairn cannot gather yet.
-fn not_yet(level: u8) -> Finding {
-    let needs = "auth on, the serving alias protected, its version promoted through approval and \
-                 policy, the audit chain verifying, lineage complete, a model card";
+/// Level 6: a deployment serves the model through a protected alias; the version it serves got there
+/// by a promotion request approved by someone other than its requester (user accounts, not claimed
+/// names); the audit chain verifies; the served version has data lineage and a model card.
+fn level6(e: &Evidence, model: &str) -> Finding {
+    let g = &e.governance;
+    let mut evidence = Vec::new();
+    let mut missing = Vec::new();
+    let mut step = String::new();
+    let mut need = |m: String, s: String, step: &mut String| {
+        missing.push(m);
+        if step.is_empty() {
+            *step = s;
+        }
+    };
+    let guarded: Vec<&DeploymentEvidence> = e
+        .deployments
+        .iter()
+        .filter(|d| {
+            d.follows_alias
+                .as_ref()
+                .is_some_and(|a| g.protected_aliases.contains(a))
+        })
+        .collect();
+    let alias = e
+        .deployments
+        .iter()
+        .find_map(|d| d.follows_alias.clone())
+        .unwrap_or_else(|| "production".to_owned());
+    match guarded.first() {
+        Some(d) => evidence.push(format!(
+            "deployment {} follows @{}, a protected alias",
+            d.name,
+            d.follows_alias.as_deref().unwrap_or("")
+        )),
+        None => need(
+            format!("no deployment of '{model}' follows a protected alias"),
+            format!(
+                "Protect the serving alias: cairn protect set {model} --alias {alias} --approvals 2 \
+                 (and serve with cairn server --auth)"
+            ),
+            &mut step,
+        ),
+    }
+    let served: Vec<i64> = guarded.iter().map(|d| d.serving_version).collect();
+    let four_eyes = g.applied.iter().find(|p| {
+        served.contains(&p.version)
+            && p.accounts
+            && !p.approvers.is_empty()
+            && !p.approvers.contains(&p.requested_by)
+    });
+    match four_eyes {
+        Some(p) => evidence.push(format!(
+            "promotion {} moved @{} to version {}: requested by {}, approved by {}{}",
+            p.id,
+            p.alias,
+            p.version,
+            p.requested_by,
+            p.approvers.join(", "),
+            p.decision_id
+                .as_deref()
+                .map_or(String::new(), |d| format!(", policy decision {d}"))
+        )),
+        None => need(
+            "the served version did not reach its alias through an approved promotion request"
+                .into(),
+            format!(
+                "Promote through four eyes: cairn promote request {model} VERSION --alias {alias} \
+                 --reason TEXT, then another user runs cairn promote approve ID"
+            ),
+            &mut step,
+        ),
+    }
+    match g.audit {
+        Some((n, true)) => evidence.push(format!("audit chain intact ({n} entries verified)")),
+        Some((_, false)) => need(
+            "the audit chain does not verify".into(),
+            "Investigate: cairn audit verify --server URL".into(),
+            &mut step,
+        ),
+        None => need(
+            "the audit chain was not verified".into(),
+            "Verify it: cairn audit verify --server URL".into(),
+            &mut step,
+        ),
+    }
+    let lineage: Vec<i64> = served
+        .iter()
+        .copied()
+        .filter(|v| g.data_lineage.contains(v))
+        .collect();
+    match lineage.first() {
+        Some(v) => evidence.push(format!("version {v}'s training data is recorded with digests")),
+        None => need(
+            "the served version's run logged no dataset (no data lineage)".into(),
+            "Log the training data: mlflow.log_input(mlflow.data.from_pandas(df), context='training')"
+                .into(),
+            &mut step,
+        ),
+    }
+    match g.cards.iter().find(|(v, _)| served.contains(v)) {
+        Some((v, status)) => evidence.push(format!("version {v} has a model card ({status})")),
+        None => need(
+            "the served version has no model card".into(),
+            format!(
+                "Write its card: cairn card edit {model} VERSION --set intended_use=… --set \
+                 limitations=…"
+            ),
+            &mut step,
+        ),
+    }
     Finding {
-        evidence: vec![],
-        missing: vec![format!("not yet available in this Cairn: {needs}")],
-        step: format!("Level {level} is not yet available in this Cairn"),
+        evidence,
+        missing,
+        step,
     }
 }
 
@@ -423,7 +561,7 @@ pub fn assess(model: &str, e: &Evidence) -> Maturity {
             3 => level3(e, model),
             4 => level4(e, model),
             5 => level5(e, model),
-            n => not_yet(n),
+            _ => level6(e, model),
         };
         let below = level + 1 == info.level;
         let own = finding.missing.is_empty();

@@ -20,6 +20,8 @@ pub enum ErrorCode {
     BadRequest,
     TemporarilyUnavailable,
     InternalError,
+    PermissionDenied,
+    Unauthenticated,
 }
 
 impl ErrorCode {
@@ -31,6 +33,8 @@ impl ErrorCode {
             }
             Self::ResourceDoesNotExist | Self::EndpointNotFound => StatusCode::NOT_FOUND,
             Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::PermissionDenied => StatusCode::FORBIDDEN,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -70,6 +74,8 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Conflict(c) => Self::invalid(wording::clash(c)),
             ServiceError::Unavailable(m) => Self::new(ErrorCode::TemporarilyUnavailable, m.clone()),
+            ServiceError::PermissionDenied(m) => Self::new(ErrorCode::PermissionDenied, m.clone()),
+            ServiceError::Unauthenticated(m) => Self::new(ErrorCode::Unauthenticated, m.clone()),
             _ => Self::new(ErrorCode::InternalError, e.to_string()),
         }
     }

@@ -19,6 +19,11 @@ pub use extract::Msg;
 pub use handlers::meta::MLFLOW_COMPAT_VERSION;
 pub use routes::router;
 
+/// MLflow's auth REST API (users, permissions, roles) over Cairn's users and grants.
+pub fn auth_router(governance: cairn_service::Governance) -> axum::Router {
+    handlers::auth::router(governance)
+}
+
 /// The URI scheme of proxied artifacts; experiments' artifact locations start with it.
 pub const ARTIFACT_SCHEME: &str = "mlflow-artifacts:";
 

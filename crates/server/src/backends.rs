@@ -7,13 +7,13 @@ use anyhow::{Context, bail};
 use cairn_artifacts::ArtifactStore;
 use cairn_artifacts_object_store::ObjectStoreArtifacts;
 use cairn_store::{
-    ChangeLogStore, DeploymentStore, GateStore, MonitorStore, PipelineStore, RegistryStore,
-    TrackingStore, TriggerStore,
+    ChangeLogStore, DeploymentStore, GateStore, GovernanceStore, MonitorStore, PipelineStore,
+    RegistryStore, TrackingStore, TriggerStore,
 };
 use cairn_store_postgres::PostgresStore;
 use cairn_store_sql::{
-    Signalled, SqlChangeLog, SqlDeployments, SqlGates, SqlMonitors, SqlPipelines, SqlRegistry,
-    SqlTriggers,
+    Signalled, SqlChangeLog, SqlDeployments, SqlGates, SqlGovernance, SqlMonitors, SqlPipelines,
+    SqlRegistry, SqlTriggers,
 };
 use cairn_store_sqlite::SqliteStore;
 
@@ -75,6 +75,12 @@ impl MetadataStore {
     /// Monitors, snapshots, alerts and delayed labels, on the control plane's transactions.
     pub(crate) fn monitors(&self) -> Arc<dyn MonitorStore> {
         Arc::new(SqlMonitors::new(self.sql.clone()))
+    }
+
+    /// Users, tokens, grants, protections, promotions, policies, cards and the audit chain, on the
+    /// control plane's transactions.
+    pub(crate) fn governance(&self) -> Arc<dyn GovernanceStore> {
+        Arc::new(SqlGovernance::new(self.sql.clone()))
     }
 
     /// The control plane's change log, which every registry and deployment write appends to.

@@ -24,6 +24,29 @@ pub struct ServerConfig {
     /// How the deployments this server serves run their models.
     #[command(flatten)]
     pub serving: cairn_serving::EngineConfig,
+    /// Authentication and authorization on every route (users, tokens, OIDC, roles). Off by default
+    /// only on a loopback address.
+    #[arg(long, env = "CAIRN_AUTH")]
+    pub auth: bool,
+    /// Serve a non-loopback address without authentication (anyone who reaches it may do anything).
+    #[arg(long, env = "CAIRN_ALLOW_UNAUTHENTICATED")]
+    pub allow_unauthenticated: bool,
+    /// The audit log's Ed25519 signing key file (created, mode 0600, if missing). Default:
+    /// `audit/signing.key` in the data folder; in production keep it elsewhere.
+    #[arg(long, env = "CAIRN_AUDIT_SIGNING_KEY")]
+    pub audit_key: Option<PathBuf>,
+    /// Accept OIDC bearer tokens from this issuer (with --oidc-audience).
+    #[arg(long, env = "CAIRN_OIDC_ISSUER", requires = "oidc_audience")]
+    pub oidc_issuer: Option<String>,
+    /// The audience OIDC tokens must carry.
+    #[arg(long, env = "CAIRN_OIDC_AUDIENCE")]
+    pub oidc_audience: Option<String>,
+    /// The issuer's JWKS URL (default: from its discovery document).
+    #[arg(long, env = "CAIRN_OIDC_JWKS_URI")]
+    pub oidc_jwks_uri: Option<String>,
+    /// The claim naming the user (default `preferred_username`, else `sub`).
+    #[arg(long, env = "CAIRN_OIDC_USERNAME_CLAIM")]
+    pub oidc_username_claim: Option<String>,
 }
 
 impl ServerConfig {
@@ -32,6 +55,18 @@ impl ServerConfig {
         self.backend_store_uri
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("cairn.db").display()))
+    }
+
+    /// The audit signing key file in force.
+    pub fn audit_key_path(&self) -> PathBuf {
+        self.audit_key
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit").join("signing.key"))
+    }
+
+    /// Where each signed audit checkpoint is also written, outside the database.
+    pub fn audit_anchor_dir(&self) -> PathBuf {
+        self.data_dir.join("audit").join("checkpoints")
     }
 
     /// The artifact destination in force.

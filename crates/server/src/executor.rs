@@ -35,6 +35,8 @@ pub(crate) struct Executor {
     /// Runs this server executes at once (`CAIRN_EXECUTOR_SLOTS`); the rest wait in the queue for
     /// this server or another.
     pub slots: Arc<tokio::sync::Semaphore>,
+    /// With authentication on, each run calls this server with a token of the executor's account.
+    pub governance: cairn_service::Governance,
 }
 
 impl Executor {
@@ -109,10 +111,16 @@ impl Executor {
             .env("CAIRN_PIPELINE_NAME", &run.pipeline)
             .env("CAIRN_TRIGGER", &exec.trigger)
             .env("CAIRN_WATCH_PARENT", "1")
+            .env_remove("MLFLOW_TRACKING_USERNAME")
+            .env_remove("MLFLOW_TRACKING_PASSWORD")
+            .env_remove("MLFLOW_TRACKING_TOKEN")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
             .kill_on_drop(true);
+        if self.governance.auth_enabled() {
+            cmd.env("MLFLOW_TRACKING_TOKEN", self.governance.run_token().await?);
+        }
         let mut child = cmd.spawn().context("starting cairn run")?;
         // Often enough to keep the lease and to notice a cancellation within a couple of seconds.
         let renew = Duration::from_millis((self.lease_ms / 3).clamp(200, 2_000) as u64);

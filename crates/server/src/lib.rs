@@ -5,14 +5,17 @@
 //!
 //! The only crate that knows every concrete engine; everything below it sees traits.
 
+mod access;
 mod alerts;
 mod backends;
 mod config;
 mod control;
 mod executor;
+mod governance;
 mod serve;
 mod triggers;
 
 pub use cairn_serving::ServeConfig;
 pub use config::ServerConfig;
+pub use governance::{admin_init, audit_verify_local};
 pub use serve::{Server, run, run_model_server};

@@ -10,8 +10,8 @@ use axum::http::HeaderName;
 use axum::serve::ListenerExt;
 use cairn_mlflow::{ARTIFACT_SCHEME, MlflowState};
 use cairn_service::{
-    Actor, Artifacts, ChangeLog, Deployments, MaturityTracker, Monitors, Pipelines, Registry,
-    Tracking, Triggers,
+    Actor, Artifacts, ChangeLog, Checkpointer, Deployments, Governance, MaturityTracker, Monitors,
+    Pipelines, Registry, Tracking, Triggers,
 };
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -31,6 +31,8 @@ pub struct Server {
     store: MetadataStore,
     /// Closed at shutdown, so that long polls of the change log end instead of holding it up.
     change_log: ChangeLog,
+    /// Signs the audit chain's last entries at shutdown.
+    checkpointer: Checkpointer,
 }
 
 impl Server {
@@ -40,7 +42,8 @@ impl Server {
         let store = MetadataStore::open(&config.store_uri()).await?;
         let artifacts = open_artifacts(&config.artifacts_uri()).await?;
         tracing::info!(store = %redact(&config.store_uri()), artifacts = %artifacts.description(), "engines open");
-        let registry = Registry::new(store.registry(), store.tracking());
+        let registry =
+            Registry::new(store.registry(), store.tracking()).guarded(store.governance());
         let artifacts = Artifacts::new(artifacts);
         let deployments = Deployments::new(
             store.deployments(),
@@ -72,6 +75,17 @@ impl Server {
             Arc::new(crate::alerts::Deliveries::new()),
         );
         tokio::spawn(control::run_monitor_scheduler(monitors.clone()));
+        let governance = Governance::new(
+            store.governance(),
+            state.tracking.clone(),
+            store.gates(),
+            deployments.clone(),
+            crate::governance::auth_config(config),
+        );
+        crate::governance::check_startup(config, &governance).await?;
+        let checkpointer = crate::governance::checkpointer(config, store.governance())?;
+        let maturity =
+            maturity.with_governance(store.governance(), Some(checkpointer.public_key()));
         let listener = listen(&config.host, config.port, started, "cairn server listening").await?;
         let triggers = Triggers::new(store.triggers(), state.tracking.clone());
         tokio::spawn(
@@ -97,6 +111,7 @@ impl Server {
                 self_url: self_url(listener.local_addr()?),
                 lease_ms: lease_ms(),
                 slots: Arc::new(tokio::sync::Semaphore::new(executor_slots())),
+                governance: governance.clone(),
             }
             .run(),
         );
@@ -128,31 +143,51 @@ impl Server {
             artifacts: state.artifacts.clone(),
             artifact_scheme: ARTIFACT_SCHEME,
             metrics: cairn_serving::render_metrics,
+            governance: governance.clone(),
+            audit_key: Some(checkpointer.public_key()),
         });
-        let router = with_middleware(
-            cairn_api::router(cairn_api::NativeApi {
-                registry,
-                deployments,
-                change_log,
-                maturity,
-                pipelines,
-                triggers,
-                gates: cairn_service::GateRecords::new(store.gates(), store.registry()),
-                monitors: monitors.clone(),
-            })
-            .route(
-                "/metrics",
-                axum::routing::get(move || metrics(monitors.clone())),
-            )
-            .merge(cairn_mlflow::router(state))
-            .merge(serving)
-            .merge(web),
-        );
+        let access = crate::access::Access::new(governance.clone(), state.tracking.clone());
+        let routes = router_routes();
+        let router = cairn_api::router(cairn_api::NativeApi {
+            registry,
+            deployments,
+            change_log: change_log.clone(),
+            maturity,
+            pipelines,
+            triggers,
+            gates: cairn_service::GateRecords::new(store.gates(), store.registry()),
+            monitors: monitors.clone(),
+            governance: cairn_api::GovernanceApi {
+                governance: governance.clone(),
+                checkpointer: Some(checkpointer.clone()),
+                routes: routes.clone(),
+            },
+        })
+        .route(
+            "/metrics",
+            axum::routing::get(move || metrics(monitors.clone())),
+        )
+        .merge(cairn_mlflow::auth_router(governance.clone()))
+        .merge(cairn_mlflow::router(state))
+        .merge(serving)
+        .merge(web);
+        // Deny by default: every route must be in the access table, or the server does not start.
+        let table = crate::access::enumerate::check(&router).map_err(anyhow::Error::msg)?;
+        let _ = routes.set(table);
+        let router = with_middleware(router.layer(axum::middleware::from_fn_with_state(
+            access,
+            crate::access::guard,
+        )));
+        tokio::spawn(crate::governance::run_checkpointer(
+            checkpointer.clone(),
+            change_log.clone(),
+        ));
         Ok(Self {
             listener,
             router,
             store,
             change_log: change_log_handle,
+            checkpointer,
         })
     }
 
@@ -179,10 +214,18 @@ impl Server {
             })
             .await
             .context("serving")?;
+        if let Err(e) = self.checkpointer.checkpoint().await {
+            tracing::warn!(error = %e, "signing the last audit checkpoint");
+        }
         self.store.close().await;
         tracing::info!("cairn server stopped");
         Ok(())
     }
+}
+
+/// The route list `GET /api/cairn/v1/auth/routes` shows, filled once the router is built.
+fn router_routes() -> std::sync::Arc<std::sync::OnceLock<Vec<(String, String, String)>>> {
+    std::sync::Arc::new(std::sync::OnceLock::new())
 }
 
 /// This server as a child process reaches it: over loopback when it listens on every address.

@@ -20,6 +20,13 @@ pub enum ServiceError {
     /// The write contradicts stored state (a param changed, a deleted run written to).
     #[error("{0}")]
     Conflict(Clash),
+    /// The principal may not do this (a protected alias, a four-eyes rule, a policy's deny), with the
+    /// way that is allowed.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The request carries no valid credential.
+    #[error("{0}")]
+    Unauthenticated(String),
     /// A backing engine is unreachable; the request may succeed later.
     #[error("{0}")]
     Unavailable(String),

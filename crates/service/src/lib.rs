@@ -15,6 +15,7 @@ mod deployments;
 mod error;
 mod experiments;
 mod gates;
+mod governance;
 mod logged_models;
 mod logging;
 mod maturity;
@@ -39,6 +40,11 @@ pub use deployments::{DeploymentRequest, Deployments};
 pub use error::{ServiceError, ServiceResult};
 pub use experiments::ExperimentSearch;
 pub use gates::{GateRecords, MAX_GATE_EVALUATIONS};
+pub use governance::{
+    AuditVerification, AuthConfig, CardView, Checkpointer, Credential, Governance, IssuedTokenView,
+    JwtIdentity, JwtVerifier, Lineage, LineageEdge, LineageNode, Principal, PromotionRequest, Via,
+    card_html, card_markdown, parse_time, verify_rows,
+};
 pub use logged_models::{LoggedModelSearch, NewModel};
 pub use logging::{HistoryPage, MetricHistoryRequest};
 pub use maturity::{MaturityTracker, Overview, Reached};

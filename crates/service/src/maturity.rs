@@ -8,12 +8,17 @@ use cairn_domain::EventKind;
 use cairn_domain::RunId;
 use cairn_domain::change_log::{ChangeEntry, Topic};
 use cairn_domain::deployment::{Deployment, DeploymentEventKind, Target};
+use cairn_domain::governance::PromotionState;
+use cairn_domain::maturity::AppliedPromotion;
 use cairn_domain::maturity::{
     DeploymentEvidence, Evidence, Maturity, MonitorEvidence, PipelinePromotion, TrackedVersion,
     assess,
 };
 use cairn_domain::pipeline::PipelineRun;
-use cairn_store::{ChangeLogStore, DeploymentStore, EventQuery, MonitorStore, PipelineStore};
+use cairn_governance::audit::AuditPublicKey;
+use cairn_store::{
+    ChangeLogStore, DeploymentStore, EventQuery, GovernanceStore, MonitorStore, PipelineStore,
+};
 use std::sync::Arc;
 
 use crate::{Deployments, Registry, ServiceResult};
@@ -49,6 +54,8 @@ pub struct MaturityTracker {
     change_log: Arc<dyn ChangeLogStore>,
     pipelines: Arc<dyn PipelineStore>,
     monitors: Arc<dyn MonitorStore>,
+    /// Governance records and the audit verifier key, for level 6.
+    governance: Option<(Arc<dyn GovernanceStore>, Option<AuditPublicKey>)>,
 }
 
 /// Runs are fetched this many at a time.
@@ -67,7 +74,18 @@ impl MaturityTracker {
             change_log,
             pipelines,
             monitors,
+            governance: None,
         }
+    }
+
+    /// Assesses level 6 from the governance store, verifying the audit chain with `key`.
+    pub fn with_governance(
+        mut self,
+        store: Arc<dyn GovernanceStore>,
+        key: Option<AuditPublicKey>,
+    ) -> Self {
+        self.governance = Some((store, key));
+        self
     }
 
     /// Every registered model, assessed, by name; and how many stand on each level.
@@ -110,15 +128,41 @@ impl MaturityTracker {
             .filter_map(|id| RunId::parse(id).ok())
             .collect();
         let mut counts: HashMap<String, (usize, usize)> = HashMap::with_capacity(ids.len());
+        let mut with_data: Vec<String> = Vec::new();
         for chunk in ids.chunks(RUN_BATCH) {
             for run in self.registry.tracking.get_runs(chunk).await? {
+                if run
+                    .inputs
+                    .dataset_inputs
+                    .iter()
+                    .any(|d| !d.dataset.digest.is_empty())
+                {
+                    with_data.push(run.info.run_id.as_str().to_owned());
+                }
                 counts.insert(
                     run.info.run_id.as_str().to_owned(),
                     (run.data.params.len(), run.data.metrics.len()),
                 );
             }
         }
+        let mut aliases_of: HashMap<String, Vec<String>> = HashMap::new();
         let mut out: HashMap<String, Evidence> = HashMap::new();
+        for v in &versions {
+            aliases_of
+                .entry(v.name.clone())
+                .or_default()
+                .extend(v.aliases.iter().cloned());
+            if v.run_id
+                .as_ref()
+                .is_some_and(|id| with_data.contains(&id.to_ascii_lowercase()))
+            {
+                out.entry(v.name.clone())
+                    .or_default()
+                    .governance
+                    .data_lineage
+                    .push(v.version);
+            }
+        }
         for v in versions {
             let (params, metrics) = v
                 .run_id
@@ -180,12 +224,82 @@ impl MaturityTracker {
                 continue;
             }
             let evidence = deployment_evidence(d, &rollouts);
+            if let Target::Alias(a) = &d.state.spec.model.target {
+                aliases_of
+                    .entry(primary.name.clone())
+                    .or_default()
+                    .push(a.clone());
+            }
             out.entry(primary.name.clone())
                 .or_default()
                 .deployments
                 .push(evidence);
         }
+        if let Some((store, key)) = &self.governance {
+            self.governance_evidence(store.as_ref(), key, &mut out, &aliases_of)
+                .await?;
+        }
         Ok(out)
+    }
+
+    /// Level 6's evidence: protections, applied promotions, cards, and the audit chain's verification.
+    async fn governance_evidence(
+        &self,
+        store: &dyn GovernanceStore,
+        key: &Option<AuditPublicKey>,
+        out: &mut HashMap<String, Evidence>,
+        aliases_of: &HashMap<String, Vec<String>>,
+    ) -> ServiceResult<()> {
+        let rules = store.protections().await?;
+        let users: Vec<String> = store.users().await?.into_iter().map(|u| u.name).collect();
+        let applied = store
+            .promotions(Some(PromotionState::Applied), None)
+            .await?;
+        let audit = crate::verify_rows(store, key.clone(), Vec::new()).await?;
+        let audit = Some((audit.entries, audit.outcome == "intact"));
+        for (model, e) in out.iter_mut() {
+            let mut protected: Vec<String> = aliases_of
+                .get(model)
+                .into_iter()
+                .flatten()
+                .filter(|a| crate::governance::protection_for(&rules, model, a).is_some())
+                .cloned()
+                .collect();
+            protected.sort();
+            protected.dedup();
+            e.governance.protected_aliases = protected;
+            e.governance.audit = audit;
+            for p in applied.iter().filter(|p| &p.model == model) {
+                let approvers: Vec<String> = p.approvers().map(str::to_owned).collect();
+                // Proven identities: user accounts that authenticated, not names claimed to a server
+                // running without authentication.
+                let proven = |via: &str| !via.is_empty() && via != "unauthenticated";
+                let accounts = users.contains(&p.requested_by)
+                    && proven(&p.requested_via)
+                    && approvers.iter().all(|a| users.contains(a))
+                    && p.approvals
+                        .iter()
+                        .all(|a| a.verdict != "approve" || proven(&a.via));
+                e.governance.applied.push(AppliedPromotion {
+                    id: p.id.clone(),
+                    version: p.version,
+                    alias: p.alias.clone(),
+                    requested_by: p.requested_by.clone(),
+                    approvers,
+                    accounts,
+                    decision_id: p.decision_id.clone(),
+                    seq: 0,
+                    timestamp_ms: p.updated_ms,
+                });
+            }
+            let served: Vec<i64> = e.deployments.iter().map(|d| d.serving_version).collect();
+            for v in served {
+                if let Some(card) = store.card(model, v).await? {
+                    e.governance.cards.push((v, card.status));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every pipeline run that registered a model version (its report's `promotion`), with the model.
@@ -330,6 +444,23 @@ impl MaturityTracker {
             }
             if m.level >= 4 {
                 first(4, gated_rollout);
+            }
+            if m.level >= 6 {
+                let applied = e
+                    .governance
+                    .applied
+                    .iter()
+                    .map(|p| p.id.clone())
+                    .collect::<Vec<_>>();
+                let mut found = None;
+                for id in applied {
+                    let c = self.subject_changes(Topic::Governance, &id).await?;
+                    if let Some(c) = c.iter().find(|c| c.kind == "promotion_applied") {
+                        found = Some((c.seq, c.timestamp_ms));
+                        break;
+                    }
+                }
+                first(6, found);
             }
         }
         Ok(out)

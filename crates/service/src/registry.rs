@@ -17,7 +17,7 @@ use cairn_domain::search::{
 use cairn_domain::time::now_millis;
 use cairn_domain::validation::{validate_no_nul, validate_no_nul_opt};
 use cairn_domain::{Change, Missing, ModelVersion, RegisteredModel, RegistryEvent, Stage, Tag};
-use cairn_store::{EventQuery, NewModelVersion, RegistryStore, TrackingStore};
+use cairn_store::{EventQuery, GovernanceStore, NewModelVersion, RegistryStore, TrackingStore};
 
 use crate::search::{Page, paginate};
 use crate::{ServiceError, ServiceResult};
@@ -28,6 +28,8 @@ use crate::{ServiceError, ServiceResult};
 pub struct Registry {
     pub(crate) store: Arc<dyn RegistryStore>,
     pub(crate) tracking: Arc<dyn TrackingStore>,
+    /// Protected aliases, when governance is on: a protected alias moves only by a promotion request.
+    guard: Option<Arc<dyn GovernanceStore>>,
 }
 
 /// A version to register, as a client sends it.
@@ -103,7 +105,33 @@ fn checked_description(d: Option<String>) -> ServiceResult<Option<String>> {
 
 impl Registry {
     pub fn new(store: Arc<dyn RegistryStore>, tracking: Arc<dyn TrackingStore>) -> Self {
-        Self { store, tracking }
+        Self {
+            store,
+            tracking,
+            guard: None,
+        }
+    }
+
+    /// This registry, refusing direct moves of protected aliases and stages.
+    pub fn guarded(mut self, governance: Arc<dyn GovernanceStore>) -> Self {
+        self.guard = Some(governance);
+        self
+    }
+
+    /// `PermissionDenied` naming the way when `alias` (or a stage) of `name` is protected.
+    pub(crate) async fn check_unprotected(&self, name: &str, alias: &str) -> ServiceResult<()> {
+        let Some(guard) = &self.guard else {
+            return Ok(());
+        };
+        let rules = guard.protections().await?;
+        match crate::governance::protection_for(&rules, name, alias) {
+            Some(rule) => Err(ServiceError::PermissionDenied(format!(
+                "alias '{alias}' of '{name}' is protected ({} approval(s) needed): request it with \
+                 `cairn promote request {name} VERSION --alias {alias} --reason TEXT`",
+                rule.approvals
+            ))),
+            None => Ok(()),
+        }
     }
 
     // --- registered models ---
@@ -319,6 +347,7 @@ impl Registry {
                  is not an Active stage. Valid stages are ['Staging', 'Production']"
             )));
         }
+        self.check_unprotected(name, stage.as_str()).await?;
         Ok(self
             .store
             .transition_model_version_stage(name, version, stage, archive_existing, &change(actor))
@@ -422,6 +451,7 @@ impl Registry {
         validate_model_name(name)?;
         validate_settable_alias(alias)?;
         let version = parse_version(version)?;
+        self.check_unprotected(name, alias).await?;
         Ok(self
             .store
             .set_alias(name, alias, version, &change(actor))
@@ -442,6 +472,7 @@ impl Registry {
         validate_settable_alias(alias)?;
         let version = parse_version(version)?;
         let expected = expected.map(parse_version).transpose()?;
+        self.check_unprotected(name, alias).await?;
         Ok(self
             .store
             .compare_and_set_alias(name, alias, version, expected, &change(actor))
@@ -451,6 +482,7 @@ impl Registry {
     pub async fn delete_alias(&self, name: &str, alias: &str, actor: &str) -> ServiceResult<()> {
         validate_model_name(name)?;
         validate_alias(alias)?;
+        self.check_unprotected(name, alias).await?;
         Ok(self.store.delete_alias(name, alias, &change(actor)).await?)
     }
 

@@ -182,8 +182,13 @@ impl Deployments {
                             decision.reason
                         );
                     }
-                    // The version (or the model) went away meanwhile: nothing to promote.
-                    Err(e @ (ServiceError::NotFound(_) | ServiceError::InvalidArgument(_))) => {
+                    // The version (or the model) went away meanwhile: nothing to promote; or the
+                    // primary alias is protected: only an approved promotion request moves it.
+                    Err(
+                        e @ (ServiceError::NotFound(_)
+                        | ServiceError::InvalidArgument(_)
+                        | ServiceError::PermissionDenied(_)),
+                    ) => {
                         decision.outcome = Outcome::RolledBack;
                         decision.reason = format!(
                             "{}; but the alias '{primary_alias}' could not move: {e}",

@@ -90,3 +90,20 @@ async fn triggers_fire_once_and_runs_are_leased() {
     )
     .await;
 }
+
+/// Governance through two stores on one database: records, a promotion's life, the audit chain under
+/// racing writers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn governance_records_and_chain() {
+    let db = TestDb::create().await;
+    let first = Signalled::new(Arc::new(db.open().await));
+    let second = Signalled::new(Arc::new(db.open().await));
+    cairn_store_testkit::governance::governance_records_and_chain(
+        vec![
+            Arc::new(cairn_store_sql::SqlGovernance::new(first.clone())),
+            Arc::new(cairn_store_sql::SqlGovernance::new(second)),
+        ],
+        Arc::new(SqlRegistry::new(first)),
+    )
+    .await;
+}

@@ -6,14 +6,17 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use cairn_domain::change_log::{ChangeEntry, NewChange, Topic};
+use cairn_governance::audit;
 use cairn_store::{ChangeLogStore, StoreError, StoreResult};
 use tokio::sync::watch;
 
 use crate::registry::{RegistryDb, Row, Tx, Val};
 
-/// Appends `change` to the log in `tx`. Writers hold the registry's write lock, so sequence numbers
-/// follow commit order and a follower reading "after N" never misses an entry committed later.
+/// Appends `change` to the log in `tx`, and chains it into the audit log in the same transaction.
+/// Writers hold the registry's write lock, so sequence numbers follow commit order and a follower
+/// reading "after N" never misses an entry committed later.
 pub(crate) async fn append(tx: &mut dyn Tx, change: NewChange<'_>) -> StoreResult<()> {
+    chain(tx, &change).await?;
     tx.execute(
         "INSERT INTO change_log (topic, subject, kind, topic_seq, actor, timestamp_ms, detail_json) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -25,6 +28,78 @@ pub(crate) async fn append(tx: &mut dyn Tx, change: NewChange<'_>) -> StoreResul
             change.actor.into(),
             change.timestamp_ms.into(),
             change.detail.map(|d| d.to_string()).into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Appends the audit entry of `change`: seq = head + 1, linked to the head's chain hash. The caller holds
+/// the control plane's write lock, so the head cannot move under it.
+async fn chain(tx: &mut dyn Tx, change: &NewChange<'_>) -> StoreResult<()> {
+    let head = tx
+        .query(
+            "SELECT m.log_id, a.seq, a.chain_hash FROM audit_meta m LEFT JOIN \
+             (SELECT seq, chain_hash FROM audit_log ORDER BY seq DESC LIMIT 1) a ON 1 = 1",
+            vec![],
+        )
+        .await?;
+    let head = head.first().ok_or_else(|| {
+        StoreError::Internal("the audit log has no id (audit_meta is empty)".into())
+    })?;
+    let log_id = head.text(0)?;
+    let (seq, prev) = match head.opt_int(1)? {
+        Some(seq) => {
+            let hex_hash = head.text(2)?;
+            let prev: [u8; 32] = hex::decode(&hex_hash)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| {
+                    StoreError::Internal(format!("audit entry {seq}: bad chain hash"))
+                })?;
+            (seq + 1, prev)
+        }
+        None => (1, audit::genesis(&log_id)),
+    };
+    let action = format!("{}.{}", change.topic.as_str(), change.kind);
+    let detail = match &change.detail {
+        Some(d) if change.topic_seq != 0 => {
+            let mut d = d.clone();
+            if let Some(o) = d.as_object_mut() {
+                o.insert("topic_seq".into(), change.topic_seq.into());
+            }
+            Some(d)
+        }
+        other => other.clone(),
+    };
+    let entry = audit::entry_bytes(&audit::AuditEntry {
+        log_id: &log_id,
+        seq,
+        prev,
+        ts_ms: change.timestamp_ms,
+        actor: change.actor,
+        action: &action,
+        resource_kind: change.topic.as_str(),
+        resource_id: change.subject,
+        detail: detail.as_ref(),
+    });
+    let leaf = audit::leaf_hash(&entry);
+    let chained = audit::chain_hash(&prev, &leaf);
+    tx.execute(
+        "INSERT INTO audit_log (seq, ts_ms, actor, action, resource_kind, resource_id, entry, leaf_hash, \
+         chain_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        vec![
+            seq.into(),
+            change.timestamp_ms.into(),
+            change.actor.into(),
+            action.into(),
+            change.topic.as_str().into(),
+            change.subject.into(),
+            String::from_utf8(entry)
+                .map_err(|_| StoreError::Internal("audit entry is not UTF-8".into()))?
+                .into(),
+            hex::encode(leaf).into(),
+            hex::encode(chained).into(),
         ],
     )
     .await?;

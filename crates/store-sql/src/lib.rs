@@ -50,6 +50,7 @@ mod errors;
 mod experiments;
 mod fetch;
 mod gates;
+mod governance;
 mod inputs;
 mod literals;
 mod logged_models;
@@ -76,6 +77,7 @@ pub use experiments::{
 };
 pub use fetch::Fetch;
 pub use gates::SqlGates;
+pub use governance::SqlGovernance;
 pub use logged_models::{load_active_model, load_active_models, load_model, model_artifact_uri};
 pub use metrics::{Point, history_metric, history_query, metric_statements, points};
 pub use monitors::SqlMonitors;

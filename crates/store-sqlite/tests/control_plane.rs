@@ -86,3 +86,20 @@ async fn triggers_fire_once_and_runs_are_leased() {
     )
     .await;
 }
+
+/// Governance through two stores on one file: records, a promotion's life, the audit chain under racing
+/// writers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn governance_records_and_chain() {
+    let (store, uri, _dir) = fresh().await;
+    let first = Signalled::new(Arc::new(store));
+    let second = Signalled::new(Arc::new(SqliteStore::open(&uri).await.expect("second")));
+    cairn_store_testkit::governance::governance_records_and_chain(
+        vec![
+            Arc::new(cairn_store_sql::SqlGovernance::new(first.clone())),
+            Arc::new(cairn_store_sql::SqlGovernance::new(second)),
+        ],
+        Arc::new(SqlRegistry::new(first)),
+    )
+    .await;
+}

@@ -28,6 +28,7 @@ pub mod deployments;
 mod experiments;
 mod fixtures;
 pub mod gates;
+pub mod governance;
 mod inputs;
 mod logged_models;
 mod metrics;

@@ -3,13 +3,14 @@
 //! see SQL.
 //!
 //! Key types: [`TrackingStore`] (experiments, runs, metrics, datasets, logged models), [`RegistryStore`]
-//! (registered models, versions, aliases and their change log), [`DeploymentStore`] (deployments and their history), [`PipelineStore`] (registered pipelines and pipeline runs), [`ChangeLogStore`] (the control plane's one change log), [`GateStore`] (pipelines' gate evaluations), [`MonitorStore`] (monitors, snapshots, alerts, delayed labels), [`TriggerStore`] (triggers, firings, the run queue) and [`StoreError`].
+//! (registered models, versions, aliases and their change log), [`DeploymentStore`] (deployments and their history), [`PipelineStore`] (registered pipelines and pipeline runs), [`ChangeLogStore`] (the control plane's one change log), [`GateStore`] (pipelines' gate evaluations), [`MonitorStore`] (monitors, snapshots, alerts, delayed labels), [`TriggerStore`] (triggers, firings, the run queue), [`GovernanceStore`] (users, tokens, grants, protections, promotions, policies, cards, the audit chain) and [`StoreError`].
 //! Depends only on `cairn-domain`.
 
 mod change_log;
 mod deployments;
 mod error;
 mod gates;
+mod governance;
 mod monitors;
 mod pipelines;
 mod registry;
@@ -20,6 +21,7 @@ pub use change_log::ChangeLogStore;
 pub use deployments::{DeploymentChange, DeploymentStore};
 pub use error::StoreError;
 pub use gates::{GateQuery, GateStore};
+pub use governance::{GovernanceStore, PromotionEnd};
 pub use monitors::{Label, MonitorActivity, MonitorStore};
 pub use pipelines::{NewPipelineRun, NewPipelineVersion, PipelineRunEnd, PipelineStore};
 pub use registry::{EventQuery, NewModelVersion, RegistryStore};

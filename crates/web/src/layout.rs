@@ -14,6 +14,7 @@ const NAV: &[(&str, &str)] = &[
     ("Deployments", "/deployments"),
     ("Monitors", "/monitors"),
     ("Maturity", "/maturity"),
+    ("Governance", "/governance"),
 ];
 
 /// A page: its title, which navigation entry it belongs to, its body, and the ES modules it runs.

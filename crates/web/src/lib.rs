@@ -20,8 +20,8 @@ mod pages;
 use axum::Router;
 use axum::routing::{get, post};
 use cairn_service::{
-    Artifacts, ChangeLog, Deployments, MaturityTracker, Monitors, Pipelines, Registry, Tracking,
-    Triggers,
+    Artifacts, ChangeLog, Deployments, Governance, MaturityTracker, Monitors, Pipelines, Registry,
+    Tracking, Triggers,
 };
 
 /// What the pages read and change.
@@ -36,6 +36,10 @@ pub struct WebUi {
     pub change_log: ChangeLog,
     pub monitors: Monitors,
     pub artifacts: Artifacts,
+    /// Users, promotions, policy, audit, lineage and cards.
+    pub governance: Governance,
+    /// The audit chain's verifier key (the page shows a verification).
+    pub audit_key: Option<cairn_governance::audit::AuditPublicKey>,
     /// The URI scheme of artifacts this server stores (`mlflow-artifacts:`); runs elsewhere have none
     /// to browse here.
     pub artifact_scheme: &'static str,
@@ -80,6 +84,21 @@ pub fn router(ui: WebUi) -> Router {
         .route("/monitors/{name}", get(monitors::page))
         .route("/monitors/{name}/columns/{column}", get(monitors::column))
         .route("/maturity", get(maturity::page))
+        .route(
+            "/login",
+            get(governance::login_page).post(governance::login),
+        )
+        .route("/logout", post(governance::logout))
+        .route("/governance", get(governance::page))
+        .route(
+            "/governance/promotions/{id}/{verdict}",
+            post(governance::review),
+        )
+        .route("/lineage", get(governance::lineage))
+        .route(
+            "/models/{name}/versions/{version}/card",
+            get(governance::card),
+        )
         .route("/ui/experiments/{id}/runs", get(runs::rows))
         .route("/ui/experiments/{id}/runs.csv", get(runs::csv))
         .route("/ui/series", get(charts::series))

@@ -182,6 +182,31 @@ async fn run(
                             report.promotion_refused = Some(why.clone());
                             (ActionDto::LostRace, why)
                         }
+                        // A protected alias moves only by an approved request: open one instead.
+                        Err(e) if e.is_permission_denied() => {
+                            let reason = format!(
+                                "pipeline run {}: every gate passed",
+                                report.pipeline_run_id.as_deref().unwrap_or("?")
+                            );
+                            let body = serde_json::json!({
+                                "model": p.name, "version": version, "alias": alias, "reason": reason,
+                            });
+                            let opened = client
+                                .json(reqwest::Method::POST, "/promotions", &[], Some(&body))
+                                .await
+                                .map_err(|e| client_error("opening a promotion request", e))?;
+                            let id = opened["promotion"]["id"].as_str().unwrap_or("?").to_owned();
+                            let needs = opened["promotion"]["required_approvals"].clone();
+                            (
+                                ActionDto::NotPromoted,
+                                format!(
+                                    "every gate passed; @{alias} is protected, so promotion request {id} \
+                                     asks for {} v{version} ({needs} approval(s) needed: \
+                                     cairn promote approve {id})",
+                                    p.name
+                                ),
+                            )
+                        }
                         Err(e) => return Err(client_error("moving the alias (compare-and-set)", e)),
                     }
                 }

@@ -1,6 +1,7 @@
 //! Thin handlers: extract the message, convert to the use case's input, call it, convert back.
 
 pub mod artifacts;
+pub mod auth;
 pub mod experiments;
 pub mod logged_models;
 pub mod meta;

@@ -23,36 +23,7 @@ impl SqlRegistry {
         change: &Change,
     ) -> StoreResult<()> {
         write!(self, |tx| {
-            let key = model_key(tx, name).await?;
-            load_version(tx, name, version).await?;
-            let before = alias_version(tx, name, alias).await?;
-            if let Some(expected) = expected
-                && before != expected
-            {
-                return Err(StoreError::Conflict(Clash::AliasMoved {
-                    model: name.to_owned(),
-                    alias: alias.to_owned(),
-                    expected,
-                    actual: before,
-                }));
-            }
-            if before == Some(version) {
-                return Ok(());
-            }
-            tx.execute(
-                "INSERT INTO registered_model_aliases (name, alias, version) VALUES ($1, $2, $3) \
-                 ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
-                vec![name.into(), alias.into(), version.into()],
-            )
-            .await?;
-            let after = json!({"version": version.to_string()});
-            let e = match before {
-                None => NewEvent::new(EventKind::AliasSet).after(after),
-                Some(b) => NewEvent::new(EventKind::AliasMoved)
-                    .before(json!({"version": b.to_string()}))
-                    .after(after),
-            };
-            record(tx, &key, name, change, e.version(version).alias(alias)).await
+            move_alias(tx, name, alias, version, expected, change).await
         })
     }
 
@@ -96,4 +67,46 @@ impl SqlRegistry {
             None => Ok(None),
         }
     }
+}
+
+/// Sets or moves the alias inside the caller's transaction (which holds the write lock): the registry's
+/// own writes and a governed promotion's apply both move aliases through here.
+pub(crate) async fn move_alias(
+    tx: &mut dyn Tx,
+    name: &str,
+    alias: &str,
+    version: i64,
+    expected: Option<Option<i64>>,
+    change: &Change,
+) -> StoreResult<()> {
+    let key = model_key(tx, name).await?;
+    load_version(tx, name, version).await?;
+    let before = alias_version(tx, name, alias).await?;
+    if let Some(expected) = expected
+        && before != expected
+    {
+        return Err(StoreError::Conflict(Clash::AliasMoved {
+            model: name.to_owned(),
+            alias: alias.to_owned(),
+            expected,
+            actual: before,
+        }));
+    }
+    if before == Some(version) {
+        return Ok(());
+    }
+    tx.execute(
+        "INSERT INTO registered_model_aliases (name, alias, version) VALUES ($1, $2, $3) \
+         ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
+        vec![name.into(), alias.into(), version.into()],
+    )
+    .await?;
+    let after = json!({"version": version.to_string()});
+    let e = match before {
+        None => NewEvent::new(EventKind::AliasSet).after(after),
+        Some(b) => NewEvent::new(EventKind::AliasMoved)
+            .before(json!({"version": b.to_string()}))
+            .after(after),
+    };
+    record(tx, &key, name, change, e.version(version).alias(alias)).await
 }

@@ -12,5 +12,6 @@ mod store;
 mod versions;
 mod writes;
 
+pub(crate) use aliases::move_alias;
 pub use db::{RegistryDb, Row, Tx, Val};
 pub use store::SqlRegistry;

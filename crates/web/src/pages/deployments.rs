@@ -157,7 +157,12 @@ pub async fn confirm_rollback(
     })
 }
 
-pub async fn rollback(State(ui): State<WebUi>, Path(name): Path<String>) -> PageResult<Redirect> {
-    ui.deployments.rollback(&name, "web-ui").await?;
+pub async fn rollback(
+    State(ui): State<WebUi>,
+    actor: Option<axum::Extension<cairn_service::Actor>>,
+    Path(name): Path<String>,
+) -> PageResult<Redirect> {
+    let who = actor.map_or_else(|| "web-ui".to_owned(), |axum::Extension(a)| a.0);
+    ui.deployments.rollback(&name, &who).await?;
     Ok(see(&format!("/deployments/{}", enc(&name))))
 }

@@ -5,6 +5,7 @@ pub mod charts;
 pub mod compare;
 pub mod deployments;
 pub mod experiments;
+pub mod governance;
 pub mod maturity;
 pub mod models;
 pub mod monitors;

@@ -38,7 +38,7 @@ impl Scope {
                 self.pipelines.contains(&e.subject)
                     && matches!(e.kind.as_str(), "triggered" | "run_finished")
             }
-            Topic::Monitor => false,
+            Topic::Monitor | Topic::Governance => false,
         }
     }
 }
