@@ -96,7 +96,10 @@ pub(crate) fn checkpointer(
     store: Arc<dyn GovernanceStore>,
 ) -> anyhow::Result<Checkpointer> {
     let path = config.audit_key_path();
-    let key = AuditKey::load_or_create(&path, "cairn-audit")
+    // A name of its own per key, so that the checkpoints of servers sharing a database with keys of
+    // their own are told apart (a note under the trusted key's name that does not verify is a forgery).
+    let name = format!("cairn-audit-{:08x}", rand::random::<u32>());
+    let key = AuditKey::load_or_create(&path, &name)
         .with_context(|| format!("the audit signing key {}", path.display()))?;
     Ok(Checkpointer::new(
         store,

@@ -348,6 +348,17 @@ impl Registry {
             )));
         }
         self.check_unprotected(name, stage.as_str()).await?;
+        // Leaving a protected stage (Production → Archived) moves it too.
+        if self.guard.is_some() {
+            let current = self
+                .store
+                .get_model_version(name, version)
+                .await?
+                .current_stage;
+            if current != stage {
+                self.check_unprotected(name, current.as_str()).await?;
+            }
+        }
         Ok(self
             .store
             .transition_model_version_stage(name, version, stage, archive_existing, &change(actor))
@@ -362,6 +373,18 @@ impl Registry {
     ) -> ServiceResult<()> {
         validate_model_name(name)?;
         let version = parse_version(version)?;
+        // Deleting the version a protected alias (or stage) points at would move it without approval.
+        if self.guard.is_some() {
+            let v = self.store.get_model_version(name, version).await?;
+            for alias in v
+                .aliases
+                .iter()
+                .map(String::as_str)
+                .chain([v.current_stage.as_str()])
+            {
+                self.check_unprotected(name, alias).await?;
+            }
+        }
         Ok(self
             .store
             .delete_model_version(name, version, &change(actor))

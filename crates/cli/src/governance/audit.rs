@@ -2,6 +2,8 @@
 //! checked here against the signing key), read it with filters or export it as JSON Lines, sign a
 //! checkpoint now, print the verifier key.
 
+use std::io::Write as _;
+
 use anyhow::{Context, Result};
 use cairn_governance::audit::{AuditPublicKey, StoredCheckpoint, StoredEntry, Verifier};
 use clap::{Args, Subcommand};
@@ -252,18 +254,23 @@ async fn log(a: LogArgs) -> Result<()> {
         }
     }
     let v = call(&c, Method::GET, "/audit/entries", &q, None).await?;
+    let mut out = std::io::stdout().lock();
     for e in v["entries"].as_array().into_iter().flatten() {
-        if a.jsonl {
-            println!("{}", s(&e["entry"]));
+        let line = if a.jsonl {
+            s(&e["entry"])
         } else {
-            println!(
+            format!(
                 "{:>6}  {}  {:<12} {:<36} {}",
                 s(&e["seq"]),
                 crate::client::time(e["ts_ms"].as_i64()),
                 s(&e["actor"]),
                 s(&e["action"]),
                 s(&e["resource_id"])
-            );
+            )
+        };
+        // A closed pipe (`| head`) ends the listing quietly.
+        if writeln!(out, "{line}").is_err() {
+            break;
         }
     }
     Ok(())

@@ -74,6 +74,8 @@ pub struct Report {
 struct PendingCheckpoint {
     size: u64,
     parsed: Result<Checkpoint, String>,
+    /// Signed by the trusted key (else compared with the log for integrity only).
+    trusted: bool,
 }
 
 /// The fields of an entry the verifier compares; everything else (`detail`) is skipped unparsed.
@@ -131,9 +133,17 @@ impl Verifier {
         let checkpoints = checkpoints
             .into_iter()
             .map(|c| {
+                // A note with no signature under the trusted key's name was signed by another key (a
+                // server of a scale-out deployment with a key of its own): it is compared with the log
+                // like an unsigned one, but vouches for nothing. One that names the trusted key must
+                // verify under it (another key under that name is a forgery).
+                let ours = key.as_ref().is_some_and(|key| {
+                    parse_note(&c.note)
+                        .is_ok_and(|(_, sigs)| sigs.iter().any(|s| s.key_name == key.name))
+                });
                 let parsed = match &key {
-                    Some(key) => verify_note(&c.note, key),
-                    None => parse_note(&c.note).map(|(cp, _)| cp),
+                    Some(key) if ours => verify_note(&c.note, key),
+                    _ => parse_note(&c.note).map(|(cp, _)| cp),
                 };
                 let parsed = parsed
                     .map_err(|e| format!("checkpoint at size {}: {e}", c.size))
@@ -141,6 +151,7 @@ impl Verifier {
                 PendingCheckpoint {
                     size: c.size,
                     parsed,
+                    trusted: ours,
                 }
             })
             .collect();
@@ -207,7 +218,13 @@ impl Verifier {
                 }
             }
             (None, true) => {
-                if self.checkpoints.is_empty() && entries > 0 {
+                if self.matched_unsigned > 0 {
+                    warnings.push(format!(
+                        "{} checkpoint(s) signed by other keys match the log but are not trusted",
+                        self.matched_unsigned
+                    ));
+                }
+                if self.verified == 0 && entries > 0 {
                     warnings.push(format!(
                         "no checkpoints: none of the {entries} entries is anchored by a signature, so \
                          a consistent rewrite of the whole log would go unnoticed"
@@ -333,6 +350,7 @@ impl Verifier {
                 return;
             };
             let parsed = pending.parsed.clone();
+            let trusted = pending.trusted;
             self.next += 1;
             let cp = match parsed {
                 Ok(cp) => cp,
@@ -358,7 +376,7 @@ impl Verifier {
                 ));
                 return;
             }
-            if self.has_key {
+            if trusted {
                 self.verified += 1;
                 self.last_verified = Some(size);
             } else {
