@@ -1087,6 +1087,8 @@ def test_policy_denies_raises_approvals_and_records_decisions(gov, team, tmp_pat
         assert (c["version"], c["created_by"], c["tags"]) == (1, team.creator.user, {"risk": "high"}), c
         assert c["source"] == f"s3://e2e-bucket/{m}/1" and c["card"]["status"] == "draft", c
         assert i["incumbent"] is None and i["approvals"] == [], i
+        # No deployment serves the model yet: the monitoring status says so (no monitors, no alerts).
+        assert i["monitoring"] == {"deployments": [], "monitors": [], "alerts": 0}, i["monitoring"]
         assert d["result"]["warn"] == ["high risk"] and d["result"]["required_approvals"] == 2, d["result"]
         # The stored input replays offline to the same decision.
         (tmp_path / "in.json").write_text(json.dumps(i))

@@ -81,7 +81,8 @@ impl Server {
             store.gates(),
             deployments.clone(),
             crate::governance::auth_config(config),
-        );
+        )
+        .with_monitors(store.monitors());
         crate::governance::check_startup(config, &governance).await?;
         let checkpointer = crate::governance::checkpointer(config, store.governance())?;
         let maturity =

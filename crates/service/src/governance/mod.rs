@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use cairn_domain::Change;
 use cairn_domain::time::now_millis;
-use cairn_store::{GateStore, GovernanceStore};
+use cairn_store::{GateStore, GovernanceStore, MonitorStore};
 
 use crate::{Artifacts, Deployments, Registry, Tracking};
 
@@ -39,6 +39,8 @@ pub struct Governance {
     pub(crate) artifacts: Artifacts,
     pub(crate) gates: Arc<dyn GateStore>,
     pub(crate) deployments: Deployments,
+    /// Monitors, for the policy input's monitoring status (none: the status is absent).
+    pub(crate) monitors: Option<Arc<dyn MonitorStore>>,
     pub(crate) auth: Arc<authn::AuthState>,
     /// The URI scheme of artifacts stored through the server (`mlflow-artifacts:`).
     pub(crate) artifact_scheme: &'static str,
@@ -61,8 +63,15 @@ impl Governance {
             gates,
             artifact_scheme: deployments.artifact_scheme,
             deployments,
+            monitors: None,
             auth: Arc::new(authn::AuthState::new(auth)),
         }
+    }
+
+    /// Gives policies the monitoring status of the deployments serving a model.
+    pub fn with_monitors(mut self, monitors: Arc<dyn MonitorStore>) -> Self {
+        self.monitors = Some(monitors);
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn GovernanceStore> {

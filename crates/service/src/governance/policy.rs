@@ -182,7 +182,47 @@ impl Governance {
             "approvals": p.approvals.iter().filter(|a| a.verdict == "approve").map(|a| json!({
                 "by": a.by, "at": rfc3339(a.at_ms), "comment": a.comment,
             })).collect::<Vec<_>>(),
+            "monitoring": self.monitoring(&p.model).await?,
         }))
+    }
+
+    /// The monitors watching deployments that serve `model`: each one's evaluations, alerts and when it
+    /// last looked (`alerts > 0` is what a policy would hold a promotion on).
+    async fn monitoring(&self, model: &str) -> ServiceResult<Value> {
+        let Some(store) = &self.monitors else {
+            return Ok(Value::Null);
+        };
+        let serving: Vec<String> = self
+            .deployments
+            .list()
+            .await?
+            .into_iter()
+            .filter(|d| d.state.serving.primary.name == model)
+            .map(|d| d.name)
+            .collect();
+        let activity = store.monitor_activity().await?;
+        let monitors: Vec<Value> = store
+            .list_monitors()
+            .await?
+            .into_iter()
+            .filter(|m| serving.contains(&m.spec.deployment))
+            .map(|m| {
+                let a = activity.iter().find(|a| a.monitor == m.name);
+                json!({
+                    "name": m.name,
+                    "deployment": m.spec.deployment,
+                    "rules": m.spec.rules.len(),
+                    "snapshots": a.map_or(0, |a| a.snapshots),
+                    "alerts": a.map_or(0, |a| a.alerts),
+                    "last_snapshot": a.and_then(|a| a.last_snapshot_ms).map(rfc3339),
+                })
+            })
+            .collect();
+        let alerts: usize = monitors
+            .iter()
+            .filter_map(|m| m["alerts"].as_u64())
+            .sum::<u64>() as usize;
+        Ok(json!({"deployments": serving, "monitors": monitors, "alerts": alerts}))
     }
 
     /// Evaluates the active policy (if any) on `p` and stores the decision; `None` without a policy.
