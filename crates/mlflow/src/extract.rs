@@ -99,7 +99,8 @@ fn snake_case_keys(value: Value) -> Result<Value, ApiError> {
     }
 }
 
-fn to_snake_case(key: &str) -> String {
+/// A field name as MLflow's JSON decoder reads it: `runId` → `run_id`.
+pub fn to_snake_case(key: &str) -> String {
     if !key.bytes().any(|b| b.is_ascii_uppercase()) {
         return key.to_string();
     }

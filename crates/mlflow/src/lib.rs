@@ -15,7 +15,7 @@ mod wording;
 
 use cairn_service::{Artifacts, Registry, Tracking};
 
-pub use extract::Msg;
+pub use extract::{Msg, to_snake_case};
 pub use handlers::meta::MLFLOW_COMPAT_VERSION;
 pub use routes::router;
 

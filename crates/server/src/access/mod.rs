@@ -415,7 +415,7 @@ async fn field(req: Request, names: &[&str]) -> (Request, Result<Option<String>,
         let found = names.iter().find_map(|n| {
             pairs
                 .iter()
-                .find(|(k, v)| snake_case(k) == *n && !v.is_empty())
+                .find(|(k, v)| cairn_mlflow::to_snake_case(k) == *n && !v.is_empty())
                 .map(|(_, v)| v.clone())
         });
         return (req, Ok(found));
@@ -440,7 +440,7 @@ async fn field(req: Request, names: &[&str]) -> (Request, Result<Option<String>,
         names.iter().find_map(|n| {
             object
                 .iter()
-                .filter(|(k, _)| snake_case(k) == *n)
+                .filter(|(k, _)| cairn_mlflow::to_snake_case(k) == *n)
                 .find_map(|(_, v)| match v {
                     Value::String(s) if !s.is_empty() => Some(s.clone()),
                     Value::Number(x) => Some(x.to_string()),
@@ -449,18 +449,4 @@ async fn field(req: Request, names: &[&str]) -> (Request, Result<Option<String>,
         })
     });
     (Request::from_parts(parts, Body::from(bytes)), Ok(found))
-}
-
-/// A field name as the MLflow extractor decodes it (`runId` → `run_id`).
-fn snake_case(key: &str) -> String {
-    let mut out = String::with_capacity(key.len() + 4);
-    for c in key.chars() {
-        if c.is_ascii_uppercase() {
-            out.push('_');
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

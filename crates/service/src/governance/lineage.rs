@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use cairn_domain::deployment::DeploymentEvent;
 use cairn_domain::{EventKind, ModelVersion, ViewType};
-use cairn_store::{EventQuery, GateQuery};
+use cairn_store::GateQuery;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -492,15 +492,7 @@ impl Governance {
         model: &str,
         version: i64,
     ) -> ServiceResult<Vec<(String, i64, Option<i64>)>> {
-        let events = self
-            .registry
-            .store
-            .events(EventQuery {
-                model: Some(model.to_owned()),
-                after_seq: 0,
-                limit: 100_000,
-            })
-            .await?;
+        let events = self.model_history(model).await?;
         let mut open: BTreeMap<String, i64> = BTreeMap::new();
         let mut out = Vec::new();
         for e in &events {

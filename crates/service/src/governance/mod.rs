@@ -84,6 +84,24 @@ impl Governance {
     }
 }
 
+impl Governance {
+    /// A model's whole registry history, oldest first (alias assignments for rollbacks and lineage).
+    pub(crate) async fn model_history(
+        &self,
+        model: &str,
+    ) -> crate::ServiceResult<Vec<cairn_domain::RegistryEvent>> {
+        Ok(self
+            .registry
+            .store
+            .events(cairn_store::EventQuery {
+                model: Some(model.to_owned()),
+                after_seq: 0,
+                limit: usize::MAX,
+            })
+            .await?)
+    }
+}
+
 fn change(actor: &str) -> Change {
     Change {
         actor: actor.to_owned(),

@@ -7,7 +7,7 @@ use cairn_auth::roles::{Capability, Resource};
 use cairn_domain::governance::{Approval, Promotion, PromotionState, Protection};
 use cairn_domain::time::now_millis;
 use cairn_domain::{Clash, EventKind};
-use cairn_store::{EventQuery, PromotionEnd, StoreError};
+use cairn_store::{PromotionEnd, StoreError};
 use serde_json::json;
 
 use super::policy::{deny_text, uuid_like};
@@ -287,15 +287,7 @@ impl Governance {
         if !by.can(Capability::Deploy, &Resource::Model(model)) && !by.is_admin {
             return Err(denied("a rollback needs the operator role".into()));
         }
-        let history = self
-            .registry
-            .store
-            .events(EventQuery {
-                model: Some(model.to_owned()),
-                after_seq: 0,
-                limit: 100_000,
-            })
-            .await?;
+        let history = self.model_history(model).await?;
         let held = history.iter().any(|e| {
             matches!(e.kind, EventKind::AliasSet | EventKind::AliasMoved)
                 && e.alias.as_deref() == Some(alias)
