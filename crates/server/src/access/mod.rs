@@ -435,18 +435,63 @@ async fn field(req: Request, names: &[&str]) -> (Request, Result<Option<String>,
             );
         }
     };
-    let found = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
-        let object = v.as_object()?.clone();
-        names.iter().find_map(|n| {
-            object
-                .iter()
-                .filter(|(k, _)| cairn_mlflow::to_snake_case(k) == *n)
-                .find_map(|(_, v)| match v {
-                    Value::String(s) if !s.is_empty() => Some(s.clone()),
-                    Value::Number(x) => Some(x.to_string()),
-                    _ => None,
-                })
-        })
-    });
+    // The top level's scalars only: a log_batch's thousand metrics are skipped, never built.
+    let found = serde_json::from_slice::<std::collections::BTreeMap<String, Scalar>>(&bytes)
+        .ok()
+        .and_then(|fields| {
+            names.iter().find_map(|n| {
+                fields
+                    .iter()
+                    .filter(|(k, _)| cairn_mlflow::to_snake_case(k) == *n)
+                    .find_map(|(_, v)| v.0.clone().filter(|s| !s.is_empty()))
+            })
+        });
     (Request::from_parts(parts, Body::from(bytes)), Ok(found))
+}
+
+/// A JSON value read as text when it is a string or a number; anything else is skipped unbuilt.
+struct Scalar(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_owned())))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(
+                    serde_json::Number::from_f64(v).map_or_else(String::new, |n| n.to_string()),
+                )))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_unit<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Scalar, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Scalar(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Scalar, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Scalar(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
