@@ -53,6 +53,9 @@ def climb(step: str, server: str, model: str) -> subprocess.CompletedProcess:
         "PYTHON": sys.executable,
         **CREDENTIALS,
     }
+    # This private server has none of the session server's experiments another test may have exported.
+    for k in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
+        env.pop(k, None)
     out = subprocess.run(["bash", str(CLIMB), step], capture_output=True, text=True, timeout=600, env=env)
     assert out.returncode == 0, f"climb.sh {step} exited {out.returncode}\n{out.stdout}\n{out.stderr}"
     return out
