@@ -29,6 +29,9 @@ pub const SESSION_COOKIE: &str = "cairn_session";
 /// Request bodies read to find a route's resource (larger ones are refused with 413 by the handlers).
 const MAX_INSPECTED_BODY: usize = 64 << 20;
 
+/// (method, route template) → what the table says it needs (`None`: not in the table).
+type Needs = HashMap<(String, String), Option<Need>>;
+
 /// What the access layer needs.
 #[derive(Clone)]
 pub struct Access {
@@ -38,9 +41,22 @@ pub struct Access {
     runs: Arc<Mutex<HashMap<String, String>>>,
     limiter: Arc<limiter::Failures>,
     denials: Arc<Mutex<HashMap<String, i64>>>,
+    /// What each (method, route) needs, looked up in the table once (the routes are a fixed set).
+    needs: Arc<std::sync::RwLock<Needs>>,
 }
 
 impl Access {
+    /// The table's answer for a route, memoized.
+    fn need(&self, method: &str, template: &str) -> Option<Need> {
+        let key = (method.to_owned(), template.to_owned());
+        if let Some(need) = self.needs.read().expect("needs").get(&key) {
+            return *need;
+        }
+        let need = rule_for(method, template).map(|r| r.need);
+        self.needs.write().expect("needs").insert(key, need);
+        need
+    }
+
     pub fn new(governance: Governance, tracking: Tracking) -> Self {
         Self {
             governance,
@@ -48,6 +64,7 @@ impl Access {
             runs: Arc::default(),
             limiter: Arc::default(),
             denials: Arc::default(),
+            needs: Arc::default(),
         }
     }
 }
@@ -133,8 +150,8 @@ pub async fn guard(
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned());
     let need = match &template {
-        Some(t) => match rule_for(&method, t) {
-            Some(rule) => rule.need,
+        Some(t) => match access.need(&method, t) {
+            Some(need) => need,
             None => {
                 return error(
                     StatusCode::FORBIDDEN,
