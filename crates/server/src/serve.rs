@@ -322,9 +322,10 @@ pub async fn run_model_server(config: cairn_serving::ServeConfig) -> anyhow::Res
         .context("serving")
 }
 
-/// Records who the request says it is, for the registry's change log: the user name of HTTP basic auth
-/// (what the MLflow client sends when `MLFLOW_TRACKING_USERNAME` is set), else anonymous. The password
-/// is not checked: until Cairn authenticates (maturity level 6) this is a claim, not a proof.
+/// Records who the request says it is: the user name of HTTP basic auth (what the MLflow client sends
+/// when `MLFLOW_TRACKING_USERNAME` is set), else anonymous — a claim, not a proof. `cairn serve` keeps
+/// it; in `cairn server` the access layer (`access::guard`, inside this) replaces it with the
+/// authenticated principal when `--auth` is on.
 async fn identify(
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
