@@ -402,6 +402,9 @@ def test_401_and_403_shapes(gov):
                  401, "UNAUTHENTICATED")
 
 
+# Readiness answers 503 while a deployment on a shared database is not servable (the PostgreSQL pass):
+# that is its job, so these two tests accept it there and check every other status themselves.
+@pytest.mark.allow_5xx
 def test_every_listed_route_is_guarded(gov):
     """Deny by default, checked against the server's own list of the routes it serves: anonymous →
     401 everywhere but the public routes; a user without grants → 403 wherever a capability is needed."""
@@ -436,7 +439,8 @@ def test_every_listed_route_is_guarded(gov):
         kw = {"timeout": 30} if method == "GET" else {"json": {}, "timeout": 30}
         a = anon.request(method, url, **kw)
         if need == "public":
-            if a.status_code == 401 or a.status_code >= 500:
+            not_ready = path == "/v2/health/ready" and a.status_code == 503 and a.json() == {"ready": False}
+            if a.status_code == 401 or (a.status_code >= 500 and not not_ready):
                 problems.append(f"public {method} {path}: anonymous got {a.status_code}")
             continue
         if a.status_code != 401 or not a.headers.get("WWW-Authenticate"):
@@ -452,10 +456,12 @@ def test_every_listed_route_is_guarded(gov):
     assert not problems, f"{len(problems)} of {len(routes)} routes misbehave:\n" + "\n".join(problems[:40])
 
 
+@pytest.mark.allow_5xx
 def test_public_routes_answer_without_credentials(gov):
     for path in ("/health", "/version", "/ping", "/v2/health/live", "/v2/health/ready"):
         r = gov.http("GET", path, None)
-        assert r.status_code == 200, f"{path}: {r.status_code} {r.text[:200]}"
+        not_ready = path == "/v2/health/ready" and r.status_code == 503 and r.json() == {"ready": False}
+        assert r.status_code == 200 or not_ready, f"{path}: {r.status_code} {r.text[:200]}"
     # Anything else, even a path no route serves, is for principals only (no probing anonymously).
     assert_error(gov.http("GET", "/api/cairn/v1/no-such-thing", None), 401, "UNAUTHENTICATED")
     assert gov.http("GET", "/api/cairn/v1/no-such-thing").status_code == 404

@@ -181,12 +181,13 @@ impl Checkpointer {
         if size == 0 {
             return Ok(None);
         }
-        let covered = self
-            .store
-            .audit_checkpoints()
-            .await?
-            .last()
-            .is_some_and(|c| c.size as u64 >= size);
+        // Only this key's checkpoints count: servers sharing the database may sign with keys of their own.
+        let name = self.key.name().to_owned();
+        let covered = self.store.audit_checkpoints().await?.iter().any(|c| {
+            c.size as u64 >= size
+                && cairn_governance::audit::parse_note(&c.note)
+                    .is_ok_and(|(_, sigs)| sigs.iter().any(|s| s.key_name == name))
+        });
         if covered {
             return Ok(None);
         }
