@@ -204,25 +204,17 @@ impl SqlGovernance {
 
     pub(super) async fn tokens_impl(&self, user: Option<&str>) -> StoreResult<Vec<ApiToken>> {
         read!(self, |tx| {
-            let rows = match user {
-                Some(u) => {
-                    tx.query(
-                        &format!(
-                            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_name = $1 ORDER BY created_ms"
-                        ),
-                        vec![u.into()],
-                    )
-                    .await?
-                }
-                None => {
-                    tx.query(
-                        &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY created_ms"),
-                        vec![],
-                    )
-                    .await?
-                }
-            };
-            rows.iter().map(token_row).collect()
+            tx.query(
+                &format!(
+                    "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE ($1 IS NULL OR user_name = $1) \
+                     ORDER BY created_ms"
+                ),
+                vec![user.into()],
+            )
+            .await?
+            .iter()
+            .map(token_row)
+            .collect()
         })
     }
 
@@ -335,25 +327,17 @@ impl SqlGovernance {
 
     pub(super) async fn grants_impl(&self, user: Option<&str>) -> StoreResult<Vec<GrantRecord>> {
         read!(self, |tx| {
-            let rows = match user {
-                Some(u) => {
-                    tx.query(
-                        &format!(
-                            "SELECT {GRANT_COLUMNS} FROM grants WHERE user_name = $1 ORDER BY role, scope"
-                        ),
-                        vec![u.into()],
-                    )
-                    .await?
-                }
-                None => {
-                    tx.query(
-                        &format!("SELECT {GRANT_COLUMNS} FROM grants ORDER BY user_name, role, scope"),
-                        vec![],
-                    )
-                    .await?
-                }
-            };
-            rows.iter().map(grant_row).collect()
+            tx.query(
+                &format!(
+                    "SELECT {GRANT_COLUMNS} FROM grants WHERE ($1 IS NULL OR user_name = $1) \
+                     ORDER BY user_name, role, scope"
+                ),
+                vec![user.into()],
+            )
+            .await?
+            .iter()
+            .map(grant_row)
+            .collect()
         })
     }
 }
