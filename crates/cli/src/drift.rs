@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow, bail};
 use cairn_monitoring::stattests::Method;
 use cairn_monitoring::table::DEFAULT_SIZE_LIMIT;
-use cairn_monitoring::{Correction, DriftOptions, InputError, Report, Table, drift_report};
+use cairn_monitoring::{Correction, DriftOptions, InputError, Report, Source, drift_report};
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -75,7 +75,8 @@ pub fn run(args: DriftArgs) -> ExitCode {
 /// The report; `true` when the dataset drifted.
 fn drift(a: &DriftArgs) -> anyhow::Result<bool> {
     let opts = options(a)?;
-    // Both files at once, on two threads: decoding a large file takes a while.
+    // Both files at once, on two threads: decoding a large CSV file takes a while (a Parquet file is
+    // only opened here; its columns are decoded as the report reaches them).
     let (reference, current) = std::thread::scope(|s| {
         let r = s.spawn(|| read(&a.reference, "reference", a.max_file_size));
         let c = read(&a.current, "current", a.max_file_size);
@@ -85,7 +86,7 @@ fn drift(a: &DriftArgs) -> anyhow::Result<bool> {
         (r, c)
     });
     let (reference, current) = (reference?, current?);
-    let report = drift_report(&reference, &current, &opts)?;
+    let report = drift_report(reference.as_ref(), current.as_ref(), &opts)?;
     drop((reference, current)); // the tables are the bulk of the memory; the report is small
     if let Some(path) = &a.json {
         write(path, |w| Ok(serde_json::to_writer_pretty(w, &report)?))?;
@@ -137,8 +138,8 @@ fn options(a: &DriftArgs) -> anyhow::Result<DriftOptions> {
     })
 }
 
-fn read(path: &Path, which: &str, limit: u64) -> anyhow::Result<Table> {
-    Table::read_path_limited(path, limit).map_err(|e| match e {
+fn read(path: &Path, which: &str, limit: u64) -> anyhow::Result<Box<dyn Source + Send>> {
+    cairn_monitoring::source::open_path(path, limit).map_err(|e| match e {
         // A file with no header at all: say which file, not "the input data".
         InputError::Empty { .. } => anyhow!("the {which} file {} is empty", path.display()),
         e => anyhow!("{which}: {e}"),

@@ -13,17 +13,23 @@
 //! (Evidently calls text with more distinct values than half its rows "text" and runs a text-content
 //! test; Cairn treats it as categorical).
 
+use std::borrow::Cow;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::ecdf::{distances, range_of_both};
+use crate::quality::ColumnQuality;
 use crate::report::{ColumnDrift, ColumnType, DatasetDrift, Histogram, Report, Skipped};
-use crate::sorted::{finite_sorted, merge_stats, n_unique};
-use crate::stattests::binning::{Binned, bin_categories, bin_numeric, present};
+use crate::source::Source;
+use crate::stattests::binning::{
+    Binned, Levels, MAX_COUNTED_LEVELS, NumericBins, bin_categories, edges_binned, hist_counts,
+    numeric_bins, present,
+};
 use crate::stattests::categorical::{chisquare_one_sample, chisquare_two_sample, z_test};
 use crate::stattests::distance::{jensenshannon, psi, wasserstein_normed};
 use crate::stattests::ks::{KsMethod, ks_2samp_pvalue};
 use crate::stattests::{Direction, Method};
-use crate::table::{Column, MISSING, Table, Values};
+use crate::table::{Column, MISSING, Values};
 use crate::{InputError, quality};
 
 /// Evidently's integer cardinality limit: integer columns with at most this many values are categorical.
@@ -91,10 +97,10 @@ impl Default for DriftOptions {
 }
 
 /// Compares `current` with `reference`: every common column (or `opts.columns`), the dataset verdict,
-/// and data quality.
+/// and data quality. Columns are loaded from the sources as the workers reach them.
 pub fn drift_report(
-    reference: &Table,
-    current: &Table,
+    reference: &dyn Source,
+    current: &dyn Source,
     opts: &DriftOptions,
 ) -> Result<Report, InputError> {
     let method = match &opts.method {
@@ -114,28 +120,61 @@ pub fn drift_report(
             "threshold must be a non-negative number, got {t}"
         )));
     }
-    let names = column_names(reference, current, opts)?;
-    if reference.rows() == 0 {
+    let (reference_names, current_names) = (reference.names(), current.names());
+    let names = column_names(&reference_names, &current_names, opts)?;
+    let (reference_rows, current_rows) = (reference.rows(), current.rows());
+    if reference_rows == 0 {
         return Err(InputError::Empty { which: "reference" });
     }
-    if current.rows() == 0 {
+    if current_rows == 0 {
         return Err(InputError::Empty { which: "current" });
     }
-    let results = run_columns(
+    // Quality covers every common column, drift the chosen ones: one pass over the union.
+    let common: Vec<&String> = reference_names
+        .iter()
+        .filter(|n| current_names.contains(n))
+        .collect();
+    let mut work: Vec<Work> = common
+        .iter()
+        .map(|n| Work {
+            name: n.as_str(),
+            drift: names.contains(n),
+        })
+        .collect();
+    for n in &names {
+        if !common.contains(&n) {
+            work.push(Work {
+                name: n.as_str(),
+                drift: true,
+            });
+        }
+    }
+    let sides = Sides {
         reference,
         current,
-        &names,
-        method,
-        opts.threshold,
-        opts.threads,
-    );
+        reference_rows,
+        current_rows,
+    };
+    let results = run_columns(&sides, &work, method, opts.threshold, opts.threads)?;
+    let mut drifts: Vec<(&str, Result<ColumnDrift, InputError>)> = Vec::new();
+    let mut qualities = Vec::new();
+    for (w, r) in work.iter().zip(results) {
+        if let Some(q) = r.quality {
+            qualities.push(q);
+        }
+        if let Some(d) = r.drift {
+            drifts.push((w.name, d));
+        }
+    }
+    // The report lists columns in the order they were asked for.
+    drifts.sort_by_key(|(n, _)| names.iter().position(|m| m == n));
     let mut columns = Vec::with_capacity(names.len());
     let mut skipped = Vec::new();
-    for (name, r) in names.iter().zip(results) {
+    for (name, r) in drifts {
         match r {
             Ok(c) => columns.push(c),
             Err(e) if opts.skip_invalid_columns && skippable(&e) => skipped.push(Skipped {
-                column: name.clone(),
+                column: name.to_owned(),
                 reason: e.to_string(),
             }),
             Err(e) => return Err(e),
@@ -152,7 +191,13 @@ pub fn drift_report(
         )));
     }
     let dataset = dataset_verdict(&mut columns, opts, method);
-    let quality = quality::check(reference, current);
+    let quality = quality::from_columns(
+        reference_rows,
+        current_rows,
+        &reference_names,
+        &current_names,
+        qualities,
+    );
     Ok(Report {
         columns,
         dataset,
@@ -171,14 +216,14 @@ fn skippable(e: &InputError) -> bool {
 }
 
 fn column_names(
-    reference: &Table,
-    current: &Table,
+    reference: &[String],
+    current: &[String],
     opts: &DriftOptions,
 ) -> Result<Vec<String>, InputError> {
     if let Some(cols) = &opts.columns {
         for c in cols {
             for (t, which) in [(reference, "reference"), (current, "current")] {
-                if t.column(c).is_none() {
+                if !t.contains(c) {
                     return Err(InputError::MissingColumn {
                         column: c.clone(),
                         which,
@@ -192,14 +237,12 @@ fn column_names(
         return Ok(cols.clone());
     }
     let common: Vec<String> = reference
-        .columns
         .iter()
-        .filter(|c| current.column(&c.name).is_some())
-        .map(|c| c.name.clone())
+        .filter(|c| current.contains(c))
+        .cloned()
         .collect();
     if common.is_empty() {
-        let list = |t: &Table| {
-            let n = t.names();
+        let list = |n: &[String]| {
             if n.is_empty() {
                 "none".to_owned()
             } else {
@@ -214,47 +257,59 @@ fn column_names(
     Ok(common)
 }
 
-/// Tests the columns on worker threads, each taking the next column when done (statistics are CPU-bound).
+struct Sides<'a> {
+    reference: &'a dyn Source,
+    current: &'a dyn Source,
+    reference_rows: usize,
+    current_rows: usize,
+}
+
+/// A column to load: for its quality (when both windows have it) and, when chosen, its drift.
+struct Work<'a> {
+    name: &'a str,
+    drift: bool,
+}
+
+#[derive(Default)]
+struct Done {
+    drift: Option<Result<ColumnDrift, InputError>>,
+    quality: Option<ColumnQuality>,
+}
+
+/// Tests the columns on worker threads, each loading and taking the next column when done (statistics
+/// are CPU-bound). A column that cannot be read fails the report.
 fn run_columns(
-    reference: &Table,
-    current: &Table,
-    names: &[String],
+    sides: &Sides,
+    work: &[Work],
     method: Option<Method>,
     threshold: Option<f64>,
     threads: usize,
-) -> Vec<Result<ColumnDrift, InputError>> {
+) -> Result<Vec<Done>, InputError> {
     let threads = if threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
         threads
     };
-    let threads = threads.min(names.len()).max(1);
+    let threads = threads.min(work.len()).max(1);
     let next = AtomicUsize::new(0);
-    let out: Mutex<Vec<Option<Result<ColumnDrift, InputError>>>> =
-        Mutex::new((0..names.len()).map(|_| None).collect());
-    let work = || {
+    let out: Mutex<Vec<Option<Result<Done, InputError>>>> =
+        Mutex::new((0..work.len()).map(|_| None).collect());
+    let run = || {
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(name) = names.get(i) else { break };
-            let (r, c) = (reference.column(name), current.column(name));
-            let result = match (r, c) {
-                (Some(r), Some(c)) => column_drift(r, c, method, threshold),
-                _ => Err(InputError::MissingColumn {
-                    column: name.clone(),
-                    which: "current",
-                }),
-            };
+            let Some(w) = work.get(i) else { break };
+            let result = one_column(sides, w, method, threshold);
             if let Ok(mut o) = out.lock() {
                 o[i] = Some(result);
             }
         }
     };
     if threads == 1 {
-        work();
+        run();
     } else {
         std::thread::scope(|s| {
             for _ in 0..threads {
-                s.spawn(work);
+                s.spawn(run);
             }
         });
     }
@@ -271,11 +326,43 @@ fn run_columns(
         .collect()
 }
 
+fn one_column(
+    sides: &Sides,
+    w: &Work,
+    method: Option<Method>,
+    threshold: Option<f64>,
+) -> Result<Done, InputError> {
+    let (r, c) = (
+        sides.reference.column(w.name)?,
+        sides.current.column(w.name)?,
+    );
+    let (Some(r), Some(c)) = (r, c) else {
+        return Ok(Done {
+            drift: w.drift.then(|| {
+                Err(InputError::MissingColumn {
+                    column: w.name.to_owned(),
+                    which: "current",
+                })
+            }),
+            quality: None,
+        });
+    };
+    Ok(Done {
+        drift: w.drift.then(|| column_drift(&r, &c, method, threshold)),
+        quality: Some(quality::column(
+            &r,
+            sides.reference_rows,
+            &c,
+            sides.current_rows,
+        )),
+    })
+}
+
 /// Evidently's type of the current column.
 fn evidently_type(c: &Column) -> ColumnType {
     match &c.values {
         Values::Numeric(v) if c.integer => {
-            if n_unique(&finite_sorted(v)) <= INTEGER_CARDINALITY_LIMIT {
+            if Levels::count(&[&finite(v)], INTEGER_CARDINALITY_LIMIT).is_some() {
                 ColumnType::Categorical
             } else {
                 ColumnType::Numerical
@@ -318,25 +405,47 @@ fn column_drift(
     }
     match (&r.values, &c.values) {
         (Values::Numeric(rv), Values::Numeric(cv)) => {
-            let rs = finite_sorted(rv);
-            let cs = finite_sorted(cv);
+            let (rs, cs) = (finite(rv), finite(cv));
             if rs.is_empty() {
                 return Err(empty("reference"));
             }
             if cs.is_empty() {
                 return Err(empty("current"));
             }
-            let m = merge_stats(&rs, &cs);
-            let method = pick(forced, column_type, rs.len(), m.n_unique_union, name)?;
+            // A column of few values is counted per value; any other is compared through buckets.
+            let levels = Levels::count(&[&rs, &cs], MAX_COUNTED_LEVELS);
+            let n_unique_union = levels.as_ref().map_or(usize::MAX, Levels::len);
+            let method = pick(forced, column_type, rs.len(), n_unique_union, name)?;
             let as_levels = column_type == ColumnType::Categorical;
-            let binned = bin_numeric(&rs, &cs, r.integer && c.integer, as_levels);
+            let range = range_of_both(&rs, &cs).unwrap_or_default();
+            let integer = r.integer && c.integer;
+            let bins = numeric_bins(&rs, &cs, range, integer, as_levels, levels.as_ref());
+            let edges = match &bins {
+                NumericBins::Edges(e) => Some(e.as_slice()),
+                NumericBins::Counted(_) => None,
+            };
+            let (m, histogram) = match &levels {
+                Some(l) => (l.distances(), None),
+                None => {
+                    let c = distances(&rs, &cs, range, edges);
+                    (c.distances, c.histogram)
+                }
+            };
+            let binned = match bins {
+                NumericBins::Counted(b) => b,
+                NumericBins::Edges(e) => {
+                    let (r, c) =
+                        histogram.unwrap_or_else(|| (hist_counts(&rs, &e), hist_counts(&cs, &e)));
+                    edges_binned(e, r, c)
+                }
+            };
             let ks = |d| ks_2samp_pvalue(d, rs.len(), cs.len(), KsMethod::Auto).p_value;
             let score = match method {
                 Method::Ks => ks(m.ks_statistic),
                 Method::Wasserstein => wasserstein_normed(m.wasserstein, &rs),
                 other => binned_score(other, &binned),
             };
-            let continuous = !as_levels && m.n_unique_union > 5;
+            let continuous = !as_levels && n_unique_union > 5;
             let (p_value, p_method) = if continuous {
                 (
                     if method == Method::Ks {
@@ -399,6 +508,18 @@ fn column_drift(
             text_in: "reference",
             example: first_text(rc),
         }),
+    }
+}
+
+/// The finite values (NaN and ±inf dropped, as Evidently drops them), borrowed when all are.
+fn finite(v: &[f64]) -> Cow<'_, [f64]> {
+    // In blocks without an early exit inside, so the check vectorizes.
+    if v.chunks(1024)
+        .all(|c| c.iter().fold(true, |all, x| all & x.is_finite()))
+    {
+        Cow::Borrowed(v)
+    } else {
+        Cow::Owned(v.iter().copied().filter(|x| x.is_finite()).collect())
     }
 }
 

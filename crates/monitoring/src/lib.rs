@@ -13,6 +13,7 @@
 
 pub mod csv_read;
 pub mod drift;
+pub mod ecdf;
 mod error;
 pub mod format;
 pub mod html;
@@ -22,6 +23,7 @@ pub mod profile;
 pub mod quality;
 pub mod report;
 pub mod sorted;
+pub mod source;
 pub mod stattests;
 pub mod table;
 
@@ -29,4 +31,5 @@ pub use drift::{Correction, DriftOptions, drift_report};
 pub use error::InputError;
 pub use profile::Profile;
 pub use report::Report;
+pub use source::Source;
 pub use table::{Categories, Column, Table, Values};

@@ -12,8 +12,9 @@ use arrow_array::types::{
     TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type,
     UInt32Type, UInt64Type,
 };
-use arrow_array::{Array, ArrayRef, ArrowPrimitiveType};
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, RecordBatchReader};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
@@ -33,27 +34,75 @@ pub fn read<T: ChunkReader + 'static>(
     what: &str,
     timestamps: bool,
 ) -> Result<Table, InputError> {
-    let malformed = |e: &dyn std::fmt::Display| InputError::Malformed {
-        what: what.into(),
-        reason: e.to_string(),
-    };
-    let meta =
-        ArrowReaderMetadata::load(&source, ArrowReaderOptions::new()).map_err(|e| malformed(&e))?;
-    let meta = match dictionary_hint(meta.schema()) {
+    let meta = metadata(&source, what)?;
+    read_with(source, meta, what, timestamps, None)
+}
+
+/// The file's metadata, with text columns to be read as dictionaries (see [`dictionary_hint`]).
+pub fn metadata<T: ChunkReader>(source: &T, what: &str) -> Result<ArrowReaderMetadata, InputError> {
+    let meta = ArrowReaderMetadata::load(source, ArrowReaderOptions::new())
+        .map_err(|e| malformed(what, &e))?;
+    match dictionary_hint(meta.schema()) {
         Some(hint) => ArrowReaderMetadata::try_new(
             meta.metadata().clone(),
             ArrowReaderOptions::new().with_schema(hint),
         )
-        .map_err(|e| malformed(&e))?,
-        None => meta,
+        .map_err(|e| malformed(what, &e)),
+        None => Ok(meta),
+    }
+}
+
+/// The names of the columns [`read`] keeps (numbers and text; not dates or nested types).
+pub fn readable_columns(meta: &ArrowReaderMetadata) -> Vec<String> {
+    meta.schema()
+        .fields()
+        .iter()
+        .filter(|f| !matches!(kind(f.data_type(), false), Kind::Skip))
+        .map(|f| f.name().clone())
+        .collect()
+}
+
+/// One top-level column of a file whose metadata was read with [`metadata`] (`None`: no such column, or
+/// one [`read`] leaves out).
+pub fn read_column<T: ChunkReader + 'static>(
+    source: T,
+    meta: &ArrowReaderMetadata,
+    what: &str,
+    name: &str,
+) -> Result<Option<Column>, InputError> {
+    let Some(root) = meta.schema().fields().iter().position(|f| f.name() == name) else {
+        return Ok(None);
     };
-    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(source, meta);
-    let schema = builder.schema().clone();
+    let mask = ProjectionMask::roots(meta.parquet_schema(), [root]);
+    let t = read_with(source, meta.clone(), what, false, Some(mask))?;
+    Ok(t.columns.into_iter().next())
+}
+
+fn malformed(what: &str, e: &dyn std::fmt::Display) -> InputError {
+    InputError::Malformed {
+        what: what.into(),
+        reason: e.to_string(),
+    }
+}
+
+fn read_with<T: ChunkReader + 'static>(
+    source: T,
+    meta: ArrowReaderMetadata,
+    what: &str,
+    timestamps: bool,
+    projection: Option<ProjectionMask>,
+) -> Result<Table, InputError> {
+    let malformed = |e: &dyn std::fmt::Display| malformed(what, e);
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(source, meta);
+    if let Some(mask) = projection {
+        builder = builder.with_projection(mask);
+    }
     let rows = builder.metadata().file_metadata().num_rows().max(0) as usize;
     let reader = builder
         .with_batch_size(64 * 1024)
         .build()
         .map_err(|e| malformed(&e))?;
+    let schema = reader.schema();
     let mut builders: Vec<Builder> = schema
         .fields()
         .iter()

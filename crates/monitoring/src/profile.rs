@@ -120,7 +120,7 @@ fn numeric(name: &str, values: &[f64], integer: bool) -> ColumnProfile {
     let (min, max, mean, std, quantiles, histogram) = if count == 0 {
         (None, None, None, None, vec![], None)
     } else {
-        let edges = sturges_edges(&sorted, &[], integer);
+        let edges = sturges_edges(sorted[0], sorted[count - 1], count, integer);
         let counts = hist_counts(&sorted, &edges);
         (
             sorted.first().copied(),

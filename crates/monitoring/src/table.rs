@@ -191,6 +191,22 @@ impl Table {
     }
 
     pub fn read_path_limited(path: &Path, limit: u64) -> Result<Table, InputError> {
+        let what = path.display().to_string();
+        let unreadable = |e: std::io::Error| InputError::Unreadable {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        };
+        if Table::is_parquet_within(path, limit)? {
+            let f = std::fs::File::open(path).map_err(unreadable)?;
+            crate::parquet_read::read(f, &what, false)
+        } else {
+            crate::csv_read::read(|| std::fs::File::open(path), &what)
+        }
+    }
+
+    /// Whether `path` is a Parquet file (by its `PAR1` magic), once it is known to be a readable file of
+    /// at most `limit` bytes.
+    pub(crate) fn is_parquet_within(path: &Path, limit: u64) -> Result<bool, InputError> {
         let unreadable = |e: std::io::Error| InputError::Unreadable {
             path: path.to_owned(),
             reason: e.to_string(),
@@ -209,19 +225,10 @@ impl Table {
                 limit,
             });
         }
+        use std::io::Read;
         let mut magic = [0u8; 4];
-        let is_parquet = {
-            use std::io::Read;
-            let mut f = std::fs::File::open(path).map_err(unreadable)?;
-            f.read(&mut magic).map_err(unreadable)? == 4 && &magic == b"PAR1"
-        };
-        let what = path.display().to_string();
-        if is_parquet {
-            let f = std::fs::File::open(path).map_err(unreadable)?;
-            crate::parquet_read::read(f, &what, false)
-        } else {
-            crate::csv_read::read(|| std::fs::File::open(path), &what)
-        }
+        let mut f = std::fs::File::open(path).map_err(unreadable)?;
+        Ok(f.read(&mut magic).map_err(unreadable)? == 4 && &magic == b"PAR1")
     }
 
     pub fn from_csv_bytes(bytes: &[u8]) -> Result<Table, InputError> {
