@@ -3,8 +3,9 @@
 //! to what one merge pass over both sorted samples gives ([`crate::sorted::merge_stats`]) — the KS
 //! statistic to the bit, the distance to rounding.
 //!
-//! Sorting two million values was most of a column's drift. Instead the values' range is cut into equal
-//! buckets, and one pass per sample counts and sums each bucket's values. Walking the buckets in order
+//! Sorting two million values was most of a column's drift. Instead the values' range is cut into
+//! buckets sized to the values' density (equal slices, each split by its share of a sample of the values),
+//! and one pass per sample counts and sums each bucket's values. Walking the buckets in order
 //! gives `D = F_ref - F_cur` exactly at each bucket's edges and bounds it inside: a bucket holding `ca`
 //! and `cb` values keeps `D` within `[D_lo - cb/n_b, D_lo + ca/n_a]`. Where that interval does not cross
 //! zero, `|D|`'s integral over the bucket is the absolute value of `D`'s, which the counts and sums give
