@@ -14,7 +14,7 @@
 //! near its extremes — are gathered and sorted, a few percent of the values for two samples of one
 //! distribution and fewer the more they differ.
 
-use crate::sorted::{finite_sorted, merge_stats};
+use crate::sorted::{finite_sorted, merge_stats, merged_values};
 use crate::stattests::binning::SliceBins;
 
 /// Samples this small are sorted and merged: the buckets' fixed costs would dominate.
@@ -348,26 +348,13 @@ struct ExactResult {
 /// its upper one.
 fn exact_bucket(at: &Exact, a: &[f64], b: &[f64], d_at: impl Fn(u64, u64) -> f64) -> ExactResult {
     let (e0, e1) = at.edges;
-    let (mut i, mut j) = (0usize, 0usize);
     let (mut max_d, mut min_d) = (f64::NEG_INFINITY, f64::INFINITY);
     let mut d = d_at(at.i, at.j);
     let mut w = 0.0;
     let mut prev = e0;
-    while i < a.len() || j < b.len() {
-        let x = match (a.get(i), b.get(j)) {
-            (Some(&p), Some(&q)) => p.min(q),
-            (Some(&p), None) => p,
-            (None, Some(&q)) => q,
-            (None, None) => break,
-        };
+    for (x, i, j) in merged_values(a, b) {
         // `D` holds from the previous value (or the edge) up to this one.
         w += d.abs() * (x - prev);
-        while i < a.len() && a[i] == x {
-            i += 1;
-        }
-        while j < b.len() && b[j] == x {
-            j += 1;
-        }
         d = d_at(at.i + i as u64, at.j + j as u64);
         max_d = max_d.max(d);
         min_d = min_d.min(d);

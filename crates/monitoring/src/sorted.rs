@@ -39,6 +39,30 @@ fn unkey(k: u64) -> f64 {
     f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
 }
 
+/// The distinct values of two sorted samples together, ascending, each with how many values of either
+/// sample are at most it.
+pub fn merged_values<'a>(
+    a: &'a [f64],
+    b: &'a [f64],
+) -> impl Iterator<Item = (f64, usize, usize)> + 'a {
+    let (mut i, mut j) = (0, 0);
+    std::iter::from_fn(move || {
+        let x = match (a.get(i), b.get(j)) {
+            (Some(&p), Some(&q)) => p.min(q),
+            (Some(&p), None) => p,
+            (None, Some(&q)) => q,
+            (None, None) => return None,
+        };
+        while i < a.len() && a[i] == x {
+            i += 1;
+        }
+        while j < b.len() && b[j] == x {
+            j += 1;
+        }
+        Some((x, i, j))
+    })
+}
+
 /// Distinct values in a sorted slice.
 pub fn n_unique(sorted: &[f64]) -> usize {
     if sorted.is_empty() {

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::sorted::finite_sorted;
+use crate::sorted::{finite_sorted, merged_values};
 use crate::table::{Categories, MISSING};
 
 /// Counts of both windows over the same bins or levels.
@@ -360,30 +360,18 @@ impl Levels {
 
 /// One bin per distinct value of either sample, ascending.
 fn numeric_levels(a: &[f64], b: &[f64]) -> Binned {
-    let (mut i, mut j) = (0, 0);
     let mut out = Binned {
         edges: None,
         labels: vec![],
         reference: vec![],
         current: vec![],
     };
-    while i < a.len() || j < b.len() {
-        let x = match (a.get(i), b.get(j)) {
-            (Some(&p), Some(&q)) => p.min(q),
-            (Some(&p), None) => p,
-            (None, Some(&q)) => q,
-            (None, None) => break,
-        };
-        let (i0, j0) = (i, j);
-        while i < a.len() && a[i] == x {
-            i += 1;
-        }
-        while j < b.len() && b[j] == x {
-            j += 1;
-        }
+    let (mut i0, mut j0) = (0, 0);
+    for (x, i, j) in merged_values(a, b) {
         out.labels.push(crate::format::number(x));
         out.reference.push((i - i0) as u64);
         out.current.push((j - j0) as u64);
+        (i0, j0) = (i, j);
     }
     out
 }
