@@ -1,7 +1,7 @@
 //! Data quality of a window against its reference: per column the missing share, values outside the
 //! reference range, categories the reference never had, and a column whose type changed (numbers in
 //! the reference, text now, or the reverse); per dataset the columns missing or extra, and the rows.
-//! Works from the reference table or from its stored [`Profile`].
+//! Works from the reference's columns or from its stored [`Profile`].
 
 use std::collections::HashSet;
 
@@ -63,17 +63,6 @@ impl Quality {
     pub fn column(&self, name: &str) -> Option<&ColumnQuality> {
         self.columns.iter().find(|c| c.column == name)
     }
-}
-
-/// Quality of `current` against the reference table.
-pub fn check(reference: &Table, current: &Table) -> Quality {
-    let rows = reference.rows();
-    let refs: Vec<RefColumn> = reference
-        .columns
-        .iter()
-        .map(|c| ref_column(c, rows))
-        .collect();
-    assemble(refs, rows, current)
 }
 
 /// One column's quality against its reference column (`*_rows`: each window's rows).
@@ -207,29 +196,19 @@ fn ref_from_profile(c: &ColumnProfile, rows: usize) -> RefColumn<'_> {
 
 fn assemble(refs: Vec<RefColumn>, reference_rows: usize, current: &Table) -> Quality {
     let rows = current.rows();
-    let names: HashSet<&str> = refs.iter().map(|r| r.name).collect();
-    let missing_columns = refs
-        .iter()
-        .filter(|r| current.column(r.name).is_none())
-        .map(|r| r.name.to_owned())
-        .collect();
-    let extra_columns = current
-        .columns
-        .iter()
-        .filter(|c| !names.contains(c.name.as_str()))
-        .map(|c| c.name.clone())
-        .collect();
     let columns = refs
         .iter()
         .filter_map(|r| current.column(r.name).map(|c| column_quality(r, c, rows)))
         .collect();
-    Quality {
+    let reference_names: Vec<String> = refs.iter().map(|r| r.name.to_owned()).collect();
+    let current_names: Vec<String> = current.columns.iter().map(|c| c.name.clone()).collect();
+    from_columns(
         reference_rows,
-        current_rows: rows,
-        missing_columns,
-        extra_columns,
+        rows,
+        &reference_names,
+        &current_names,
         columns,
-    }
+    )
 }
 
 fn column_quality(r: &RefColumn, c: &Column, rows: usize) -> ColumnQuality {
