@@ -18,6 +18,7 @@ or a panic while it ran (mark a test `allow_5xx` to opt out: only a replica's no
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import re
 import shutil
@@ -131,9 +132,12 @@ class CairnServer:
         port: int | None = None,
         extra_args: list[str] | None = None,
         env: dict[str, str] | None = None,
+        backend_store_uri: str | None = None,
     ):
         # Extra `cairn server` flags (e.g. `--auth`) and environment (e.g. CAIRN_ADMIN_USERNAME).
         self.extra_args = list(extra_args or [])
+        # The session's database unless a test gives the server one of its own (`private_database`).
+        self.backend_store_uri = backend_store_uri or os.environ.get("CAIRN_E2E_BACKEND_STORE_URI")
         self.env = dict(env or {})
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -166,8 +170,8 @@ class CairnServer:
             "--port", str(self.port),
             "--data-dir", str(self.data_dir),
         ]
-        if os.environ.get("CAIRN_E2E_BACKEND_STORE_URI"):
-            cmd += ["--backend-store-uri", os.environ["CAIRN_E2E_BACKEND_STORE_URI"]]
+        if self.backend_store_uri:
+            cmd += ["--backend-store-uri", self.backend_store_uri]
         if os.environ.get("CAIRN_E2E_ARTIFACTS_DESTINATION"):
             cmd += ["--artifacts-destination", os.environ["CAIRN_E2E_ARTIFACTS_DESTINATION"]]
         return cmd + self.extra_args
@@ -379,6 +383,35 @@ def _no_dangling_runs():
             mlflow.end_run()
     except Exception:
         pass
+
+
+@contextlib.contextmanager
+def private_database():
+    """On the scale-out run, a fresh database beside the session's on the same PostgreSQL, dropped
+    afterwards; None (the server's own SQLite) otherwise.
+
+    For a server whose configuration differs from the session's: servers sharing a database are replicas
+    of one deployment, and any of them may claim its triggered runs, so a test that checks how a run was
+    executed (its identity, its executor) must not share the queue with servers configured otherwise."""
+    shared = os.environ.get("CAIRN_E2E_BACKEND_STORE_URI")
+    if not shared or not shared.startswith("postgres"):
+        yield None
+        return
+    base = shared.split("?", 1)[0].rsplit("/", 1)[0]
+    name = f"cairn_e2e_own_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+
+    admin = os.environ.get("CAIRN_TEST_PG_ADMIN_URL", f"{base}/postgres")
+
+    def psql(sql: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["psql", admin, "-v", "ON_ERROR_STOP=1", "-qtAc", sql],
+                              capture_output=True, text=True, timeout=60)
+
+    created = psql(f"CREATE DATABASE {name}")
+    assert created.returncode == 0, created.stderr
+    try:
+        yield f"{base}/{name}"
+    finally:
+        psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import mlflow
 import pytest
 import requests
 
-from conftest import REPO_ROOT, CairnServer, cairn_bin
+from conftest import REPO_ROOT, CairnServer, cairn_bin, private_database
 
 pytestmark = pytest.mark.cairn_only
 
@@ -32,16 +32,20 @@ CREDENTIALS = {"MLFLOW_TRACKING_USERNAME": ADMIN[0], "MLFLOW_TRACKING_PASSWORD":
 
 @pytest.fixture
 def auth_server(tmp_root):
-    """A private server with authentication on, its admin from the environment at first start."""
-    server = CairnServer(
-        tmp_root / f"climb-{uuid.uuid4().hex[:8]}",
-        extra_args=["--auth"],
-        env={"CAIRN_ADMIN_USERNAME": ADMIN[0], "CAIRN_ADMIN_PASSWORD": ADMIN[1]},
-    )
-    server.start()
-    yield server
-    CairnServer.instances.remove(server)
-    server.stop_cleanly()
+    """A private server with authentication on, its admin from the environment at first start; on the
+    scale-out run, on a database of its own: the session's servers run without authentication, and one of
+    them claiming the retraining run would execute it anonymously."""
+    with private_database() as database:
+        server = CairnServer(
+            tmp_root / f"climb-{uuid.uuid4().hex[:8]}",
+            extra_args=["--auth"],
+            env={"CAIRN_ADMIN_USERNAME": ADMIN[0], "CAIRN_ADMIN_PASSWORD": ADMIN[1]},
+            backend_store_uri=database,
+        )
+        server.start()
+        yield server
+        CairnServer.instances.remove(server)
+        server.stop_cleanly()
 
 
 def climb(step: str, server: str, model: str) -> subprocess.CompletedProcess:
