@@ -97,20 +97,26 @@ fn element_type(ty: TensorElementType) -> ElementType {
     }
 }
 
-/// Moves a validated request tensor into an `ort` value (numeric data is handed over without a copy).
-pub(crate) fn to_ort(tensor: Tensor) -> Result<SessionInputValue<'static>, EngineError> {
-    let shape = tensor.shape;
-    let value = match tensor.data {
-        TensorData::F32(v) => ort::value::Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
-        TensorData::F64(v) => ort::value::Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
-        TensorData::I64(v) => ort::value::Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
-        TensorData::I32(v) => ort::value::Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
-        TensorData::Bool(v) => ort::value::Tensor::from_array((shape, v)).map(|t| t.into_dyn()),
-        TensorData::String(v) => {
-            ort::value::Tensor::from_string_array((shape, v.as_slice())).map(|t| t.into_dyn())
-        }
+/// A validated request tensor as an `ort` input: numeric data is lent to the run without a copy (so the
+/// request keeps its tensors, e.g. to log them); strings are copied, as ONNX Runtime keeps its own.
+pub(crate) fn to_ort(tensor: &Tensor) -> Result<SessionInputValue<'_>, EngineError> {
+    fn view<'a, T: ort::value::PrimitiveTensorElementType + std::fmt::Debug + Clone + 'static>(
+        shape: &'a [i64],
+        data: &'a [T],
+    ) -> ort::Result<SessionInputValue<'a>> {
+        ort::value::TensorRef::from_array_view((shape, data)).map(SessionInputValue::from)
+    }
+    let shape = tensor.shape.as_slice();
+    let value = match &tensor.data {
+        TensorData::F32(v) => view(shape, v),
+        TensorData::F64(v) => view(shape, v),
+        TensorData::I64(v) => view(shape, v),
+        TensorData::I32(v) => view(shape, v),
+        TensorData::Bool(v) => view(shape, v),
+        TensorData::String(v) => ort::value::Tensor::from_string_array((shape, v.as_slice()))
+            .map(|t| SessionInputValue::from(t.into_dyn())),
     };
-    value.map(SessionInputValue::from).map_err(|e| {
+    value.map_err(|e| {
         EngineError::Internal(format!("cannot build input tensor '{}': {e}", tensor.name))
     })
 }

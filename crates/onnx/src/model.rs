@@ -43,8 +43,12 @@ pub struct Model {
 
 struct Job {
     inputs: Vec<Tensor>,
-    reply: oneshot::Sender<Result<Vec<Tensor>, EngineError>>,
+    /// The inputs (lent to the run, not consumed) and the outputs.
+    reply: oneshot::Sender<Result<Ran, EngineError>>,
 }
+
+/// A run's validated inputs, in the model's order, and its outputs.
+type Ran = (Vec<Tensor>, Vec<Tensor>);
 
 impl Model {
     /// Loads `onnx_bytes` into one session per worker and starts the workers. This blocks for as long as
@@ -91,6 +95,15 @@ impl Model {
     /// every model output in the model's order. Inputs whose dynamic dimensions share a name in the model
     /// (e.g. `batch`) must agree on them. Dropping the future abandons a job that has not started.
     pub async fn infer(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, EngineError> {
+        Ok(self.infer_keeping_inputs(inputs).await?.1)
+    }
+
+    /// [`Model::infer`], handing the inputs back (validated, in the model's order) with the outputs: the
+    /// run only borrows numeric inputs, so a caller that keeps them (a logged request) copies nothing.
+    pub async fn infer_keeping_inputs(
+        &self,
+        inputs: Vec<Tensor>,
+    ) -> Result<(Vec<Tensor>, Vec<Tensor>), EngineError> {
         let inputs = tensor::validate(&self.signature, &self.dim_names, inputs)?;
         let (reply, answer) = oneshot::channel();
         self.jobs
@@ -150,21 +163,24 @@ fn run(
     session: &mut Session,
     signature: &Signature,
     inputs: Vec<Tensor>,
-) -> Result<Vec<Tensor>, EngineError> {
-    let values: Vec<SessionInputValue<'static>> = inputs
-        .into_iter()
-        .map(convert::to_ort)
-        .collect::<Result<_, _>>()?;
-    // A slice binds values to the model's inputs by position: `validate` put them in that order.
-    let outputs = session
-        .run(values.as_slice())
-        .map_err(|e| EngineError::Internal(format!("ONNX Runtime failed to run the model: {e}")))?;
-    signature
-        .outputs
-        .iter()
-        .enumerate()
-        .map(|(index, spec)| convert::from_ort(spec, &outputs[index]))
-        .collect()
+) -> Result<Ran, EngineError> {
+    let outputs = {
+        let values: Vec<SessionInputValue<'_>> = inputs
+            .iter()
+            .map(convert::to_ort)
+            .collect::<Result<_, _>>()?;
+        // A slice binds values to the model's inputs by position: `validate` put them in that order.
+        let outputs = session.run(values.as_slice()).map_err(|e| {
+            EngineError::Internal(format!("ONNX Runtime failed to run the model: {e}"))
+        })?;
+        signature
+            .outputs
+            .iter()
+            .enumerate()
+            .map(|(index, spec)| convert::from_ort(spec, &outputs[index]))
+            .collect::<Result<_, _>>()?
+    };
+    Ok((inputs, outputs))
 }
 
 fn internal<R>(e: ort::Error<R>) -> EngineError {

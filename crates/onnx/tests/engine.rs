@@ -198,6 +198,11 @@ async fn inputs_may_come_in_any_order_must_agree_on_named_dims_and_may_be_empty(
         &model.infer(reversed).await.unwrap(),
         &reference.expected,
     );
+    // A run only borrows the inputs (the strings among them too): they come back, in the model's order.
+    let reversed: Vec<Tensor> = reference.rows.iter().rev().cloned().collect();
+    let (inputs, outputs) = model.infer_keeping_inputs(reversed).await.unwrap();
+    assert_eq!(inputs, reference.rows);
+    assert_same("kept inputs", &outputs, &reference.expected);
 
     // All three inputs call their first dimension "N" in the model: a batch must be the same on each.
     let mut short = reference.rows.clone();

@@ -279,13 +279,12 @@ async fn infer_oip(
     let req: oip::InferRequest =
         serde_json::from_slice(body).map_err(|e| bad(format!("invalid inference request: {e}")))?;
     let inputs = oip::inputs(&req, s.model.signature()).map_err(bad)?;
-    let logged = capture.is_some().then(|| inputs.clone());
-    let outputs = s
+    let (inputs, outputs) = s
         .model
-        .infer(inputs)
+        .infer_keeping_inputs(inputs)
         .await
         .map_err(|e| OipError(engine_status(&e), e.to_string()))?;
-    if let (Some(c), Some(inputs)) = (capture, logged) {
+    if let Some(c) = capture {
         c.record(s, inputs, outputs.clone());
     }
     oip::response(&req, name, s.version.as_deref(), outputs)
@@ -374,14 +373,13 @@ async fn score(
         s.columns.as_deref(),
     )
     .map_err(bad)?;
-    let logged = capture.is_some().then(|| inputs.clone());
-    let outputs = s
+    let (inputs, outputs) = s
         .model
-        .infer(inputs)
+        .infer_keeping_inputs(inputs)
         .await
         .map_err(|e| ScoringError(engine_status(&e), e.to_string()))?;
     let answer = scoring::predictions(&outputs, answer);
-    if let (Some(c), Some(inputs)) = (capture, logged) {
+    if let Some(c) = capture {
         c.record(s, inputs, outputs);
     }
     Ok(Json(answer))
