@@ -385,6 +385,22 @@ def _no_dangling_runs():
         pass
 
 
+# PostgreSQL for scratch databases (scripts/test.sh sets it; trust auth on 127.0.0.1 by default).
+PG_ADMIN_URL = os.environ.get("CAIRN_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def psql(sql: str) -> subprocess.CompletedProcess:
+    """One statement as the PostgreSQL admin, stopping at the first error."""
+    return subprocess.run(
+        ["psql", PG_ADMIN_URL, "-v", "ON_ERROR_STOP=1", "-qtAc", sql], capture_output=True, text=True, timeout=60
+    )
+
+
+def database_uri(name: str) -> str:
+    """The URI of database `name` on the admin's PostgreSQL."""
+    return f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+
+
 @contextlib.contextmanager
 def private_database():
     """On the scale-out run, a fresh database beside the session's on the same PostgreSQL, dropped
@@ -397,19 +413,11 @@ def private_database():
     if not shared or not shared.startswith("postgres"):
         yield None
         return
-    base = shared.split("?", 1)[0].rsplit("/", 1)[0]
     name = f"cairn_e2e_own_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-
-    admin = os.environ.get("CAIRN_TEST_PG_ADMIN_URL", f"{base}/postgres")
-
-    def psql(sql: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["psql", admin, "-v", "ON_ERROR_STOP=1", "-qtAc", sql],
-                              capture_output=True, text=True, timeout=60)
-
     created = psql(f"CREATE DATABASE {name}")
     assert created.returncode == 0, created.stderr
     try:
-        yield f"{base}/{name}"
+        yield database_uri(name)
     finally:
         psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import time
 import uuid
 from collections import Counter
@@ -25,7 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import CairnServer, cairn_bin
+from conftest import PG_ADMIN_URL, CairnServer, cairn_bin, database_uri, psql
 from test_triggers import (
     API, TERMINAL, FireRecorder, Pipeline, cairn, fire, list_triggers, missing_slots, ok, pipeline_runs, same_slot, slot_ms,
     wait_until,
@@ -33,18 +32,7 @@ from test_triggers import (
 
 pytestmark = pytest.mark.cairn_only
 
-ADMIN_URL = os.environ.get("CAIRN_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 LEASE_MS = 3000
-
-
-def psql(sql: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["psql", ADMIN_URL, "-v", "ON_ERROR_STOP=1", "-qtAc", sql], capture_output=True, text=True, timeout=60
-    )
-
-
-def database_uri(name: str) -> str:
-    return f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
 
 
 class ClusterServer(CairnServer):
@@ -86,7 +74,7 @@ def cluster(tmp_path, monkeypatch):
         pytest.skip("psql is not installed (scripts/test.sh installs postgresql-client)")
     probe = psql("select 1")
     if probe.returncode != 0:
-        pytest.skip(f"PostgreSQL is not reachable at {ADMIN_URL}: {probe.stderr.strip()}")
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {probe.stderr.strip()}")
     database = f"cairn_e2e_trg_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     created = psql(f"CREATE DATABASE {database}")
     assert created.returncode == 0, created.stderr
