@@ -35,11 +35,6 @@ impl Strings {
         self.offsets.len() - 1
     }
 
-    pub fn get(&self, i: usize) -> &str {
-        let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
-        std::str::from_utf8(&self.bytes[a..b]).expect("pushed as str")
-    }
-
     pub fn clear(&mut self) {
         self.bytes.clear();
         self.offsets.clear();
@@ -86,13 +81,13 @@ impl Values {
     }
 
     /// The same values as text (a column that got values of two types).
-    fn to_text(&self) -> Strings {
+    fn into_text(self) -> Strings {
         let mut text = Strings::default();
         match self {
             Values::Float(v) => v.iter().for_each(|x| text.push(&x.to_string())),
             Values::Int(v) => v.iter().for_each(|x| text.push(&x.to_string())),
             Values::Bool(v) => v.iter().for_each(|x| text.push(&x.to_string())),
-            Values::Text(v) => (0..v.len()).for_each(|i| text.push(v.get(i))),
+            Values::Text(v) => return v,
         }
         text
     }
@@ -130,7 +125,7 @@ impl Cells {
             (Values::Bool(a), TensorData::Bool(v)) => a.extend(at.map(|k| v[k])),
             (Values::Text(a), data) => at.for_each(|k| push_text(a, data, k)),
             (values, data) => {
-                let mut text = values.to_text();
+                let mut text = std::mem::replace(values, Values::Bool(Vec::new())).into_text();
                 at.for_each(|k| push_text(&mut text, data, k));
                 *values = Values::Text(text);
             }
